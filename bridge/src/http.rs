@@ -1,0 +1,90 @@
+//! Routes: the WebSocket at `/ws` and the built app for everything else, with
+//! security headers on every response.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::get;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::AppState;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let static_dir = &state.config.static_dir;
+    // Unknown paths get the app, which shows its own screens.
+    let files = ServeDir::new(static_dir).fallback(ServeFile::new(static_dir.join("index.html")));
+    let csp = content_security_policy(&static_dir.join("index.html"));
+    let headers: [(HeaderName, HeaderValue); 5] = [
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&csp)
+                .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'")),
+        ),
+    ];
+    let mut router = Router::new()
+        .route("/ws", get(crate::ws::upgrade))
+        .fallback_service(files)
+        .with_state(state);
+    for (name, value) in headers {
+        router = router.layer(SetResponseHeaderLayer::overriding(name, value));
+    }
+    router
+}
+
+/// The app's CSP. Trunk starts the app with a small inline module script; it is
+/// allowed by its hash, read from the built `index.html`, so no other inline script
+/// can run.
+fn content_security_policy(index: &std::path::Path) -> String {
+    let html = std::fs::read_to_string(index).unwrap_or_default();
+    let hashes: String = inline_scripts(&html)
+        .map(|script| {
+            let digest = ring::digest::digest(&ring::digest::SHA256, script.as_bytes());
+            format!(" 'sha256-{}'", base64(digest.as_ref()))
+        })
+        .collect();
+    format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self'; \
+         img-src 'self' data:; font-src 'self'; connect-src 'self'; manifest-src 'self'; \
+         frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+}
+
+/// The bodies of `<script>` elements without a `src`.
+fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
+    html.split("<script").skip(1).filter_map(|rest| {
+        let (attributes, rest) = rest.split_once('>')?;
+        let (body, _) = rest.split_once("</script>")?;
+        (!attributes.contains("src=")).then_some(body)
+    })
+}
+
+fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_inline_scripts_are_hashed() {
+        let html = "<script src=\"/a.js\"></script><script type=\"module\">init()</script>";
+        assert_eq!(inline_scripts(html).collect::<Vec<_>>(), ["init()"]);
+    }
+}

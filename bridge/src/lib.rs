@@ -1,0 +1,39 @@
+//! Postern's bridge: serves the webmail app and, per signed-in browser, holds a
+//! session with the user's mail server, spoken to in JSON over one WebSocket.
+//!
+//! Layers, each knowing only the one below: [`http`] and [`ws`] (routes, upgrade,
+//! frames), [`session`] (one actor per signed-in connection), [`mail`] (IMAP).
+
+pub mod config;
+mod http;
+mod mail;
+mod session;
+mod throttle;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use config::Config;
+
+/// What every connection shares.
+pub struct AppState {
+    config: Config,
+    throttle: throttle::Throttle,
+}
+
+/// Serves on `listener` until `shutdown` completes.
+pub async fn serve(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = Arc::new(AppState {
+        config,
+        throttle: throttle::Throttle::default(),
+    });
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,148 @@
+//! One message's list entry, from a FETCH of its flags, size and a few header fields.
+//! mail-parser decodes RFC 2047 words, charsets and 8-bit headers.
+
+use async_imap::types::{Fetch, Flag as ImapFlag};
+use mail_parser::{Addr, Address as ParsedAddress, MessageParser, MimeHeaders};
+use protocol::{Address, Flag, MessageHeader};
+
+/// Bounds on what one list entry carries, so that a hostile message cannot bloat a
+/// header window past the WebSocket frame limit.
+const MAX_SUBJECT_CHARS: usize = 500;
+const MAX_NAME_CHARS: usize = 200;
+const MAX_EMAIL_CHARS: usize = 320;
+const MAX_RECIPIENTS: usize = 10;
+const MAX_KEYWORDS: usize = 20;
+
+/// The list entry for one FETCH response; `None` without a UID.
+pub fn header_from_fetch(fetch: &Fetch) -> Option<MessageHeader> {
+    let uid = fetch.uid?;
+    let raw = fetch.header().unwrap_or_default();
+    let parsed = MessageParser::new().parse_headers(raw);
+    let (from, to, subject, date, has_attachments) = match &parsed {
+        Some(message) => (
+            addresses(message.from()),
+            addresses(message.to()),
+            message.subject().unwrap_or_default().to_owned(),
+            message.date().map(|d| d.to_timestamp()),
+            message
+                .parts
+                .first()
+                .and_then(|part| part.content_type())
+                .is_some_and(|ct| suggests_attachments(ct.ctype(), ct.subtype())),
+        ),
+        None => (Vec::new(), Vec::new(), String::new(), None, false),
+    };
+    let date = date
+        .or_else(|| fetch.internal_date().map(|d| d.timestamp()))
+        .unwrap_or(0);
+    Some(MessageHeader {
+        uid,
+        from,
+        to,
+        subject: clip(subject.trim(), MAX_SUBJECT_CHARS),
+        date,
+        flags: flags(fetch),
+        size: fetch.size.unwrap_or(0),
+        has_attachments,
+    })
+}
+
+/// Whether a message's top-level type suggests attachments. A mixed multipart almost
+/// always carries them; a top-level non-text part is one. Opening the message gives
+/// the exact answer from its structure.
+fn suggests_attachments(ctype: &str, subtype: Option<&str>) -> bool {
+    match ctype.to_ascii_lowercase().as_str() {
+        "multipart" => subtype.is_some_and(|s| s.eq_ignore_ascii_case("mixed")),
+        "text" => false,
+        _ => true,
+    }
+}
+
+fn addresses(parsed: Option<&ParsedAddress<'_>>) -> Vec<Address> {
+    let Some(parsed) = parsed else {
+        return Vec::new();
+    };
+    let all: Box<dyn Iterator<Item = &Addr<'_>>> = match parsed {
+        ParsedAddress::List(list) => Box::new(list.iter()),
+        ParsedAddress::Group(groups) => Box::new(groups.iter().flat_map(|g| g.addresses.iter())),
+    };
+    all.filter_map(|addr| {
+        let name = addr
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| clip(n, MAX_NAME_CHARS));
+        let email = clip(
+            addr.address.as_deref().unwrap_or_default().trim(),
+            MAX_EMAIL_CHARS,
+        );
+        (name.is_some() || !email.is_empty()).then_some(Address { name, email })
+    })
+    .take(MAX_RECIPIENTS)
+    .collect()
+}
+
+fn flags(fetch: &Fetch) -> Vec<Flag> {
+    let mut keywords = 0;
+    fetch
+        .flags()
+        .filter_map(|flag| match flag {
+            ImapFlag::Seen => Some(Flag::Seen),
+            ImapFlag::Answered => Some(Flag::Answered),
+            ImapFlag::Flagged => Some(Flag::Flagged),
+            ImapFlag::Deleted => Some(Flag::Deleted),
+            ImapFlag::Draft => Some(Flag::Draft),
+            ImapFlag::Custom(name) if name.eq_ignore_ascii_case("$Forwarded") => {
+                Some(Flag::Forwarded)
+            }
+            ImapFlag::Custom(name) if !name.starts_with('\\') && keywords < MAX_KEYWORDS => {
+                keywords += 1;
+                Some(Flag::Keyword(clip(&name, MAX_NAME_CHARS)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// At most `max` characters, cut at a character boundary.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => text[..end].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachment_hints_follow_the_top_level_type() {
+        assert!(suggests_attachments("multipart", Some("mixed")));
+        assert!(suggests_attachments("application", Some("pdf")));
+        assert!(!suggests_attachments("multipart", Some("alternative")));
+        assert!(!suggests_attachments("TEXT", Some("plain")));
+    }
+
+    #[test]
+    fn clipping_respects_character_boundaries() {
+        assert_eq!(clip("Grüße", 3), "Grü");
+        assert_eq!(clip("ab", 5), "ab");
+    }
+
+    #[test]
+    fn encoded_headers_are_decoded() {
+        let raw = b"From: =?UTF-8?B?Wm/DqyBCcm9udMOr?= <zoe@example.org>\r\nTo: a@example.org, \"B\" <b@example.org>\r\nSubject: =?ISO-8859-1?Q?Caf=E9?= menu\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\n\r\n";
+        let message = MessageParser::new().parse_headers(raw).expect("parses");
+        let from = addresses(message.from());
+        assert_eq!(from[0].name.as_deref(), Some("Zoë Brontë"));
+        assert_eq!(from[0].email, "zoe@example.org");
+        assert_eq!(addresses(message.to()).len(), 2);
+        assert_eq!(message.subject(), Some("Café menu"));
+        assert_eq!(
+            message.date().map(|d| d.to_timestamp()),
+            Some(1_795_255_200)
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! The `/ws` endpoint: the Origin check before the upgrade, and per connection a
+//! loop that turns text frames into requests and answers back into frames. Knows
+//! nothing of IMAP: sign-in and requests go through [`crate::session`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use protocol::{ClientMessage, ErrorCode, Reply, Request, ServerMessage, WireError};
+use tokio::sync::mpsc;
+use zeroize::Zeroizing;
+
+use crate::AppState;
+use crate::config::normalize_origin;
+use crate::session::{self, ErrorChain, SessionHandle};
+
+/// The largest frame the browser may send: requests are small.
+const MAX_INBOUND: usize = 64 * 1024;
+/// Messages waiting to be written to a slow browser; beyond this the connection waits.
+const OUTBOUND_QUEUE: usize = 32;
+
+/// Upgrades to a WebSocket only for the configured origin; 403 otherwise, including
+/// when the header is missing.
+pub async fn upgrade(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(normalize_origin);
+    if origin.as_deref() != Some(state.config.public_origin.as_str()) {
+        tracing::info!(?origin, %peer, "refused a WebSocket from another origin");
+        return (
+            StatusCode::FORBIDDEN,
+            "This origin may not use Postern's WebSocket.\n",
+        )
+            .into_response();
+    }
+    ws.max_message_size(MAX_INBOUND)
+        .max_frame_size(MAX_INBOUND)
+        .on_upgrade(move |socket| connection(socket, state, peer.ip()))
+}
+
+async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
+    let (mut sink, mut frames) = socket.split();
+    let (outbound, mut queue) = mpsc::channel::<ServerMessage>(OUTBOUND_QUEUE);
+    let writer = tokio::spawn(async move {
+        while let Some(message) = queue.recv().await {
+            if sink
+                .send(Message::Text(encode(&message).into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+
+    let accounts = state
+        .config
+        .accounts
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
+    let _ = outbound.send(ServerMessage::Hello { accounts }).await;
+
+    let mut session: Option<SessionHandle> = None;
+    while let Some(Ok(frame)) = frames.next().await {
+        let text = match frame {
+            Message::Text(text) => text,
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) => continue,
+            Message::Binary(_) => {
+                tracing::debug!(%peer, "binary frame; closing");
+                break;
+            }
+        };
+        let Ok(ClientMessage { id, request }) = serde_json::from_str::<ClientMessage>(&text) else {
+            // Without a readable id there is nobody to answer: the client is broken.
+            tracing::debug!(%peer, "unreadable request; closing");
+            break;
+        };
+        let answer = match request {
+            Request::SignIn {
+                account,
+                user,
+                password,
+            } => {
+                let password = Zeroizing::new(password);
+                // A new sign-in replaces any session this connection had.
+                session = None;
+                match sign_in(
+                    &state,
+                    peer,
+                    account.as_deref(),
+                    &user,
+                    &password,
+                    &outbound,
+                )
+                .await
+                {
+                    Ok((handle, reply)) => {
+                        session = Some(handle);
+                        Ok(reply)
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+            Request::SignOut if session.is_none() => Ok(Reply::SignedOut),
+            request => match &session {
+                None => Err(ErrorCode::NotSignedIn.into()),
+                Some(handle) => {
+                    let signing_out = matches!(request, Request::SignOut);
+                    let answer = handle.call(request).await;
+                    if signing_out {
+                        session = None;
+                    }
+                    answer
+                }
+            },
+        };
+        let message = match answer {
+            Ok(reply) => ServerMessage::Reply { id, reply },
+            Err(error) => ServerMessage::Failed { id, error },
+        };
+        if outbound.send(message).await.is_err() {
+            break;
+        }
+    }
+    // Dropping the handle ends the session actor, which logs out of the mail server.
+    drop(session);
+    drop(outbound);
+    let _ = writer.await;
+}
+
+async fn sign_in(
+    state: &AppState,
+    peer: IpAddr,
+    account: Option<&str>,
+    user: &str,
+    password: &str,
+    outbound: &mpsc::Sender<ServerMessage>,
+) -> Result<(SessionHandle, Reply), WireError> {
+    let Some(account) = state.config.account(account) else {
+        return Err(ErrorCode::UnknownAccount.into());
+    };
+    if let Err(wait) = state
+        .throttle
+        .check(&account.name, user, peer, Instant::now())
+    {
+        tracing::info!(%peer, account = %account.name, "sign-in throttled");
+        let seconds = wait.as_secs().max(1);
+        return Err(WireError {
+            code: ErrorCode::TooManyAttempts,
+            message: format!(
+                "Too many failed sign-ins. Please wait {seconds} second{} before trying again.",
+                if seconds == 1 { "" } else { "s" }
+            ),
+        });
+    }
+    match session::sign_in(account, user, password, outbound.clone()).await {
+        Ok(handle) => {
+            state.throttle.succeeded(&account.name, user, peer);
+            tracing::info!(%peer, account = %account.name, "signed in");
+            Ok((
+                handle,
+                Reply::SignedIn {
+                    account: account.name.clone(),
+                    user: user.to_owned(),
+                },
+            ))
+        }
+        Err(error) => {
+            let wire = session::wire_error(&error);
+            if wire.code == ErrorCode::WrongCredentials {
+                state
+                    .throttle
+                    .failed(&account.name, user, peer, Instant::now());
+            }
+            tracing::info!(%peer, account = %account.name, error = %ErrorChain(&error), "sign-in failed");
+            Err(wire)
+        }
+    }
+}
+
+/// JSON for a message; a reply that would exceed the frame limit becomes an error.
+fn encode(message: &ServerMessage) -> String {
+    let text = serde_json::to_string(message).unwrap_or_default();
+    if text.len() <= protocol::MAX_FRAME_BYTES {
+        return text;
+    }
+    tracing::warn!(bytes = text.len(), "reply too large for one frame");
+    let id = match message {
+        ServerMessage::Reply { id, .. } | ServerMessage::Failed { id, .. } => *id,
+        _ => 0,
+    };
+    serde_json::to_string(&ServerMessage::Failed {
+        id,
+        error: ErrorCode::Internal.into(),
+    })
+    .unwrap_or_default()
+}

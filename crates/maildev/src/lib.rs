@@ -1,0 +1,297 @@
+//! A private Dovecot on loopback, with its own throwaway CA, for the demo and the tests.
+//!
+//! [`Dovecot::start`] writes a config into a fresh temporary folder, picks free ports,
+//! starts `dovecot -F`, and waits until it accepts connections. Dropping the value
+//! stops the server and removes the folder. [`Dovecot::imap`] opens an independent
+//! IMAP client (async-imap over rustls, trusting only the throwaway CA), which the
+//! tests use to seed mail and to check what the bridge did. [`sample`] generates the
+//! demo's mailbox.
+
+pub mod sample;
+mod tls;
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+pub use tls::TestCa;
+
+/// An IMAP session of the independent test client.
+pub type ImapSession = async_imap::Session<TlsStream<TcpStream>>;
+
+/// A user of the private server.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: String,
+    pub password: String,
+}
+
+impl User {
+    pub fn new(name: &str, password: &str) -> Self {
+        User {
+            name: name.to_owned(),
+            password: password.to_owned(),
+        }
+    }
+}
+
+/// A running private Dovecot. Stopped and cleaned up on drop.
+pub struct Dovecot {
+    child: Child,
+    dir: tempfile::TempDir,
+    ca: TestCa,
+    /// IMAP with STARTTLS.
+    pub imap_port: u16,
+    /// IMAP over implicit TLS.
+    pub imaps_port: u16,
+    /// POP3 with STLS.
+    pub pop3_port: u16,
+    /// POP3 over implicit TLS.
+    pub pop3s_port: u16,
+}
+
+/// Special-use folders every user gets, as (name, attribute).
+pub const SPECIAL_FOLDERS: [(&str, &str); 5] = [
+    ("Drafts", "\\Drafts"),
+    ("Sent", "\\Sent"),
+    ("Archive", "\\Archive"),
+    ("Junk", "\\Junk"),
+    ("Trash", "\\Trash"),
+];
+
+impl Dovecot {
+    /// Starts a server with these users, each with an empty mailbox and the
+    /// [`SPECIAL_FOLDERS`].
+    pub fn start(users: &[User]) -> Result<Self> {
+        ensure_root_and_dovecot()?;
+        let dir = tempfile::Builder::new()
+            .prefix("postern-dovecot-")
+            .tempdir()
+            .context("cannot create a folder for Dovecot")?;
+        // Dovecot's mail processes run as the `dovecot` user and must reach their files.
+        set_mode(dir.path(), 0o755)?;
+        let ca = TestCa::generate().context("cannot generate the throwaway CA")?;
+        let server = ca.server_certificate(&["localhost", "127.0.0.1"])?;
+        std::fs::write(dir.path().join("ca.pem"), &ca.cert_pem)?;
+        std::fs::write(dir.path().join("server.pem"), &server.cert_pem)?;
+        std::fs::write(dir.path().join("server.key"), &server.key_pem)?;
+        set_mode(&dir.path().join("server.key"), 0o600)?;
+
+        let users_file: String = users
+            .iter()
+            .map(|u| format!("{}:{{PLAIN}}{}\n", u.name, u.password))
+            .collect();
+        std::fs::write(dir.path().join("users"), users_file)?;
+        for sub in ["mail", "home", "run", "state"] {
+            std::fs::create_dir_all(dir.path().join(sub))?;
+        }
+        let status = Command::new("chown")
+            .args(["-R", "dovecot:dovecot"])
+            .arg(dir.path().join("mail"))
+            .arg(dir.path().join("home"))
+            .status()
+            .context("cannot run chown")?;
+        ensure!(status.success(), "chown of Dovecot's mail folders failed");
+
+        let ports = [free_port()?, free_port()?, free_port()?, free_port()?];
+        let config = config_text(dir.path(), ports);
+        let config_path = dir.path().join("dovecot.conf");
+        std::fs::write(&config_path, config)?;
+
+        let log = std::fs::File::create(dir.path().join("stderr.log"))?;
+        let child = Command::new("dovecot")
+            .arg("-F")
+            .arg("-c")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("cannot start dovecot")?;
+        let mut server = Dovecot {
+            child,
+            dir,
+            ca,
+            imap_port: ports[0],
+            imaps_port: ports[1],
+            pop3_port: ports[2],
+            pop3s_port: ports[3],
+        };
+        server.wait_until_listening()?;
+        Ok(server)
+    }
+
+    fn wait_until_listening(&mut self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let ports = [
+            self.imap_port,
+            self.imaps_port,
+            self.pop3_port,
+            self.pop3s_port,
+        ];
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("dovecot exited with {status}:\n{}", self.logs());
+            }
+            if ports
+                .iter()
+                .all(|p| std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, *p)).is_ok())
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("dovecot did not start listening in time:\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// What Dovecot logged so far, for error messages.
+    pub fn logs(&self) -> String {
+        ["stderr.log", "dovecot.log"]
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(self.dir.path().join(f)).ok())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The PEM file of the CA that signed the server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    pub fn imaps_url(&self) -> String {
+        format!("imaps://127.0.0.1:{}", self.imaps_port)
+    }
+
+    /// The STARTTLS URL, by name, so that the certificate's DNS name is checked too.
+    pub fn imap_starttls_url(&self) -> String {
+        format!("imap://localhost:{}", self.imap_port)
+    }
+
+    /// Opens an independent IMAP session as `user` over implicit TLS.
+    pub async fn imap(&self, user: &User) -> Result<ImapSession> {
+        let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, self.imaps_port)).await?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(self.ca.client_config()?));
+        let name = rustls_pki_types::ServerName::try_from("localhost")?;
+        let tls = connector.connect(name, tcp).await?;
+        let mut client = async_imap::Client::new(tls);
+        client
+            .read_response()
+            .await?
+            .context("no greeting from dovecot")?;
+        client
+            .login(&user.name, &user.password)
+            .await
+            .map_err(|(e, _)| e)
+            .with_context(|| format!("cannot log in as {}", user.name))
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        // SIGTERM lets the master stop its login and mail processes too.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config_text(dir: &Path, [imap, imaps, pop3, pop3s]: [u16; 4]) -> String {
+    let d = dir.display();
+    let mailboxes: String = SPECIAL_FOLDERS
+        .iter()
+        .map(|(name, role)| {
+            format!("  mailbox {name} {{\n    special_use = {role}\n    auto = subscribe\n  }}\n")
+        })
+        .collect();
+    format!(
+        "# Written by maildev for one run; see shared/notes/dovecot.md.
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+protocols = imap pop3
+listen = 127.0.0.1
+default_login_user = dovenull
+default_internal_user = dovecot
+default_internal_group = dovecot
+first_valid_uid = 1
+first_valid_gid = 1
+ssl = yes
+ssl_cert = <{d}/server.pem
+ssl_key = <{d}/server.key
+disable_plaintext_auth = yes
+auth_mechanisms = plain login
+mail_location = maildir:{d}/mail/%u:LAYOUT=fs
+mail_max_userip_connections = 200
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/users
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={d}/home/%u
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+{mailboxes}}}
+service imap-login {{
+  inet_listener imap {{
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = {imaps}
+    ssl = yes
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    port = {pop3s}
+    ssl = yes
+  }}
+}}
+"
+    )
+}
+
+fn ensure_root_and_dovecot() -> Result<()> {
+    let dovecot = Command::new("dovecot").arg("--version").output();
+    ensure!(
+        dovecot.is_ok_and(|o| o.status.success()),
+        "dovecot is not installed: run `cargo xtask test` or `cargo xtask demo`, which install it"
+    );
+    Ok(())
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the mode of {}", path.display()))
+}
+
+/// A port that was free a moment ago. Dovecot cannot listen on port 0 and report it,
+/// so the small race here is accepted.
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}

@@ -1,0 +1,536 @@
+//! The messages that cross Postern's one WebSocket, as JSON text frames.
+//!
+//! This crate is the whole contract between the bridge and the browser app, and the
+//! only place that defines it. It builds for `wasm32` and native and depends on
+//! nothing but serde.
+//!
+//! # Conversation
+//! - On connect the bridge sends a [`ServerMessage::Hello`] naming the accounts.
+//! - The browser sends [`ClientMessage`]s, each with a fresh request id.
+//! - The bridge answers each one exactly once, in order, with a
+//!   [`ServerMessage::Reply`] or a [`ServerMessage::Failed`] carrying the same id,
+//!   and may push [`ServerMessage::Event`]s in between.
+//!
+//! # Examples
+//! Every message, as it appears on the wire. The crate's tests parse each one.
+//!
+//! Browser to bridge:
+//! ```json
+//! {"id":1,"type":"sign_in","account":"Example","user":"alice","password":"secret"}
+//! {"id":2,"type":"list_folders"}
+//! {"id":3,"type":"open_folder","folder":"INBOX","limit":50}
+//! {"id":4,"type":"list_messages","folder":"INBOX","offset":50,"limit":50}
+//! {"id":5,"type":"sign_out"}
+//! ```
+//!
+//! Bridge to browser:
+//! ```json
+//! {"type":"hello","accounts":["Example"]}
+//! {"type":"reply","id":1,"reply":{"type":"signed_in","account":"Example","user":"alice"}}
+//! {"type":"reply","id":2,"reply":{"type":"folders","folders":[{"id":"INBOX","name":"Inbox","parent":null,"depth":0,"role":"inbox","selectable":true,"total":3,"unread":1},{"id":"Lists/Rust","name":"Rust","parent":"Lists","depth":1,"role":null,"selectable":true,"total":0,"unread":0}]}}
+//! {"type":"reply","id":3,"reply":{"type":"folder_opened","folder":"INBOX","uid_validity":1700000000,"total":3,"unread":1,"offset":0,"messages":[{"uid":3,"from":[{"name":"Bob","email":"bob@example.org"}],"to":[{"name":null,"email":"alice@example.org"}],"subject":"Lunch?","date":1700000000,"flags":["flagged",{"keyword":"$label1"}],"size":2048,"has_attachments":false}]}}
+//! {"type":"reply","id":4,"reply":{"type":"messages","folder":"INBOX","total":3,"offset":50,"messages":[]}}
+//! {"type":"reply","id":5,"reply":{"type":"signed_out"}}
+//! {"type":"failed","id":1,"error":{"code":"wrong_credentials","message":"The user name or password is not correct."}}
+//! {"type":"event","event":{"type":"connectivity_changed","state":"lost"}}
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// Chosen by the browser, unique per connection; echoed in the answer.
+pub type RequestId = u64;
+
+/// The largest text frame either side sends or accepts, in bytes.
+///
+/// Header windows are capped in size by [`MAX_WINDOW`], so replies stay far below it.
+pub const MAX_FRAME_BYTES: usize = 1 << 20;
+
+/// The most message headers one window may ask for.
+pub const MAX_WINDOW: u32 = 200;
+
+/// A request from the browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientMessage {
+    pub id: RequestId,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+/// What the browser can ask for.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// Sign in to one of the bridge's configured accounts. `account` may be left
+    /// out when the bridge has exactly one.
+    SignIn {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
+        user: String,
+        password: String,
+    },
+    /// The folder tree with counts.
+    ListFolders,
+    /// Select a folder and get its newest `limit` message headers.
+    OpenFolder { folder: String, limit: u32 },
+    /// A further window of the open folder's headers, newest first, skipping `offset`.
+    ListMessages {
+        folder: String,
+        offset: u32,
+        limit: u32,
+    },
+    /// End the mail session; the socket stays open for another sign-in.
+    SignOut,
+}
+
+/// Keeps passwords out of logs: the password is never printed.
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Request::SignIn { account, user, .. } => f
+                .debug_struct("SignIn")
+                .field("account", account)
+                .field("user", user)
+                .field("password", &"<redacted>")
+                .finish(),
+            Request::ListFolders => f.write_str("ListFolders"),
+            Request::OpenFolder { folder, limit } => f
+                .debug_struct("OpenFolder")
+                .field("folder", folder)
+                .field("limit", limit)
+                .finish(),
+            Request::ListMessages {
+                folder,
+                offset,
+                limit,
+            } => f
+                .debug_struct("ListMessages")
+                .field("folder", folder)
+                .field("offset", offset)
+                .field("limit", limit)
+                .finish(),
+            Request::SignOut => f.write_str("SignOut"),
+        }
+    }
+}
+
+/// Everything the bridge sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Sent once, right after the WebSocket opens.
+    Hello { accounts: Vec<String> },
+    /// The successful answer to request `id`.
+    Reply { id: RequestId, reply: Reply },
+    /// The failed answer to request `id`.
+    Failed { id: RequestId, error: WireError },
+    /// Something happened that no request asked about.
+    Event { event: Event },
+}
+
+/// Successful answers, one kind per request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply {
+    SignedIn {
+        account: String,
+        user: String,
+    },
+    Folders {
+        folders: Vec<Folder>,
+    },
+    FolderOpened {
+        folder: String,
+        uid_validity: u32,
+        total: u32,
+        unread: u32,
+        offset: u32,
+        messages: Vec<MessageHeader>,
+    },
+    Messages {
+        folder: String,
+        total: u32,
+        offset: u32,
+        messages: Vec<MessageHeader>,
+    },
+    SignedOut,
+}
+
+/// News the bridge pushes on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The bridge's link to the mail server changed state.
+    ConnectivityChanged { state: Connectivity },
+}
+
+/// The state of the bridge's link to the mail server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connectivity {
+    Connected,
+    /// The mail server closed the connection or stopped answering; sign in again.
+    Lost,
+}
+
+/// A failure: a code from a closed set, for programs, and a sentence, for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Every way a request can fail, as the browser sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The mail server rejected the user name or password.
+    WrongCredentials,
+    /// Too many failed sign-ins from here or for this user; wait and retry.
+    TooManyAttempts,
+    /// The mail server could not be reached, or stopped answering.
+    ServerUnreachable,
+    /// The TLS handshake with the mail server failed, e.g. an untrusted certificate.
+    TlsFailure,
+    /// No such folder on the server.
+    FolderNotFound,
+    /// The account named in the sign-in is not configured on this bridge.
+    UnknownAccount,
+    /// The request needs a signed-in session.
+    NotSignedIn,
+    /// The request was malformed or out of bounds.
+    BadRequest,
+    /// Anything else; details are in the bridge's log.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The sentence shown to people for this code.
+    pub fn default_message(self) -> &'static str {
+        match self {
+            ErrorCode::WrongCredentials => "The user name or password is not correct.",
+            ErrorCode::TooManyAttempts => {
+                "Too many failed sign-ins. Please wait a little before trying again."
+            }
+            ErrorCode::ServerUnreachable => "The mail server cannot be reached right now.",
+            ErrorCode::TlsFailure => {
+                "A secure connection to the mail server could not be established."
+            }
+            ErrorCode::FolderNotFound => "That folder does not exist on the server.",
+            ErrorCode::UnknownAccount => "That account is not configured on this server.",
+            ErrorCode::NotSignedIn => "Please sign in first.",
+            ErrorCode::BadRequest => "The request was not understood.",
+            ErrorCode::Internal => "Something went wrong on the server.",
+        }
+    }
+}
+
+impl From<ErrorCode> for WireError {
+    fn from(code: ErrorCode) -> Self {
+        WireError {
+            code,
+            message: code.default_message().to_owned(),
+        }
+    }
+}
+
+/// One folder (an IMAP mailbox) of the user's tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Folder {
+    /// The server's name for it, used in requests. Opaque to the browser.
+    pub id: String,
+    /// The last segment of the path, decoded for display.
+    pub name: String,
+    /// The `id` of the folder this one sits in.
+    pub parent: Option<String>,
+    /// 0 for top-level folders.
+    pub depth: u32,
+    pub role: Option<FolderRole>,
+    /// False for folders that only hold other folders.
+    pub selectable: bool,
+    pub total: u32,
+    pub unread: u32,
+}
+
+/// The special uses of RFC 6154, plus the inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FolderRole {
+    Inbox,
+    Drafts,
+    Sent,
+    Archive,
+    Junk,
+    Trash,
+    All,
+    Flagged,
+}
+
+/// What the message list shows of one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageHeader {
+    pub uid: u32,
+    pub from: Vec<Address>,
+    pub to: Vec<Address>,
+    pub subject: String,
+    /// Seconds since the Unix epoch, from the `Date` header or else the server's arrival time.
+    pub date: i64,
+    pub flags: Vec<Flag>,
+    /// In bytes, as the server counts it.
+    pub size: u32,
+    pub has_attachments: bool,
+}
+
+/// A mailbox address, decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub name: Option<String>,
+    pub email: String,
+}
+
+/// A message flag: the system flags, `$Forwarded`, or a user keyword.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    Seen,
+    Answered,
+    Flagged,
+    Deleted,
+    Draft,
+    Forwarded,
+    Keyword(String),
+}
+
+impl MessageHeader {
+    pub fn is_unread(&self) -> bool {
+        !self.flags.contains(&Flag::Seen)
+    }
+
+    pub fn is_flagged(&self) -> bool {
+        self.flags.contains(&Flag::Flagged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ```json blocks of this crate's docs, each as its lines.
+    fn documented_blocks() -> Vec<Vec<&'static str>> {
+        let mut blocks = Vec::new();
+        let mut current: Option<Vec<&str>> = None;
+        for line in include_str!("lib.rs").lines() {
+            let Some(text) = line.strip_prefix("//!") else {
+                continue;
+            };
+            match (text.trim(), current.as_mut()) {
+                ("```json", None) => current = Some(Vec::new()),
+                ("```", Some(_)) => blocks.extend(current.take()),
+                (example, Some(lines)) => lines.push(example),
+                _ => {}
+            }
+        }
+        blocks
+    }
+
+    fn parses_and_reserializes_identically<T>(text: &str)
+    where
+        T: Serialize + for<'de> Deserialize<'de>,
+    {
+        let value: serde_json::Value = serde_json::from_str(text).expect(text);
+        let message: T = serde_json::from_str(text).expect(text);
+        assert_eq!(serde_json::to_value(&message).expect(text), value, "{text}");
+    }
+
+    #[test]
+    fn every_documented_example_parses() {
+        let blocks = documented_blocks();
+        let [client, server] = blocks.as_slice() else {
+            panic!("expected a client block and a server block, got {blocks:?}");
+        };
+        assert_eq!(client.len(), 5);
+        assert_eq!(server.len(), 8);
+        client
+            .iter()
+            .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));
+        server
+            .iter()
+            .for_each(|text| parses_and_reserializes_identically::<ServerMessage>(text));
+    }
+
+    fn header() -> MessageHeader {
+        MessageHeader {
+            uid: 7,
+            from: vec![Address {
+                name: Some("Zoë Ünicode".into()),
+                email: "zoe@example.org".into(),
+            }],
+            to: vec![],
+            subject: "Grüße \"quoted\" \\ slash".into(),
+            date: -1,
+            flags: vec![
+                Flag::Seen,
+                Flag::Answered,
+                Flag::Flagged,
+                Flag::Deleted,
+                Flag::Draft,
+                Flag::Forwarded,
+                Flag::Keyword("$label1".into()),
+            ],
+            size: u32::MAX,
+            has_attachments: true,
+        }
+    }
+
+    fn round_trip<T>(value: &T)
+    where
+        T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug,
+    {
+        let text = serde_json::to_string(value).expect("serializes");
+        let back: T = serde_json::from_str(&text).expect(&text);
+        assert_eq!(&back, value, "{text}");
+    }
+
+    #[test]
+    fn every_request_round_trips() {
+        let requests = [
+            Request::SignIn {
+                account: Some("Work".into()),
+                user: "alice".into(),
+                password: "pä\"ss".into(),
+            },
+            Request::SignIn {
+                account: None,
+                user: "alice".into(),
+                password: String::new(),
+            },
+            Request::ListFolders,
+            Request::OpenFolder {
+                folder: "INBOX".into(),
+                limit: 50,
+            },
+            Request::ListMessages {
+                folder: "Archive/2024".into(),
+                offset: 100,
+                limit: 50,
+            },
+            Request::SignOut,
+        ];
+        for (id, request) in requests.into_iter().enumerate() {
+            round_trip(&ClientMessage {
+                id: id as u64,
+                request,
+            });
+        }
+    }
+
+    #[test]
+    fn every_server_message_round_trips() {
+        let folder = Folder {
+            id: "Lists/&AOQ-".into(),
+            name: "ä".into(),
+            parent: Some("Lists".into()),
+            depth: 1,
+            role: None,
+            selectable: true,
+            total: 1,
+            unread: 0,
+        };
+        let mut messages = vec![
+            ServerMessage::Hello {
+                accounts: vec!["A".into(), "B".into()],
+            },
+            ServerMessage::Reply {
+                id: 1,
+                reply: Reply::SignedIn {
+                    account: "A".into(),
+                    user: "alice".into(),
+                },
+            },
+            ServerMessage::Reply {
+                id: 2,
+                reply: Reply::Folders {
+                    folders: vec![folder],
+                },
+            },
+            ServerMessage::Reply {
+                id: 3,
+                reply: Reply::FolderOpened {
+                    folder: "INBOX".into(),
+                    uid_validity: 1,
+                    total: 1,
+                    unread: 1,
+                    offset: 0,
+                    messages: vec![header()],
+                },
+            },
+            ServerMessage::Reply {
+                id: 4,
+                reply: Reply::Messages {
+                    folder: "INBOX".into(),
+                    total: 1,
+                    offset: 1,
+                    messages: vec![],
+                },
+            },
+            ServerMessage::Reply {
+                id: 5,
+                reply: Reply::SignedOut,
+            },
+        ];
+        for state in [Connectivity::Connected, Connectivity::Lost] {
+            messages.push(ServerMessage::Event {
+                event: Event::ConnectivityChanged { state },
+            });
+        }
+        for role in [
+            FolderRole::Inbox,
+            FolderRole::Drafts,
+            FolderRole::Sent,
+            FolderRole::Archive,
+            FolderRole::Junk,
+            FolderRole::Trash,
+            FolderRole::All,
+            FolderRole::Flagged,
+        ] {
+            round_trip(&Some(role));
+        }
+        for code in [
+            ErrorCode::WrongCredentials,
+            ErrorCode::TooManyAttempts,
+            ErrorCode::ServerUnreachable,
+            ErrorCode::TlsFailure,
+            ErrorCode::FolderNotFound,
+            ErrorCode::UnknownAccount,
+            ErrorCode::NotSignedIn,
+            ErrorCode::BadRequest,
+            ErrorCode::Internal,
+        ] {
+            assert!(!code.default_message().is_empty());
+            messages.push(ServerMessage::Failed {
+                id: 9,
+                error: code.into(),
+            });
+        }
+        for message in &messages {
+            round_trip(message);
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_password() {
+        let request = Request::SignIn {
+            account: None,
+            user: "alice".into(),
+            password: "hunter2".into(),
+        };
+        let printed = format!("{request:?}");
+        assert!(printed.contains("alice"));
+        assert!(!printed.contains("hunter2"));
+    }
+
+    #[test]
+    fn unknown_request_types_are_rejected() {
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"id":1,"type":"rm_rf"}"#).is_err());
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"list_folders"}"#).is_err());
+    }
+}
