@@ -1,1 +1,6 @@
-//! x
+//! Postern's integration tests: the bridge against a real Dovecot, and the app in
+//! headless Chromium. One binary, one module per area.
+
+mod bridge_imap;
+mod browser;
+mod seed;

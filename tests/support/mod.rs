@@ -1,1 +1,248 @@
-//! x
+//! Test support: a bridge started in-process on port 0 from a real config file, a
+//! WebSocket client that speaks the protocol, headless Chromium through WebDriver,
+//! and waiting with deadlines instead of sleeps.
+
+pub mod browser;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use futures::{SinkExt, StreamExt};
+use protocol::{ClientMessage, Event, Reply, Request, ServerMessage, WireError};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub use maildev::{Dovecot, User};
+
+/// How long any awaited condition may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// One `[[account]]` of a bridge config.
+pub struct AccountSpec {
+    pub name: String,
+    pub imap: String,
+    pub ca_file: Option<PathBuf>,
+}
+
+impl AccountSpec {
+    /// An account on `dovecot` over implicit TLS, trusting its throwaway CA.
+    pub fn trusting(name: &str, dovecot: &Dovecot) -> Self {
+        AccountSpec {
+            name: name.to_owned(),
+            imap: dovecot.imaps_url(),
+            ca_file: Some(dovecot.ca_file()),
+        }
+    }
+}
+
+/// A bridge serving on a loopback port; stopped on drop.
+pub struct Bridge {
+    pub addr: SocketAddr,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Bridge {
+    /// Writes a config file for these accounts and serves it, with the app from
+    /// `static_dir` (the built frontend) or an empty folder.
+    pub async fn start(accounts: &[AccountSpec], static_dir: Option<&Path>) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let static_dir = match static_dir {
+            Some(path) => path.to_owned(),
+            None => {
+                let empty = dir.path().join("static");
+                std::fs::create_dir(&empty)?;
+                empty
+            }
+        };
+        let mut text = format!(
+            "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\n",
+            static_dir.display().to_string()
+        );
+        for account in accounts {
+            text += &format!(
+                "\n[[account]]\nname = {:?}\nimap = {:?}\n",
+                account.name, account.imap
+            );
+            if let Some(ca) = &account.ca_file {
+                text += &format!("ca_file = {:?}\n", ca.display().to_string());
+            }
+        }
+        let path = dir.path().join("postern.toml");
+        std::fs::write(&path, text)?;
+        let config = bridge::Config::load(&path)?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(bridge::serve(config, listener, async {
+            let _ = stopped.await;
+        }));
+        Ok(Bridge {
+            addr,
+            _dir: dir,
+            stop: Some(stop),
+        })
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A WebSocket client sending the bridge's own origin.
+    pub async fn connect(&self) -> Result<WsClient> {
+        WsClient::connect(self, Some(&self.origin())).await
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A protocol client over a real WebSocket, counting the bytes it receives.
+pub struct WsClient {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+    pub accounts: Vec<String>,
+    pub events: Vec<Event>,
+    pub bytes_received: usize,
+}
+
+impl WsClient {
+    /// Opens the socket with this `Origin` header (or none) and reads the hello.
+    pub async fn connect(bridge: &Bridge, origin: Option<&str>) -> Result<Self> {
+        let ws = handshake(bridge, origin)
+            .await?
+            .map_err(|status| anyhow::anyhow!("handshake refused with {status}"))?;
+        let mut client = WsClient {
+            ws,
+            next_id: 1,
+            accounts: Vec::new(),
+            events: Vec::new(),
+            bytes_received: 0,
+        };
+        match client.next_message().await? {
+            ServerMessage::Hello { accounts } => client.accounts = accounts,
+            other => bail!("expected hello, got {other:?}"),
+        }
+        Ok(client)
+    }
+
+    async fn next_message(&mut self) -> Result<ServerMessage> {
+        loop {
+            let frame = tokio::time::timeout(DEADLINE, self.ws.next())
+                .await
+                .context("no message from the bridge in time")?
+                .context("the bridge closed the socket")??;
+            if let tungstenite::Message::Text(text) = frame {
+                self.bytes_received += text.len();
+                return Ok(serde_json::from_str(&text)?);
+            }
+        }
+    }
+
+    /// Sends a request and returns its answer, keeping events that came first.
+    pub async fn request(&mut self, request: Request) -> Result<Result<Reply, WireError>> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let text = serde_json::to_string(&ClientMessage { id, request })?;
+        self.ws.send(tungstenite::Message::text(text)).await?;
+        loop {
+            match self.next_message().await? {
+                ServerMessage::Reply { id: got, reply } if got == id => return Ok(Ok(reply)),
+                ServerMessage::Failed { id: got, error } if got == id => return Ok(Err(error)),
+                ServerMessage::Event { event } => self.events.push(event),
+                other => bail!("unexpected message {other:?} while waiting for {id}"),
+            }
+        }
+    }
+
+    /// Sends a request that must succeed.
+    pub async fn ok(&mut self, request: Request) -> Result<Reply> {
+        let what = format!("{request:?}");
+        self.request(request)
+            .await?
+            .map_err(|e| anyhow::anyhow!("{what} failed: {e:?}"))
+    }
+
+    pub async fn sign_in(
+        &mut self,
+        account: Option<&str>,
+        user: &User,
+    ) -> Result<Result<Reply, WireError>> {
+        self.request(Request::SignIn {
+            account: account.map(str::to_owned),
+            user: user.name.clone(),
+            password: user.password.clone(),
+        })
+        .await
+    }
+
+    /// Waits for the server to close the socket.
+    pub async fn closed(&mut self) -> Result<()> {
+        tokio::time::timeout(DEADLINE, async {
+            while let Some(Ok(frame)) = self.ws.next().await {
+                if matches!(frame, tungstenite::Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await
+        .context("socket not closed in time")
+    }
+}
+
+/// The WebSocket handshake: the socket, or the HTTP status the bridge refused with.
+pub async fn handshake(
+    bridge: &Bridge,
+    origin: Option<&str>,
+) -> Result<Result<WebSocketStream<MaybeTlsStream<TcpStream>>, u16>> {
+    let mut request = format!("ws://{}/ws", bridge.addr).into_client_request()?;
+    if let Some(origin) = origin {
+        request.headers_mut().insert("Origin", origin.parse()?);
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((ws, _)) => Ok(Ok(ws)),
+        Err(tungstenite::Error::Http(response)) => Ok(Err(response.status().as_u16())),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Repeats `check` until it returns `Some`, or fails after [`DEADLINE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = check().await? {
+            return Ok(value);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The workspace's root folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_default()
+}
+
+/// Where screenshots go: `target/screenshots`.
+pub fn screenshot_dir() -> Result<PathBuf> {
+    let dir = workspace_root().join("target").join("screenshots");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

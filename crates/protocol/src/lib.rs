@@ -224,6 +224,14 @@ impl ErrorCode {
     }
 }
 
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({:?})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for WireError {}
+
 impl From<ErrorCode> for WireError {
     fn from(code: ErrorCode) -> Self {
         WireError {

@@ -1,0 +1,185 @@
+//! Headless Chromium driven through chromedriver (WebDriver) with fantoccini.
+//! Elements are found the way people find them: by their labels and names.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use super::eventually;
+
+/// The built frontend, as `cargo xtask test` leaves it.
+pub fn dist_dir() -> Result<PathBuf> {
+    let dir = std::env::var_os("POSTERN_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| super::workspace_root().join("dist"));
+    if !dir.join("index.html").is_file() {
+        bail!(
+            "{} has no built frontend: run `cargo xtask test`, which builds it first",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// A chromedriver process and a browser session; both end on drop.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium with a window of this size.
+    pub async fn start(width: u32, height: u32) -> Result<Self> {
+        let port = maildev::free_port()?;
+        let driver = Command::new(chromedriver())
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start chromedriver: run `cargo xtask test`, which installs it")?;
+        let profile = tempfile::tempdir()?;
+        let mut browser = BrowserParts {
+            driver: Some(driver),
+        };
+        eventually("chromedriver to listen", || async {
+            Ok(std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+                .ok()
+                .map(|_| ()))
+        })
+        .await?;
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+            "--hide-scrollbars",
+            &format!("--window-size={width},{height}"),
+            &format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({ "binary": chromium(), "args": args }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .context("cannot open a Chromium session")?;
+        Ok(Browser {
+            client,
+            driver: browser.driver.take().context("driver")?,
+            _profile: profile,
+        })
+    }
+
+    /// The text input labelled `label` (by `<label for>` or `aria-label`).
+    pub async fn field(&self, label: &str) -> Result<Element> {
+        let xpath = format!(
+            "//input[@id=//label[normalize-space()={0}]/@for or @aria-label={0}]",
+            xpath_literal(label)
+        );
+        self.wait_for(Locator::XPath(&xpath), &format!("field {label:?}"))
+            .await
+    }
+
+    /// The button whose accessible name is `name` (its text or `aria-label`).
+    pub async fn button(&self, name: &str) -> Result<Element> {
+        let xpath = format!(
+            "//button[normalize-space()={0} or @aria-label={0}]",
+            xpath_literal(name)
+        );
+        self.wait_for(Locator::XPath(&xpath), &format!("button {name:?}"))
+            .await
+    }
+
+    /// Waits until an element matching `locator` exists.
+    pub async fn wait_for(&self, locator: Locator<'_>, what: &str) -> Result<Element> {
+        eventually(what, || async {
+            match self.client.find(locator).await {
+                Ok(element) => Ok(Some(element)),
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::NoSuchElement =>
+                {
+                    Ok(None)
+                }
+                Err(other) => Err(other.into()),
+            }
+        })
+        .await
+    }
+
+    /// Waits until the page's visible text contains `text`.
+    pub async fn wait_for_text(&self, text: &str) -> Result<()> {
+        let body = self.client.find(Locator::Css("body")).await?;
+        eventually(&format!("text {text:?}"), || async {
+            Ok(body.text().await?.contains(text).then_some(()))
+        })
+        .await
+    }
+
+    /// Saves a PNG of the viewport.
+    pub async fn screenshot(&self, path: &Path) -> Result<()> {
+        let png = self.client.screenshot().await?;
+        std::fs::write(path, png)?;
+        Ok(())
+    }
+
+    pub async fn close(mut self) -> Result<()> {
+        let result = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        result.map_err(Into::into)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Kills chromedriver if starting the session fails half-way.
+struct BrowserParts {
+    driver: Option<Child>,
+}
+
+impl Drop for BrowserParts {
+    fn drop(&mut self) {
+        if let Some(mut driver) = self.driver.take() {
+            let _ = driver.kill();
+            let _ = driver.wait();
+        }
+    }
+}
+
+fn chromium() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+fn chromedriver() -> String {
+    std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into())
+}
+
+/// `text` as an XPath string literal, whatever quotes it holds.
+fn xpath_literal(text: &str) -> String {
+    if !text.contains('\'') {
+        format!("'{text}'")
+    } else if !text.contains('"') {
+        format!("\"{text}\"")
+    } else {
+        let parts: Vec<String> = text.split('\'').map(|p| format!("'{p}'")).collect();
+        format!("concat({})", parts.join(", \"'\", "))
+    }
+}
