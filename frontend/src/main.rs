@@ -1,1 +1,11 @@
-fn main() {}
+//! Postern's browser app. This file only mounts it; see `app`.
+
+mod app;
+mod components;
+mod format;
+mod state;
+mod transport;
+
+fn main() {
+    leptos::mount::mount_to_body(app::App);
+}

@@ -1,0 +1,158 @@
+//! The app root: it creates the state signals and the transport, provides them as
+//! contexts, and holds the actions that turn clicks into requests.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use protocol::{Connectivity, Event, Reply, Request};
+
+use crate::components::{mailbox::Mailbox, sign_in::SignIn};
+use crate::state::{Folders, MessageList, Pane, SignedIn, WINDOW};
+use crate::transport::{Notice, Transport};
+
+/// Every piece of UI state, one signal per concern; `Copy`, so closures take it freely.
+#[derive(Clone, Copy)]
+pub struct Ui {
+    pub accounts: RwSignal<Vec<String>>,
+    pub session: RwSignal<Option<SignedIn>>,
+    /// Why the person was signed out, shown on the sign-in page.
+    pub notice: RwSignal<Option<String>>,
+    pub folders: RwSignal<Folders>,
+    pub list: RwSignal<MessageList>,
+    pub pane: RwSignal<Pane>,
+}
+
+impl Ui {
+    fn new() -> Self {
+        Ui {
+            accounts: RwSignal::new(Vec::new()),
+            session: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            folders: RwSignal::new(Folders::default()),
+            list: RwSignal::new(MessageList::default()),
+            pane: RwSignal::new(Pane::default()),
+        }
+    }
+
+    /// Back to the sign-in page, saying why.
+    fn signed_out(self, why: Option<&str>) {
+        self.session.set(None);
+        self.folders.set(Folders::default());
+        self.list.set(MessageList::default());
+        self.pane.set(Pane::default());
+        self.notice.set(why.map(str::to_owned));
+    }
+}
+
+pub fn use_ui() -> Ui {
+    expect_context()
+}
+
+pub fn use_transport() -> Transport {
+    expect_context()
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let ui = Ui::new();
+    let transport = Transport::start(move |notice| match notice {
+        Notice::Connected { accounts } => ui.accounts.set(accounts),
+        Notice::Event(Event::ConnectivityChanged {
+            state: Connectivity::Lost,
+        }) => ui.signed_out(Some(
+            "The connection to your mail server was lost. Please sign in again.",
+        )),
+        Notice::Event(Event::ConnectivityChanged { .. }) => {}
+        Notice::Closed => {
+            if ui.session.get_untracked().is_some() {
+                ui.signed_out(Some(
+                    "The connection to Postern was lost. Please sign in again.",
+                ));
+            }
+        }
+    });
+    provide_context(ui);
+    provide_context(transport);
+    view! {
+        <Show when=move || ui.session.with(Option::is_some) fallback=|| view! { <SignIn /> }>
+            <Mailbox />
+        </Show>
+    }
+}
+
+/// After sign-in: the folder list, then the inbox.
+pub async fn load_mailbox(ui: Ui, transport: Transport) {
+    ui.folders.update(|f| f.loading = true);
+    match transport.request(Request::ListFolders).await {
+        Ok(Reply::Folders { folders }) => {
+            ui.folders.update(|f| f.loaded(folders));
+            let first = ui
+                .folders
+                .with_untracked(|f| f.default_folder().map(|f| f.id.clone()));
+            if let Some(id) = first {
+                open_folder(ui, transport, id);
+            }
+        }
+        Ok(_) => {}
+        Err(error) => ui.folders.update(|f| {
+            f.loading = false;
+            f.error = Some(error.message());
+        }),
+    }
+}
+
+/// Shows a folder's newest messages.
+pub fn open_folder(ui: Ui, transport: Transport, id: String) {
+    ui.folders.update(|f| f.selected = Some(id.clone()));
+    ui.list.update(|l| l.opening(&id));
+    ui.pane.set(Pane::Messages);
+    spawn_local(async move {
+        let request = Request::OpenFolder {
+            folder: id.clone(),
+            limit: WINDOW,
+        };
+        match transport.request(request).await {
+            Ok(reply) => {
+                if let Reply::FolderOpened { total, unread, .. } = &reply {
+                    ui.folders.update(|f| f.update_counts(&id, *total, *unread));
+                }
+                ui.list.update(|l| {
+                    l.apply(reply);
+                });
+            }
+            Err(error) => ui.list.update(|l| l.failed(&id, error.message())),
+        }
+    });
+}
+
+/// Fetches the next window of older messages.
+pub fn load_more(ui: Ui, transport: Transport) {
+    let Some((folder, offset)) = ui.list.with_untracked(|l| {
+        (!l.loading && l.has_more())
+            .then(|| l.folder.clone().map(|f| (f, l.messages.len() as u32)))
+            .flatten()
+    }) else {
+        return;
+    };
+    ui.list.update(|l| l.loading = true);
+    spawn_local(async move {
+        let request = Request::ListMessages {
+            folder: folder.clone(),
+            offset,
+            limit: WINDOW,
+        };
+        match transport.request(request).await {
+            Ok(reply) => ui.list.update(|l| {
+                l.apply(reply);
+            }),
+            Err(error) => ui.list.update(|l| l.failed(&folder, error.message())),
+        }
+    });
+}
+
+pub fn sign_out(ui: Ui, transport: Transport) {
+    spawn_local(async move {
+        // Whatever the bridge answers, the person asked to leave.
+        let _ = transport.request(Request::SignOut).await;
+        ui.signed_out(None);
+    });
+}

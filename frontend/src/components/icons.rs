@@ -1,0 +1,51 @@
+//! Line icons drawn inline (the app's own markup, never message data). All are
+//! decorative: the control around them carries the accessible name.
+
+use leptos::prelude::*;
+use protocol::FolderRole;
+
+fn icon(path: &'static str) -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+            <path d=path />
+        </svg>
+    }
+}
+
+pub fn folder(role: Option<FolderRole>) -> impl IntoView {
+    icon(match role {
+        Some(FolderRole::Inbox) => "M3 13h5l2 3h4l2-3h5M5 5h14l2 8v6H3v-6z",
+        Some(FolderRole::Drafts) => "M4 20h4L19 9l-4-4L4 16zM13 7l4 4",
+        Some(FolderRole::Sent) => "M3 11l18-8-8 18-2-8z",
+        Some(FolderRole::Archive) => "M3 4h18v4H3zM5 8v12h14V8M10 12h4",
+        Some(FolderRole::Junk) => "M12 3l9 16H3zM12 10v4M12 17v.5",
+        Some(FolderRole::Trash) => "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13",
+        Some(FolderRole::Flagged) => "M5 21V4h11l-2 4 2 4H5",
+        Some(FolderRole::All) | None => "M3 6h6l2 2h10v11H3z",
+    })
+}
+
+pub fn flag() -> impl IntoView {
+    icon("M5 21V4h11l-2 4 2 4H5")
+}
+
+pub fn paperclip() -> impl IntoView {
+    icon("M20 11l-8 8a5 5 0 01-7-7l9-9a3 3 0 014 4l-9 9a1 1 0 01-2-2l8-8")
+}
+
+pub fn menu() -> impl IntoView {
+    icon("M4 6h16M4 12h16M4 18h16")
+}
+
+pub fn back() -> impl IntoView {
+    icon("M15 5l-7 7 7 7")
+}
+
+pub fn logo() -> impl IntoView {
+    view! {
+        <svg class="logo" viewBox="0 0 32 32" aria-hidden="true" focusable="false">
+            <rect x="2" y="6" width="28" height="20" rx="4" />
+            <path d="M4 9l12 9 12-9" />
+        </svg>
+    }
+}

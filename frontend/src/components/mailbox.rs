@@ -1,0 +1,52 @@
+//! The signed-in screen: a top bar and three panes (folders, messages, reader). On
+//! a phone only one pane shows at a time.
+
+use leptos::prelude::*;
+
+use super::folder_list::FolderList;
+use super::icons;
+use super::message_list::MessageList;
+use crate::app::{sign_out, use_transport, use_ui};
+use crate::state::Pane;
+
+#[component]
+pub fn Mailbox() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let who = move || {
+        ui.session
+            .with(|s| s.as_ref().map(|s| s.user.clone()).unwrap_or_default())
+    };
+    view! {
+        <div
+            class="app"
+            data-pane=move || match ui.pane.get() {
+                Pane::Folders => "folders",
+                Pane::Messages => "messages",
+            }
+        >
+            <header class="topbar">
+                <button
+                    class="icon-button only-phone"
+                    aria-label="Show folders"
+                    on:click=move |_| ui.pane.set(Pane::Folders)
+                >
+                    {icons::menu()}
+                </button>
+                <span class="brand">{icons::logo()} "Postern"</span>
+                <span class="who" title="Signed in as">{who}</span>
+                <button class="ghost" on:click=move |_| sign_out(ui, transport.clone())>
+                    "Sign out"
+                </button>
+            </header>
+            <FolderList />
+            <MessageList />
+            <section class="reader" aria-label="Reading pane">
+                <div class="empty-state">
+                    {icons::logo()}
+                    <p>"Select a message to read it."</p>
+                </div>
+            </section>
+        </div>
+    }
+}

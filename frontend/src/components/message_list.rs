@@ -1,0 +1,151 @@
+//! The open folder's messages, newest first, a window at a time.
+
+use leptos::prelude::*;
+use protocol::MessageHeader;
+use wasm_bindgen::JsValue;
+
+use super::icons;
+use crate::app::{load_more, use_transport, use_ui};
+use crate::format::{DateStyle, date_style, people, size};
+use crate::state::Pane;
+
+#[component]
+pub fn MessageList() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let title = move || {
+        let id = ui.list.with(|l| l.folder.clone()).unwrap_or_default();
+        ui.folders
+            .with(|f| f.get(&id).map(|f| f.name.clone()))
+            .unwrap_or(id)
+    };
+    let counts = move || {
+        ui.list.with(|l| match (l.total, l.unread) {
+            (0, _) => String::new(),
+            (1, 0) => "1 message".to_owned(),
+            (total, 0) => format!("{total} messages"),
+            (total, unread) => format!("{total} messages, {unread} unread"),
+        })
+    };
+    let loading = move || ui.list.with(|l| l.loading);
+    let empty = move || {
+        ui.list
+            .with(|l| !l.loading && l.error.is_none() && l.messages.is_empty())
+    };
+    view! {
+        <section class="messages" aria-labelledby="list-title">
+            <header class="list-header">
+                <button
+                    class="icon-button only-phone"
+                    aria-label="Back to folders"
+                    on:click=move |_| ui.pane.set(Pane::Folders)
+                >
+                    {icons::back()}
+                </button>
+                <h2 id="list-title">{title}</h2>
+                <span class="muted counts">{counts}</span>
+            </header>
+            {move || {
+                ui.list
+                    .with(|l| l.error.clone())
+                    .map(|message| view! { <p class="error banner" role="alert">{message}</p> })
+            }}
+            <ul class="message-list" role="list" aria-label="Messages" aria-busy=move || loading().to_string()>
+                <For
+                    each=move || ui.list.with(|l| l.messages.clone())
+                    key=|m: &MessageHeader| (m.uid, m.flags.len())
+                    children=|message| view! { <MessageRow message /> }
+                />
+            </ul>
+            <Show when=move || loading()>
+                <div class="loading-rows" aria-hidden="true">
+                    <div class="skeleton"></div>
+                    <div class="skeleton"></div>
+                    <div class="skeleton"></div>
+                </div>
+                <p class="visually-hidden" role="status">"Loading messages…"</p>
+            </Show>
+            <Show when=empty>
+                <p class="empty-state muted">"This folder is empty."</p>
+            </Show>
+            <Show when=move || ui.list.with(|l| l.has_more() && !l.loading)>
+                <button class="load-more" on:click={
+                    let transport = transport.clone();
+                    move |_| load_more(ui, transport.clone())
+                }>"Load older messages"</button>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn MessageRow(message: MessageHeader) -> impl IntoView {
+    let unread = message.is_unread();
+    let flagged = message.is_flagged();
+    let subject = if message.subject.is_empty() {
+        "(no subject)".to_owned()
+    } else {
+        message.subject.clone()
+    };
+    let (shown, full) = show_date(message.date);
+    view! {
+        <li class="message" class:unread=unread class:flagged=flagged>
+            <div class="line">
+                <span class="from">{people(&message.from)}</span>
+                <time datetime=iso(message.date) title=full>{shown}</time>
+            </div>
+            <div class="line">
+                <span class="subject">{subject}</span>
+                <span class="badges">
+                    {message.has_attachments.then(|| view! {
+                        <span class="badge" role="img" aria-label="Has attachments">{icons::paperclip()}</span>
+                    })}
+                    {flagged.then(|| view! {
+                        <span class="badge flag" role="img" aria-label="Flagged">{icons::flag()}</span>
+                    })}
+                </span>
+            </div>
+            <span class="visually-hidden">{if unread { "Unread, " } else { "" }} {size(message.size)}</span>
+        </li>
+    }
+}
+
+/// A message date as shown in the list, and in full for its tooltip, in the
+/// viewer's time zone and locale.
+fn show_date(seconds: i64) -> (String, String) {
+    let date = js_sys::Date::new(&JsValue::from_f64(seconds as f64 * 1000.0));
+    let now = js_sys::Date::new_0();
+    let local = |d: &js_sys::Date| (d.get_full_year() as i32, d.get_month() + 1, d.get_date());
+    let options = |pairs: &[(&str, &str)]| {
+        let object = js_sys::Object::new();
+        for (key, value) in pairs {
+            let _ = js_sys::Reflect::set(&object, &(*key).into(), &(*value).into());
+        }
+        JsValue::from(object)
+    };
+    let shown = match date_style(local(&now), local(&date)) {
+        DateStyle::Time => date.to_locale_time_string_with_options(
+            "default",
+            &options(&[("hour", "2-digit"), ("minute", "2-digit")]),
+        ),
+        DateStyle::DayMonth => date.to_locale_date_string(
+            "default",
+            &options(&[("day", "numeric"), ("month", "short")]),
+        ),
+        DateStyle::Full => date.to_locale_date_string(
+            "default",
+            &options(&[("day", "numeric"), ("month", "short"), ("year", "numeric")]),
+        ),
+    };
+    let full = date.to_locale_string(
+        "default",
+        &options(&[("dateStyle", "full"), ("timeStyle", "short")]),
+    );
+    (shown.into(), full.into())
+}
+
+fn iso(seconds: i64) -> String {
+    js_sys::Date::new(&JsValue::from_f64(seconds as f64 * 1000.0))
+        .to_iso_string()
+        .into()
+}

@@ -1,0 +1,7 @@
+//! The app's components, one per file.
+
+pub mod folder_list;
+pub mod icons;
+pub mod mailbox;
+pub mod message_list;
+pub mod sign_in;

@@ -1,0 +1,229 @@
+//! The app's state, one struct per concern, changed only by the plain methods here
+//! (unit-tested natively) and held in signals by [`crate::app`].
+
+use protocol::{Folder, FolderRole, MessageHeader, Reply};
+
+/// How many headers one window asks for.
+pub const WINDOW: u32 = 50;
+
+/// Who is signed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    pub account: String,
+    pub user: String,
+}
+
+/// Which pane a phone shows; desktops show all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pane {
+    Folders,
+    #[default]
+    Messages,
+}
+
+/// The folder list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Folders {
+    pub folders: Vec<Folder>,
+    pub selected: Option<String>,
+    pub loading: bool,
+    pub error: Option<String>,
+}
+
+impl Folders {
+    pub fn loaded(&mut self, folders: Vec<Folder>) {
+        self.folders = folders;
+        self.loading = false;
+        self.error = None;
+    }
+
+    /// The folder to open first: the inbox, else the first one that can be opened.
+    pub fn default_folder(&self) -> Option<&Folder> {
+        self.folders
+            .iter()
+            .find(|f| f.role == Some(FolderRole::Inbox))
+            .or_else(|| self.folders.iter().find(|f| f.selectable))
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Folder> {
+        self.folders.iter().find(|f| f.id == id)
+    }
+
+    /// Keeps a folder's counts in step with what opening it reported.
+    pub fn update_counts(&mut self, id: &str, total: u32, unread: u32) {
+        if let Some(folder) = self.folders.iter_mut().find(|f| f.id == id) {
+            folder.total = total;
+            folder.unread = unread;
+        }
+    }
+}
+
+/// The open folder's message list: the windows loaded so far, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageList {
+    pub folder: Option<String>,
+    pub total: u32,
+    pub unread: u32,
+    pub messages: Vec<MessageHeader>,
+    pub loading: bool,
+    pub error: Option<String>,
+}
+
+impl MessageList {
+    /// Starts showing `folder`, empty until its first window arrives.
+    pub fn opening(&mut self, folder: &str) {
+        *self = MessageList {
+            folder: Some(folder.to_owned()),
+            loading: true,
+            ..MessageList::default()
+        };
+    }
+
+    /// Applies a reply about a folder; replies about a folder no longer shown (the
+    /// person moved on while it was loading) are ignored. Returns whether it applied.
+    pub fn apply(&mut self, reply: Reply) -> bool {
+        match reply {
+            Reply::FolderOpened {
+                folder,
+                total,
+                unread,
+                messages,
+                ..
+            } if self.folder.as_ref() == Some(&folder) => {
+                self.total = total;
+                self.unread = unread;
+                self.messages = messages;
+            }
+            Reply::Messages {
+                folder,
+                total,
+                messages,
+                ..
+            } if self.folder.as_ref() == Some(&folder) => {
+                self.total = total;
+                // New mail may have shifted the window; never show a message twice.
+                let known: std::collections::HashSet<u32> =
+                    self.messages.iter().map(|m| m.uid).collect();
+                self.messages
+                    .extend(messages.into_iter().filter(|m| !known.contains(&m.uid)));
+            }
+            _ => return false,
+        }
+        self.loading = false;
+        self.error = None;
+        true
+    }
+
+    pub fn failed(&mut self, folder: &str, message: String) {
+        if self.folder.as_deref() == Some(folder) {
+            self.loading = false;
+            self.error = Some(message);
+        }
+    }
+
+    /// Whether older messages remain to be fetched.
+    pub fn has_more(&self) -> bool {
+        (self.messages.len() as u32) < self.total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::{Address, Flag};
+
+    fn header(uid: u32) -> MessageHeader {
+        MessageHeader {
+            uid,
+            from: vec![Address {
+                name: None,
+                email: "a@example.org".into(),
+            }],
+            to: vec![],
+            subject: format!("#{uid}"),
+            date: i64::from(uid),
+            flags: vec![Flag::Seen],
+            size: 1,
+            has_attachments: false,
+        }
+    }
+
+    fn opened(folder: &str, uids: &[u32], total: u32) -> Reply {
+        Reply::FolderOpened {
+            folder: folder.into(),
+            uid_validity: 1,
+            total,
+            unread: 0,
+            offset: 0,
+            messages: uids.iter().copied().map(header).collect(),
+        }
+    }
+
+    #[test]
+    fn windows_append_without_duplicates() {
+        let mut list = MessageList::default();
+        list.opening("INBOX");
+        assert!(list.loading);
+        assert!(list.apply(opened("INBOX", &[5, 4], 5)));
+        assert!(list.has_more());
+        assert!(list.apply(Reply::Messages {
+            folder: "INBOX".into(),
+            total: 5,
+            offset: 2,
+            messages: [4, 3, 2, 1].into_iter().map(header).collect(),
+        }));
+        let uids: Vec<u32> = list.messages.iter().map(|m| m.uid).collect();
+        assert_eq!(uids, [5, 4, 3, 2, 1]);
+        assert!(!list.has_more() && !list.loading);
+    }
+
+    #[test]
+    fn late_replies_for_another_folder_are_ignored() {
+        let mut list = MessageList::default();
+        list.opening("INBOX");
+        list.opening("Sent");
+        assert!(!list.apply(opened("INBOX", &[1], 1)));
+        assert!(list.messages.is_empty() && list.loading);
+        list.failed("INBOX", "nope".into());
+        assert_eq!(list.error, None);
+        list.failed("Sent", "gone".into());
+        assert_eq!(list.error.as_deref(), Some("gone"));
+    }
+
+    #[test]
+    fn the_inbox_opens_first_and_counts_follow_the_list() {
+        let folder = |id: &str, role, selectable| Folder {
+            id: id.into(),
+            name: id.into(),
+            parent: None,
+            depth: 0,
+            role,
+            selectable,
+            total: 0,
+            unread: 0,
+        };
+        let mut folders = Folders::default();
+        folders.loaded(vec![
+            folder("Parent", None, false),
+            folder("Other", None, true),
+            folder("INBOX", Some(FolderRole::Inbox), true),
+        ]);
+        assert_eq!(
+            folders.default_folder().map(|f| f.id.as_str()),
+            Some("INBOX")
+        );
+        folders.update_counts("INBOX", 9, 3);
+        assert_eq!(
+            folders.get("INBOX").map(|f| (f.total, f.unread)),
+            Some((9, 3))
+        );
+        folders.loaded(vec![
+            folder("Parent", None, false),
+            folder("Other", None, true),
+        ]);
+        assert_eq!(
+            folders.default_folder().map(|f| f.id.as_str()),
+            Some("Other")
+        );
+    }
+}
