@@ -1,1 +1,190 @@
-fn main() {}
+//! Postern's developer commands, run as `cargo xtask <command>`:
+//! `demo` (a private Dovecot with sample mail plus the bridge) and `test` (every
+//! check and test). Both first install what is missing, idempotently.
+
+mod setup;
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Postern's developer commands")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install what is missing, build, and run a demo: a local Dovecot with sample
+    /// mail and the bridge. Prints the URL and a login; Ctrl-C stops it all.
+    Demo {
+        /// The port the bridge listens on (default 8080, or a free one if taken).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Install what is missing, then run formatting, clippy (native and wasm32),
+    /// the frontend build, and every test.
+    Test,
+    /// Only install the tools the other commands need.
+    Setup,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_root()?;
+    std::env::set_current_dir(&root)?;
+    match cli.command {
+        Task::Setup => setup::ensure_tools(&root).map(drop),
+        Task::Test => test(&root),
+        Task::Demo { port } => demo(&root, port),
+    }
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_owned)
+        .context("cannot find the workspace root")
+}
+
+/// Runs a command, failing with its description if it fails.
+fn run(description: &str, command: &mut Command) -> Result<()> {
+    eprintln!("==> {description}");
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    if !status.success() {
+        bail!("{description} failed ({status})");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn build_frontend(tools: &setup::Tools) -> Result<()> {
+    run(
+        "building the frontend (trunk build --release)",
+        tools.command("trunk").args(["build", "--release"]),
+    )
+}
+
+fn test(root: &Path) -> Result<()> {
+    let tools = setup::ensure_tools(root)?;
+    run(
+        "checking formatting",
+        cargo().args(["fmt", "--all", "--check"]),
+    )?;
+    run(
+        "clippy (native)",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
+        "clippy (wasm32)",
+        cargo().args([
+            "clippy",
+            "-p",
+            "frontend",
+            "-p",
+            "protocol",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    build_frontend(&tools)?;
+    run(
+        "tests (unit, against Dovecot, and in Chromium)",
+        tools
+            .command("cargo")
+            .args(["test", "--workspace"])
+            .env("POSTERN_DIST", root.join("dist")),
+    )?;
+    eprintln!(
+        "==> all checks passed; screenshots are in {}",
+        root.join("target/screenshots").display()
+    );
+    Ok(())
+}
+
+fn demo(root: &Path, port: Option<u16>) -> Result<()> {
+    let tools = setup::ensure_tools(root)?;
+    build_frontend(&tools)?;
+    run(
+        "building the bridge",
+        cargo().args(["build", "--release", "-p", "bridge"]),
+    )?;
+    let port = match port {
+        Some(port) => port,
+        None => TcpListener::bind((Ipv4Addr::LOCALHOST, 8080))
+            .map(|_| 8080)
+            .or_else(|_| maildev::free_port())?,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(run_demo(root, port))
+}
+
+async fn run_demo(root: &Path, port: u16) -> Result<()> {
+    let user = maildev::User::new("demo", "postern-demo");
+    eprintln!("==> starting a private Dovecot with sample mail");
+    let dovecot = maildev::Dovecot::start(std::slice::from_ref(&user))?;
+    let mut imap = dovecot.imap(&user).await?;
+    maildev::sample::create_folders(&mut imap, &maildev::sample::DEMO_FOLDERS).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let samples = maildev::sample::demo_mailbox(now);
+    maildev::sample::append_all(&mut imap, &samples).await?;
+    imap.logout().await?;
+
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("postern.toml");
+    let origin = format!("http://127.0.0.1:{port}");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\npublic_origin = \"{origin}\"\nstatic_dir = {:?}\n\n[[account]]\nname = \"Demo\"\nimap = \"{}\"\nca_file = {:?}\n",
+            root.join("dist").display().to_string(),
+            dovecot.imaps_url(),
+            dovecot.ca_file().display().to_string(),
+        ),
+    )?;
+    let mut bridge = tokio::process::Command::new(root.join("target/release/postern"))
+        .arg("--config")
+        .arg(&config)
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start the bridge")?;
+    println!();
+    println!("  Postern demo is running with {} messages.", samples.len());
+    println!("  Open      {origin}");
+    println!("  User name {}", user.name);
+    println!("  Password  {}", user.password);
+    println!("  Press Ctrl-C to stop.");
+    println!();
+    tokio::select! {
+        status = bridge.wait() => bail!("the bridge stopped: {}", status?),
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("\n==> stopping");
+            let _ = bridge.kill().await;
+        }
+    }
+    drop(dovecot);
+    Ok(())
+}
