@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -23,6 +23,10 @@ use crate::session::{self, ErrorChain, SessionHandle};
 const MAX_INBOUND: usize = 64 * 1024;
 /// Messages waiting to be written to a slow browser; beyond this the connection waits.
 const OUTBOUND_QUEUE: usize = 32;
+/// A connection without requests for this long is closed, which signs it out.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Pings keep proxies from closing a quiet but live socket; they do not count as use.
+const PING_EVERY: Duration = Duration::from_secs(30);
 
 /// Upgrades to a WebSocket only for the configured origin; 403 otherwise, including
 /// when the header is missing.
@@ -53,12 +57,17 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
     let (mut sink, mut frames) = socket.split();
     let (outbound, mut queue) = mpsc::channel::<ServerMessage>(OUTBOUND_QUEUE);
     let writer = tokio::spawn(async move {
-        while let Some(message) = queue.recv().await {
-            if sink
-                .send(Message::Text(encode(&message).into()))
-                .await
-                .is_err()
-            {
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        loop {
+            let frame = tokio::select! {
+                message = queue.recv() => match message {
+                    Some(message) => Message::Text(encode(&message).into()),
+                    None => break,
+                },
+                _ = ping.tick() => Message::Ping(Default::default()),
+            };
+            if sink.send(frame).await.is_err() {
                 break;
             }
         }
@@ -74,7 +83,15 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
     let _ = outbound.send(ServerMessage::Hello { accounts }).await;
 
     let mut session: Option<SessionHandle> = None;
-    while let Some(Ok(frame)) = frames.next().await {
+    let mut last_request = tokio::time::Instant::now();
+    loop {
+        let next = tokio::time::timeout_at(last_request + IDLE_TIMEOUT, frames.next()).await;
+        let Ok(Some(Ok(frame))) = next else {
+            if next.is_err() {
+                tracing::info!(%peer, "idle connection closed");
+            }
+            break;
+        };
         let text = match frame {
             Message::Text(text) => text,
             Message::Close(_) => break,
@@ -84,6 +101,7 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
                 break;
             }
         };
+        last_request = tokio::time::Instant::now();
         let Ok(ClientMessage { id, request }) = serde_json::from_str::<ClientMessage>(&text) else {
             // Without a readable id there is nobody to answer: the client is broken.
             tracing::debug!(%peer, "unreadable request; closing");

@@ -391,3 +391,33 @@ async fn one_bridge_serves_two_servers_chosen_by_account_name() -> Result<()> {
     assert_eq!(total, INBOX_NEWEST_FIRST.len() as u32);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_endless_response_ends_only_its_own_session() -> Result<()> {
+    use tests::hostile::{HostileImap, Misbehaviour};
+    let hostile = HostileImap::start(Misbehaviour::EndlessResponse).await?;
+    let (dovecot, user) = seeded_server().await?;
+    let bridge = Bridge::start(
+        &[
+            hostile.account("Hostile"),
+            AccountSpec::trusting("Real", &dovecot),
+        ],
+        None,
+    )
+    .await?;
+    let mut victim = bridge.connect().await?;
+    let error = victim
+        .sign_in(Some("Hostile"), &user)
+        .await?
+        .expect_err("signed in to a hostile server");
+    assert_eq!(error.code, ErrorCode::ServerUnreachable);
+    // The bridge and its other sessions carry on, and so does this socket.
+    let mut other = bridge.connect().await?;
+    other.sign_in(Some("Real"), &user).await??;
+    assert!(matches!(
+        other.ok(Request::ListFolders).await?,
+        Reply::Folders { .. }
+    ));
+    victim.sign_in(Some("Real"), &user).await??;
+    Ok(())
+}

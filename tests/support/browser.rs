@@ -66,11 +66,15 @@ impl Browser {
             &format!("--window-size={width},{height}"),
             &format!("--user-data-dir={}", profile.path().display()),
         ];
+        let mut options = serde_json::json!({ "binary": chromium(), "args": args });
+        // Headless windows are at least 500 px wide; phones are emulated instead.
+        if width < 500 {
+            options["mobileEmulation"] = serde_json::json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true }
+            });
+        }
         let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({ "binary": chromium(), "args": args }),
-        );
+        capabilities.insert("goog:chromeOptions".into(), options);
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))

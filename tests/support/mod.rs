@@ -3,6 +3,7 @@
 //! and waiting with deadlines instead of sleeps.
 
 pub mod browser;
+pub mod hostile;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};

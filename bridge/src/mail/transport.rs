@@ -1,5 +1,7 @@
 //! The byte stream under an IMAP session: TCP, then rustls, with a per-response byte
-//! budget so that a hostile server cannot make the bridge buffer without bound.
+//! budget and a line-length cap, so that a hostile server can make the bridge neither
+//! buffer without bound nor spin: async-imap re-parses its whole buffer after every
+//! read, so one endless line would cost quadratic time long before the budget ran out.
 
 use std::io;
 use std::pin::Pin;
@@ -19,12 +21,74 @@ use crate::config::ImapServer;
 /// The most bytes the server may send in answer to one command.
 pub const RESPONSE_BUDGET: usize = 32 << 20;
 
-/// A stream that fails reads once its budget is spent. [`Budget::refill`] is called
-/// before each command.
+/// The longest line the server may send, literals aside. Lines are short in IMAP;
+/// big data comes in literals, which the parser waits for by their announced size.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// A stream that fails reads once its budget is spent or a line grows too long.
+/// [`Budget::refill`] is called before each command.
 #[derive(Debug)]
 pub struct Bounded<S> {
     inner: S,
     budget: Budget,
+    lines: LineGuard,
+}
+
+/// Tracks the length of the current line, skipping literal data (`{n}` at the end
+/// of a line announces `n` bytes that follow).
+#[derive(Debug, Default)]
+struct LineGuard {
+    length: usize,
+    literal_left: u64,
+    /// The last bytes of the current line, to spot a literal's announcement.
+    tail: Vec<u8>,
+}
+
+impl LineGuard {
+    const TAIL: usize = 24;
+
+    /// Scans newly read bytes; false once a line is longer than [`MAX_LINE`].
+    fn scan(&mut self, mut bytes: &[u8]) -> bool {
+        while !bytes.is_empty() {
+            if self.literal_left > 0 {
+                let skip = bytes
+                    .len()
+                    .min(usize::try_from(self.literal_left).unwrap_or(usize::MAX));
+                self.literal_left -= skip as u64;
+                bytes = &bytes[skip..];
+                continue;
+            }
+            let (line, rest, ended) = match bytes.iter().position(|b| *b == b'\n') {
+                Some(end) => (&bytes[..end], &bytes[end + 1..], true),
+                None => (bytes, &[][..], false),
+            };
+            self.length += line.len();
+            if self.length > MAX_LINE {
+                return false;
+            }
+            self.tail
+                .extend_from_slice(&line[line.len().saturating_sub(Self::TAIL)..]);
+            let excess = self.tail.len().saturating_sub(Self::TAIL);
+            self.tail.drain(..excess);
+            if ended {
+                self.literal_left = announced_literal(&self.tail).unwrap_or(0);
+                self.length = 0;
+                self.tail.clear();
+            }
+            bytes = rest;
+        }
+        true
+    }
+}
+
+/// The size `n` of a line ending in `{n}` or `{n+}` (before its CR).
+fn announced_literal(line: &[u8]) -> Option<u64> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let inner = line.strip_suffix(b"}")?;
+    let open = inner.iter().rposition(|b| *b == b'{')?;
+    let digits = &inner[open + 1..];
+    let digits = digits.strip_suffix(b"+").unwrap_or(digits);
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// The shared byte allowance of a [`Bounded`] stream.
@@ -45,7 +109,11 @@ impl Budget {
 
 impl<S> Bounded<S> {
     pub fn new(inner: S, budget: Budget) -> Self {
-        Bounded { inner, budget }
+        Bounded {
+            inner,
+            budget,
+            lines: LineGuard::default(),
+        }
     }
 
     pub fn into_inner(self) -> S {
@@ -73,6 +141,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
         this.budget
             .0
             .store(remaining.saturating_sub(read), Ordering::Relaxed);
+        if !this.lines.scan(&buf.filled()[before..]) {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the mail server sent an overlong line",
+            )));
+        }
         result
     }
 }
@@ -150,5 +224,41 @@ pub async fn start_tls(
             source,
         }),
         Ok(Ok(stream)) => Ok(stream),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_are_announced_at_line_ends() {
+        assert_eq!(announced_literal(b"* 1 FETCH (BODY[] {1234}\r"), Some(1234));
+        assert_eq!(announced_literal(b"A1 APPEND x {5+}"), Some(5));
+        assert_eq!(announced_literal(b"* OK {not a number}\r"), None);
+        assert_eq!(announced_literal(b"* OK done\r"), None);
+    }
+
+    #[test]
+    fn long_lines_fail_but_long_literals_pass() {
+        let mut guard = LineGuard::default();
+        let announce = format!("* 1 FETCH (BODY[] {{{}}}\r\n", 3 * MAX_LINE);
+        assert!(guard.scan(announce.as_bytes()));
+        let chunk = vec![b'x'; MAX_LINE];
+        for _ in 0..3 {
+            assert!(guard.scan(&chunk), "literal data is not a line");
+        }
+        assert!(guard.scan(b")\r\n* OK short\r\n"));
+        assert!(guard.scan(&chunk));
+        assert!(!guard.scan(b"y"), "a line just over the limit fails");
+    }
+
+    #[test]
+    fn an_announcement_split_across_reads_is_seen() {
+        let mut guard = LineGuard::default();
+        assert!(guard.scan(b"* 1 FETCH (BODY[] {"));
+        assert!(guard.scan(b"3000000}\r"));
+        assert!(guard.scan(b"\n"));
+        assert!(guard.scan(&vec![b'x'; 3_000_000]));
     }
 }

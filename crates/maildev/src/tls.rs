@@ -52,6 +52,21 @@ impl TestCa {
         })
     }
 
+    /// A rustls server config presenting a certificate for `names`, for scripted
+    /// servers in tests.
+    pub fn server_config(&self, names: &[&str]) -> Result<rustls::ServerConfig> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let issued = self.server_certificate(names)?;
+        let cert = CertificateDer::from_pem_slice(issued.cert_pem.as_bytes())?;
+        let key = PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes())?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        Ok(rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)?)
+    }
+
     /// A rustls client config that trusts this CA and nothing else.
     pub fn client_config(&self) -> Result<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();

@@ -46,7 +46,7 @@ pub type RequestId = u64;
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
 
 /// The most message headers one window may ask for.
-pub const MAX_WINDOW: u32 = 200;
+pub const MAX_WINDOW: u32 = 100;
 
 /// A request from the browser.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
