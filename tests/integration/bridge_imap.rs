@@ -25,9 +25,7 @@ async fn signed_in() -> Result<(Dovecot, Bridge, WsClient)> {
 #[tokio::test]
 async fn folder_list_matches_the_seeded_mailbox() -> Result<()> {
     let (_dovecot, _bridge, mut client) = signed_in().await?;
-    let Reply::Folders { folders } = client.ok(Request::ListFolders).await? else {
-        panic!("not a folder list");
-    };
+    let folders = client.folders().await?;
     let ids: Vec<&str> = folders.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -69,26 +67,11 @@ async fn folder_list_matches_the_seeded_mailbox() -> Result<()> {
 #[tokio::test]
 async fn header_windows_come_newest_first_with_flags_and_decoded_headers() -> Result<()> {
     let (_dovecot, _bridge, mut client) = signed_in().await?;
-    let Reply::FolderOpened {
-        total,
-        unread,
-        offset,
-        messages,
-        uid_validity,
-        ..
-    } = client
-        .ok(Request::OpenFolder {
-            folder: "INBOX".into(),
-            limit: 3,
-        })
-        .await?
-    else {
-        panic!("not an opened folder");
-    };
-    assert_eq!((total, unread, offset), (5, 2, 0));
-    assert_ne!(uid_validity, 0);
-    let subjects: Vec<&str> = messages.iter().map(|m| m.subject.as_str()).collect();
-    assert_eq!(subjects, INBOX_NEWEST_FIRST[..3]);
+    let inbox = client.open("INBOX", 3).await?;
+    assert_eq!((inbox.total, inbox.unread, inbox.offset), (5, 2, 0));
+    assert_ne!(inbox.uid_validity, 0);
+    assert_eq!(inbox.subjects(), INBOX_NEWEST_FIRST[..3]);
+    let messages = &inbox.messages;
     assert!(
         messages
             .windows(2)
@@ -107,77 +90,35 @@ async fn header_windows_come_newest_first_with_flags_and_decoded_headers() -> Re
     assert!(messages[2].flags.contains(&Flag::Seen));
     assert!(messages.iter().all(|m| !m.has_attachments && m.size > 0));
 
-    let Reply::Messages {
-        messages,
-        offset,
-        total,
-        ..
-    } = client
-        .ok(Request::ListMessages {
-            folder: "INBOX".into(),
-            offset: 3,
-            limit: 3,
-        })
-        .await?
-    else {
-        panic!("not a window");
-    };
-    assert_eq!((offset, total), (3, 5));
-    let subjects: Vec<&str> = messages.iter().map(|m| m.subject.as_str()).collect();
-    assert_eq!(subjects, INBOX_NEWEST_FIRST[3..]);
+    let older = client.window("INBOX", 3, 3).await?;
+    assert_eq!((older.offset, older.total), (3, 5));
+    assert_eq!(older.subjects(), INBOX_NEWEST_FIRST[3..]);
+    let quarterly = &older.messages[0];
     assert!(
-        messages[0].has_attachments,
+        quarterly.has_attachments,
         "the quarterly numbers carry a PDF"
     );
-    assert!(messages[0].is_flagged() && !messages[0].is_unread());
+    assert!(quarterly.is_flagged() && !quarterly.is_unread());
     Ok(())
 }
 
 #[tokio::test]
 async fn long_folders_are_paged_in_windows() -> Result<()> {
     let (_dovecot, _bridge, mut client) = signed_in().await?;
-    let Reply::FolderOpened {
-        messages, total, ..
-    } = client
-        .ok(Request::OpenFolder {
-            folder: "Archive".into(),
-            limit: 50,
-        })
-        .await?
-    else {
-        panic!("not an opened folder");
-    };
-    assert_eq!((total, messages.len()), (ARCHIVE_COUNT as u32, 50));
+    let first = client.open("Archive", 50).await?;
     assert_eq!(
-        messages[0].subject,
+        (first.total, first.messages.len()),
+        (ARCHIVE_COUNT as u32, 50)
+    );
+    assert_eq!(
+        first.subjects()[0],
         format!("Archived message {:03}", ARCHIVE_COUNT - 1)
     );
-    let Reply::Messages { messages, .. } = client
-        .ok(Request::ListMessages {
-            folder: "Archive".into(),
-            offset: 100,
-            limit: 50,
-        })
-        .await?
-    else {
-        panic!("not a window");
-    };
-    assert_eq!(messages.len(), ARCHIVE_COUNT - 100);
-    assert_eq!(
-        messages.last().map(|m| m.subject.as_str()),
-        Some("Archived message 000")
-    );
-    let Reply::Messages { messages, .. } = client
-        .ok(Request::ListMessages {
-            folder: "Archive".into(),
-            offset: 500,
-            limit: 50,
-        })
-        .await?
-    else {
-        panic!("not a window");
-    };
-    assert!(messages.is_empty());
+    let last = client.window("Archive", 100, 50).await?;
+    assert_eq!(last.messages.len(), ARCHIVE_COUNT - 100);
+    assert_eq!(last.subjects().last(), Some(&"Archived message 000"));
+    let beyond = client.window("Archive", 500, 50).await?;
+    assert!(beyond.messages.is_empty());
     Ok(())
 }
 
@@ -199,10 +140,7 @@ async fn missing_folders_and_hostile_names_get_clear_errors() -> Result<()> {
         .await?;
     assert_eq!(injected.map_err(|e| e.code), Err(ErrorCode::BadRequest));
     // The session survives both.
-    assert!(matches!(
-        client.ok(Request::ListFolders).await?,
-        Reply::Folders { .. }
-    ));
+    client.folders().await?;
     Ok(())
 }
 
@@ -280,10 +218,7 @@ async fn starttls_accounts_sign_in_over_the_upgraded_connection() -> Result<()> 
     let bridge = Bridge::start(&[account], None).await?;
     let mut client = bridge.connect().await?;
     client.sign_in(None, &user).await??;
-    assert!(matches!(
-        client.ok(Request::ListFolders).await?,
-        Reply::Folders { .. }
-    ));
+    client.folders().await?;
     Ok(())
 }
 
@@ -368,27 +303,11 @@ async fn one_bridge_serves_two_servers_chosen_by_account_name() -> Result<()> {
         .map_err(|e| e.code);
     assert_eq!(wrong_server, Err(ErrorCode::WrongCredentials));
     client.sign_in(Some("Second"), &bob).await??;
-    let Reply::FolderOpened { messages, .. } = client
-        .ok(Request::OpenFolder {
-            folder: "INBOX".into(),
-            limit: 10,
-        })
-        .await?
-    else {
-        panic!("not an opened folder");
-    };
-    assert_eq!(messages[0].subject, "Only on the second server");
+    let inbox = client.open("INBOX", 10).await?;
+    assert_eq!(inbox.subjects(), ["Only on the second server"]);
     client.sign_in(Some("First"), &alice).await??;
-    let Reply::FolderOpened { total, .. } = client
-        .ok(Request::OpenFolder {
-            folder: "INBOX".into(),
-            limit: 1,
-        })
-        .await?
-    else {
-        panic!("not an opened folder");
-    };
-    assert_eq!(total, INBOX_NEWEST_FIRST.len() as u32);
+    let inbox = client.open("INBOX", 1).await?;
+    assert_eq!(inbox.total, INBOX_NEWEST_FIRST.len() as u32);
     Ok(())
 }
 
@@ -414,10 +333,7 @@ async fn an_endless_response_ends_only_its_own_session() -> Result<()> {
     // The bridge and its other sessions carry on, and so does this socket.
     let mut other = bridge.connect().await?;
     other.sign_in(Some("Real"), &user).await??;
-    assert!(matches!(
-        other.ok(Request::ListFolders).await?,
-        Reply::Folders { .. }
-    ));
+    other.folders().await?;
     victim.sign_in(Some("Real"), &user).await??;
     Ok(())
 }

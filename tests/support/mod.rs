@@ -185,6 +185,63 @@ impl WsClient {
         .await
     }
 
+    /// The folder list.
+    pub async fn folders(&mut self) -> Result<Vec<protocol::Folder>> {
+        match self.ok(Request::ListFolders).await? {
+            Reply::Folders { folders } => Ok(folders),
+            other => bail!("expected folders, got {other:?}"),
+        }
+    }
+
+    /// Opens a folder: its counts and newest `limit` headers.
+    pub async fn open(&mut self, folder: &str, limit: u32) -> Result<Window> {
+        let request = Request::OpenFolder {
+            folder: folder.to_owned(),
+            limit,
+        };
+        match self.ok(request).await? {
+            Reply::FolderOpened {
+                uid_validity,
+                total,
+                unread,
+                offset,
+                messages,
+                ..
+            } => Ok(Window {
+                uid_validity,
+                total,
+                unread,
+                offset,
+                messages,
+            }),
+            other => bail!("expected an opened folder, got {other:?}"),
+        }
+    }
+
+    /// A further window of a folder's headers (`unread` and `uid_validity` are 0).
+    pub async fn window(&mut self, folder: &str, offset: u32, limit: u32) -> Result<Window> {
+        let request = Request::ListMessages {
+            folder: folder.to_owned(),
+            offset,
+            limit,
+        };
+        match self.ok(request).await? {
+            Reply::Messages {
+                total,
+                offset,
+                messages,
+                ..
+            } => Ok(Window {
+                uid_validity: 0,
+                total,
+                unread: 0,
+                offset,
+                messages,
+            }),
+            other => bail!("expected a window, got {other:?}"),
+        }
+    }
+
     /// Waits for the server to close the socket.
     pub async fn closed(&mut self) -> Result<()> {
         tokio::time::timeout(DEADLINE, async {
@@ -196,6 +253,22 @@ impl WsClient {
         })
         .await
         .context("socket not closed in time")
+    }
+}
+
+/// A window of headers as the tests look at it.
+#[derive(Debug)]
+pub struct Window {
+    pub uid_validity: u32,
+    pub total: u32,
+    pub unread: u32,
+    pub offset: u32,
+    pub messages: Vec<protocol::MessageHeader>,
+}
+
+impl Window {
+    pub fn subjects(&self) -> Vec<&str> {
+        self.messages.iter().map(|m| m.subject.as_str()).collect()
     }
 }
 

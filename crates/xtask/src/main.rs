@@ -70,6 +70,8 @@ fn cargo() -> Command {
 }
 
 fn build_frontend(tools: &setup::Tools) -> Result<()> {
+    // Trunk builds offline (see Trunk.toml), so the crates must be here first.
+    run("fetching crates", cargo().arg("fetch"))?;
     run(
         "building the frontend (trunk build --release)",
         tools.command("trunk").args(["build", "--release"]),
