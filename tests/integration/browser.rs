@@ -134,7 +134,11 @@ async fn on_a_phone_one_pane_shows_at_a_time() -> Result<()> {
         .screenshot(&screenshot_dir()?.join("mailbox-phone.png"))
         .await?;
     browser.button("Show folders").await?.click().await?;
-    assert!(nav.is_displayed().await?);
+    // The app re-renders after the click returns; wait for it.
+    tests::eventually("the folder list to show", || async {
+        Ok(nav.is_displayed().await?.then_some(()))
+    })
+    .await?;
     browser
         .screenshot(&screenshot_dir()?.join("folders-phone.png"))
         .await?;
@@ -159,4 +163,55 @@ async fn a_wrong_password_shows_the_error_and_keeps_the_form() -> Result<()> {
         .screenshot(&screenshot_dir()?.join("sign-in-error.png"))
         .await?;
     browser.close().await
+}
+
+#[tokio::test]
+async fn the_app_is_served_compressed_with_security_headers() -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dist = dist_dir()?;
+    let wasm = std::fs::read_dir(&dist)?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .find(|name| name.ends_with(".wasm"))
+        .expect("a wasm file in dist");
+    let bridge = Bridge::start(
+        &[AccountSpec {
+            name: "X".into(),
+            imap: "imaps://127.0.0.1:1".into(),
+            ca_file: None,
+        }],
+        Some(&dist),
+    )
+    .await?;
+    for path in ["/".to_owned(), format!("/{wasm}")] {
+        let mut tcp = tokio::net::TcpStream::connect(bridge.addr).await?;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+            bridge.addr
+        );
+        tcp.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        tcp.read_to_end(&mut response).await?;
+        let end = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("headers end");
+        let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 200"), "{path}: {head}");
+        for header in [
+            "content-encoding: gzip",
+            "x-content-type-options: nosniff",
+            "referrer-policy: no-referrer",
+            "content-security-policy: default-src 'none'; script-src 'self' 'wasm-unsafe-eval' 'sha256-",
+        ] {
+            assert!(head.contains(header), "{path} lacks {header:?}:\n{head}");
+        }
+        if path != "/" {
+            let raw = std::fs::metadata(dist.join(&wasm))?.len() as usize;
+            assert!(
+                response.len() - end < raw / 2,
+                "the wasm bundle is not compressed"
+            );
+        }
+    }
+    Ok(())
 }
