@@ -313,8 +313,18 @@ async fn one_bridge_serves_two_servers_chosen_by_account_name() -> Result<()> {
 
 #[tokio::test]
 async fn an_endless_response_ends_only_its_own_session() -> Result<()> {
-    use tests::hostile::{HostileImap, Misbehaviour};
-    let hostile = HostileImap::start(Misbehaviour::EndlessResponse).await?;
+    hostile_server_ends_only_its_own_session(tests::hostile::Misbehaviour::EndlessResponse).await
+}
+
+#[tokio::test]
+async fn a_deeply_nested_response_ends_only_its_own_session() -> Result<()> {
+    hostile_server_ends_only_its_own_session(tests::hostile::Misbehaviour::DeepNesting).await
+}
+
+async fn hostile_server_ends_only_its_own_session(
+    misbehaviour: tests::hostile::Misbehaviour,
+) -> Result<()> {
+    let hostile = tests::hostile::HostileImap::start(misbehaviour).await?;
     let (dovecot, user) = seeded_server().await?;
     let bridge = Bridge::start(
         &[

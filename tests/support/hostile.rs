@@ -13,6 +13,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 pub enum Misbehaviour {
     /// Answers with one response that never ends (bounded here at 64 MiB).
     EndlessResponse,
+    /// Answers with a BODYSTRUCTURE nested 100,000 levels deep, which would overflow
+    /// the stack of a recursive parser.
+    DeepNesting,
 }
 
 pub struct HostileImap {
@@ -78,6 +81,13 @@ where
     let mut line = String::new();
     stream.read_line(&mut line).await?;
     match misbehaviour {
+        Misbehaviour::DeepNesting => {
+            let deep = "(".repeat(100_000);
+            stream
+                .write_all(format!("* 1 FETCH (BODYSTRUCTURE {deep}\r\n").as_bytes())
+                .await?;
+            stream.flush().await?;
+        }
         Misbehaviour::EndlessResponse => {
             stream.write_all(b"* OK ").await?;
             let chunk = vec![b'x'; 64 * 1024];

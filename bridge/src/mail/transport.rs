@@ -34,12 +34,22 @@ pub struct Bounded<S> {
     lines: LineGuard,
 }
 
-/// Tracks the length of the current line, skipping literal data (`{n}` at the end
-/// of a line announces `n` bytes that follow).
+/// The deepest parenthesis nesting a response may have. imap-proto parses nested
+/// structures (BODYSTRUCTURE) recursively, and a stack overflow would abort the whole
+/// bridge, so deeper responses are refused before they reach it. Real messages nest a
+/// handful of levels.
+pub const MAX_NESTING: u32 = 64;
+
+/// Tracks the length of the current line and the nesting of the current response,
+/// skipping literal data (`{n}` at the end of a line announces `n` bytes that follow)
+/// and quoted strings.
 #[derive(Debug, Default)]
 struct LineGuard {
     length: usize,
     literal_left: u64,
+    depth: u32,
+    in_quote: bool,
+    escaped: bool,
     /// The last bytes of the current line, to spot a literal's announcement.
     tail: Vec<u8>,
 }
@@ -47,7 +57,35 @@ struct LineGuard {
 impl LineGuard {
     const TAIL: usize = 24;
 
-    /// Scans newly read bytes; false once a line is longer than [`MAX_LINE`].
+    /// Follows parentheses outside quoted strings; false when nested too deep.
+    fn nest(&mut self, line: &[u8]) -> bool {
+        for &byte in line {
+            if self.in_quote {
+                match byte {
+                    _ if self.escaped => self.escaped = false,
+                    b'\\' => self.escaped = true,
+                    b'"' => self.in_quote = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match byte {
+                b'"' => self.in_quote = true,
+                b'(' => {
+                    self.depth += 1;
+                    if self.depth > MAX_NESTING {
+                        return false;
+                    }
+                }
+                b')' => self.depth = self.depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        true
+    }
+
+    /// Scans newly read bytes; false once a line is longer than [`MAX_LINE`] or a
+    /// response nests deeper than [`MAX_NESTING`].
     fn scan(&mut self, mut bytes: &[u8]) -> bool {
         while !bytes.is_empty() {
             if self.literal_left > 0 {
@@ -63,7 +101,7 @@ impl LineGuard {
                 None => (bytes, &[][..], false),
             };
             self.length += line.len();
-            if self.length > MAX_LINE {
+            if self.length > MAX_LINE || !self.nest(line) {
                 return false;
             }
             self.tail
@@ -72,8 +110,14 @@ impl LineGuard {
             self.tail.drain(..excess);
             if ended {
                 self.literal_left = announced_literal(&self.tail).unwrap_or(0);
+                // A response ends with a line that announces no literal.
+                if self.literal_left == 0 {
+                    self.depth = 0;
+                }
                 self.length = 0;
                 self.tail.clear();
+                self.in_quote = false;
+                self.escaped = false;
             }
             bytes = rest;
         }
@@ -144,7 +188,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
         if !this.lines.scan(&buf.filled()[before..]) {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                "the mail server sent an overlong line",
+                "the mail server sent an overlong or too deeply nested response",
             )));
         }
         result
@@ -251,6 +295,25 @@ mod tests {
         assert!(guard.scan(b")\r\n* OK short\r\n"));
         assert!(guard.scan(&chunk));
         assert!(!guard.scan(b"y"), "a line just over the limit fails");
+    }
+
+    #[test]
+    fn deep_nesting_fails_but_quoted_and_literal_parentheses_do_not_count() {
+        let mut guard = LineGuard::default();
+        let deep = "(".repeat(MAX_NESTING as usize);
+        assert!(!guard.scan(format!("* 1 FETCH (X {deep}").as_bytes()));
+
+        let mut guard = LineGuard::default();
+        let quoted = format!("* 1 FETCH (ENVELOPE (\"{}\\\" (\"))\r\n", "(".repeat(500));
+        assert!(guard.scan(quoted.as_bytes()));
+        let literal = format!("* 2 FETCH (BODY[] {{500}}\r\n{})\r\n", "(".repeat(500));
+        assert!(guard.scan(literal.as_bytes()));
+        let levels = "(".repeat(MAX_NESTING as usize - 1);
+        assert!(guard.scan(format!("* 3 FETCH {levels}\r\n").as_bytes()));
+        assert!(
+            guard.scan(format!("* 4 FETCH {levels}\r\n").as_bytes()),
+            "depth resets per response"
+        );
     }
 
     #[test]
