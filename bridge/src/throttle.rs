@@ -84,7 +84,9 @@ impl Throttle {
                     .iter()
                     .min_by_key(|(_, r)| r.last)
                     .map(|(k, _)| k.clone());
-                oldest.map(|k| records.remove(&k));
+                if let Some(key) = oldest {
+                    records.remove(&key);
+                }
             }
         }
         for (key, _) in keys(account, user, address) {

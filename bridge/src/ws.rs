@@ -116,7 +116,7 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
                 let password = Zeroizing::new(password);
                 // A new sign-in replaces any session this connection had.
                 session = None;
-                match sign_in(
+                sign_in(
                     &state,
                     peer,
                     account.as_deref(),
@@ -125,13 +125,10 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
                     &outbound,
                 )
                 .await
-                {
-                    Ok((handle, reply)) => {
-                        session = Some(handle);
-                        Ok(reply)
-                    }
-                    Err(error) => Err(error),
-                }
+                .map(|(handle, reply)| {
+                    session = Some(handle);
+                    reply
+                })
             }
             Request::SignOut if session.is_none() => Ok(Reply::SignedOut),
             request => match &session {

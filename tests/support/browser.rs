@@ -123,15 +123,6 @@ impl Browser {
         .await
     }
 
-    /// Waits until the page's visible text contains `text`.
-    pub async fn wait_for_text(&self, text: &str) -> Result<()> {
-        let body = self.client.find(Locator::Css("body")).await?;
-        eventually(&format!("text {text:?}"), || async {
-            Ok(body.text().await?.contains(text).then_some(()))
-        })
-        .await
-    }
-
     /// Saves a PNG of the viewport.
     pub async fn screenshot(&self, path: &Path) -> Result<()> {
         let png = self.client.screenshot().await?;

@@ -241,19 +241,6 @@ impl WsClient {
             other => bail!("expected a window, got {other:?}"),
         }
     }
-
-    /// Waits for the server to close the socket.
-    pub async fn closed(&mut self) -> Result<()> {
-        tokio::time::timeout(DEADLINE, async {
-            while let Some(Ok(frame)) = self.ws.next().await {
-                if matches!(frame, tungstenite::Message::Close(_)) {
-                    break;
-                }
-            }
-        })
-        .await
-        .context("socket not closed in time")
-    }
 }
 
 /// A window of headers as the tests look at it.
