@@ -119,6 +119,9 @@ async fn handle<S: MailSource>(source: &mut S, request: Request) -> Result<Reply
                 messages,
             })
         }
+        Request::OpenMessage { .. } | Request::ShowPart { .. } | Request::SetFlags { .. } => {
+            Err(MailError::BadInput("not yet"))
+        }
         Request::SignIn { .. } | Request::SignOut => {
             Err(MailError::BadInput("not a session request"))
         }

@@ -6,6 +6,8 @@
 mod folders;
 mod headers;
 mod imap;
+mod structure;
+mod decode;
 mod transport;
 
 use protocol::{Folder, MessageHeader};

@@ -20,6 +20,9 @@
 //! {"id":2,"type":"list_folders"}
 //! {"id":3,"type":"open_folder","folder":"INBOX","limit":50}
 //! {"id":4,"type":"list_messages","folder":"INBOX","offset":50,"limit":50}
+//! {"id":6,"type":"open_message","folder":"INBOX","uid":3,"mark_seen":true,"remote_content":false}
+//! {"id":7,"type":"show_part","folder":"INBOX","uid":3,"part":"1.1","remote_content":false}
+//! {"id":8,"type":"set_flags","folder":"INBOX","uids":[3],"add":[],"remove":["seen"]}
 //! {"id":5,"type":"sign_out"}
 //! ```
 //!
@@ -30,12 +33,19 @@
 //! {"type":"reply","id":2,"reply":{"type":"folders","folders":[{"id":"INBOX","name":"Inbox","parent":null,"depth":0,"role":"inbox","selectable":true,"total":3,"unread":1},{"id":"Lists/Rust","name":"Rust","parent":"Lists","depth":1,"role":null,"selectable":true,"total":0,"unread":0}]}}
 //! {"type":"reply","id":3,"reply":{"type":"folder_opened","folder":"INBOX","uid_validity":1700000000,"total":3,"unread":1,"offset":0,"messages":[{"uid":3,"from":[{"name":"Bob","email":"bob@example.org"}],"to":[{"name":null,"email":"alice@example.org"}],"subject":"Lunch?","date":1700000000,"flags":["flagged",{"keyword":"$label1"}],"size":2048,"has_attachments":false}]}}
 //! {"type":"reply","id":4,"reply":{"type":"messages","folder":"INBOX","total":3,"offset":50,"messages":[]}}
+//! {"type":"reply","id":6,"reply":{"type":"message_opened","folder":"INBOX","uid":3,"message":{"part":null,"subject":"Lunch?","from":[{"name":"Bob","email":"bob@example.org"}],"to":[],"cc":[],"reply_to":[],"date":1700000000,"flags":["seen"],"size":2048,"parts":[{"id":"1","content_type":"multipart/alternative","size":0,"name":null,"content_id":null,"depth":0,"role":"container"},{"id":"1.1","content_type":"text/plain","size":12,"name":null,"content_id":null,"depth":1,"role":"body"},{"id":"1.2","content_type":"text/html","size":40,"name":null,"content_id":null,"depth":1,"role":"body"},{"id":"2","content_type":"image/png","size":1300,"name":"map.png","content_id":null,"depth":0,"role":"attachment"}],"body":{"part":"1.2","kind":"html","document":"<!DOCTYPE html>…","blocked_remote":1,"remote_loaded":false,"truncated":false},"alternatives":["1.2","1.1"],"notes":[],"link":"/mail/Xk3…"}}}
+//! {"type":"reply","id":7,"reply":{"type":"part_shown","folder":"INBOX","uid":3,"body":{"part":"1.1","kind":"text","text":"At noon?","blocked_remote":0,"remote_loaded":false,"truncated":false}}}
+//! {"type":"reply","id":8,"reply":{"type":"flags_set","folder":"INBOX","messages":[{"uid":3,"flags":[]}]}}
 //! {"type":"reply","id":5,"reply":{"type":"signed_out"}}
 //! {"type":"failed","id":1,"error":{"code":"wrong_credentials","message":"The user name or password is not correct."}}
 //! {"type":"event","event":{"type":"connectivity_changed","state":"lost"}}
 //! ```
 
+mod message;
+
 use serde::{Deserialize, Serialize};
+
+pub use message::{Body, BodyContent, MessageFlags, MessageView, Note, Part, PartRole};
 
 /// Chosen by the browser, unique per connection; echoed in the answer.
 pub type RequestId = u64;
@@ -78,8 +88,42 @@ pub enum Request {
         offset: u32,
         limit: u32,
     },
+    /// Open a message (or, with `part`, a message attached to it): its headers,
+    /// structure and the part to display. Unless `mark_seen` is false, the message is
+    /// marked read. `remote_content` loads remote images through the bridge's proxy.
+    OpenMessage {
+        folder: String,
+        uid: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        part: Option<String>,
+        #[serde(default = "yes")]
+        mark_seen: bool,
+        #[serde(default)]
+        remote_content: bool,
+    },
+    /// Show another displayable part of an open message, such as its text alternative.
+    ShowPart {
+        folder: String,
+        uid: u32,
+        part: String,
+        #[serde(default)]
+        remote_content: bool,
+    },
+    /// Add and remove flags on messages.
+    SetFlags {
+        folder: String,
+        uids: Vec<u32>,
+        #[serde(default)]
+        add: Vec<Flag>,
+        #[serde(default)]
+        remove: Vec<Flag>,
+    },
     /// End the mail session; the socket stays open for another sign-in.
     SignOut,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Keeps passwords out of logs: the password is never printed.
@@ -107,6 +151,44 @@ impl std::fmt::Debug for Request {
                 .field("folder", folder)
                 .field("offset", offset)
                 .field("limit", limit)
+                .finish(),
+            Request::OpenMessage {
+                folder,
+                uid,
+                part,
+                mark_seen,
+                remote_content,
+            } => f
+                .debug_struct("OpenMessage")
+                .field("folder", folder)
+                .field("uid", uid)
+                .field("part", part)
+                .field("mark_seen", mark_seen)
+                .field("remote_content", remote_content)
+                .finish(),
+            Request::ShowPart {
+                folder,
+                uid,
+                part,
+                remote_content,
+            } => f
+                .debug_struct("ShowPart")
+                .field("folder", folder)
+                .field("uid", uid)
+                .field("part", part)
+                .field("remote_content", remote_content)
+                .finish(),
+            Request::SetFlags {
+                folder,
+                uids,
+                add,
+                remove,
+            } => f
+                .debug_struct("SetFlags")
+                .field("folder", folder)
+                .field("uids", uids)
+                .field("add", add)
+                .field("remove", remove)
                 .finish(),
             Request::SignOut => f.write_str("SignOut"),
         }
@@ -152,6 +234,20 @@ pub enum Reply {
         offset: u32,
         messages: Vec<MessageHeader>,
     },
+    MessageOpened {
+        folder: String,
+        uid: u32,
+        message: Box<MessageView>,
+    },
+    PartShown {
+        folder: String,
+        uid: u32,
+        body: Body,
+    },
+    FlagsSet {
+        folder: String,
+        messages: Vec<MessageFlags>,
+    },
     SignedOut,
 }
 
@@ -193,6 +289,8 @@ pub enum ErrorCode {
     TlsFailure,
     /// No such folder on the server.
     FolderNotFound,
+    /// The message (or the part asked for) is no longer on the server.
+    MessageNotFound,
     /// The account named in the sign-in is not configured on this bridge.
     UnknownAccount,
     /// The request needs a signed-in session.
@@ -216,6 +314,9 @@ impl ErrorCode {
                 "A secure connection to the mail server could not be established."
             }
             ErrorCode::FolderNotFound => "That folder does not exist on the server.",
+            ErrorCode::MessageNotFound => {
+                "That message is no longer on the server. It may have been moved or deleted."
+            }
             ErrorCode::UnknownAccount => "That account is not configured on this server.",
             ErrorCode::NotSignedIn => "Please sign in first.",
             ErrorCode::BadRequest => "The request was not understood.",
@@ -355,8 +456,8 @@ mod tests {
         let [client, server] = blocks.as_slice() else {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
-        assert_eq!(client.len(), 5);
-        assert_eq!(server.len(), 8);
+        assert_eq!(client.len(), 8);
+        assert_eq!(server.len(), 11);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));
