@@ -1,5 +1,5 @@
-//! Routes: the WebSocket at `/ws` and the built app for everything else, with
-//! security headers on every response.
+//! Routes: the WebSocket at `/ws`, message parts under `/mail/` (see [`crate::parts`]),
+//! and the built app for everything else, with security headers on every response.
 
 use std::sync::Arc;
 
@@ -41,14 +41,14 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'")),
         ),
     ];
-    let mut router = Router::new()
+    let mut app = Router::new()
         .route("/ws", get(crate::ws::upgrade))
-        .fallback_service(files)
-        .with_state(state);
+        .fallback_service(files);
     for (name, value) in headers {
-        router = router.layer(SetResponseHeaderLayer::overriding(name, value));
+        app = app.layer(SetResponseHeaderLayer::overriding(name, value));
     }
-    router
+    // Message parts set their own, stricter headers; the app's CSP is not theirs.
+    app.merge(crate::parts::router()).with_state(state)
 }
 
 /// The app's CSP. Trunk starts the app with a small inline module script; it is

@@ -1,12 +1,15 @@
 //! Postern's bridge: serves the webmail app and, per signed-in browser, holds a
 //! session with the user's mail server, spoken to in JSON over one WebSocket.
 //!
-//! Layers, each knowing only the one below: [`http`] and [`ws`] (routes, upgrade,
-//! frames), [`session`] (one actor per signed-in connection), [`mail`] (IMAP).
+//! Layers, each knowing only the one below: [`http`], [`ws`] and [`parts`] (routes,
+//! upgrade, frames, message parts over HTTP), [`session`] (one actor per signed-in
+//! connection, reached from HTTP through [`links`]), [`mail`] (IMAP).
 
 pub mod config;
 mod http;
+mod links;
 mod mail;
+mod parts;
 mod session;
 mod throttle;
 mod ws;
@@ -20,6 +23,16 @@ pub use config::Config;
 pub struct AppState {
     config: Config,
     throttle: throttle::Throttle,
+    links: Arc<links::LinkRegistry>,
+}
+
+impl AppState {
+    fn session_context(&self) -> session::Context {
+        session::Context {
+            links: self.links.clone(),
+            origin: self.config.public_origin.clone(),
+        }
+    }
 }
 
 /// Serves on `listener` until `shutdown` completes.
@@ -31,6 +44,7 @@ pub async fn serve(
     let state = Arc::new(AppState {
         config,
         throttle: throttle::Throttle::default(),
+        links: Arc::default(),
     });
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)

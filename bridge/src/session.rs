@@ -2,23 +2,69 @@
 //! requests one at a time, in order, and ends (logging out) when its handle is dropped
 //! or the user signs out.
 
+use std::collections::VecDeque;
+use std::sync::Arc;
+
 use protocol::{Connectivity, Event, Reply, Request, ServerMessage, WireError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Account;
-use crate::mail::{FolderWindow, ImapSource, MailError, MailSource};
+use crate::links::LinkRegistry;
+use crate::mail::{FolderWindow, ImapSource, Links, MailError, MailSource, MessageRef, PartMeta};
 
-/// How many requests may wait for the session; the WebSocket layer sends one at a time.
+/// How many requests may wait for the session: the WebSocket sends one at a time,
+/// and each download has at most one read outstanding.
 const QUEUE: usize = 8;
+/// Recently opened messages whose links a `show_part` may reuse.
+const RECENT_MESSAGES: usize = 16;
 
-/// The WebSocket layer's way to talk to a session.
+/// What sessions share with the rest of the bridge.
+#[derive(Clone)]
+pub struct Context {
+    pub links: Arc<LinkRegistry>,
+    /// The bridge's public origin, for absolute links inside sanitized mail.
+    pub origin: String,
+}
+
+/// The way to talk to a session. The actor ends when the last handle is dropped.
+#[derive(Clone)]
 pub struct SessionHandle {
     calls: mpsc::Sender<Call>,
 }
 
-struct Call {
-    request: Request,
-    reply: oneshot::Sender<Result<Reply, WireError>>,
+/// A reference to a session that does not keep it alive.
+#[derive(Clone)]
+pub struct WeakSession {
+    calls: mpsc::WeakSender<Call>,
+}
+
+impl WeakSession {
+    pub fn upgrade(&self) -> Option<SessionHandle> {
+        self.calls.upgrade().map(|calls| SessionHandle { calls })
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.calls.strong_count() > 0
+    }
+}
+
+enum Call {
+    Request {
+        request: Request,
+        reply: oneshot::Sender<Result<Reply, WireError>>,
+    },
+    PartMeta {
+        message: MessageRef,
+        part: Option<String>,
+        reply: oneshot::Sender<Result<PartMeta, MailError>>,
+    },
+    Read {
+        message: MessageRef,
+        part: Option<String>,
+        offset: u64,
+        len: u32,
+        reply: oneshot::Sender<Result<Vec<u8>, MailError>>,
+    },
 }
 
 /// Connects to the account's server, logs in and starts the session actor. Events
@@ -28,103 +74,265 @@ pub async fn sign_in(
     user: &str,
     password: &str,
     events: mpsc::Sender<ServerMessage>,
+    context: Context,
 ) -> Result<SessionHandle, MailError> {
     let source = ImapSource::connect(account, user, password).await?;
-    Ok(spawn(source, events))
+    Ok(spawn(source, events, context))
 }
 
 /// Starts the actor for an already connected source.
-pub fn spawn<S: MailSource>(source: S, events: mpsc::Sender<ServerMessage>) -> SessionHandle {
+pub fn spawn<S: MailSource>(
+    source: S,
+    events: mpsc::Sender<ServerMessage>,
+    context: Context,
+) -> SessionHandle {
     let (calls, inbox) = mpsc::channel(QUEUE);
-    tokio::spawn(run(source, inbox, events));
+    let actor = Actor {
+        source,
+        events,
+        context,
+        me: WeakSession {
+            calls: calls.downgrade(),
+        },
+        recent: VecDeque::new(),
+    };
+    tokio::spawn(actor.run(inbox));
     SessionHandle { calls }
 }
 
 impl SessionHandle {
     /// Runs a request in the session and waits for its answer.
     pub async fn call(&self, request: Request) -> Result<Reply, WireError> {
-        let (reply, answer) = oneshot::channel();
         let lost = || WireError::from(protocol::ErrorCode::ServerUnreachable);
-        self.calls
-            .send(Call { request, reply })
+        self.ask(|reply| Call::Request { request, reply })
             .await
-            .map_err(|_| lost())?;
-        // A dropped sender means the actor ended, or panicked, mid-request.
-        answer.await.unwrap_or_else(|_| Err(lost()))
+            .unwrap_or_else(|| Err(lost()))
     }
-}
 
-async fn run<S: MailSource>(
-    mut source: S,
-    mut inbox: mpsc::Receiver<Call>,
-    events: mpsc::Sender<ServerMessage>,
-) {
-    while let Some(Call { request, reply }) = inbox.recv().await {
-        if matches!(request, Request::SignOut) {
-            source.logout().await;
-            let _ = reply.send(Ok(Reply::SignedOut));
-            return;
-        }
-        let result = handle(&mut source, request).await;
-        if let Err(error) = &result {
-            tracing::warn!(error = %ErrorChain(error), "request failed");
-        }
-        let _ = reply.send(result.map_err(|e| wire_error(&e)));
-        if source.is_broken() {
-            let _ = events
-                .send(ServerMessage::Event {
-                    event: Event::ConnectivityChanged {
-                        state: Connectivity::Lost,
-                    },
-                })
-                .await;
-            return;
-        }
+    /// Describes a part of an opened message for download.
+    pub async fn part_meta(
+        &self,
+        message: MessageRef,
+        part: Option<String>,
+    ) -> Result<PartMeta, MailError> {
+        self.ask(|reply| Call::PartMeta {
+            message,
+            part,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(MailError::Closed))
     }
-    source.logout().await;
-}
 
-async fn handle<S: MailSource>(source: &mut S, request: Request) -> Result<Reply, MailError> {
-    match request {
-        Request::ListFolders => Ok(Reply::Folders {
-            folders: source.folders().await?,
-        }),
-        Request::OpenFolder { folder, limit } => {
-            let window = source.open_folder(&folder, limit).await?;
-            Ok(Reply::FolderOpened {
-                folder: window.folder,
-                uid_validity: window.uid_validity,
-                total: window.total,
-                unread: window.unread,
-                offset: window.offset,
-                messages: window.messages,
-            })
-        }
-        Request::ListMessages {
-            folder,
+    /// Reads encoded bytes of a part of an opened message.
+    pub async fn read(
+        &self,
+        message: MessageRef,
+        part: Option<String>,
+        offset: u64,
+        len: u32,
+    ) -> Result<Vec<u8>, MailError> {
+        self.ask(|reply| Call::Read {
+            message,
+            part,
             offset,
-            limit,
-        } => {
-            let FolderWindow {
+            len,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(MailError::Closed))
+    }
+
+    /// Sends a call; `None` when the actor ended, or panicked, before answering.
+    async fn ask<T>(&self, call: impl FnOnce(oneshot::Sender<T>) -> Call) -> Option<T> {
+        let (reply, answer) = oneshot::channel();
+        self.calls.send(call(reply)).await.ok()?;
+        answer.await.ok()
+    }
+}
+
+struct Actor<S> {
+    source: S,
+    events: mpsc::Sender<ServerMessage>,
+    context: Context,
+    me: WeakSession,
+    /// `(folder, uid)` of recently opened messages and their link tokens.
+    recent: VecDeque<((String, u32), String)>,
+}
+
+impl<S: MailSource> Actor<S> {
+    async fn run(mut self, mut inbox: mpsc::Receiver<Call>) {
+        while let Some(call) = inbox.recv().await {
+            match call {
+                Call::Request {
+                    request: Request::SignOut,
+                    reply,
+                } => {
+                    self.source.logout().await;
+                    let _ = reply.send(Ok(Reply::SignedOut));
+                    return;
+                }
+                Call::Request { request, reply } => {
+                    let result = self.handle(request).await;
+                    if let Err(error) = &result {
+                        tracing::warn!(error = %ErrorChain(error), "request failed");
+                    }
+                    let _ = reply.send(result.map_err(|e| wire_error(&e)));
+                }
+                Call::PartMeta {
+                    message,
+                    part,
+                    reply,
+                } => {
+                    let result = self.source.part_meta(&message, part.as_deref()).await;
+                    let _ = reply.send(result);
+                }
+                Call::Read {
+                    message,
+                    part,
+                    offset,
+                    len,
+                    reply,
+                } => {
+                    let result = self
+                        .source
+                        .read_part(&message, part.as_deref(), offset, len)
+                        .await;
+                    let _ = reply.send(result);
+                }
+            }
+            if self.source.is_broken() {
+                let _ = self
+                    .events
+                    .send(ServerMessage::Event {
+                        event: Event::ConnectivityChanged {
+                            state: Connectivity::Lost,
+                        },
+                    })
+                    .await;
+                return;
+            }
+        }
+        self.source.logout().await;
+    }
+
+    async fn handle(&mut self, request: Request) -> Result<Reply, MailError> {
+        let source = &mut self.source;
+        match request {
+            Request::ListFolders => Ok(Reply::Folders {
+                folders: source.folders().await?,
+            }),
+            Request::OpenFolder { folder, limit } => {
+                let window = source.open_folder(&folder, limit).await?;
+                Ok(Reply::FolderOpened {
+                    folder: window.folder,
+                    uid_validity: window.uid_validity,
+                    total: window.total,
+                    unread: window.unread,
+                    offset: window.offset,
+                    messages: window.messages,
+                })
+            }
+            Request::ListMessages {
                 folder,
-                total,
                 offset,
-                messages,
-                ..
-            } = source.messages(&folder, offset, limit).await?;
-            Ok(Reply::Messages {
+                limit,
+            } => {
+                let FolderWindow {
+                    folder,
+                    total,
+                    offset,
+                    messages,
+                    ..
+                } = source.messages(&folder, offset, limit).await?;
+                Ok(Reply::Messages {
+                    folder,
+                    total,
+                    offset,
+                    messages,
+                })
+            }
+            Request::OpenMessage {
                 folder,
-                total,
-                offset,
-                messages,
-            })
+                uid,
+                part,
+                mark_seen,
+                remote_content,
+            } => {
+                let token = LinkRegistry::new_token();
+                let links = self.links(&token, remote_content);
+                let opened = self
+                    .source
+                    .open_message(&folder, uid, part.as_deref(), mark_seen, &links)
+                    .await?;
+                self.context.links.insert(
+                    token.clone(),
+                    self.me.clone(),
+                    MessageRef {
+                        folder: folder.clone(),
+                        uid_validity: opened.uid_validity,
+                        uid,
+                    },
+                );
+                self.remember(folder.clone(), uid, token);
+                let mut message = opened.view;
+                message.link = links.path;
+                Ok(Reply::MessageOpened {
+                    folder,
+                    uid,
+                    message: Box::new(message),
+                })
+            }
+            Request::ShowPart {
+                folder,
+                uid,
+                part,
+                remote_content,
+            } => {
+                let token = self
+                    .recent
+                    .iter()
+                    .find(|(key, _)| key.0 == folder && key.1 == uid)
+                    .map(|(_, token)| token.clone())
+                    .ok_or_else(|| MailError::MessageNotFound {
+                        folder: folder.clone(),
+                        uid,
+                        part: Some(part.clone()),
+                    })?;
+                let links = self.links(&token, remote_content);
+                let body = self.source.show_part(&folder, uid, &part, &links).await?;
+                Ok(Reply::PartShown { folder, uid, body })
+            }
+            Request::SetFlags {
+                folder,
+                uids,
+                add,
+                remove,
+            } => {
+                let messages = source.set_flags(&folder, &uids, &add, &remove).await?;
+                Ok(Reply::FlagsSet { folder, messages })
+            }
+            Request::SignIn { .. } | Request::SignOut => {
+                Err(MailError::BadInput("not a session request"))
+            }
         }
-        Request::OpenMessage { .. } | Request::ShowPart { .. } | Request::SetFlags { .. } => {
-            Err(MailError::BadInput("not yet"))
+    }
+
+    fn links(&self, token: &str, remote: bool) -> Links {
+        Links {
+            origin: self.context.origin.clone(),
+            path: format!("/mail/{token}"),
+            remote,
         }
-        Request::SignIn { .. } | Request::SignOut => {
-            Err(MailError::BadInput("not a session request"))
+    }
+
+    fn remember(&mut self, folder: String, uid: u32, token: String) {
+        self.recent
+            .retain(|(key, _)| !(key.0 == folder && key.1 == uid));
+        if self.recent.len() == RECENT_MESSAGES {
+            self.recent.pop_front();
         }
+        self.recent.push_back(((folder, uid), token));
     }
 }
 

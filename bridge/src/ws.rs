@@ -182,7 +182,15 @@ async fn sign_in(
             ),
         });
     }
-    match session::sign_in(account, user, password, outbound.clone()).await {
+    match session::sign_in(
+        account,
+        user,
+        password,
+        outbound.clone(),
+        state.session_context(),
+    )
+    .await
+    {
         Ok(handle) => {
             state.throttle.succeeded(&account.name, user, peer);
             tracing::info!(%peer, account = %account.name, "signed in");

@@ -3,4 +3,5 @@
 
 mod bridge_imap;
 mod browser;
+mod reading;
 mod seed;

@@ -243,6 +243,47 @@ impl WsClient {
     }
 }
 
+impl WsClient {
+    /// Opens a message (or the message attached at `part`), marking it read.
+    pub async fn open_message(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        part: Option<&str>,
+    ) -> Result<protocol::MessageView> {
+        let request = Request::OpenMessage {
+            folder: folder.to_owned(),
+            uid,
+            part: part.map(str::to_owned),
+            mark_seen: true,
+            remote_content: false,
+        };
+        match self.ok(request).await? {
+            Reply::MessageOpened { message, .. } => Ok(*message),
+            other => bail!("expected an opened message, got {other:?}"),
+        }
+    }
+
+    /// Shows another part of an opened message.
+    pub async fn show_part(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        part: &str,
+    ) -> Result<protocol::Body> {
+        let request = Request::ShowPart {
+            folder: folder.to_owned(),
+            uid,
+            part: part.to_owned(),
+            remote_content: false,
+        };
+        match self.ok(request).await? {
+            Reply::PartShown { body, .. } => Ok(body),
+            other => bail!("expected a part, got {other:?}"),
+        }
+    }
+}
+
 /// A window of headers as the tests look at it.
 #[derive(Debug)]
 pub struct Window {
@@ -306,4 +347,53 @@ pub fn screenshot_dir() -> Result<PathBuf> {
     let dir = workspace_root().join("target").join("screenshots");
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// An HTTP response as the tests look at it.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names in lowercase, values as text.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A plain GET with a real HTTP client, the body read to the end.
+pub async fn http_get(url: &str) -> Result<HttpResponse> {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let response = tokio::time::timeout(DEADLINE, client.get(url.parse()?))
+        .await
+        .with_context(|| format!("no answer to GET {url} in time"))??;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let body = tokio::time::timeout(DEADLINE * 3, response.into_body().collect())
+        .await
+        .with_context(|| format!("the body of {url} did not arrive in time"))??
+        .to_bytes()
+        .to_vec();
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }

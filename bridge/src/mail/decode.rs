@@ -107,7 +107,10 @@ impl StreamDecoder {
                 _ => {
                     // Whitespace between `=` and the line break is allowed (RFC 2045
                     // 6.7 rule 3); the break may not have arrived yet.
-                    let blanks = rest.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+                    let blanks = rest
+                        .iter()
+                        .take_while(|&&b| b == b' ' || b == b'\t')
+                        .count();
                     let after = &rest[blanks..];
                     let incomplete = after.is_empty() || after == b"\r";
                     if incomplete && !last {
@@ -177,11 +180,15 @@ fn to_utf8(bytes: &[u8], charset: Option<&str>) -> (String, Option<String>) {
         {
             (utf8_or_windows_1252(bytes), None)
         }
-        Some(name) => match mail_parser::decoders::charsets::map::charset_decoder(name.as_bytes())
-        {
-            Some(decode) => (decode(bytes), None),
-            None => (utf8_or_windows_1252(bytes), Some(name.chars().take(40).collect())),
-        },
+        Some(name) => {
+            match mail_parser::decoders::charsets::map::charset_decoder(name.as_bytes()) {
+                Some(decode) => (decode(bytes), None),
+                None => (
+                    utf8_or_windows_1252(bytes),
+                    Some(name.chars().take(40).collect()),
+                ),
+            }
+        }
     }
 }
 
@@ -256,13 +263,26 @@ mod tests {
 
     #[test]
     fn charsets_become_utf8() {
-        assert_eq!(text(b"caf\xe9", Encoding::Identity, Some("ISO-8859-1")).text, "café");
         assert_eq!(
-            text(b"\x93quoted\x94 \x80", Encoding::Identity, Some("windows-1252")).text,
+            text(b"caf\xe9", Encoding::Identity, Some("ISO-8859-1")).text,
+            "café"
+        );
+        assert_eq!(
+            text(
+                b"\x93quoted\x94 \x80",
+                Encoding::Identity,
+                Some("windows-1252")
+            )
+            .text,
             "\u{201c}quoted\u{201d} €"
         );
         assert_eq!(
-            text(b"\x1b$B$3$s$K$A$O\x1b(B", Encoding::Identity, Some("iso-2022-jp")).text,
+            text(
+                b"\x1b$B$3$s$K$A$O\x1b(B",
+                Encoding::Identity,
+                Some("iso-2022-jp")
+            )
+            .text,
             "こんにちは"
         );
         let unknown = text(b"plain \xe9", Encoding::Identity, Some("x-klingon"));

@@ -58,7 +58,48 @@ fn suggests_attachments(ctype: &str, subtype: Option<&str>) -> bool {
     }
 }
 
+/// The headers the reading pane shows, decoded.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ViewHeaders {
+    pub subject: String,
+    pub from: Vec<Address>,
+    pub to: Vec<Address>,
+    pub cc: Vec<Address>,
+    pub reply_to: Vec<Address>,
+    pub date: Option<i64>,
+}
+
+/// Recipients shown when a message is opened; the list shows fewer.
+const MAX_VIEW_RECIPIENTS: usize = 200;
+
+/// Decodes a message's header block for the reading pane.
+pub fn view_headers(raw: &[u8]) -> ViewHeaders {
+    let Some(message) = MessageParser::new().parse_headers(raw) else {
+        return ViewHeaders::default();
+    };
+    let list = |parsed| {
+        let mut all = addresses_up_to(parsed, MAX_VIEW_RECIPIENTS);
+        all.dedup();
+        all
+    };
+    ViewHeaders {
+        subject: clip(
+            message.subject().unwrap_or_default().trim(),
+            MAX_SUBJECT_CHARS * 4,
+        ),
+        from: list(message.from()),
+        to: list(message.to()),
+        cc: list(message.cc()),
+        reply_to: list(message.reply_to()),
+        date: message.date().map(|d| d.to_timestamp()),
+    }
+}
+
 fn addresses(parsed: Option<&ParsedAddress<'_>>) -> Vec<Address> {
+    addresses_up_to(parsed, MAX_RECIPIENTS)
+}
+
+fn addresses_up_to(parsed: Option<&ParsedAddress<'_>>, max: usize) -> Vec<Address> {
     let Some(parsed) = parsed else {
         return Vec::new();
     };
@@ -79,11 +120,11 @@ fn addresses(parsed: Option<&ParsedAddress<'_>>) -> Vec<Address> {
         );
         (name.is_some() || !email.is_empty()).then_some(Address { name, email })
     })
-    .take(MAX_RECIPIENTS)
+    .take(max)
     .collect()
 }
 
-fn flags(fetch: &Fetch) -> Vec<Flag> {
+pub fn flags(fetch: &Fetch) -> Vec<Flag> {
     let mut keywords = 0;
     fetch
         .flags()

@@ -7,10 +7,19 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_rustls::client::TlsStream;
 
+use async_imap::imap_proto::{MessageSection, SectionPath};
+use async_imap::types::Fetch;
+use protocol::{Body, BodyContent, Flag, MessageFlags, MessageView, Note};
+
 use super::folders::{FolderEntry, build_tree};
-use super::headers::header_from_fetch;
+use super::headers::{flags, header_from_fetch, view_headers};
+use super::message::{MAX_DISPLAY_FETCH, base64_decoded_size, parse_section, render};
+use super::structure::{self, Encoding, Kind, Node};
 use super::transport::{Bounded, Budget, connect_tcp, server_label, start_tls};
-use super::{FolderWindow, MailError, MailSource, UPSTREAM_DEADLINE, check_command_text};
+use super::{
+    FolderWindow, Links, MailError, MailSource, MessageRef, OpenedMessage, PartMeta,
+    UPSTREAM_DEADLINE, check_command_text,
+};
 use crate::config::{Account, Security};
 
 type Stream = Bounded<TlsStream<TcpStream>>;
@@ -19,11 +28,29 @@ type Stream = Bounded<TlsStream<TcpStream>>;
 /// header fields the list shows (`Content-Type` hints at attachments).
 const HEADER_QUERY: &str = "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE CONTENT-TYPE)])";
 
+/// The most header bytes fetched for the reading pane.
+const MAX_HEADER_FETCH: u32 = 256 * 1024;
+/// The most of a broken message's raw text that is shown.
+const MAX_RAW_TEXT: u32 = 256 * 1024;
+/// The most messages one flag change may name.
+const MAX_FLAG_UIDS: usize = 1000;
+
 /// A logged-in IMAP session.
 pub struct ImapSource {
     session: async_imap::Session<Stream>,
     budget: Budget,
     broken: bool,
+    /// The selected folder and its UIDVALIDITY, so that work on one message does not
+    /// select again.
+    selected: Option<(String, u32)>,
+}
+
+/// A message's structure and state, from one FETCH.
+struct Structure {
+    root: Node,
+    notes: Vec<Note>,
+    flags: Vec<Flag>,
+    size: u64,
 }
 
 impl ImapSource {
@@ -64,6 +91,7 @@ impl ImapSource {
             session,
             budget,
             broken: false,
+            selected: None,
         })
     }
 
@@ -118,6 +146,7 @@ impl ImapSource {
             .await
             .map_err(not_found)?;
         let uid_validity = mailbox.uid_validity.unwrap_or(0);
+        self.selected = Some((folder.to_owned(), uid_validity));
         Ok(FolderWindow {
             folder: folder.to_owned(),
             uid_validity,
@@ -126,6 +155,143 @@ impl ImapSource {
             offset: 0,
             messages: Vec::new(),
         })
+    }
+
+    /// Selects `folder` unless it is already selected; returns its UIDVALIDITY.
+    async fn ensure_selected(&mut self, folder: &str) -> Result<u32, MailError> {
+        if let Some((selected, uid_validity)) = &self.selected
+            && selected == folder
+        {
+            return Ok(*uid_validity);
+        }
+        check_command_text(folder, "folder name")?;
+        self.selected = None;
+        let mailbox = self
+            .step("SELECT", async |s| s.select(folder).await)
+            .await
+            .map_err(|e| match e {
+                MailError::Imap {
+                    source: ImapError::No(_) | ImapError::Bad(_),
+                    ..
+                } => MailError::FolderNotFound(folder.to_owned()),
+                other => other,
+            })?;
+        let uid_validity = mailbox.uid_validity.unwrap_or(0);
+        self.selected = Some((folder.to_owned(), uid_validity));
+        Ok(uid_validity)
+    }
+
+    /// Selects the message's folder and checks it is still the same folder.
+    async fn select_message(&mut self, message: &MessageRef) -> Result<(), MailError> {
+        if self.ensure_selected(&message.folder).await? != message.uid_validity {
+            return Err(not_found(&message.folder, message.uid, None));
+        }
+        Ok(())
+    }
+
+    /// One UID FETCH of a single message; `None` when the UID is gone.
+    async fn fetch_one(&mut self, uid: u32, query: &str) -> Result<Option<Fetch>, MailError> {
+        let fetches = self
+            .step("UID FETCH", async |s| {
+                s.uid_fetch(uid.to_string(), query)
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await?;
+        Ok(fetches.into_iter().find(|f| f.uid == Some(uid)))
+    }
+
+    async fn structure(&mut self, folder: &str, uid: u32) -> Result<Structure, MailError> {
+        let fetch = self
+            .fetch_one(uid, "(UID FLAGS RFC822.SIZE BODYSTRUCTURE)")
+            .await?
+            .ok_or_else(|| not_found(folder, uid, None))?;
+        let bodystructure = fetch
+            .bodystructure()
+            .ok_or_else(|| not_found(folder, uid, None))?;
+        let (root, notes) = structure::from_imap(bodystructure);
+        Ok(Structure {
+            root,
+            notes,
+            flags: flags(&fetch),
+            size: u64::from(fetch.size.unwrap_or(0)),
+        })
+    }
+
+    /// Up to `len` bytes of section `section` (`None`: the whole message) from `offset`.
+    async fn fetch_section(
+        &mut self,
+        uid: u32,
+        section: Option<&[u32]>,
+        offset: u64,
+        len: u64,
+    ) -> Result<Option<Vec<u8>>, MailError> {
+        let spec = section.map(join_section).unwrap_or_default();
+        let query = format!("(UID BODY.PEEK[{spec}]<{offset}.{len}>)");
+        let Some(fetch) = self.fetch_one(uid, &query).await? else {
+            return Ok(None);
+        };
+        let data = match section {
+            None => fetch.body(),
+            Some(path) => fetch.section(&SectionPath::Part(path.to_vec(), None)),
+        };
+        // A server sends NIL, or nothing, for a range past the end.
+        Ok(Some(data.map(<[u8]>::to_vec).unwrap_or_default()))
+    }
+
+    /// The header block of the message, or of the message attached at `part`.
+    async fn header_block(&mut self, uid: u32, part: Option<&[u32]>) -> Result<Vec<u8>, MailError> {
+        let (spec, path) = match part {
+            None => (
+                "HEADER".to_owned(),
+                SectionPath::Full(MessageSection::Header),
+            ),
+            Some(path) => (
+                format!("{}.HEADER", join_section(path)),
+                SectionPath::Part(path.to_vec(), Some(MessageSection::Header)),
+            ),
+        };
+        let query = format!("(UID BODY.PEEK[{spec}]<0.{MAX_HEADER_FETCH}>)");
+        let fetch = self.fetch_one(uid, &query).await?;
+        Ok(fetch
+            .and_then(|f| f.section(&path).map(<[u8]>::to_vec))
+            .unwrap_or_default())
+    }
+
+    /// The raw text of the message (or of the one attached at `part`), bounded,
+    /// read as UTF-8 where it is, else as Windows-1252.
+    async fn message_text(&mut self, uid: u32, part: Option<&[u32]>) -> Result<String, MailError> {
+        let (spec, path) = match part {
+            None => ("TEXT".to_owned(), SectionPath::Full(MessageSection::Text)),
+            Some(path) => (
+                format!("{}.TEXT", join_section(path)),
+                SectionPath::Part(path.to_vec(), Some(MessageSection::Text)),
+            ),
+        };
+        let query = format!("(UID BODY.PEEK[{spec}]<0.{MAX_RAW_TEXT}>)");
+        let fetch = self.fetch_one(uid, &query).await?;
+        let raw = fetch
+            .and_then(|f| f.section(&path).map(<[u8]>::to_vec))
+            .unwrap_or_default();
+        Ok(super::decode::text(&raw, Encoding::Identity, None).text)
+    }
+
+    /// Fetches the first bytes of a displayable part and renders them.
+    async fn render_part(
+        &mut self,
+        uid: u32,
+        node: &Node,
+        root: &Node,
+        links: &Links,
+    ) -> Result<Body, MailError> {
+        let path = parse_section(&node.id).ok_or(MailError::BadInput("section"))?;
+        let len = node.size.clamp(1, MAX_DISPLAY_FETCH);
+        let bytes = self
+            .fetch_section(uid, Some(&path), 0, len)
+            .await?
+            .unwrap_or_default();
+        Ok(render(node, root, &bytes, links))
     }
 
     /// Fills `window.messages` with up to `limit` headers after skipping `offset` of the
@@ -208,6 +374,209 @@ impl MailSource for ImapSource {
         Ok(window)
     }
 
+    async fn open_message(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        part: Option<&str>,
+        mark_seen: bool,
+        links: &Links,
+    ) -> Result<OpenedMessage, MailError> {
+        let uid_validity = self.ensure_selected(folder).await?;
+        let Structure {
+            root,
+            mut notes,
+            mut flags,
+            size,
+        } = self.structure(folder, uid).await?;
+        let missing = || not_found(folder, uid, part.map(str::to_owned));
+        let (shown, path, shown_size) = match part {
+            None => (&root, None, size),
+            Some(part) => {
+                let path = parse_section(part).ok_or(MailError::BadInput("section"))?;
+                match root.find(part) {
+                    Some(Node {
+                        kind: Kind::Message(Some(inner)),
+                        size,
+                        ..
+                    }) => (&**inner, Some(path), *size),
+                    _ => return Err(missing()),
+                }
+            }
+        };
+        let headers = view_headers(&self.header_block(uid, path.as_deref()).await?);
+        let layout = structure::layout(shown);
+        let mut body = match layout.body.as_deref().and_then(|id| shown.find(id)) {
+            Some(node) => Some(self.render_part(uid, node, shown, links).await?),
+            None => None,
+        };
+        // A multipart whose boundaries never appear has only empty parts; its text
+        // is still worth showing, as sent.
+        let blank = body.as_ref().is_none_or(|b| match &b.content {
+            BodyContent::Text { text } => text.trim().is_empty(),
+            BodyContent::Html { .. } => false,
+        });
+        if blank && matches!(shown.kind, Kind::Multipart(_)) {
+            let raw = self.message_text(uid, path.as_deref()).await?;
+            if !raw.trim().is_empty() {
+                body = Some(Body {
+                    part: shown.id.clone(),
+                    content: BodyContent::Text { text: raw },
+                    blocked_remote: 0,
+                    remote_loaded: false,
+                    truncated: false,
+                    notes: vec![],
+                });
+                notes.push(Note::MalformedStructure);
+            }
+        }
+        if body.is_none() {
+            notes.push(Note::NoDisplayablePart);
+        }
+        if mark_seen && !flags.contains(&Flag::Seen) {
+            flags = self
+                .store(uid.to_string(), "+FLAGS", &[Flag::Seen])
+                .await?
+                .into_iter()
+                .find(|m| m.uid == uid)
+                .map(|m| m.flags)
+                .unwrap_or(flags);
+        }
+        Ok(OpenedMessage {
+            view: MessageView {
+                part: part.map(str::to_owned),
+                subject: headers.subject,
+                from: headers.from,
+                to: headers.to,
+                cc: headers.cc,
+                reply_to: headers.reply_to,
+                date: headers.date,
+                flags,
+                size: shown_size,
+                parts: layout.parts,
+                body,
+                alternatives: layout.alternatives,
+                notes,
+                link: String::new(),
+            },
+            uid_validity,
+        })
+    }
+
+    async fn show_part(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        part: &str,
+        links: &Links,
+    ) -> Result<Body, MailError> {
+        parse_section(part).ok_or(MailError::BadInput("section"))?;
+        self.ensure_selected(folder).await?;
+        let Structure { root, .. } = self.structure(folder, uid).await?;
+        let missing = || not_found(folder, uid, Some(part.to_owned()));
+        let node = root.find(part).ok_or_else(missing)?;
+        if !matches!(node.mime.as_str(), "text/plain" | "text/html") {
+            return Err(missing());
+        }
+        // `cid:` links resolve within the message the part belongs to.
+        let owner = message_of(&root, part).unwrap_or(&root);
+        self.render_part(uid, node, owner, links).await
+    }
+
+    async fn set_flags(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        add: &[Flag],
+        remove: &[Flag],
+    ) -> Result<Vec<MessageFlags>, MailError> {
+        if uids.is_empty() || uids.len() > MAX_FLAG_UIDS || uids.contains(&0) {
+            return Err(MailError::BadInput("message list"));
+        }
+        self.ensure_selected(folder).await?;
+        let set = uids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut result = Vec::new();
+        if !add.is_empty() {
+            result = self.store(set.clone(), "+FLAGS", add).await?;
+        }
+        if !remove.is_empty() {
+            result = self.store(set, "-FLAGS", remove).await?;
+        }
+        Ok(result)
+    }
+
+    async fn part_meta(
+        &mut self,
+        message: &MessageRef,
+        part: Option<&str>,
+    ) -> Result<PartMeta, MailError> {
+        self.select_message(message).await?;
+        let Structure { root, size, .. } = self.structure(&message.folder, message.uid).await?;
+        let Some(part) = part else {
+            return Ok(PartMeta {
+                content_type: "message/rfc822".to_owned(),
+                name: None,
+                encoding: Encoding::Identity,
+                size,
+                decoded_size: Some(size),
+            });
+        };
+        let path = parse_section(part).ok_or(MailError::BadInput("section"))?;
+        let node = root
+            .find(part)
+            .ok_or_else(|| not_found(&message.folder, message.uid, Some(part.to_owned())))?;
+        let decoded_size = match node.encoding {
+            Encoding::Identity => Some(node.size),
+            Encoding::QuotedPrintable => None,
+            Encoding::Base64 => {
+                let head_len = node.size.min(4096);
+                let tail_len = node.size.min(256);
+                let head = self
+                    .fetch_section(message.uid, Some(&path), 0, head_len.max(1))
+                    .await?
+                    .unwrap_or_default();
+                let tail = self
+                    .fetch_section(
+                        message.uid,
+                        Some(&path),
+                        node.size - tail_len,
+                        tail_len.max(1),
+                    )
+                    .await?
+                    .unwrap_or_default();
+                base64_decoded_size(node.size, &head, &tail)
+            }
+        };
+        Ok(PartMeta {
+            content_type: node.mime.clone(),
+            name: node.name.clone(),
+            encoding: node.encoding,
+            size: node.size,
+            decoded_size,
+        })
+    }
+
+    async fn read_part(
+        &mut self,
+        message: &MessageRef,
+        part: Option<&str>,
+        offset: u64,
+        len: u32,
+    ) -> Result<Vec<u8>, MailError> {
+        self.select_message(message).await?;
+        let path = match part {
+            None => None,
+            Some(part) => Some(parse_section(part).ok_or(MailError::BadInput("section"))?),
+        };
+        self.fetch_section(message.uid, path.as_deref(), offset, u64::from(len.max(1)))
+            .await?
+            .ok_or_else(|| not_found(&message.folder, message.uid, part.map(str::to_owned)))
+    }
+
     fn is_broken(&self) -> bool {
         self.broken
     }
@@ -217,6 +586,98 @@ impl MailSource for ImapSource {
             tracing::debug!(%error, "logout");
         }
     }
+}
+
+impl ImapSource {
+    /// `UID STORE set +FLAGS|-FLAGS (flags)`; returns the flags the server reports.
+    async fn store(
+        &mut self,
+        set: String,
+        action: &str,
+        flags_: &[Flag],
+    ) -> Result<Vec<MessageFlags>, MailError> {
+        let names = flags_
+            .iter()
+            .map(imap_flag)
+            .collect::<Result<Vec<_>, _>>()?
+            .join(" ");
+        let query = format!("{action} ({names})");
+        let fetches = self
+            .step("UID STORE", async |s| {
+                s.uid_store(&set, &query)
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await?;
+        Ok(fetches
+            .iter()
+            .filter_map(|f| {
+                Some(MessageFlags {
+                    uid: f.uid?,
+                    flags: flags(f),
+                })
+            })
+            .collect())
+    }
+}
+
+/// A flag as IMAP spells it. Keywords must be atoms: no spaces, brackets or quotes.
+fn imap_flag(flag: &Flag) -> Result<String, MailError> {
+    Ok(match flag {
+        Flag::Seen => "\\Seen".to_owned(),
+        Flag::Answered => "\\Answered".to_owned(),
+        Flag::Flagged => "\\Flagged".to_owned(),
+        Flag::Deleted => "\\Deleted".to_owned(),
+        Flag::Draft => "\\Draft".to_owned(),
+        Flag::Forwarded => "$Forwarded".to_owned(),
+        Flag::Keyword(name) => {
+            let atom = !name.is_empty()
+                && name.len() <= 100
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b));
+            if !atom {
+                return Err(MailError::BadInput("keyword"));
+            }
+            name.clone()
+        }
+    })
+}
+
+fn join_section(path: &[u32]) -> String {
+    path.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn not_found(folder: &str, uid: u32, part: Option<String>) -> MailError {
+    MailError::MessageNotFound {
+        folder: folder.to_owned(),
+        uid,
+        part,
+    }
+}
+
+/// The attached message (its inner root) that contains section `part`, if any.
+fn message_of<'a>(root: &'a Node, part: &str) -> Option<&'a Node> {
+    let mut owner = None;
+    let mut prefix = String::new();
+    for piece in part.split('.') {
+        if !prefix.is_empty() {
+            if let Some(Node {
+                kind: Kind::Message(Some(inner)),
+                ..
+            }) = root.find(&prefix)
+            {
+                owner = Some(&**inner);
+            }
+            prefix.push('.');
+        }
+        prefix.push_str(piece);
+    }
+    owner
 }
 
 /// Reads the server's greeting; a missing greeting or `BYE` means the server is not

@@ -3,16 +3,21 @@
 //! Only this module talks to mail servers or imports async-imap and mail-parser;
 //! what it returns is already in the wire types of [`protocol`].
 
+mod decode;
 mod folders;
 mod headers;
 mod imap;
+mod message;
+mod sanitize;
 mod structure;
-mod decode;
 mod transport;
 
-use protocol::{Folder, MessageHeader};
+use protocol::{Body, Flag, Folder, MessageFlags, MessageHeader, MessageView};
 
+pub use decode::StreamDecoder;
 pub use imap::ImapSource;
+pub use sanitize::Links;
+pub use structure::Encoding;
 
 /// How long any single upstream step (connect, handshake, one command) may take.
 pub const UPSTREAM_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
@@ -27,6 +32,34 @@ pub struct FolderWindow {
     /// How many of the newest messages were skipped before `messages`.
     pub offset: u32,
     pub messages: Vec<MessageHeader>,
+}
+
+/// An opened message, and the folder state it was read in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedMessage {
+    /// The view, with `link` still empty: the session fills it in.
+    pub view: MessageView,
+    pub uid_validity: u32,
+}
+
+/// A message as the HTTP routes address it: stable while `uid_validity` holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRef {
+    pub folder: String,
+    pub uid_validity: u32,
+    pub uid: u32,
+}
+
+/// What the HTTP routes need to serve a part (or, for no part, the raw message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartMeta {
+    pub content_type: String,
+    pub name: Option<String>,
+    pub encoding: Encoding,
+    /// Encoded size, as stored.
+    pub size: u64,
+    /// Decoded size, when it can be known before decoding everything.
+    pub decoded_size: Option<u64>,
 }
 
 /// What the session needs from a user's mail server, whatever its protocol.
@@ -48,6 +81,52 @@ pub trait MailSource: Send + 'static {
         offset: u32,
         limit: u32,
     ) -> impl Future<Output = Result<FolderWindow, MailError>> + Send;
+
+    /// Opens message `uid` (or the message attached at `part`): headers, structure
+    /// and the preferred body part; marks it read when `mark_seen`.
+    fn open_message(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        part: Option<&str>,
+        mark_seen: bool,
+        links: &Links,
+    ) -> impl Future<Output = Result<OpenedMessage, MailError>> + Send;
+
+    /// Decodes and shows one displayable part.
+    fn show_part(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        part: &str,
+        links: &Links,
+    ) -> impl Future<Output = Result<Body, MailError>> + Send;
+
+    /// Adds, then removes flags; returns the messages' flags afterwards.
+    fn set_flags(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        add: &[Flag],
+        remove: &[Flag],
+    ) -> impl Future<Output = Result<Vec<MessageFlags>, MailError>> + Send;
+
+    /// Describes a part (or, with `None`, the raw message) for download.
+    fn part_meta(
+        &mut self,
+        message: &MessageRef,
+        part: Option<&str>,
+    ) -> impl Future<Output = Result<PartMeta, MailError>> + Send;
+
+    /// Up to `len` encoded bytes of a part (or the raw message) from `offset`;
+    /// fewer only at its end.
+    fn read_part(
+        &mut self,
+        message: &MessageRef,
+        part: Option<&str>,
+        offset: u64,
+        len: u32,
+    ) -> impl Future<Output = Result<Vec<u8>, MailError>> + Send;
 
     /// True once the connection can no longer be trusted (closed, timed out, overflowed).
     fn is_broken(&self) -> bool;
@@ -81,6 +160,12 @@ pub enum MailError {
     WrongCredentials,
     #[error("cannot select mailbox {0}")]
     FolderNotFound(String),
+    #[error("message {uid} (part {part:?}) is not in {folder}")]
+    MessageNotFound {
+        folder: String,
+        uid: u32,
+        part: Option<String>,
+    },
     #[error("the mail server did not answer {0} in time")]
     Timeout(&'static str),
     #[error("{action} failed")]
@@ -106,6 +191,7 @@ impl MailError {
             MailError::Tls { .. } | MailError::StartTlsRefused { .. } => ErrorCode::TlsFailure,
             MailError::WrongCredentials => ErrorCode::WrongCredentials,
             MailError::FolderNotFound(_) => ErrorCode::FolderNotFound,
+            MailError::MessageNotFound { .. } => ErrorCode::MessageNotFound,
             MailError::BadInput(_) => ErrorCode::BadRequest,
             MailError::Imap { source, .. } => match source {
                 async_imap::error::Error::Io(_) | async_imap::error::Error::ConnectionLost => {

@@ -402,9 +402,9 @@ mod tests {
         from_imap(structure)
     }
 
-    const TEXT: &str = r#"("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 12 1 NIL NIL NIL NIL)"#;
-    const HTML: &str =
-        r#"("text" "html" ("charset" "iso-8859-1") NIL NIL "quoted-printable" 40 2 NIL NIL NIL NIL)"#;
+    const TEXT: &str =
+        r#"("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 12 1 NIL NIL NIL NIL)"#;
+    const HTML: &str = r#"("text" "html" ("charset" "iso-8859-1") NIL NIL "quoted-printable" 40 2 NIL NIL NIL NIL)"#;
 
     #[test]
     fn a_single_part_message_is_section_one() {
@@ -428,7 +428,10 @@ mod tests {
         let pdf = layout.parts.iter().find(|p| p.id == "2").expect("pdf");
         assert_eq!(pdf.role, PartRole::Attachment);
         assert_eq!(pdf.name.as_deref(), Some("Résumé.pdf"));
-        assert_eq!(root.find("1.2").map(|n| n.encoding), Some(Encoding::QuotedPrintable));
+        assert_eq!(
+            root.find("1.2").map(|n| n.encoding),
+            Some(Encoding::QuotedPrintable)
+        );
         assert_eq!(
             root.find("1.2").and_then(|n| n.charset.as_deref()),
             Some("iso-8859-1")
@@ -487,8 +490,15 @@ mod tests {
     #[test]
     fn many_parts_are_cut_with_a_note() {
         let parts = TEXT.repeat(MAX_PARTS + 50);
-        let (root, notes) = tree(&format!(r#"({parts} "mixed" ("boundary" "b") NIL NIL NIL)"#));
-        assert_eq!(notes, [Note::TooManyParts { shown: MAX_PARTS as u32 }]);
+        let (root, notes) = tree(&format!(
+            r#"({parts} "mixed" ("boundary" "b") NIL NIL NIL)"#
+        ));
+        assert_eq!(
+            notes,
+            [Note::TooManyParts {
+                shown: MAX_PARTS as u32
+            }]
+        );
         assert_eq!(layout(&root).parts.len(), MAX_PARTS);
     }
 

@@ -37,8 +37,11 @@ pub struct Bounded<S> {
 /// The deepest parenthesis nesting a response may have. imap-proto parses nested
 /// structures (BODYSTRUCTURE) recursively, and a stack overflow would abort the whole
 /// bridge, so deeper responses are refused before they reach it. Real messages nest a
-/// handful of levels.
-pub const MAX_NESTING: u32 = 64;
+/// handful of levels, but a hostile one can nest as deep as the server follows
+/// (Dovecot: 100 MIME levels), and refusing it would end the session each time the
+/// message is opened; so the limit sits above that, and a test checks that parsing
+/// at the limit fits in half of a tokio worker's stack.
+pub const MAX_NESTING: u32 = 128;
 
 /// Tracks the length of the current line and the nesting of the current response,
 /// skipping literal data (`{n}` at the end of a line announces `n` bytes that follow)
@@ -314,6 +317,26 @@ mod tests {
             guard.scan(format!("* 4 FETCH {levels}\r\n").as_bytes()),
             "depth resets per response"
         );
+    }
+
+    #[test]
+    fn parsing_at_the_nesting_limit_fits_in_a_small_stack() {
+        let text = r#"("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 1 1 NIL NIL NIL NIL)"#;
+        let mut structure = text.to_owned();
+        // Each multipart level adds one parenthesis; its parameter list one more, briefly.
+        for _ in 0..MAX_NESTING - 4 {
+            structure = format!(r#"({structure} "mixed" ("boundary" "b") NIL NIL NIL)"#);
+        }
+        let line = format!("* 1 FETCH (UID 1 BODYSTRUCTURE {structure})\r\n");
+        let mut guard = LineGuard::default();
+        assert!(guard.scan(line.as_bytes()), "within the limit");
+        let parsed = std::thread::Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn(move || async_imap::imap_proto::Response::parse(line.as_bytes()).is_ok())
+            .expect("thread")
+            .join()
+            .expect("no overflow");
+        assert!(parsed);
     }
 
     #[test]

@@ -80,6 +80,8 @@ pub struct Body {
     pub remote_loaded: bool,
     /// True when the part was longer than the bridge shows, and was cut.
     pub truncated: bool,
+    /// What went wrong decoding this part.
+    pub notes: Vec<Note>,
 }
 
 /// Sanitized HTML or plain text.
@@ -106,6 +108,8 @@ pub enum Note {
     DamagedEncoding,
     /// No part of the message can be displayed as text.
     NoDisplayablePart,
+    /// The message's MIME structure is broken; its text is shown as it was sent.
+    MalformedStructure,
 }
 
 /// Flags of one message after a change.

@@ -1,0 +1,278 @@
+//! Message parts over plain HTTP, for what does not belong in a WebSocket frame:
+//! attachment downloads, inline images and the raw message. Each URL carries a
+//! short-lived token from [`crate::links`]; the bytes are read from the mail server in
+//! ranges and decoded as they stream, so no part is ever held whole in memory.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::AppState;
+use crate::mail::{MailError, MessageRef, PartMeta, StreamDecoder};
+use crate::session::{ErrorChain, SessionHandle};
+
+/// Encoded bytes read from the mail server per step of a download.
+const CHUNK: u32 = 512 * 1024;
+
+/// Image types a browser may show inline from a message; anything else is only
+/// ever downloaded, as opaque bytes.
+const RASTER_IMAGES: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/bmp",
+];
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/mail/{token}/part/{section}", get(attachment))
+        .route("/mail/{token}/inline/{section}", get(inline))
+        .route("/mail/{token}/source", get(source))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Attachment,
+    Inline,
+    Source,
+}
+
+async fn attachment(
+    State(state): State<Arc<AppState>>,
+    Path((token, section)): Path<(String, String)>,
+) -> Response {
+    serve(&state, &token, Some(section), Mode::Attachment).await
+}
+
+async fn inline(
+    State(state): State<Arc<AppState>>,
+    Path((token, section)): Path<(String, String)>,
+) -> Response {
+    serve(&state, &token, Some(section), Mode::Inline).await
+}
+
+async fn source(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    serve(&state, &token, None, Mode::Source).await
+}
+
+async fn serve(state: &AppState, token: &str, part: Option<String>, mode: Mode) -> Response {
+    let Some((session, message)) = state.links.resolve(token) else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "This link has expired. Open the message again to get a fresh one.",
+        );
+    };
+    let meta = match session.part_meta(message.clone(), part.clone()).await {
+        Ok(meta) => meta,
+        Err(error) => return failure(&error),
+    };
+    let content_type = normalized_image_type(&meta.content_type);
+    let raster = content_type.is_some();
+    if mode == Mode::Inline && !raster {
+        return plain(StatusCode::NOT_FOUND, "This part is not an image.");
+    }
+    let file_name = match (mode, &meta.name) {
+        (Mode::Source, _) => "message.eml".to_owned(),
+        (_, Some(name)) => name.clone(),
+        (_, None) => default_name(&meta),
+    };
+    let disposition = if mode == Mode::Inline {
+        "inline"
+    } else {
+        "attachment"
+    };
+    let mut response = Response::new(Body::from_stream(download(session, message, part, &meta)));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type.unwrap_or("application/octet-stream")),
+    );
+    if let Ok(value) = HeaderValue::from_str(&content_disposition(disposition, &file_name)) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if let Some(size) = meta.decoded_size {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    }
+    security_headers(headers);
+    let cache = if mode == Mode::Inline {
+        "private, max-age=1800"
+    } else {
+        "no-store"
+    };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
+
+/// The part's decoded bytes, read in ranges through the session.
+fn download(
+    session: SessionHandle,
+    message: MessageRef,
+    part: Option<String>,
+    meta: &PartMeta,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + use<> {
+    struct Progress {
+        session: SessionHandle,
+        message: MessageRef,
+        part: Option<String>,
+        decoder: StreamDecoder,
+        offset: u64,
+        size: u64,
+        done: bool,
+    }
+    let start = Progress {
+        session,
+        message,
+        part,
+        decoder: StreamDecoder::new(meta.encoding),
+        offset: 0,
+        size: meta.size,
+        done: false,
+    };
+    futures::stream::unfold(start, |mut at| async move {
+        while !at.done {
+            if at.offset >= at.size {
+                at.done = true;
+                let rest = at.decoder.finish();
+                if rest.is_empty() {
+                    return None;
+                }
+                return Some((Ok(Bytes::from(rest)), at));
+            }
+            let len = CHUNK.min(u32::try_from(at.size - at.offset).unwrap_or(CHUNK));
+            match at
+                .session
+                .read(at.message.clone(), at.part.clone(), at.offset, len)
+                .await
+            {
+                Err(error) => {
+                    tracing::warn!(error = %ErrorChain(&error), "download failed");
+                    at.done = true;
+                    return Some((Err(std::io::Error::other(error.to_string())), at));
+                }
+                // The part is shorter than its structure said: end here.
+                Ok(bytes) if bytes.is_empty() => at.size = at.offset,
+                Ok(bytes) => {
+                    at.offset += bytes.len() as u64;
+                    let decoded = at.decoder.feed(&bytes);
+                    if !decoded.is_empty() {
+                        return Some((Ok(Bytes::from(decoded)), at));
+                    }
+                }
+            }
+        }
+        None
+    })
+}
+
+fn normalized_image_type(content_type: &str) -> Option<&'static str> {
+    let content_type = match content_type {
+        "image/jpg" | "image/pjpeg" => "image/jpeg",
+        other => other,
+    };
+    RASTER_IMAGES.iter().copied().find(|t| *t == content_type)
+}
+
+fn default_name(meta: &PartMeta) -> String {
+    let extension = match meta.content_type.as_str() {
+        "message/rfc822" => "eml",
+        "text/plain" => "txt",
+        "text/html" => "html",
+        "application/pdf" => "pdf",
+        t => t.strip_prefix("image/").unwrap_or("bin"),
+    };
+    format!("attachment.{extension}")
+}
+
+/// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266, 5987).
+fn content_disposition(kind: &str, name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && !"\"\\%/".contains(c) || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// Whatever the part claims to be, the browser must not sniff it, run it or frame it.
+fn security_headers(headers: &mut axum::http::HeaderMap) {
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+}
+
+fn failure(error: &MailError) -> Response {
+    tracing::info!(error = %ErrorChain(error), "part not served");
+    match error {
+        MailError::MessageNotFound { .. } => plain(
+            StatusCode::NOT_FOUND,
+            "That message or part is no longer on the server.",
+        ),
+        MailError::BadInput(_) => plain(
+            StatusCode::BAD_REQUEST,
+            "That is not a part of the message.",
+        ),
+        _ => plain(
+            StatusCode::BAD_GATEWAY,
+            "The mail server cannot be reached right now.",
+        ),
+    }
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    let mut response = (status, format!("{text}\n")).into_response();
+    security_headers(response.headers_mut());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_have_an_ascii_form_and_an_exact_form() {
+        assert_eq!(
+            content_disposition("attachment", "Résumé \"2026\".pdf"),
+            "attachment; filename=\"R_sum_ _2026_.pdf\"; filename*=UTF-8''R%C3%A9sum%C3%A9%20%222026%22.pdf"
+        );
+    }
+
+    #[test]
+    fn only_raster_images_keep_their_type() {
+        assert_eq!(normalized_image_type("image/jpg"), Some("image/jpeg"));
+        assert_eq!(normalized_image_type("image/svg+xml"), None);
+        assert_eq!(normalized_image_type("text/html"), None);
+    }
+}
