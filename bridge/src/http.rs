@@ -20,7 +20,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let files = tower::ServiceBuilder::new()
         .layer(CompressionLayer::new())
         .service(files);
-    let csp = content_security_policy(&static_dir.join("index.html"));
+    let csp = content_security_policy(&static_dir.join("index.html"), &state.config.public_origin);
     let headers: [(HeaderName, HeaderValue); 5] = [
         (
             header::X_CONTENT_TYPE_OPTIONS,
@@ -53,8 +53,12 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// The app's CSP. Trunk starts the app with a small inline module script; it is
 /// allowed by its hash, read from the built `index.html`, so no other inline script
-/// can run.
-fn content_security_policy(index: &std::path::Path) -> String {
+/// can run. A message's sandboxed `srcdoc` frame inherits this policy on top of its
+/// own: its opaque origin matches no `'self'`, so its images from the bridge are
+/// allowed by the bridge's public origin, spelled out, and the inline styles mail
+/// depends on need `'unsafe-inline'` for styles (never for scripts). The app itself
+/// never inserts message data as markup, so this opens nothing in the app's page.
+fn content_security_policy(index: &std::path::Path, origin: &str) -> String {
     let html = std::fs::read_to_string(index).unwrap_or_default();
     let hashes: String = inline_scripts(&html)
         .map(|script| {
@@ -63,8 +67,8 @@ fn content_security_policy(index: &std::path::Path) -> String {
         })
         .collect();
     format!(
-        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self'; \
-         img-src 'self' data:; font-src 'self'; connect-src 'self'; manifest-src 'self'; \
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: {origin}/mail/; font-src 'self'; connect-src 'self'; manifest-src 'self'; \
          frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 }

@@ -101,6 +101,14 @@ async fn serve(state: &AppState, token: &str, part: Option<String>, mode: Mode) 
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     }
     security_headers(headers);
+    // The message frame has an opaque origin, so inline images must be loadable
+    // cross-origin; everything else stays same-origin.
+    if mode == Mode::Inline {
+        headers.insert(
+            HeaderName::from_static("cross-origin-resource-policy"),
+            HeaderValue::from_static("cross-origin"),
+        );
+    }
     let cache = if mode == Mode::Inline {
         "private, max-age=1800"
     } else {

@@ -3,10 +3,11 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::{Connectivity, Event, Reply, Request};
+use protocol::{Connectivity, Event, Flag, Reply, Request};
 
 use crate::components::{mailbox::Mailbox, sign_in::SignIn};
-use crate::state::{Folders, MessageList, Pane, SignedIn, WINDOW};
+use crate::settings;
+use crate::state::{Folders, MessageList, Pane, Reader, SignedIn, WINDOW};
 use crate::transport::{Notice, Transport};
 
 /// Every piece of UI state, one signal per concern; `Copy`, so closures take it freely.
@@ -19,6 +20,7 @@ pub struct Ui {
     pub folders: RwSignal<Folders>,
     pub list: RwSignal<MessageList>,
     pub pane: RwSignal<Pane>,
+    pub reader: RwSignal<Reader>,
 }
 
 impl Ui {
@@ -30,6 +32,7 @@ impl Ui {
             folders: RwSignal::new(Folders::default()),
             list: RwSignal::new(MessageList::default()),
             pane: RwSignal::new(Pane::default()),
+            reader: RwSignal::new(Reader::default()),
         }
     }
 
@@ -39,6 +42,7 @@ impl Ui {
         self.folders.set(Folders::default());
         self.list.set(MessageList::default());
         self.pane.set(Pane::default());
+        self.reader.set(Reader::default());
         self.notice.set(why.map(str::to_owned));
     }
 }
@@ -104,6 +108,7 @@ pub async fn load_mailbox(ui: Ui, transport: Transport) {
 pub fn open_folder(ui: Ui, transport: Transport, id: String) {
     ui.folders.update(|f| f.selected = Some(id.clone()));
     ui.list.update(|l| l.opening(&id));
+    ui.reader.set(Reader::default());
     ui.pane.set(Pane::Messages);
     spawn_local(async move {
         let request = Request::OpenFolder {
@@ -155,4 +160,100 @@ pub fn sign_out(ui: Ui, transport: Transport) {
         let _ = transport.request(Request::SignOut).await;
         ui.signed_out(None);
     });
+}
+
+/// Opens a message in the reading pane (or, with `part`, a message attached to it).
+/// Remote images load at once only for senders the person always allows.
+pub fn open_message(ui: Ui, transport: Transport, folder: String, uid: u32, part: Option<String>) {
+    ui.reader.update(|r| r.opening(&folder, uid, part.clone()));
+    ui.pane.set(Pane::Reader);
+    let sender = ui.list.with_untracked(|l| {
+        l.messages
+            .iter()
+            .find(|m| m.uid == uid)
+            .and_then(|m| m.from.first().map(|a| a.email.clone()))
+    });
+    let remote_content = sender.is_some_and(|s| settings::remote_allowed(&s));
+    spawn_local(async move {
+        let request = Request::OpenMessage {
+            folder: folder.clone(),
+            uid,
+            part,
+            mark_seen: settings::mark_seen(),
+            remote_content,
+        };
+        match transport.request(request).await {
+            Ok(Reply::MessageOpened { message, .. }) => {
+                let flags = message.flags.clone();
+                ui.reader.update(|r| r.opened(&folder, uid, *message));
+                flags_changed(ui, &folder, &[protocol::MessageFlags { uid, flags }]);
+            }
+            Ok(_) => {}
+            Err(error) => ui
+                .reader
+                .update(|r| r.failed(&folder, uid, error.message())),
+        }
+    });
+}
+
+/// Shows another part of the open message, or the same with remote content.
+pub fn show_part(ui: Ui, transport: Transport, part: String, remote_content: bool) {
+    let Some((folder, uid)) = ui.reader.with_untracked(|r| r.folder.clone().zip(r.uid)) else {
+        return;
+    };
+    ui.reader.update(|r| r.switching = true);
+    spawn_local(async move {
+        let request = Request::ShowPart {
+            folder: folder.clone(),
+            uid,
+            part,
+            remote_content,
+        };
+        match transport.request(request).await {
+            Ok(Reply::PartShown { body, .. }) => {
+                ui.reader.update(|r| r.part_shown(&folder, uid, body))
+            }
+            Ok(_) => {}
+            Err(error) => ui
+                .reader
+                .update(|r| r.failed(&folder, uid, error.message())),
+        }
+    });
+}
+
+/// Marks the open message read or unread.
+pub fn set_seen(ui: Ui, transport: Transport, seen: bool) {
+    let Some((folder, uid)) = ui.reader.with_untracked(|r| r.folder.clone().zip(r.uid)) else {
+        return;
+    };
+    spawn_local(async move {
+        let (add, remove) = if seen {
+            (vec![Flag::Seen], vec![])
+        } else {
+            (vec![], vec![Flag::Seen])
+        };
+        let request = Request::SetFlags {
+            folder: folder.clone(),
+            uids: vec![uid],
+            add,
+            remove,
+        };
+        match transport.request(request).await {
+            Ok(Reply::FlagsSet { messages, .. }) => flags_changed(ui, &folder, &messages),
+            Ok(_) => {}
+            Err(error) => ui
+                .reader
+                .update(|r| r.failed(&folder, uid, error.message())),
+        }
+    });
+}
+
+/// Takes in flags the server reported, in the list, the reader and the counts.
+fn flags_changed(ui: Ui, folder: &str, changes: &[protocol::MessageFlags]) {
+    let mut delta = 0;
+    ui.list.update(|l| delta = l.set_flags(folder, changes));
+    ui.reader.update(|r| r.set_flags(folder, changes));
+    if delta != 0 {
+        ui.folders.update(|f| f.add_unread(folder, delta));
+    }
 }

@@ -22,6 +22,102 @@ pub fn people(addresses: &[Address]) -> String {
     }
 }
 
+/// A short, readable name for a content type.
+pub fn kind_label(content_type: &str) -> String {
+    let (kind, subtype) = content_type.split_once('/').unwrap_or((content_type, ""));
+    match (kind, subtype) {
+        ("application", "pdf") => "PDF".to_owned(),
+        ("message", "rfc822") => "Email message".to_owned(),
+        ("text", "calendar") => "Calendar invitation".to_owned(),
+        ("image", _) => format!("{} image", subtype.to_uppercase()),
+        ("text", _) => "Text".to_owned(),
+        ("audio", _) => "Audio".to_owned(),
+        ("video", _) => "Video".to_owned(),
+        ("application", s) if s.contains("zip") || s.contains("compressed") => "Archive".to_owned(),
+        _ => "File".to_owned(),
+    }
+}
+
+/// One line of a plain-text message, split into text and links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextLine {
+    /// How many `>` quote markers the line starts with.
+    pub quote: usize,
+    pub pieces: Vec<Piece>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    /// A link; only `https:`, `http:` and `mailto:` ever become one.
+    Link(String),
+}
+
+/// Splits plain text into lines with their quote depth and clickable links. The text
+/// is never interpreted as markup: the view puts every piece in as text.
+pub fn plain_text(text: &str) -> Vec<TextLine> {
+    text.lines()
+        .map(|line| {
+            let quote = line
+                .chars()
+                .take_while(|c| *c == '>' || *c == ' ')
+                .filter(|c| *c == '>')
+                .count();
+            TextLine {
+                quote,
+                pieces: linkify(line),
+            }
+        })
+        .collect()
+}
+
+const LINK_SCHEMES: [&str; 3] = ["https://", "http://", "mailto:"];
+
+fn linkify(line: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut rest = line;
+    while let Some(start) = next_link(rest) {
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || "<>\"'`".contains(c))
+            .unwrap_or(tail.len());
+        // Punctuation that ends a sentence is not part of the link.
+        let link = tail[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']']);
+        let is_bare_scheme = LINK_SCHEMES.iter().any(|s| link.eq_ignore_ascii_case(s));
+        if is_bare_scheme {
+            pieces.push(Piece::Text(rest[..start + link.len()].to_owned()));
+            rest = &rest[start + link.len()..];
+            continue;
+        }
+        if start > 0 {
+            pieces.push(Piece::Text(rest[..start].to_owned()));
+        }
+        pieces.push(Piece::Link(link.to_owned()));
+        rest = &rest[start + link.len()..];
+    }
+    if !rest.is_empty() || pieces.is_empty() {
+        pieces.push(Piece::Text(rest.to_owned()));
+    }
+    pieces
+}
+
+/// Where the next link starts: a scheme at the start or after a non-word character.
+fn next_link(text: &str) -> Option<usize> {
+    let lower = text.to_ascii_lowercase();
+    LINK_SCHEMES
+        .iter()
+        .filter_map(|scheme| {
+            lower.match_indices(scheme).map(|(i, _)| i).find(|&i| {
+                i == 0
+                    || !lower[..i]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|c| c.is_alphanumeric())
+            })
+        })
+        .min()
+}
+
 /// How a message date is shown, relative to now, both in the viewer's local time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DateStyle {
@@ -45,9 +141,9 @@ pub fn date_style(now: (i32, u32, u32), date: (i32, u32, u32)) -> DateStyle {
 }
 
 /// A size in bytes, as people read it.
-pub fn size(bytes: u32) -> String {
+pub fn size(bytes: u64) -> String {
     const KB: f64 = 1024.0;
-    let b = f64::from(bytes);
+    let b = bytes as f64;
     if b < KB {
         format!("{bytes} B")
     } else if b < KB * KB {
@@ -60,6 +156,29 @@ pub fn size(bytes: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_text_finds_links_and_quotes_and_nothing_else() {
+        let lines = plain_text(
+            "See https://example.org/a?b=1&c=2. Or mailto:x@example.org!\n> > <b>quoted</b> javascript:alert(1)\nhttp:// alone",
+        );
+        assert_eq!(
+            lines[0].pieces,
+            [
+                Piece::Text("See ".into()),
+                Piece::Link("https://example.org/a?b=1&c=2".into()),
+                Piece::Text(". Or ".into()),
+                Piece::Link("mailto:x@example.org".into()),
+                Piece::Text("!".into()),
+            ]
+        );
+        assert_eq!(lines[1].quote, 2);
+        assert_eq!(
+            lines[1].pieces,
+            [Piece::Text("> > <b>quoted</b> javascript:alert(1)".into())]
+        );
+        assert_eq!(lines[2].pieces, [Piece::Text("http:// alone".into())]);
+    }
 
     fn addr(name: Option<&str>, email: &str) -> Address {
         Address {

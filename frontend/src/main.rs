@@ -3,6 +3,7 @@
 mod app;
 mod components;
 mod format;
+mod settings;
 mod state;
 mod transport;
 

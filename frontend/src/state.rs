@@ -1,7 +1,7 @@
 //! The app's state, one struct per concern, changed only by the plain methods here
 //! (unit-tested natively) and held in signals by [`crate::app`].
 
-use protocol::{Folder, FolderRole, MessageHeader, Reply};
+use protocol::{Body, Flag, Folder, FolderRole, MessageFlags, MessageHeader, MessageView, Reply};
 
 /// How many headers one window asks for.
 pub const WINDOW: u32 = 50;
@@ -19,6 +19,78 @@ pub enum Pane {
     Folders,
     #[default]
     Messages,
+    Reader,
+}
+
+/// The reading pane: which message is open, and what of it has arrived.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reader {
+    pub folder: Option<String>,
+    pub uid: Option<u32>,
+    /// The attached message being shown, if not the message itself.
+    pub part: Option<String>,
+    pub message: Option<MessageView>,
+    pub loading: bool,
+    /// A part is being switched to (another alternative, or with remote content).
+    pub switching: bool,
+    pub error: Option<String>,
+}
+
+impl Reader {
+    pub fn opening(&mut self, folder: &str, uid: u32, part: Option<String>) {
+        *self = Reader {
+            folder: Some(folder.to_owned()),
+            uid: Some(uid),
+            part,
+            loading: true,
+            ..Reader::default()
+        };
+    }
+
+    /// Whether a reply is about what the pane is showing now.
+    pub fn is_showing(&self, folder: &str, uid: u32) -> bool {
+        self.folder.as_deref() == Some(folder) && self.uid == Some(uid)
+    }
+
+    pub fn opened(&mut self, folder: &str, uid: u32, message: MessageView) {
+        if self.is_showing(folder, uid) && self.part == message.part {
+            self.message = Some(message);
+            self.loading = false;
+            self.error = None;
+        }
+    }
+
+    pub fn part_shown(&mut self, folder: &str, uid: u32, body: Body) {
+        if self.is_showing(folder, uid)
+            && let Some(message) = &mut self.message
+        {
+            message.body = Some(body);
+        }
+        self.switching = false;
+    }
+
+    pub fn failed(&mut self, folder: &str, uid: u32, error: String) {
+        if self.is_showing(folder, uid) {
+            self.loading = false;
+            self.switching = false;
+            self.error = Some(error);
+        }
+    }
+
+    pub fn set_flags(&mut self, folder: &str, changes: &[MessageFlags]) {
+        if let (Some(message), Some(uid)) = (&mut self.message, self.uid)
+            && self.folder.as_deref() == Some(folder)
+            && let Some(change) = changes.iter().find(|c| c.uid == uid)
+        {
+            message.flags = change.flags.clone();
+        }
+    }
+
+    pub fn is_seen(&self) -> bool {
+        self.message
+            .as_ref()
+            .is_some_and(|m| m.flags.contains(&Flag::Seen))
+    }
 }
 
 /// The folder list.
@@ -47,6 +119,13 @@ impl Folders {
 
     pub fn get(&self, id: &str) -> Option<&Folder> {
         self.folders.iter().find(|f| f.id == id)
+    }
+
+    /// Adds `delta` (possibly negative) to a folder's unread count.
+    pub fn add_unread(&mut self, id: &str, delta: i64) {
+        if let Some(folder) = self.folders.iter_mut().find(|f| f.id == id) {
+            folder.unread = (i64::from(folder.unread) + delta).max(0) as u32;
+        }
     }
 
     /// Keeps a folder's counts in step with what opening it reported.
@@ -121,6 +200,24 @@ impl MessageList {
         }
     }
 
+    /// Takes in flags the server reports, keeping the unread count in step.
+    /// Returns how the unread count changed.
+    pub fn set_flags(&mut self, folder: &str, changes: &[MessageFlags]) -> i64 {
+        if self.folder.as_deref() != Some(folder) {
+            return 0;
+        }
+        let mut delta = 0;
+        for change in changes {
+            if let Some(message) = self.messages.iter_mut().find(|m| m.uid == change.uid) {
+                let was_unread = message.is_unread();
+                message.flags = change.flags.clone();
+                delta += i64::from(message.is_unread()) - i64::from(was_unread);
+            }
+        }
+        self.unread = (i64::from(self.unread) + delta).max(0) as u32;
+        delta
+    }
+
     /// Whether older messages remain to be fetched.
     pub fn has_more(&self) -> bool {
         (self.messages.len() as u32) < self.total
@@ -175,6 +272,46 @@ mod tests {
         let uids: Vec<u32> = list.messages.iter().map(|m| m.uid).collect();
         assert_eq!(uids, [5, 4, 3, 2, 1]);
         assert!(!list.has_more() && !list.loading);
+    }
+
+    #[test]
+    fn flag_changes_keep_unread_counts_in_step() {
+        let mut list = MessageList::default();
+        list.opening("INBOX");
+        let mut unread = header(2);
+        unread.flags.clear();
+        list.apply(Reply::FolderOpened {
+            folder: "INBOX".into(),
+            uid_validity: 1,
+            total: 2,
+            unread: 1,
+            offset: 0,
+            messages: vec![unread, header(1)],
+        });
+        let seen = |uid| MessageFlags {
+            uid,
+            flags: vec![Flag::Seen],
+        };
+        assert_eq!(list.set_flags("Other", &[seen(2)]), 0);
+        assert_eq!(list.set_flags("INBOX", &[seen(2)]), -1);
+        assert_eq!(list.unread, 0);
+        let unseen = MessageFlags {
+            uid: 1,
+            flags: vec![],
+        };
+        assert_eq!(list.set_flags("INBOX", &[unseen]), 1);
+        assert_eq!(list.unread, 1);
+    }
+
+    #[test]
+    fn the_reader_ignores_replies_for_messages_it_left() {
+        let mut reader = Reader::default();
+        reader.opening("INBOX", 1, None);
+        reader.opening("INBOX", 2, None);
+        reader.failed("INBOX", 1, "late".into());
+        assert!(reader.loading && reader.error.is_none());
+        reader.failed("INBOX", 2, "gone".into());
+        assert_eq!(reader.error.as_deref(), Some("gone"));
     }
 
     #[test]

@@ -3,5 +3,7 @@
 
 mod bridge_imap;
 mod browser;
+mod hostile_mail;
 mod reading;
+mod reading_browser;
 mod seed;

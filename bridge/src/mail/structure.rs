@@ -259,6 +259,15 @@ impl Node {
         matches!(self.mime.as_str(), "text/plain" | "text/html") && !self.is_attachment()
     }
 
+    /// What the part will weigh once decoded: base64 lines of 76 characters and a
+    /// line break carry 57 bytes.
+    pub fn decoded_size_estimate(&self) -> u64 {
+        match self.encoding {
+            Encoding::Base64 => self.size * 57 / 78,
+            Encoding::Identity | Encoding::QuotedPrintable => self.size,
+        }
+    }
+
     pub fn is_html(&self) -> bool {
         self.mime == "text/html"
     }
@@ -372,7 +381,7 @@ fn describe(
     out.push(Part {
         id: node.id.clone(),
         content_type: node.mime.clone(),
-        size: node.size,
+        size: node.decoded_size_estimate(),
         name: node.name.clone(),
         content_id: node.content_id.clone(),
         depth: node.depth - base_depth,

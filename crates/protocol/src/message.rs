@@ -41,7 +41,7 @@ pub struct Part {
     pub id: String,
     /// Lowercase `type/subtype`.
     pub content_type: String,
-    /// Encoded size in bytes, as stored on the server.
+    /// Size in bytes once decoded; estimated from the stored size for base64 parts.
     pub size: u64,
     /// The decoded file name, from `Content-Disposition` or `Content-Type`.
     pub name: Option<String>,

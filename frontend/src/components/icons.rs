@@ -49,3 +49,37 @@ pub fn logo() -> impl IntoView {
         </svg>
     }
 }
+
+pub fn envelope() -> impl IntoView {
+    icon("M3 6h18v12H3zM3 6l9 7 9-7")
+}
+
+pub fn envelope_open() -> impl IntoView {
+    icon("M3 10l9-6 9 6v10H3zM3 10l9 6 9-6")
+}
+
+pub fn code() -> impl IntoView {
+    icon("M8 7l-5 5 5 5M16 7l5 5-5 5")
+}
+
+pub fn shield() -> impl IntoView {
+    icon("M12 3l8 3v6c0 5-3.5 8-8 9-4.5-1-8-4-8-9V6z")
+}
+
+pub fn file() -> impl IntoView {
+    icon("M6 3h8l4 4v14H6zM14 3v4h4")
+}
+
+pub fn download() -> impl IntoView {
+    icon("M12 4v11M7 10l5 5 5-5M5 20h14")
+}
+
+pub fn close() -> impl IntoView {
+    icon("M6 6l12 12M18 6L6 18")
+}
+
+pub fn gear() -> impl IntoView {
+    icon(
+        "M12 9a3 3 0 100 6 3 3 0 000-6zM19 12l2-1-1-3-2 .2-1.3-1.3L17 5l-3-1-1 2h-2L10 4 7 5l.3 2L6 8.3 4 8 3 11l2 1v0l-2 1 1 3 2-.2 1.3 1.3L7 19l3 1 1-2h2l1 2 3-1-.3-2 1.3-1.3 2 .3 1-3z",
+    )
+}

@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use super::folder_list::FolderList;
 use super::icons;
 use super::message_list::MessageList;
+use super::reader::Reader;
 use crate::app::{sign_out, use_transport, use_ui};
+use crate::settings;
 use crate::state::Pane;
 
 #[component]
@@ -23,6 +25,7 @@ pub fn Mailbox() -> impl IntoView {
             data-pane=move || match ui.pane.get() {
                 Pane::Folders => "folders",
                 Pane::Messages => "messages",
+                Pane::Reader => "reader",
             }
         >
             <header class="topbar">
@@ -35,18 +38,26 @@ pub fn Mailbox() -> impl IntoView {
                 </button>
                 <span class="brand">{icons::logo()} "Postern"</span>
                 <span class="who" title="Signed in as">{who}</span>
+                <details class="settings">
+                    <summary class="icon-button" aria-label="Settings">{icons::gear()}</summary>
+                    <div class="settings-panel">
+                        <label>
+                            <input
+                                type="checkbox"
+                                prop:checked=settings::mark_seen()
+                                on:change=move |ev| settings::set_mark_seen(event_target_checked(&ev))
+                            />
+                            "Mark messages as read when opened"
+                        </label>
+                    </div>
+                </details>
                 <button class="ghost" on:click=move |_| sign_out(ui, transport.clone())>
                     "Sign out"
                 </button>
             </header>
             <FolderList />
             <MessageList />
-            <section class="reader" aria-label="Reading pane">
-                <div class="empty-state">
-                    {icons::logo()}
-                    <p>"Select a message to read it."</p>
-                </div>
-            </section>
+            <Reader />
         </div>
     }
 }

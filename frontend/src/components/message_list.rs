@@ -5,7 +5,7 @@ use protocol::MessageHeader;
 use wasm_bindgen::JsValue;
 
 use super::icons;
-use crate::app::{load_more, use_transport, use_ui};
+use crate::app::{load_more, open_message, use_transport, use_ui};
 use crate::format::{DateStyle, date_style, people, size};
 use crate::state::Pane;
 
@@ -80,6 +80,9 @@ pub fn MessageList() -> impl IntoView {
 
 #[component]
 fn MessageRow(message: MessageHeader) -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let uid = message.uid;
     let unread = message.is_unread();
     let flagged = message.is_flagged();
     let subject = if message.subject.is_empty() {
@@ -88,31 +91,42 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
         message.subject.clone()
     };
     let (shown, full) = show_date(message.date);
+    let current = move || {
+        ui.reader
+            .with(|r| r.uid == Some(uid) && r.folder == ui.list.with(|l| l.folder.clone()))
+    };
+    let open = move |_| {
+        if let Some(folder) = ui.list.with_untracked(|l| l.folder.clone()) {
+            open_message(ui, transport.clone(), folder, uid, None);
+        }
+    };
     view! {
-        <li class="message" class:unread=unread class:flagged=flagged>
-            <div class="line">
-                <span class="from">{people(&message.from)}</span>
-                <time datetime=iso(message.date) title=full>{shown}</time>
-            </div>
-            <div class="line">
-                <span class="subject">{subject}</span>
-                <span class="badges">
-                    {message.has_attachments.then(|| view! {
-                        <span class="badge" role="img" aria-label="Has attachments">{icons::paperclip()}</span>
-                    })}
-                    {flagged.then(|| view! {
-                        <span class="badge flag" role="img" aria-label="Flagged">{icons::flag()}</span>
-                    })}
+        <li class="message" class:unread=unread class:flagged=flagged class:current=current>
+            <button class="message-open" aria-current=move || current().then_some("true") on:click=open>
+                <span class="line">
+                    <span class="from">{people(&message.from)}</span>
+                    <time datetime=iso(message.date) title=full>{shown}</time>
                 </span>
-            </div>
-            <span class="visually-hidden">{if unread { "Unread, " } else { "" }} {size(message.size)}</span>
+                <span class="line">
+                    <span class="subject">{subject}</span>
+                    <span class="badges">
+                        {message.has_attachments.then(|| view! {
+                            <span class="badge" role="img" aria-label="Has attachments">{icons::paperclip()}</span>
+                        })}
+                        {flagged.then(|| view! {
+                            <span class="badge flag" role="img" aria-label="Flagged">{icons::flag()}</span>
+                        })}
+                    </span>
+                </span>
+                <span class="visually-hidden">{if unread { "Unread, " } else { "" }} {size(u64::from(message.size))}</span>
+            </button>
         </li>
     }
 }
 
 /// A message date as shown in the list, and in full for its tooltip, in the
 /// viewer's time zone and locale.
-fn show_date(seconds: i64) -> (String, String) {
+pub fn show_date(seconds: i64) -> (String, String) {
     let date = js_sys::Date::new(&JsValue::from_f64(seconds as f64 * 1000.0));
     let now = js_sys::Date::new_0();
     let local = |d: &js_sys::Date| (d.get_full_year() as i32, d.get_month() + 1, d.get_date());

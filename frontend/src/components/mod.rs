@@ -4,4 +4,5 @@ pub mod folder_list;
 pub mod icons;
 pub mod mailbox;
 pub mod message_list;
+pub mod reader;
 pub mod sign_in;

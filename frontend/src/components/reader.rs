@@ -1,0 +1,480 @@
+//! The reading pane: the open message's headers, its body (sanitized HTML in a
+//! sandboxed iframe, or plain text as text), what was blocked, and its attachments,
+//! which load only when asked for.
+
+use leptos::prelude::*;
+use protocol::{Address, Body, BodyContent, MessageView, Note, Part, PartRole};
+
+use super::icons;
+use super::message_list::show_date;
+use crate::app::{Ui, open_message, set_seen, show_part, use_transport, use_ui};
+use crate::format::{Piece, kind_label, plain_text, size};
+use crate::settings;
+use crate::state::Pane;
+
+/// The iframe sandbox: links may open in a new tab, nothing else is allowed. Never
+/// `allow-scripts`, never `allow-same-origin`.
+const SANDBOX: &str = "allow-popups allow-popups-to-escape-sandbox";
+
+#[component]
+pub fn Reader() -> impl IntoView {
+    let ui = use_ui();
+    let state = move || {
+        ui.reader.with(|r| {
+            if r.loading {
+                "loading"
+            } else if r.error.is_some() && r.message.is_none() {
+                "error"
+            } else if r.message.is_some() {
+                "message"
+            } else {
+                "empty"
+            }
+        })
+    };
+    view! {
+        <section class="reader" aria-label="Reading pane" aria-busy=move || (state() == "loading").to_string()>
+            {move || match state() {
+                "loading" => view! {
+                    <div class="reader-loading" aria-hidden="true">
+                        <div class="skeleton wide"></div>
+                        <div class="skeleton"></div>
+                        <div class="skeleton tall"></div>
+                    </div>
+                    <p class="visually-hidden" role="status">"Opening the message…"</p>
+                }
+                .into_any(),
+                "error" => view! {
+                    <BackToMessages />
+                    <p class="error banner" role="alert">
+                        {move || ui.reader.with(|r| r.error.clone())}
+                    </p>
+                }
+                .into_any(),
+                "message" => view! { <OpenMessage /> }.into_any(),
+                _ => view! {
+                    <div class="empty-state">
+                        {icons::logo()}
+                        <p>"Select a message to read it."</p>
+                    </div>
+                }
+                .into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn BackToMessages() -> impl IntoView {
+    let ui = use_ui();
+    view! {
+        <button
+            class="icon-button only-narrow"
+            aria-label="Back to messages"
+            on:click=move |_| ui.pane.set(Pane::Messages)
+        >
+            {icons::back()}
+        </button>
+    }
+}
+
+/// Reads a field of the open message; the closure re-runs only when it changes.
+fn field<T: PartialEq + Clone + Send + Sync + 'static>(
+    ui: Ui,
+    get: impl Fn(&MessageView) -> T + Send + Sync + 'static,
+) -> Memo<Option<T>> {
+    Memo::new(move |_| ui.reader.with(|r| r.message.as_ref().map(&get)))
+}
+
+#[component]
+fn OpenMessage() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let subject = field(ui, |m| {
+        if m.subject.is_empty() {
+            "(no subject)".to_owned()
+        } else {
+            m.subject.clone()
+        }
+    });
+    let from = field(ui, |m| m.from.clone());
+    let to = field(ui, |m| m.to.clone());
+    let cc = field(ui, |m| m.cc.clone());
+    let reply_to = field(ui, |m| {
+        let differs = m
+            .reply_to
+            .iter()
+            .map(|a| &a.email)
+            .ne(m.from.iter().map(|a| &a.email));
+        if differs {
+            m.reply_to.clone()
+        } else {
+            Vec::new()
+        }
+    });
+    let date = field(ui, |m| m.date);
+    let body = field(ui, |m| m.body.clone());
+    let notes = field(ui, |m| m.notes.clone());
+    let link = field(ui, |m| m.link.clone());
+    let parts = field(ui, |m| m.parts.clone());
+    let alternatives = field(ui, |m| m.alternatives.clone());
+    let nested = field(ui, |m| m.part.is_some());
+    let seen = move || ui.reader.with(|r| r.is_seen());
+    let switching = move || ui.reader.with(|r| r.switching);
+
+    let back_transport = transport.clone();
+    let source_url = move || {
+        link.get()
+            .map(|l| format!("{l}/source"))
+            .unwrap_or_default()
+    };
+    let other_alternative = move || {
+        let current = body.get().flatten().map(|b| b.part)?;
+        alternatives
+            .get()?
+            .into_iter()
+            .find(|id| *id != current)
+            .map(|id| {
+                (
+                    id,
+                    matches!(
+                        body.get().flatten().map(|b| b.content),
+                        Some(BodyContent::Html { .. })
+                    ),
+                )
+            })
+    };
+
+    view! {
+        <article class="message-view" aria-labelledby="reader-subject">
+            <header class="message-head">
+                <div class="toolbar" role="toolbar" aria-label="Message actions">
+                    <BackToMessages />
+                    <Show when=move || nested.get().unwrap_or(false)>
+                        <button class="ghost" on:click={
+                            let transport = back_transport.clone();
+                            move |_| {
+                                if let Some((folder, uid)) = ui.reader.with_untracked(|r| r.folder.clone().zip(r.uid)) {
+                                    open_message(ui, transport.clone(), folder, uid, None);
+                                }
+                            }
+                        }>
+                            {icons::back()} "Back to the message"
+                        </button>
+                    </Show>
+                    <span class="spacer"></span>
+                    {
+                        let transport = transport.clone();
+                        move || {
+                            let transport = transport.clone();
+                            if seen() {
+                                view! {
+                                    <button class="ghost" on:click=move |_| set_seen(ui, transport.clone(), false)>
+                                        {icons::envelope()} "Mark as unread"
+                                    </button>
+                                }
+                                .into_any()
+                            } else {
+                                view! {
+                                    <button class="ghost" on:click=move |_| set_seen(ui, transport.clone(), true)>
+                                        {icons::envelope_open()} "Mark as read"
+                                    </button>
+                                }
+                                .into_any()
+                            }
+                        }
+                    }
+                    {
+                        let transport = transport.clone();
+                        move || other_alternative().map(|(id, showing_html)| {
+                            let transport = transport.clone();
+                            let label = if showing_html { "Show plain text" } else { "Show formatted text" };
+                            view! {
+                                <button class="ghost" disabled=switching on:click=move |_| {
+                                    show_part(ui, transport.clone(), id.clone(), false)
+                                }>{label}</button>
+                            }
+                        })
+                    }
+                    <a class="button ghost" href=source_url download="message.eml">
+                        {icons::code()} "View source"
+                    </a>
+                </div>
+                <h2 id="reader-subject" class="subject">{move || subject.get()}</h2>
+                <div class="people">
+                    <p class="from">
+                        {move || from.get().unwrap_or_default().into_iter().map(|a| view! { <Person address=a /> }).collect_view()}
+                    </p>
+                    {move || date.get().flatten().map(|d| {
+                        let (_, full) = show_date(d);
+                        view! { <p class="date muted">{full}</p> }
+                    })}
+                    <Recipients label="To" list=Signal::derive(move || to.get().unwrap_or_default()) />
+                    <Recipients label="Cc" list=Signal::derive(move || cc.get().unwrap_or_default()) />
+                    <Recipients label="Reply to" list=Signal::derive(move || reply_to.get().unwrap_or_default()) />
+                </div>
+            </header>
+            {move || notes.get().unwrap_or_default().into_iter().map(|n| view! {
+                <p class="note" role="note">{note_text(&n)}</p>
+            }).collect_view()}
+            {move || body.get().flatten().map(|b| view! { <BodyView body=b from=from.get().unwrap_or_default() /> })}
+            {move || {
+                let files: Vec<Part> = parts
+                    .get()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|p| matches!(p.role, PartRole::Attachment | PartRole::Message))
+                    .collect();
+                (!files.is_empty()).then(|| view! {
+                    <Attachments files link=link.get().unwrap_or_default() />
+                })
+            }}
+        </article>
+    }
+}
+
+#[component]
+fn Person(address: Address) -> impl IntoView {
+    let Address { name, email } = address;
+    match name {
+        Some(name) => view! {
+            <span class="person"><strong>{name}</strong> " " <span class="muted">{format!("<{email}>")}</span></span>
+        }
+        .into_any(),
+        None => view! { <span class="person"><strong>{email}</strong></span> }.into_any(),
+    }
+}
+
+#[component]
+fn Recipients(label: &'static str, list: Signal<Vec<Address>>) -> impl IntoView {
+    move || {
+        let list = list.get();
+        (!list.is_empty()).then(|| {
+            let people = list
+                .iter()
+                .map(|a| match &a.name {
+                    Some(name) => format!("{name} <{}>", a.email),
+                    None => a.email.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            view! { <p class="recipients muted"><span class="label">{label} ": "</span>{people}</p> }
+        })
+    }
+}
+
+#[component]
+fn BodyView(body: Body, from: Vec<Address>) -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let sender = from
+        .first()
+        .map(|a| a.email.clone())
+        .filter(|e| !e.is_empty());
+    let blocked = body.blocked_remote;
+    let part = body.part.clone();
+    let bar = (blocked > 0 && !body.remote_loaded).then(|| {
+        let load = {
+            let transport = transport.clone();
+            let part = part.clone();
+            move |_| show_part(ui, transport.clone(), part.clone(), true)
+        };
+        let always = sender.map(|sender| {
+            let transport = transport.clone();
+            let part = part.clone();
+            let label = format!("Always load from {sender}");
+            view! {
+                <button class="ghost" on:click=move |_| {
+                    settings::allow_remote(&sender);
+                    show_part(ui, transport.clone(), part.clone(), true)
+                }>{label}</button>
+            }
+        });
+        let count = if blocked == 1 {
+            "1 remote image was blocked to protect your privacy.".to_owned()
+        } else {
+            format!("{blocked} remote images were blocked to protect your privacy.")
+        };
+        view! {
+            <div class="remote-bar" role="status">
+                {icons::shield()}
+                <span>{count}</span>
+                <button on:click=load>"Load remote images"</button>
+                {always}
+            </div>
+        }
+    });
+    let notes = body
+        .notes
+        .iter()
+        .map(|n| view! { <p class="note" role="note">{note_text(n)}</p> })
+        .collect_view();
+    let truncated = body.truncated.then(|| {
+        view! { <p class="note" role="note">"This message is long; only its beginning is shown. Use View source for all of it."</p> }
+    });
+    let kind = match body.content {
+        BodyContent::Html { .. } => "message-body html",
+        BodyContent::Text { .. } => "message-body text",
+    };
+    let content = match body.content {
+        BodyContent::Html { document } => view! {
+            <iframe
+                class="mail-frame"
+                title="Message body"
+                sandbox=SANDBOX
+                referrerpolicy="no-referrer"
+                srcdoc=document
+            ></iframe>
+        }
+        .into_any(),
+        BodyContent::Text { text } => view! { <PlainText text /> }.into_any(),
+    };
+    view! {
+        {bar}
+        {notes}
+        {truncated}
+        <div class=kind>{content}</div>
+    }
+}
+
+#[component]
+fn PlainText(text: String) -> impl IntoView {
+    let lines = plain_text(&text)
+        .into_iter()
+        .map(|line| {
+            let quote = line.quote.min(3);
+            let class = format!("line quote-{quote}");
+            let pieces = line
+                .pieces
+                .into_iter()
+                .map(|piece| match piece {
+                    Piece::Text(text) => text.into_any(),
+                    Piece::Link(href) => {
+                        let text = href.clone();
+                        view! { <a href=href target="_blank" rel="noopener noreferrer">{text}</a> }
+                            .into_any()
+                    }
+                })
+                .collect_view();
+            view! { <div class=class>{pieces}"\u{200b}"</div> }
+        })
+        .collect_view();
+    view! { <div class="plain-text">{lines}</div> }
+}
+
+#[component]
+fn Attachments(files: Vec<Part>, link: String) -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let preview = RwSignal::new(None::<(String, String)>);
+    let count = files.len();
+    let heading = if count == 1 {
+        "1 attachment".to_owned()
+    } else {
+        format!("{count} attachments")
+    };
+    let items = files
+        .into_iter()
+        .map(|part| {
+            let name = part
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("Untitled {}", kind_label(&part.content_type).to_lowercase()));
+            let meta = format!("{} · {}", kind_label(&part.content_type), size(part.size));
+            let download = format!("{link}/part/{}", part.id);
+            let previewable = is_previewable(&part.content_type);
+            let preview_url = format!("{link}/inline/{}", part.id);
+            let action = if part.role == PartRole::Message {
+                let transport = transport.clone();
+                let id = part.id.clone();
+                let label = format!("Open {name}");
+                view! {
+                    <button class="ghost" aria-label=label on:click=move |_| {
+                        if let Some((folder, uid)) = ui.reader.with_untracked(|r| r.folder.clone().zip(r.uid)) {
+                            open_message(ui, transport.clone(), folder, uid, Some(id.clone()));
+                        }
+                    }>"Open"</button>
+                }
+                .into_any()
+            } else if previewable {
+                let label = format!("Preview {name}");
+                let shown = name.clone();
+                view! {
+                    <button class="ghost" aria-label=label on:click=move |_| {
+                        preview.set(Some((preview_url.clone(), shown.clone())))
+                    }>"Preview"</button>
+                }
+                .into_any()
+            } else {
+                ().into_any()
+            };
+            let download_label = format!("Download {name}");
+            view! {
+                <li class="attachment">
+                    <span class="file-icon" aria-hidden="true">{icons::file()}</span>
+                    <span class="file-text">
+                        <span class="file-name">{name.clone()}</span>
+                        <span class="muted file-meta">{meta}</span>
+                    </span>
+                    {action}
+                    <a class="button ghost" href=download download=name aria-label=download_label>
+                        {icons::download()}
+                    </a>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="attachments" aria-label="Attachments">
+            <h3 class="muted">{icons::paperclip()} {heading}</h3>
+            <ul role="list">{items}</ul>
+            {move || preview.get().map(|(url, name)| {
+                let title = format!("Preview of {name}");
+                view! {
+                    <div class="preview" role="dialog" aria-modal="true" aria-label=title>
+                        <button class="icon-button close" aria-label="Close preview" on:click=move |_| preview.set(None)>
+                            {icons::close()}
+                        </button>
+                        <img src=url alt=name />
+                    </div>
+                }
+            })}
+        </section>
+    }
+}
+
+fn is_previewable(content_type: &str) -> bool {
+    matches!(
+        content_type,
+        "image/png"
+            | "image/jpeg"
+            | "image/jpg"
+            | "image/gif"
+            | "image/webp"
+            | "image/avif"
+            | "image/bmp"
+    )
+}
+
+fn note_text(note: &Note) -> String {
+    match note {
+        Note::TooManyParts { shown } => {
+            format!("This message has more parts than can be listed; the first {shown} are shown.")
+        }
+        Note::NestedTooDeep => {
+            "Some parts are nested too deeply to show. View source has everything.".to_owned()
+        }
+        Note::UnknownCharset { charset } => {
+            format!(
+                "This text uses an unknown character set ({charset}); some characters may look wrong."
+            )
+        }
+        Note::DamagedEncoding => {
+            "Part of this message is damaged; what could be read is shown.".to_owned()
+        }
+        Note::NoDisplayablePart => "This message has no text to show.".to_owned(),
+        Note::MalformedStructure => {
+            "This message is not formatted correctly; it is shown as it was sent.".to_owned()
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! The person's reading preferences, kept in this browser's local storage.
+
+const MARK_SEEN: &str = "postern.markSeen";
+const REMOTE_SENDERS: &str = "postern.remoteSenders";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// Whether opening a message marks it read (the default).
+pub fn mark_seen() -> bool {
+    storage()
+        .and_then(|s| s.get_item(MARK_SEEN).ok()?)
+        .is_none_or(|v| v != "false")
+}
+
+pub fn set_mark_seen(on: bool) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(MARK_SEEN, if on { "true" } else { "false" });
+    }
+}
+
+fn remote_senders() -> Vec<String> {
+    storage()
+        .and_then(|s| s.get_item(REMOTE_SENDERS).ok()?)
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default()
+}
+
+/// Whether remote images from `sender` load without asking.
+pub fn remote_allowed(sender: &str) -> bool {
+    let sender = sender.to_lowercase();
+    remote_senders().contains(&sender)
+}
+
+pub fn allow_remote(sender: &str) {
+    let mut senders = remote_senders();
+    let sender = sender.to_lowercase();
+    if !senders.contains(&sender) {
+        senders.push(sender);
+    }
+    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(&senders)) {
+        let _ = s.set_item(REMOTE_SENDERS, &text);
+    }
+}
