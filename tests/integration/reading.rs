@@ -503,6 +503,7 @@ async fn opening_a_note_with_a_10_mb_attachment_sends_under_8_kb() -> Result<()>
     let before = client.bytes_received;
     let view = client.open_message("INBOX", uids[0], None).await?;
     let sent = client.bytes_received - before;
+    eprintln!("opening the 10 MB-attachment message sent {sent} bytes");
     assert!(sent < 8 * 1024, "opening sent {sent} bytes");
     assert!(text(view.body.as_ref().context("body")?).contains("Here is the clip."));
     let clip = view

@@ -142,6 +142,51 @@ fn demo(root: &Path, port: Option<u16>) -> Result<()> {
     runtime.block_on(run_demo(root, port))
 }
 
+/// The MIME fixtures the tests read (every kind of structure, charset and damage),
+/// and a large attachment to watch download, in a "Samples" folder.
+fn reading_samples(root: &Path, now: i64) -> Result<Vec<maildev::sample::Sample>> {
+    let dir = root.join("tests/fixtures/mime");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    let mut samples = Vec::new();
+    for (i, path) in files.iter().enumerate() {
+        samples.push(maildev::sample::Sample {
+            folder: "Samples".into(),
+            flags: vec![],
+            date: now - 3600 * (files.len() - i) as i64,
+            raw: std::fs::read(path)?,
+        });
+    }
+    let video: Vec<u8> = (0..24 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let raw = maildev::sample::with_attachment(
+        &maildev::sample::Headers {
+            from: "\"Sam Rivera\" <sam@example.org>",
+            to: "demo@example.org",
+            subject: "A 24 MB video, to watch it download",
+            date: now - 60,
+        },
+        "Opening this note moves a few kilobytes; the video comes only when you ask.",
+        &maildev::sample::Attachment {
+            file_name: "clip.mp4",
+            content_type: "video/mp4",
+            content: &video,
+        },
+    );
+    samples.push(maildev::sample::Sample {
+        folder: "Samples".into(),
+        flags: vec![],
+        date: now - 60,
+        raw,
+    });
+    Ok(samples)
+}
+
 async fn run_demo(root: &Path, port: u16) -> Result<()> {
     let user = maildev::User::new("demo", "postern-demo");
     eprintln!("==> starting a private Dovecot with sample mail");
@@ -151,7 +196,9 @@ async fn run_demo(root: &Path, port: u16) -> Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
-    let samples = maildev::sample::demo_mailbox(now);
+    let mut samples = maildev::sample::demo_mailbox(now);
+    samples.extend(reading_samples(root, now)?);
+    maildev::sample::create_folders(&mut imap, &["Samples"]).await?;
     maildev::sample::append_all(&mut imap, &samples).await?;
     imap.logout().await?;
 
