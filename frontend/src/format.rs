@@ -85,20 +85,28 @@ fn linkify(line: &str) -> Vec<Piece> {
         let link = tail[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']']);
         let is_bare_scheme = LINK_SCHEMES.iter().any(|s| link.eq_ignore_ascii_case(s));
         if is_bare_scheme {
-            pieces.push(Piece::Text(rest[..start + link.len()].to_owned()));
+            push_text(&mut pieces, &rest[..start + link.len()]);
             rest = &rest[start + link.len()..];
             continue;
         }
         if start > 0 {
-            pieces.push(Piece::Text(rest[..start].to_owned()));
+            push_text(&mut pieces, &rest[..start]);
         }
         pieces.push(Piece::Link(link.to_owned()));
         rest = &rest[start + link.len()..];
     }
     if !rest.is_empty() || pieces.is_empty() {
-        pieces.push(Piece::Text(rest.to_owned()));
+        push_text(&mut pieces, rest);
     }
     pieces
+}
+
+/// Adds text, joining it to text just before.
+fn push_text(pieces: &mut Vec<Piece>, text: &str) {
+    match pieces.last_mut() {
+        Some(Piece::Text(last)) => last.push_str(text),
+        _ => pieces.push(Piece::Text(text.to_owned())),
+    }
 }
 
 /// Where the next link starts: a scheme at the start or after a non-word character.
