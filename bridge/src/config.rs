@@ -280,6 +280,11 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// TLS for fetching from the web (the image proxy): the system's roots only.
+pub fn web_tls() -> Arc<rustls::ClientConfig> {
+    Arc::new(client_config(system_roots()))
+}
+
 fn system_roots() -> rustls::RootCertStore {
     let mut store = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();

@@ -10,6 +10,7 @@ mod http;
 mod links;
 mod mail;
 mod parts;
+mod proxy;
 mod session;
 mod throttle;
 mod ws;
@@ -24,6 +25,7 @@ pub struct AppState {
     config: Config,
     throttle: throttle::Throttle,
     links: Arc<links::LinkRegistry>,
+    proxy: proxy::Proxy,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ pub async fn serve(
         config,
         throttle: throttle::Throttle::default(),
         links: Arc::default(),
+        proxy: proxy::Proxy::new(config::web_tls()),
     });
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)

@@ -35,6 +35,59 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/mail/{token}/part/{section}", get(attachment))
         .route("/mail/{token}/inline/{section}", get(inline))
         .route("/mail/{token}/source", get(source))
+        .route("/mail/{token}/remote", get(remote))
+}
+
+#[derive(serde::Deserialize)]
+struct RemoteQuery {
+    url: String,
+}
+
+/// A remote image of an opened message, through the proxy. The token limits the
+/// proxy to people with an open message, and the frame's CSP to this route.
+async fn remote(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    axum::extract::Query(RemoteQuery { url }): axum::extract::Query<RemoteQuery>,
+) -> Response {
+    if state.links.resolve(&token).is_none() {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "This link has expired. Open the message again to get a fresh one.",
+        );
+    }
+    match state.proxy.fetch(&url).await {
+        Ok(image) => {
+            let mut response = Response::new(Body::new(image.body));
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(image.content_type),
+            );
+            if let Some(length) = image.length {
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+            }
+            security_headers(headers);
+            headers.insert(
+                HeaderName::from_static("cross-origin-resource-policy"),
+                HeaderValue::from_static("cross-origin"),
+            );
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=3600"),
+            );
+            response
+        }
+        Err(refusal) => {
+            tracing::info!(%refusal, "remote image refused");
+            let status = match refusal {
+                crate::proxy::Refusal::Forbidden => StatusCode::FORBIDDEN,
+                crate::proxy::Refusal::BadUrl => StatusCode::BAD_REQUEST,
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            plain(status, "This remote image cannot be shown.")
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +126,7 @@ async fn serve(state: &AppState, token: &str, part: Option<String>, mode: Mode) 
         Ok(meta) => meta,
         Err(error) => return failure(&error),
     };
-    let content_type = normalized_image_type(&meta.content_type);
+    let content_type = raster_image_type(&meta.content_type);
     let raster = content_type.is_some();
     if mode == Mode::Inline && !raster {
         return plain(StatusCode::NOT_FOUND, "This part is not an image.");
@@ -179,7 +232,8 @@ fn download(
     })
 }
 
-fn normalized_image_type(content_type: &str) -> Option<&'static str> {
+/// The content type to serve an image under, if it is an allowlisted raster type.
+pub(crate) fn raster_image_type(content_type: &str) -> Option<&'static str> {
     let content_type = match content_type {
         "image/jpg" | "image/pjpeg" => "image/jpeg",
         other => other,
@@ -279,8 +333,8 @@ mod tests {
 
     #[test]
     fn only_raster_images_keep_their_type() {
-        assert_eq!(normalized_image_type("image/jpg"), Some("image/jpeg"));
-        assert_eq!(normalized_image_type("image/svg+xml"), None);
-        assert_eq!(normalized_image_type("text/html"), None);
+        assert_eq!(raster_image_type("image/jpg"), Some("image/jpeg"));
+        assert_eq!(raster_image_type("image/svg+xml"), None);
+        assert_eq!(raster_image_type("text/html"), None);
     }
 }

@@ -32,3 +32,14 @@ pub fn remote_allowed(sender: &str) -> bool {
     let sender = sender.to_lowercase();
     remote_senders().contains(&sender)
 }
+
+pub fn allow_remote(sender: &str) {
+    let mut senders = remote_senders();
+    let sender = sender.to_lowercase();
+    if !senders.contains(&sender) {
+        senders.push(sender);
+    }
+    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(&senders)) {
+        let _ = s.set_item(REMOTE_SENDERS, &text);
+    }
+}

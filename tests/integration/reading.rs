@@ -632,3 +632,57 @@ async fn extreme_structures_are_shown_in_part_and_the_session_survives() -> Resu
     client.open("INBOX", 10).await?;
     Ok(())
 }
+
+/// Remote images load, on request, only through the bridge's proxy, which refuses
+/// addresses inside the network.
+#[tokio::test]
+async fn remote_images_go_through_the_proxy_which_refuses_private_addresses() -> Result<()> {
+    let fixtures = fixtures()?;
+    let raws: Vec<Vec<u8>> = fixtures.iter().map(|(_, raw)| raw.clone()).collect();
+    let (_dovecot, _user, bridge, mut client, uids) = reading(&raws).await?;
+    let uid = uid_of(&fixtures, &uids, "02-related-cid.eml");
+    let view = client.open_message("INBOX", uid, None).await?;
+    let body = client
+        .ok(Request::ShowPart {
+            folder: "INBOX".into(),
+            uid,
+            part: "1".into(),
+            remote_content: true,
+        })
+        .await?;
+    let protocol::Reply::PartShown { body, .. } = body else {
+        bail!("expected a part, got {body:?}");
+    };
+    assert!(body.remote_loaded && body.blocked_remote == 0);
+    let proxied = format!(
+        "{}{}/remote?url=https%3A%2F%2Ftracker.example.net%2Fopen.gif",
+        bridge.origin(),
+        view.link
+    );
+    assert!(text(&body).contains(&proxied), "{}", text(&body));
+
+    let inside = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let knock = format!("http://{}/x.png", inside.local_addr()?);
+    for target in [
+        knock.as_str(),
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/a.png",
+        "http://[::1]/a.png",
+    ] {
+        let url = format!(
+            "{}{}/remote?url={}",
+            bridge.origin(),
+            view.link,
+            target.replace(':', "%3A").replace('/', "%2F")
+        );
+        assert_eq!(http_get(&url).await?.status, 403, "{target}");
+    }
+    let nobody = tokio::time::timeout(std::time::Duration::from_millis(1), inside.accept()).await;
+    assert!(nobody.is_err(), "the proxy connected inside");
+    let forged = format!(
+        "{}/mail/AAAAAAAAAAAAAAAAAAAAAA/remote?url=http%3A%2F%2Fexample.org%2F",
+        bridge.origin()
+    );
+    assert_eq!(http_get(&forged).await?.status, 404);
+    Ok(())
+}

@@ -180,6 +180,21 @@ async fn messages_open_with_their_body_attachments_and_inline_images() -> Result
     browser
         .screenshot(&screenshot_dir()?.join("reader-html-desktop.png"))
         .await?;
+    // On request, remote images load through the bridge's proxy, never directly.
+    browser.button("Load remote images").await?.click().await?;
+    eventually("the images to be proxied", async || {
+        let frame = body_frame(&browser).await?;
+        let srcdoc = frame.attr("srcdoc").await?.unwrap_or_default();
+        Ok((srcdoc.contains("/remote?url=https%3A%2F%2Ftracker.example.net")).then_some(()))
+    })
+    .await?;
+    let bars = browser
+        .client
+        .find_all(Locator::XPath(
+            "//*[@role='status'][contains(., 'remote images were blocked')]",
+        ))
+        .await?;
+    assert!(bars.is_empty(), "the blocked-content bar stayed");
 
     // Attachments are listed, and fetched only when asked for.
     open(&browser, "Quarterly report").await?;

@@ -9,6 +9,7 @@ use super::icons;
 use super::message_list::show_date;
 use crate::app::{Ui, open_message, set_seen, show_part, use_transport, use_ui};
 use crate::format::{Piece, kind_label, plain_text, size};
+use crate::settings;
 use crate::state::Pane;
 
 /// The iframe sandbox: links may open in a new tab, nothing else is allowed. Never
@@ -216,7 +217,7 @@ fn OpenMessage() -> impl IntoView {
             {move || notes.get().unwrap_or_default().into_iter().map(|n| view! {
                 <p class="note" role="note">{note_text(&n)}</p>
             }).collect_view()}
-            {move || body.get().flatten().map(|b| view! { <BodyView body=b /> })}
+            {move || body.get().flatten().map(|b| view! { <BodyView body=b from=from.get().unwrap_or_default() /> })}
             {move || {
                 let files: Vec<Part> = parts
                     .get()
@@ -263,11 +264,32 @@ fn Recipients(label: &'static str, list: Signal<Vec<Address>>) -> impl IntoView 
 }
 
 #[component]
-fn BodyView(body: Body) -> impl IntoView {
+fn BodyView(body: Body, from: Vec<Address>) -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let sender = from
+        .first()
+        .map(|a| a.email.clone())
+        .filter(|e| !e.is_empty());
     let blocked = body.blocked_remote;
-    // Loading remote images waits for the bridge's image proxy; until then the
-    // person is told what was held back, and no button offers what cannot work.
+    let part = body.part.clone();
     let bar = (blocked > 0 && !body.remote_loaded).then(|| {
+        let load = {
+            let transport = transport.clone();
+            let part = part.clone();
+            move |_| show_part(ui, transport.clone(), part.clone(), true)
+        };
+        let always = sender.map(|sender| {
+            let transport = transport.clone();
+            let part = part.clone();
+            let label = format!("Always load from {sender}");
+            view! {
+                <button on:click=move |_| {
+                    settings::allow_remote(&sender);
+                    show_part(ui, transport.clone(), part.clone(), true)
+                }>{label}</button>
+            }
+        });
         let count = if blocked == 1 {
             "1 remote image was blocked to protect your privacy.".to_owned()
         } else {
@@ -277,6 +299,8 @@ fn BodyView(body: Body) -> impl IntoView {
             <div class="remote-bar" role="status">
                 {icons::shield()}
                 <span>{count}</span>
+                <button on:click=load>"Load remote images"</button>
+                {always}
             </div>
         }
     });
