@@ -180,6 +180,8 @@ fn download(
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + use<> {
     struct Progress {
         session: SessionHandle,
+        /// This download's turn, taken before the first range and kept to the end.
+        turn: Option<tokio::sync::OwnedSemaphorePermit>,
         message: MessageRef,
         part: Option<String>,
         decoder: StreamDecoder,
@@ -189,6 +191,7 @@ fn download(
     }
     let start = Progress {
         session,
+        turn: None,
         message,
         part,
         decoder: StreamDecoder::new(meta.encoding),
@@ -197,9 +200,13 @@ fn download(
         done: false,
     };
     futures::stream::unfold(start, |mut at| async move {
+        if at.turn.is_none() && !at.done {
+            at.turn = at.session.download_turn().await;
+        }
         while !at.done {
             if at.offset >= at.size {
                 at.done = true;
+                at.turn = None;
                 let rest = at.decoder.finish();
                 if rest.is_empty() {
                     return None;

@@ -88,6 +88,15 @@ impl Bridge {
         })
     }
 
+    /// A bridge already running elsewhere (another process) at `addr`.
+    pub fn running_at(addr: SocketAddr) -> Result<Self> {
+        Ok(Bridge {
+            addr,
+            _dir: tempfile::tempdir()?,
+            stop: None,
+        })
+    }
+
     pub fn origin(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -1,6 +1,7 @@
 //! Postern's developer commands, run as `cargo xtask <command>`:
-//! `demo` (a private Dovecot with sample mail plus the bridge) and `test` (every
-//! check and test). Both first install what is missing, idempotently.
+//! `demo` (a private Dovecot with sample mail plus the bridge), `test` (every check
+//! and test) and `bench` (measurements). All first install what is missing,
+//! idempotently.
 
 mod setup;
 
@@ -32,6 +33,9 @@ enum Task {
     Test,
     /// Only install the tools the other commands need.
     Setup,
+    /// Build the release bridge and measure it against a private Dovecot; prints a
+    /// table and writes the raw figures under `target/bench/`.
+    Bench,
 }
 
 fn main() -> Result<()> {
@@ -42,6 +46,7 @@ fn main() -> Result<()> {
         Task::Setup => setup::ensure_tools(&root).map(drop),
         Task::Test => test(&root),
         Task::Demo { port } => demo(&root, port),
+        Task::Bench => bench(&root),
     }
 }
 
@@ -123,6 +128,29 @@ fn test(root: &Path) -> Result<()> {
         root.join("target/screenshots").display()
     );
     Ok(())
+}
+
+fn bench(root: &Path) -> Result<()> {
+    setup::ensure_tools(root)?;
+    run(
+        "building the bridge and the benchmark (release)",
+        cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "bridge",
+            "-p",
+            "tests",
+            "--bin",
+            "postern",
+            "--bin",
+            "bench",
+        ]),
+    )?;
+    run(
+        "measuring",
+        Command::new(root.join("target/release/bench")).arg(root.join("target/release/postern")),
+    )
 }
 
 fn demo(root: &Path, port: Option<u16>) -> Result<()> {

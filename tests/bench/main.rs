@@ -1,0 +1,353 @@
+//! `cargo xtask bench`: Postern's measurements, against a private Dovecot and the
+//! release bridge running as its own process (so that its memory is its own).
+//!
+//! Reading mail: bytes over the WebSocket to open a note with a 10 MB attachment;
+//! time to open a message through the bridge against a direct IMAP fetch of the same
+//! structure and part; the bridge's peak memory while four clients download a 50 MB
+//! attachment at once. Prints a table and writes the raw figures to
+//! `target/bench/reading.json`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures::TryStreamExt;
+use maildev::sample::{self, Attachment, Headers, Sample};
+use protocol::{Reply, Request};
+use tests::{Bridge, Dovecot, User, WsClient, workspace_root};
+
+/// Runs of each timed measurement.
+const RUNS: usize = 25;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let postern: PathBuf = std::env::args()
+        .nth(1)
+        .context("usage: bench <path to the postern binary>")?
+        .into();
+    let user = User::new("bench", "bench-password");
+    eprintln!("==> starting Dovecot and seeding a 10 MB and a 50 MB attachment");
+    let dovecot = Dovecot::start(std::slice::from_ref(&user))?;
+    let mut imap = dovecot.imap(&user).await?;
+    let note = with_file("A short note with a 10 MB clip", 10 << 20);
+    let big = with_file("The 50 MB file", 50 << 20);
+    let samples = [note, big].map(|raw| Sample {
+        folder: "INBOX".into(),
+        flags: vec![],
+        date: 1_793_523_600,
+        raw,
+    });
+    sample::append_all(&mut imap, &samples).await?;
+    imap.select("INBOX").await?;
+
+    let dir = tempfile::tempdir()?;
+    let port = maildev::free_port()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let config = dir.path().join("postern.toml");
+    std::fs::create_dir(dir.path().join("static"))?;
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\n\n[[account]]\nname = \"Bench\"\nimap = {:?}\nca_file = {:?}\n",
+            dir.path().join("static").display().to_string(),
+            dovecot.imaps_url(),
+            dovecot.ca_file().display().to_string()
+        ),
+    )?;
+    let mut bridge_process = tokio::process::Command::new(&postern)
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start {}", postern.display()))?;
+    let pid = bridge_process.id().context("the bridge has no pid")?;
+    tests::eventually("the bridge to listen", async || {
+        Ok(tokio::net::TcpStream::connect(addr).await.ok().map(drop))
+    })
+    .await?;
+    let bridge = Bridge::running_at(addr)?;
+    let mut client = bridge.connect().await?;
+    client.sign_in(None, &user).await??;
+    let window = client.open("INBOX", 10).await?;
+    let uid_of = |subject: &str| {
+        window
+            .messages
+            .iter()
+            .find(|m| m.subject == subject)
+            .map(|m| m.uid)
+            .with_context(|| format!("{subject} is not in INBOX"))
+    };
+    let note_uid = uid_of("A short note with a 10 MB clip")?;
+    let big_uid = uid_of("The 50 MB file")?;
+
+    eprintln!("==> opening the 10 MB-attachment note");
+    let before = client.bytes_received;
+    let view = open(&mut client, note_uid).await?;
+    let open_bytes = client.bytes_received - before;
+
+    eprintln!("==> timing opens: bridge against direct IMAP, alternately, {RUNS} runs each");
+    let text_part = view
+        .body
+        .as_ref()
+        .map(|b| b.part.clone())
+        .context("no body")?;
+    let mut bridge_times = Vec::new();
+    let mut direct_times = Vec::new();
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        open(&mut client, note_uid).await?;
+        bridge_times.push(start.elapsed());
+        let start = Instant::now();
+        let structure: Vec<_> = imap
+            .uid_fetch(
+                note_uid.to_string(),
+                "(UID FLAGS RFC822.SIZE BODYSTRUCTURE)",
+            )
+            .await?
+            .try_collect()
+            .await?;
+        let part: Vec<_> = imap
+            .uid_fetch(
+                note_uid.to_string(),
+                format!("(UID BODY.PEEK[{text_part}]<0.1048576>)"),
+            )
+            .await?
+            .try_collect()
+            .await?;
+        direct_times.push(start.elapsed());
+        if structure.is_empty() || part.is_empty() {
+            bail!("the direct fetch found nothing");
+        }
+    }
+
+    eprintln!("==> four clients downloading the 50 MB attachment at once");
+    let big_view = open(&mut client, big_uid).await?;
+    let file = big_view
+        .parts
+        .iter()
+        .find(|p| p.name.as_deref() == Some("file.bin"))
+        .context("the 50 MB attachment is not listed")?;
+    let url = format!("{}{}/part/{}", bridge.origin(), big_view.link, file.id);
+    eprintln!("==> one download through the bridge against direct 512 KiB partial fetches");
+    let start = Instant::now();
+    let single = download(url.clone()).await?;
+    let single_time = start.elapsed();
+    let start = Instant::now();
+    let mut offset = 0u64;
+    loop {
+        let chunk: Vec<_> = imap
+            .uid_fetch(
+                big_uid.to_string(),
+                format!("(UID BODY.PEEK[{}]<{offset}.524288>)", file.id),
+            )
+            .await?
+            .try_collect()
+            .await?;
+        let got = chunk
+            .iter()
+            .find_map(|f| {
+                f.section(&async_imap::imap_proto::SectionPath::Part(
+                    file.id.split('.').filter_map(|n| n.parse().ok()).collect(),
+                    None,
+                ))
+                .map(<[u8]>::len)
+            })
+            .unwrap_or(0);
+        offset += got as u64;
+        if got < 524_288 {
+            break;
+        }
+    }
+    let direct_time = start.elapsed();
+    if single != 50 << 20 {
+        bail!("the single download was incomplete: {single}");
+    }
+    let idle_rss = rss_kib(pid)?;
+    let peak = Arc::new(AtomicU64::new(idle_rss));
+    let running = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let (peak, running) = (peak.clone(), running.clone());
+        tokio::spawn(async move {
+            while running.load(Ordering::Relaxed) {
+                if let Ok(rss) = rss_kib(pid) {
+                    peak.fetch_max(rss, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let start = Instant::now();
+    let downloads: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(download(url.clone())))
+        .collect();
+    let mut sizes = Vec::new();
+    for download in downloads {
+        sizes.push(download.await??);
+    }
+    let download_time = start.elapsed();
+    running.store(false, Ordering::Relaxed);
+    sampler.await?;
+    if sizes.iter().any(|&s| s != 50 << 20) {
+        bail!("a download was incomplete: {sizes:?}");
+    }
+    let peak_rss = peak.load(Ordering::Relaxed);
+    let high_water = high_water_kib(pid)?;
+    drop(client);
+    let _ = bridge_process.kill().await;
+
+    let bridge_ms = stats(&bridge_times);
+    let direct_ms = stats(&direct_times);
+    println!();
+    println!("Reading mail                                         median      p10–p90");
+    println!("  bytes over the WebSocket to open the 10 MB note    {open_bytes} B");
+    println!(
+        "  open a message through the bridge                  {:>6.2} ms  {:.2}–{:.2} ms",
+        bridge_ms.median, bridge_ms.p10, bridge_ms.p90
+    );
+    println!(
+        "  direct IMAP: structure + the same part             {:>6.2} ms  {:.2}–{:.2} ms",
+        direct_ms.median, direct_ms.p10, direct_ms.p90
+    );
+    println!(
+        "  ratio (bridge / direct)                            {:>6.2}×",
+        bridge_ms.median / direct_ms.median
+    );
+    println!(
+        "  bridge memory, idle after sign-in                  {:>6.1} MiB",
+        idle_rss as f64 / 1024.0
+    );
+    println!(
+        "  peak during 4 × 50 MB downloads                    {:>6.1} MiB (+{:.1} MiB; high-water mark {:.1} MiB)",
+        peak_rss as f64 / 1024.0,
+        (peak_rss.saturating_sub(idle_rss)) as f64 / 1024.0,
+        high_water as f64 / 1024.0
+    );
+    println!(
+        "  one 50 MB download through the bridge              {:>6.2} s",
+        single_time.as_secs_f64()
+    );
+    println!(
+        "  direct IMAP: the same part in 512 KiB fetches      {:>6.2} s ({offset} encoded bytes)",
+        direct_time.as_secs_f64()
+    );
+    println!(
+        "  4 × 50 MB downloaded in                            {:>6.2} s ({:.0} MB/s in total)",
+        download_time.as_secs_f64(),
+        200.0 * 1.048_576 / download_time.as_secs_f64()
+    );
+    println!();
+
+    let out = workspace_root().join("target").join("bench");
+    std::fs::create_dir_all(&out)?;
+    let json = serde_json::json!({
+        "open_10mb_note_websocket_bytes": open_bytes,
+        "open_message_bridge_ms": bridge_times.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
+        "open_message_direct_ms": direct_times.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
+        "bridge_rss_idle_kib": idle_rss,
+        "bridge_rss_peak_during_4x50mb_kib": peak_rss,
+        "bridge_vmhwm_kib": high_water,
+        "download_4x50mb_seconds": download_time.as_secs_f64(),
+        "download_50mb_bridge_seconds": single_time.as_secs_f64(),
+        "fetch_50mb_direct_seconds": direct_time.as_secs_f64(),
+    });
+    std::fs::write(
+        out.join("reading.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
+    eprintln!("raw figures: {}", out.join("reading.json").display());
+    Ok(())
+}
+
+/// A short note with one attachment of `size` bytes of noise.
+fn with_file(subject: &str, size: u32) -> Vec<u8> {
+    let content: Vec<u8> = (0..size)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    sample::with_attachment(
+        &Headers {
+            from: "\"Sam Rivera\" <sam@example.org>",
+            to: "bench@example.org",
+            subject,
+            date: 1_793_523_600,
+        },
+        "A few lines of text.\nThat is all there is to read.",
+        &Attachment {
+            file_name: if size == 50 << 20 {
+                "file.bin"
+            } else {
+                "clip.mp4"
+            },
+            content_type: "application/octet-stream",
+            content: &content,
+        },
+    )
+}
+
+async fn open(client: &mut WsClient, uid: u32) -> Result<protocol::MessageView> {
+    let reply = client
+        .ok(Request::OpenMessage {
+            folder: "INBOX".into(),
+            uid,
+            part: None,
+            mark_seen: false,
+            remote_content: false,
+        })
+        .await?;
+    match reply {
+        Reply::MessageOpened { message, .. } => Ok(*message),
+        other => bail!("expected a message, got {other:?}"),
+    }
+}
+
+/// Streams a download, counting its bytes without keeping them.
+async fn download(url: String) -> Result<u64> {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let mut body = client.get(url.parse()?).await?.into_body();
+    let mut total = 0u64;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            total += data.len() as u64;
+        }
+    }
+    Ok(total)
+}
+
+fn status_field(pid: u32, field: &str) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} for {pid}"))
+}
+
+fn rss_kib(pid: u32) -> Result<u64> {
+    status_field(pid, "VmRSS:")
+}
+
+fn high_water_kib(pid: u32) -> Result<u64> {
+    status_field(pid, "VmHWM:")
+}
+
+struct Stats {
+    median: f64,
+    p10: f64,
+    p90: f64,
+}
+
+fn stats(times: &[Duration]) -> Stats {
+    let mut ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    Stats {
+        median: at(0.5),
+        p10: at(0.1),
+        p90: at(0.9),
+    }
+}
