@@ -145,17 +145,36 @@ fn hex(byte: u8) -> Option<u8> {
 }
 
 /// Decodes a whole (bounded) part: transfer encoding, then charset to UTF-8.
+/// HTML without a charset in its MIME header is read in the one its `<meta>` names.
 /// Returns the text and whether anything was damaged or the charset unknown.
-pub fn text(bytes: &[u8], encoding: Encoding, charset: Option<&str>) -> DecodedText {
+pub fn text(bytes: &[u8], encoding: Encoding, charset: Option<&str>, html: bool) -> DecodedText {
     let mut decoder = StreamDecoder::new(encoding);
     let mut raw = decoder.feed(bytes);
     raw.extend(decoder.finish());
-    let (text, unknown_charset) = to_utf8(&raw, charset);
+    let sniffed = match charset {
+        None if html => meta_charset(&raw[..raw.len().min(4096)]),
+        _ => None,
+    };
+    let (text, unknown_charset) = to_utf8(&raw, charset.or(sniffed.as_deref()));
     DecodedText {
         text,
         damaged: decoder.damaged(),
         unknown_charset,
     }
+}
+
+/// The charset an HTML document declares near its start (`<meta charset=...>` or
+/// `content="text/html; charset=..."`).
+fn meta_charset(head: &[u8]) -> Option<String> {
+    let lower = head.to_ascii_lowercase();
+    let at = lower.windows(8).position(|w| w == b"charset=")? + 8;
+    let name: String = lower[at..]
+        .iter()
+        .skip_while(|&&b| b == b'"' || b == b'\'' || b == b' ')
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        .map(|&b| b as char)
+        .collect();
+    (!name.is_empty()).then_some(name)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -262,16 +281,40 @@ mod tests {
     }
 
     #[test]
+    fn html_without_a_mime_charset_uses_its_meta() {
+        let html = b"<html><head><meta charset=\"ISO-8859-1\"></head><body>caf\xe9</body>";
+        assert!(
+            text(html, Encoding::Identity, None, true)
+                .text
+                .contains("café")
+        );
+        let old = b"<meta http-equiv=Content-Type content='text/html; charset=windows-1252'>\x80";
+        assert!(
+            text(old, Encoding::Identity, None, true)
+                .text
+                .ends_with('€')
+        );
+        // The MIME header wins.
+        let utf8 = "<meta charset=iso-8859-1>é".as_bytes();
+        assert!(
+            text(utf8, Encoding::Identity, Some("utf-8"), true)
+                .text
+                .ends_with('é')
+        );
+    }
+
+    #[test]
     fn charsets_become_utf8() {
         assert_eq!(
-            text(b"caf\xe9", Encoding::Identity, Some("ISO-8859-1")).text,
+            text(b"caf\xe9", Encoding::Identity, Some("ISO-8859-1"), false).text,
             "café"
         );
         assert_eq!(
             text(
                 b"\x93quoted\x94 \x80",
                 Encoding::Identity,
-                Some("windows-1252")
+                Some("windows-1252"),
+                false
             )
             .text,
             "\u{201c}quoted\u{201d} €"
@@ -280,12 +323,13 @@ mod tests {
             text(
                 b"\x1b$B$3$s$K$A$O\x1b(B",
                 Encoding::Identity,
-                Some("iso-2022-jp")
+                Some("iso-2022-jp"),
+                false
             )
             .text,
             "こんにちは"
         );
-        let unknown = text(b"plain \xe9", Encoding::Identity, Some("x-klingon"));
+        let unknown = text(b"plain \xe9", Encoding::Identity, Some("x-klingon"), false);
         assert_eq!(unknown.text, "plain é");
         assert_eq!(unknown.unknown_charset.as_deref(), Some("x-klingon"));
     }

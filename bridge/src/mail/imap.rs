@@ -274,7 +274,7 @@ impl ImapSource {
         let raw = fetch
             .and_then(|f| f.section(&path).map(<[u8]>::to_vec))
             .unwrap_or_default();
-        Ok(super::decode::text(&raw, Encoding::Identity, None).text)
+        Ok(super::decode::text(&raw, Encoding::Identity, None, false).text)
     }
 
     /// Fetches the first bytes of a displayable part and renders them.

@@ -19,7 +19,12 @@ const MAX_BODY_BYTES: usize = 640 * 1024;
 /// the part belongs to, whose related images `cid:` links may name.
 pub fn render(node: &Node, root: &Node, bytes: &[u8], links: &Links) -> Body {
     let truncated = node.size > bytes.len() as u64;
-    let decoded = decode::text(bytes, node.encoding, node.charset.as_deref());
+    let decoded = decode::text(
+        bytes,
+        node.encoding,
+        node.charset.as_deref(),
+        node.is_html(),
+    );
     let mut notes = Vec::new();
     if decoded.damaged {
         notes.push(Note::DamagedEncoding);
