@@ -29,7 +29,7 @@ pub fn kind_label(content_type: &str) -> String {
         ("application", "pdf") => "PDF".to_owned(),
         ("message", "rfc822") => "Email message".to_owned(),
         ("text", "calendar") => "Calendar invitation".to_owned(),
-        ("image", _) => format!("{} image", subtype.to_uppercase()),
+        ("image", _) => format!("{} image", subtype.to_ascii_uppercase()),
         ("text", _) => "Text".to_owned(),
         ("audio", _) => "Audio".to_owned(),
         ("video", _) => "Video".to_owned(),
@@ -120,7 +120,7 @@ fn next_link(text: &str) -> Option<usize> {
                     || !lower[..i]
                         .chars()
                         .next_back()
-                        .is_some_and(|c| c.is_alphanumeric())
+                        .is_some_and(|c| c.is_ascii_alphanumeric())
             })
         })
         .min()
@@ -150,14 +150,16 @@ pub fn date_style(now: (i32, u32, u32), date: (i32, u32, u32)) -> DateStyle {
 
 /// A size in bytes, as people read it.
 pub fn size(bytes: u64) -> String {
-    const KB: f64 = 1024.0;
-    let b = bytes as f64;
-    if b < KB {
+    // Integer arithmetic, rounded to nearest: float formatting would add 10 KB of
+    // code to the app for this one function.
+    const KB: u64 = 1024;
+    if bytes < KB {
         format!("{bytes} B")
-    } else if b < KB * KB {
-        format!("{:.0} KB", b / KB)
+    } else if bytes < KB * KB {
+        format!("{} KB", (bytes + KB / 2) / KB)
     } else {
-        format!("{:.1} MB", b / KB / KB)
+        let tenths = (bytes * 10 + KB * KB / 2) / (KB * KB);
+        format!("{}.{} MB", tenths / 10, tenths % 10)
     }
 }
 

@@ -29,13 +29,13 @@ fn remote_senders() -> Vec<String> {
 
 /// Whether remote images from `sender` load without asking.
 pub fn remote_allowed(sender: &str) -> bool {
-    let sender = sender.to_lowercase();
+    let sender = sender.to_ascii_lowercase();
     remote_senders().contains(&sender)
 }
 
 pub fn allow_remote(sender: &str) {
     let mut senders = remote_senders();
-    let sender = sender.to_lowercase();
+    let sender = sender.to_ascii_lowercase();
     if !senders.contains(&sender) {
         senders.push(sender);
     }

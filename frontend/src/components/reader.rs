@@ -379,7 +379,7 @@ fn Attachments(files: Vec<Part>, link: String) -> impl IntoView {
             let name = part
                 .name
                 .clone()
-                .unwrap_or_else(|| format!("Untitled {}", kind_label(&part.content_type).to_lowercase()));
+                .unwrap_or_else(|| format!("Untitled {}", kind_label(&part.content_type).to_ascii_lowercase()));
             let meta = format!("{} · {}", kind_label(&part.content_type), size(part.size));
             let download = format!("{link}/part/{}", part.id);
             let previewable = is_previewable(&part.content_type);
