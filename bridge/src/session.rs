@@ -10,7 +10,9 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::config::Account;
 use crate::links::LinkRegistry;
-use crate::mail::{FolderWindow, ImapSource, Links, MailError, MailSource, MessageRef, PartMeta};
+use crate::mail::{
+    FolderChange, FolderWindow, ImapSource, Links, MailError, MailSource, MessageRef, PartMeta,
+};
 
 /// How many requests may wait for the session: the WebSocket sends one at a time,
 /// and each download has at most one read outstanding.
@@ -328,10 +330,53 @@ impl<S: MailSource> Actor<S> {
                 let messages = source.set_flags(&folder, &uids, &add, &remove).await?;
                 Ok(Reply::FlagsSet { folder, messages })
             }
+            Request::MoveMessages { folder, uids, to } => {
+                source.move_messages(&folder, &uids, &to).await?;
+                Ok(Reply::MessagesMoved { folder, uids, to })
+            }
+            Request::CopyMessages { folder, uids, to } => {
+                source.copy_messages(&folder, &uids, &to).await?;
+                Ok(Reply::MessagesCopied { folder, uids, to })
+            }
+            Request::ExpungeMessages { folder, uids } => {
+                source.expunge_messages(&folder, &uids).await?;
+                Ok(Reply::MessagesExpunged { folder, uids })
+            }
+            Request::CreateFolder { parent, name } => {
+                self.change_folders(FolderChange::Create { parent, name })
+                    .await
+            }
+            Request::RenameFolder {
+                folder,
+                parent,
+                name,
+            } => {
+                self.change_folders(FolderChange::Rename {
+                    folder,
+                    parent,
+                    name,
+                })
+                .await
+            }
+            Request::DeleteFolder { folder } => {
+                self.change_folders(FolderChange::Delete { folder }).await
+            }
+            Request::SubscribeFolder { folder, subscribed } => {
+                self.change_folders(FolderChange::Subscribe { folder, subscribed })
+                    .await
+            }
             Request::SignIn { .. } | Request::SignOut => {
                 Err(MailError::BadInput("not a session request"))
             }
         }
+    }
+
+    /// Applies a folder change and answers with the new folder list.
+    async fn change_folders(&mut self, change: FolderChange) -> Result<Reply, MailError> {
+        self.source.change_folder(change).await?;
+        Ok(Reply::Folders {
+            folders: self.source.folders().await?,
+        })
     }
 
     fn links(&self, token: &str, remote: bool) -> Links {

@@ -336,6 +336,7 @@ mod tests {
             depth: 0,
             role,
             selectable,
+            subscribed: true,
             total: 0,
             unread: 0,
         };

@@ -4,6 +4,7 @@
 mod bridge_imap;
 mod browser;
 mod hostile_mail;
+mod organizing;
 mod reading;
 mod reading_browser;
 mod seed;

@@ -183,8 +183,15 @@ async fn messages_open_with_their_body_attachments_and_inline_images() -> Result
     // On request, remote images load through the bridge's proxy, never directly.
     browser.button("Load remote images").await?.click().await?;
     eventually("the images to be proxied", async || {
-        let frame = body_frame(&browser).await?;
-        let srcdoc = frame.attr("srcdoc").await?.unwrap_or_default();
+        // Read in one script: the frame is replaced when the new body arrives.
+        let srcdoc = browser
+            .client
+            .execute(
+                "const f = document.querySelector(\"iframe[title='Message body']\"); return f ? f.getAttribute('srcdoc') : ''",
+                vec![],
+            )
+            .await?;
+        let srcdoc = srcdoc.as_str().unwrap_or_default();
         Ok((srcdoc.contains("/remote?url=https%3A%2F%2Ftracker.example.net")).then_some(()))
     })
     .await?;
@@ -370,12 +377,16 @@ async fn hostile_messages_run_no_script_and_reach_nothing_but_the_bridge() -> Re
     for (i, (name, _, _)) in HOSTILE.iter().enumerate() {
         let subject = format!("Hostile {i:02} {name}");
         open(&browser, &subject).await?;
-        if let Ok(frames) = browser.client.find_all(Locator::Css("iframe")).await {
-            for frame in frames {
-                let sandbox = frame.attr("sandbox").await?.unwrap_or_default();
-                if sandbox != SANDBOX {
-                    bail!("{subject}: a frame with sandbox {sandbox:?}");
-                }
+        let sandboxes = browser
+            .client
+            .execute(
+                "return [...document.querySelectorAll('iframe')].map(f => f.getAttribute('sandbox'))",
+                vec![],
+            )
+            .await?;
+        for sandbox in sandboxes.as_array().into_iter().flatten() {
+            if sandbox.as_str() != Some(SANDBOX) {
+                bail!("{subject}: a frame with sandbox {sandbox}");
             }
         }
     }

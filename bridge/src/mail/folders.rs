@@ -11,6 +11,7 @@ pub struct FolderEntry {
     pub delimiter: Option<String>,
     pub role: Option<FolderRole>,
     pub selectable: bool,
+    pub subscribed: bool,
     pub total: u32,
     pub unread: u32,
 }
@@ -32,6 +33,7 @@ impl FolderEntry {
                 NameAttribute::Extension(other) => other.eq_ignore_ascii_case("\\NonExistent"),
                 _ => false,
             }),
+            subscribed: false,
             total: 0,
             unread: 0,
         }
@@ -118,6 +120,7 @@ pub fn build_tree(mut entries: Vec<FolderEntry>) -> Vec<Folder> {
                 depth: (parts.len() - 1) as u32,
                 role: entry.role,
                 selectable: entry.selectable,
+                subscribed: entry.subscribed,
                 total: entry.total,
                 unread: entry.unread,
             };
@@ -147,6 +150,7 @@ mod tests {
             delimiter: Some("/".into()),
             role,
             selectable: true,
+            subscribed: true,
             total: 0,
             unread: 0,
         }

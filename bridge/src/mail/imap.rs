@@ -17,7 +17,7 @@ use super::message::{MAX_DISPLAY_FETCH, base64_decoded_size, parse_section, rend
 use super::structure::{self, Encoding, Kind, Node};
 use super::transport::{Bounded, Budget, connect_tcp, server_label, start_tls};
 use super::{
-    FolderWindow, Links, MailError, MailSource, MessageRef, OpenedMessage, PartMeta,
+    FolderChange, FolderWindow, Links, MailError, MailSource, MessageRef, OpenedMessage, PartMeta,
     UPSTREAM_DEADLINE, check_command_text,
 };
 use crate::config::{Account, Security};
@@ -43,6 +43,11 @@ pub struct ImapSource {
     /// The selected folder and its UIDVALIDITY, so that work on one message does not
     /// select again.
     selected: Option<(String, u32)>,
+    /// The server's hierarchy delimiter, once known.
+    delimiter: Option<String>,
+    /// Capabilities that change how commands are spelled.
+    can_move: bool,
+    uidplus: bool,
 }
 
 /// A message's structure and state, from one FETCH.
@@ -87,12 +92,21 @@ impl ImapSource {
                 });
             }
         };
-        Ok(ImapSource {
+        let mut source = ImapSource {
             session,
             budget,
             broken: false,
             selected: None,
-        })
+            delimiter: None,
+            can_move: false,
+            uidplus: false,
+        };
+        let capabilities = source
+            .step("CAPABILITY", async |s| s.capabilities().await)
+            .await?;
+        source.can_move = capabilities.has_str("MOVE");
+        source.uidplus = capabilities.has_str("UIDPLUS");
+        Ok(source)
     }
 
     /// Runs one command step under the deadline and a fresh byte budget. A timeout or
@@ -334,7 +348,22 @@ impl MailSource for ImapSource {
                     .await
             })
             .await?;
+        let subscribed: std::collections::HashSet<String> = self
+            .step("LSUB", async |s| {
+                s.lsub(Some(""), Some("*"))
+                    .await?
+                    .map_ok(|name| name.name().to_owned())
+                    .try_collect()
+                    .await
+            })
+            .await?;
         let mut entries: Vec<FolderEntry> = names.iter().map(FolderEntry::from_name).collect();
+        for entry in &mut entries {
+            entry.subscribed = subscribed.contains(&entry.id);
+            if self.delimiter.is_none() {
+                self.delimiter.clone_from(&entry.delimiter);
+            }
+        }
         for entry in entries.iter_mut().filter(|e| e.selectable) {
             let id = entry.id.clone();
             // A folder that vanished between LIST and STATUS is shown without counts.
@@ -490,15 +519,8 @@ impl MailSource for ImapSource {
         add: &[Flag],
         remove: &[Flag],
     ) -> Result<Vec<MessageFlags>, MailError> {
-        if uids.is_empty() || uids.len() > MAX_FLAG_UIDS || uids.contains(&0) {
-            return Err(MailError::BadInput("message list"));
-        }
+        let set = uid_set(uids)?;
         self.ensure_selected(folder).await?;
-        let set = uids
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
         let mut result = Vec::new();
         if !add.is_empty() {
             result = self.store(set.clone(), "+FLAGS", add).await?;
@@ -507,6 +529,130 @@ impl MailSource for ImapSource {
             result = self.store(set, "-FLAGS", remove).await?;
         }
         Ok(result)
+    }
+
+    async fn move_messages(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<(), MailError> {
+        let set = uid_set(uids)?;
+        check_command_text(to, "folder name")?;
+        self.ensure_selected(folder).await?;
+        let missing = |e: MailError| match e {
+            MailError::Imap {
+                source: ImapError::No(_),
+                ..
+            } => MailError::FolderNotFound(to.to_owned()),
+            other => other,
+        };
+        if self.can_move {
+            return self
+                .step("UID MOVE", async |s| s.uid_mv(&set, to).await)
+                .await
+                .map_err(missing);
+        }
+        self.step("UID COPY", async |s| s.uid_copy(&set, to).await)
+            .await
+            .map_err(missing)?;
+        self.remove(&set).await
+    }
+
+    async fn copy_messages(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<(), MailError> {
+        let set = uid_set(uids)?;
+        check_command_text(to, "folder name")?;
+        self.ensure_selected(folder).await?;
+        self.step("UID COPY", async |s| s.uid_copy(&set, to).await)
+            .await
+            .map_err(|e| match e {
+                MailError::Imap {
+                    source: ImapError::No(_),
+                    ..
+                } => MailError::FolderNotFound(to.to_owned()),
+                other => other,
+            })
+    }
+
+    async fn expunge_messages(&mut self, folder: &str, uids: &[u32]) -> Result<(), MailError> {
+        let set = uid_set(uids)?;
+        self.ensure_selected(folder).await?;
+        self.remove(&set).await
+    }
+
+    async fn change_folder(&mut self, change: FolderChange) -> Result<(), MailError> {
+        let delimiter = self.delimiter().await?;
+        let not_done = |action: &'static str| {
+            move |e: MailError| match e {
+                MailError::Imap {
+                    source: ImapError::No(_),
+                    ..
+                } => MailError::Refused(action),
+                other => other,
+            }
+        };
+        match change {
+            FolderChange::Create { parent, name } => {
+                let id = folder_id(parent.as_deref(), &name, &delimiter)?;
+                self.step("CREATE", async |s| s.create(&id).await)
+                    .await
+                    .map_err(not_done("create the folder"))?;
+                // New folders are subscribed, as every mail program expects.
+                self.step("SUBSCRIBE", async |s| s.subscribe(&id).await)
+                    .await
+            }
+            FolderChange::Rename {
+                folder,
+                parent,
+                name,
+            } => {
+                check_command_text(&folder, "folder name")?;
+                if folder.eq_ignore_ascii_case("INBOX") {
+                    return Err(MailError::BadInput("the inbox cannot be renamed"));
+                }
+                let id = folder_id(parent.as_deref(), &name, &delimiter)?;
+                self.selected = None;
+                self.step("RENAME", async |s| s.rename(&folder, &id).await)
+                    .await
+                    .map_err(not_done("rename the folder"))?;
+                let _ = self
+                    .step("SUBSCRIBE", async |s| s.subscribe(&id).await)
+                    .await;
+                Ok(())
+            }
+            FolderChange::Delete { folder } => {
+                check_command_text(&folder, "folder name")?;
+                if folder.eq_ignore_ascii_case("INBOX") {
+                    return Err(MailError::BadInput("the inbox cannot be deleted"));
+                }
+                self.selected = None;
+                // A server may not delete the selected folder: select the inbox first.
+                self.ensure_selected("INBOX").await?;
+                self.step("DELETE", async |s| s.delete(&folder).await)
+                    .await
+                    .map_err(not_done("delete the folder"))?;
+                let _ = self
+                    .step("UNSUBSCRIBE", async |s| s.unsubscribe(&folder).await)
+                    .await;
+                Ok(())
+            }
+            FolderChange::Subscribe { folder, subscribed } => {
+                check_command_text(&folder, "folder name")?;
+                if subscribed {
+                    self.step("SUBSCRIBE", async |s| s.subscribe(&folder).await)
+                        .await
+                } else {
+                    self.step("UNSUBSCRIBE", async |s| s.unsubscribe(&folder).await)
+                        .await
+                }
+                .map_err(not_done("change the subscription"))
+            }
+        }
     }
 
     async fn part_meta(
@@ -589,6 +735,51 @@ impl MailSource for ImapSource {
 }
 
 impl ImapSource {
+    /// Marks messages `\Deleted` and expunges exactly them (UIDPLUS). Without
+    /// UIDPLUS a plain EXPUNGE would also remove other messages someone marked, so
+    /// the bridge refuses instead.
+    async fn remove(&mut self, set: &str) -> Result<(), MailError> {
+        if !self.uidplus {
+            return Err(MailError::Refused(
+                "remove messages (the server lacks UIDPLUS)",
+            ));
+        }
+        self.step("UID STORE", async |s| {
+            s.uid_store(set, "+FLAGS.SILENT (\\Deleted)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?;
+        self.step("UID EXPUNGE", async |s| {
+            s.uid_expunge(set).await?.try_collect::<Vec<_>>().await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The hierarchy delimiter, asked of the server (`LIST "" ""`) if no folder list
+    /// has told it yet.
+    async fn delimiter(&mut self) -> Result<String, MailError> {
+        if let Some(delimiter) = &self.delimiter {
+            return Ok(delimiter.clone());
+        }
+        let names = self
+            .step("LIST", async |s| {
+                s.list(Some(""), Some(""))
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await?;
+        let delimiter = names
+            .iter()
+            .find_map(|n| n.delimiter().map(str::to_owned))
+            .unwrap_or_else(|| "/".to_owned());
+        self.delimiter = Some(delimiter.clone());
+        Ok(delimiter)
+    }
+
     /// `UID STORE set +FLAGS|-FLAGS (flags)`; returns the flags the server reports.
     async fn store(
         &mut self,
@@ -643,6 +834,37 @@ fn imap_flag(flag: &Flag) -> Result<String, MailError> {
             name.clone()
         }
     })
+}
+
+/// A UID set from the browser's list: not empty, bounded, no zero.
+fn uid_set(uids: &[u32]) -> Result<String, MailError> {
+    if uids.is_empty() || uids.len() > MAX_FLAG_UIDS || uids.contains(&0) {
+        return Err(MailError::BadInput("message list"));
+    }
+    Ok(uids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+/// The server's id for a folder called `name` (as people read it) under `parent`.
+fn folder_id(parent: Option<&str>, name: &str, delimiter: &str) -> Result<String, MailError> {
+    let name = name.trim();
+    let bad = name.is_empty()
+        || name.chars().count() > 200
+        || name.contains(delimiter)
+        || name.chars().any(|c| c.is_control() || c == '*' || c == '%');
+    if bad {
+        return Err(MailError::BadInput("folder name"));
+    }
+    let encoded = utf7_imap::encode_utf7_imap(name.to_owned());
+    let id = match parent {
+        Some(parent) => format!("{parent}{delimiter}{encoded}"),
+        None => encoded,
+    };
+    check_command_text(&id, "folder name")?;
+    Ok(id)
 }
 
 fn join_section(path: &[u32]) -> String {

@@ -62,6 +62,28 @@ pub struct PartMeta {
     pub decoded_size: Option<u64>,
 }
 
+/// A change to the folder tree. Names are as people read them; ids are the
+/// server's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderChange {
+    Create {
+        parent: Option<String>,
+        name: String,
+    },
+    Rename {
+        folder: String,
+        parent: Option<String>,
+        name: String,
+    },
+    Delete {
+        folder: String,
+    },
+    Subscribe {
+        folder: String,
+        subscribed: bool,
+    },
+}
+
 /// What the session needs from a user's mail server, whatever its protocol.
 pub trait MailSource: Send + 'static {
     /// The folder tree with counts, special-use folders first.
@@ -110,6 +132,34 @@ pub trait MailSource: Send + 'static {
         add: &[Flag],
         remove: &[Flag],
     ) -> impl Future<Output = Result<Vec<MessageFlags>, MailError>> + Send;
+
+    /// Moves messages to `to` (MOVE, else COPY, `\Deleted` and UID EXPUNGE).
+    fn move_messages(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> impl Future<Output = Result<(), MailError>> + Send;
+
+    fn copy_messages(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> impl Future<Output = Result<(), MailError>> + Send;
+
+    /// Removes messages for good.
+    fn expunge_messages(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+    ) -> impl Future<Output = Result<(), MailError>> + Send;
+
+    /// Creates, renames, deletes or (un)subscribes a folder.
+    fn change_folder(
+        &mut self,
+        change: FolderChange,
+    ) -> impl Future<Output = Result<(), MailError>> + Send;
 
     /// Describes a part (or, with `None`, the raw message) for download.
     fn part_meta(
@@ -178,6 +228,8 @@ pub enum MailError {
     Closed,
     #[error("invalid input: {0}")]
     BadInput(&'static str),
+    #[error("the mail server would not {0}")]
+    Refused(&'static str),
 }
 
 impl MailError {
@@ -193,6 +245,7 @@ impl MailError {
             MailError::FolderNotFound(_) => ErrorCode::FolderNotFound,
             MailError::MessageNotFound { .. } => ErrorCode::MessageNotFound,
             MailError::BadInput(_) => ErrorCode::BadRequest,
+            MailError::Refused(_) => ErrorCode::Refused,
             MailError::Imap { source, .. } => match source {
                 async_imap::error::Error::Io(_) | async_imap::error::Error::ConnectionLost => {
                     ErrorCode::ServerUnreachable

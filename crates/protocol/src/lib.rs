@@ -23,6 +23,13 @@
 //! {"id":6,"type":"open_message","folder":"INBOX","uid":3,"mark_seen":true,"remote_content":false}
 //! {"id":7,"type":"show_part","folder":"INBOX","uid":3,"part":"1.1","remote_content":false}
 //! {"id":8,"type":"set_flags","folder":"INBOX","uids":[3],"add":[],"remove":["seen"]}
+//! {"id":9,"type":"move_messages","folder":"INBOX","uids":[3,4],"to":"Archive"}
+//! {"id":10,"type":"copy_messages","folder":"INBOX","uids":[3],"to":"Work"}
+//! {"id":11,"type":"expunge_messages","folder":"Trash","uids":[8]}
+//! {"id":12,"type":"create_folder","parent":"Work","name":"Reports 2027"}
+//! {"id":13,"type":"rename_folder","folder":"Work/Reports 2027","name":"Reports"}
+//! {"id":14,"type":"delete_folder","folder":"Work/Reports"}
+//! {"id":15,"type":"subscribe_folder","folder":"Work","subscribed":false}
 //! {"id":5,"type":"sign_out"}
 //! ```
 //!
@@ -30,12 +37,15 @@
 //! ```json
 //! {"type":"hello","accounts":["Example"]}
 //! {"type":"reply","id":1,"reply":{"type":"signed_in","account":"Example","user":"alice"}}
-//! {"type":"reply","id":2,"reply":{"type":"folders","folders":[{"id":"INBOX","name":"Inbox","parent":null,"depth":0,"role":"inbox","selectable":true,"total":3,"unread":1},{"id":"Lists/Rust","name":"Rust","parent":"Lists","depth":1,"role":null,"selectable":true,"total":0,"unread":0}]}}
+//! {"type":"reply","id":2,"reply":{"type":"folders","folders":[{"id":"INBOX","name":"Inbox","parent":null,"depth":0,"role":"inbox","selectable":true,"subscribed":true,"total":3,"unread":1},{"id":"Lists/Rust","name":"Rust","parent":"Lists","depth":1,"role":null,"selectable":true,"subscribed":false,"total":0,"unread":0}]}}
 //! {"type":"reply","id":3,"reply":{"type":"folder_opened","folder":"INBOX","uid_validity":1700000000,"total":3,"unread":1,"offset":0,"messages":[{"uid":3,"from":[{"name":"Bob","email":"bob@example.org"}],"to":[{"name":null,"email":"alice@example.org"}],"subject":"Lunch?","date":1700000000,"flags":["flagged",{"keyword":"$label1"}],"size":2048,"has_attachments":false}]}}
 //! {"type":"reply","id":4,"reply":{"type":"messages","folder":"INBOX","total":3,"offset":50,"messages":[]}}
 //! {"type":"reply","id":6,"reply":{"type":"message_opened","folder":"INBOX","uid":3,"message":{"part":null,"subject":"Lunch?","from":[{"name":"Bob","email":"bob@example.org"}],"to":[],"cc":[],"reply_to":[],"date":1700000000,"flags":["seen"],"size":2048,"parts":[{"id":"1","content_type":"multipart/alternative","size":0,"name":null,"content_id":null,"depth":0,"role":"container"},{"id":"1.1","content_type":"text/plain","size":12,"name":null,"content_id":null,"depth":1,"role":"body"},{"id":"1.2","content_type":"text/html","size":40,"name":null,"content_id":null,"depth":1,"role":"body"},{"id":"2","content_type":"image/png","size":1300,"name":"map.png","content_id":null,"depth":0,"role":"attachment"}],"body":{"part":"1.2","kind":"html","document":"<!DOCTYPE html>…","blocked_remote":1,"remote_loaded":false,"truncated":false,"notes":[]},"alternatives":["1.2","1.1"],"notes":[],"link":"/mail/Xk3…"}}}
 //! {"type":"reply","id":7,"reply":{"type":"part_shown","folder":"INBOX","uid":3,"body":{"part":"1.1","kind":"text","text":"At noon?","blocked_remote":0,"remote_loaded":false,"truncated":false,"notes":[{"type":"unknown_charset","charset":"x-klingon"}]}}}
 //! {"type":"reply","id":8,"reply":{"type":"flags_set","folder":"INBOX","messages":[{"uid":3,"flags":[]}]}}
+//! {"type":"reply","id":9,"reply":{"type":"messages_moved","folder":"INBOX","uids":[3,4],"to":"Archive"}}
+//! {"type":"reply","id":10,"reply":{"type":"messages_copied","folder":"INBOX","uids":[3],"to":"Work"}}
+//! {"type":"reply","id":11,"reply":{"type":"messages_expunged","folder":"Trash","uids":[8]}}
 //! {"type":"reply","id":5,"reply":{"type":"signed_out"}}
 //! {"type":"failed","id":1,"error":{"code":"wrong_credentials","message":"The user name or password is not correct."}}
 //! {"type":"event","event":{"type":"connectivity_changed","state":"lost"}}
@@ -118,6 +128,37 @@ pub enum Request {
         #[serde(default)]
         remove: Vec<Flag>,
     },
+    /// Move messages to another folder (MOVE, or COPY and expunge where MOVE is missing).
+    MoveMessages {
+        folder: String,
+        uids: Vec<u32>,
+        to: String,
+    },
+    /// Copy messages to another folder.
+    CopyMessages {
+        folder: String,
+        uids: Vec<u32>,
+        to: String,
+    },
+    /// Remove messages for good. (Deleting to Trash is a move.)
+    ExpungeMessages { folder: String, uids: Vec<u32> },
+    /// Create a folder named `name` (as people read it) under `parent`, or at the top.
+    CreateFolder {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<String>,
+        name: String,
+    },
+    /// Rename a folder, and optionally move it under another parent (`None`: the top).
+    RenameFolder {
+        folder: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<String>,
+        name: String,
+    },
+    /// Delete a folder and the messages in it.
+    DeleteFolder { folder: String },
+    /// Subscribe to a folder, or unsubscribe.
+    SubscribeFolder { folder: String, subscribed: bool },
     /// End the mail session; the socket stays open for another sign-in.
     SignOut,
 }
@@ -126,7 +167,8 @@ fn yes() -> bool {
     true
 }
 
-/// Keeps passwords out of logs: the password is never printed.
+/// Keeps passwords out of logs: a sign-in prints without its password; every other
+/// request prints as its JSON, which holds no secret.
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -136,61 +178,10 @@ impl std::fmt::Debug for Request {
                 .field("user", user)
                 .field("password", &"<redacted>")
                 .finish(),
-            Request::ListFolders => f.write_str("ListFolders"),
-            Request::OpenFolder { folder, limit } => f
-                .debug_struct("OpenFolder")
-                .field("folder", folder)
-                .field("limit", limit)
-                .finish(),
-            Request::ListMessages {
-                folder,
-                offset,
-                limit,
-            } => f
-                .debug_struct("ListMessages")
-                .field("folder", folder)
-                .field("offset", offset)
-                .field("limit", limit)
-                .finish(),
-            Request::OpenMessage {
-                folder,
-                uid,
-                part,
-                mark_seen,
-                remote_content,
-            } => f
-                .debug_struct("OpenMessage")
-                .field("folder", folder)
-                .field("uid", uid)
-                .field("part", part)
-                .field("mark_seen", mark_seen)
-                .field("remote_content", remote_content)
-                .finish(),
-            Request::ShowPart {
-                folder,
-                uid,
-                part,
-                remote_content,
-            } => f
-                .debug_struct("ShowPart")
-                .field("folder", folder)
-                .field("uid", uid)
-                .field("part", part)
-                .field("remote_content", remote_content)
-                .finish(),
-            Request::SetFlags {
-                folder,
-                uids,
-                add,
-                remove,
-            } => f
-                .debug_struct("SetFlags")
-                .field("folder", folder)
-                .field("uids", uids)
-                .field("add", add)
-                .field("remove", remove)
-                .finish(),
-            Request::SignOut => f.write_str("SignOut"),
+            other => match serde_json::to_string(other) {
+                Ok(json) => f.write_str(&json),
+                Err(_) => f.write_str("Request"),
+            },
         }
     }
 }
@@ -248,6 +239,20 @@ pub enum Reply {
         folder: String,
         messages: Vec<MessageFlags>,
     },
+    MessagesMoved {
+        folder: String,
+        uids: Vec<u32>,
+        to: String,
+    },
+    MessagesCopied {
+        folder: String,
+        uids: Vec<u32>,
+        to: String,
+    },
+    MessagesExpunged {
+        folder: String,
+        uids: Vec<u32>,
+    },
     SignedOut,
 }
 
@@ -295,6 +300,8 @@ pub enum ErrorCode {
     UnknownAccount,
     /// The request needs a signed-in session.
     NotSignedIn,
+    /// The mail server refused the change (a folder that exists already, say).
+    Refused,
     /// The request was malformed or out of bounds.
     BadRequest,
     /// Anything else; details are in the bridge's log.
@@ -319,6 +326,7 @@ impl ErrorCode {
             }
             ErrorCode::UnknownAccount => "That account is not configured on this server.",
             ErrorCode::NotSignedIn => "Please sign in first.",
+            ErrorCode::Refused => "The mail server refused that change.",
             ErrorCode::BadRequest => "The request was not understood.",
             ErrorCode::Internal => "Something went wrong on the server.",
         }
@@ -356,6 +364,8 @@ pub struct Folder {
     pub role: Option<FolderRole>,
     /// False for folders that only hold other folders.
     pub selectable: bool,
+    /// Whether the user subscribes to it (other mail programs may show only these).
+    pub subscribed: bool,
     pub total: u32,
     pub unread: u32,
 }
@@ -456,8 +466,8 @@ mod tests {
         let [client, server] = blocks.as_slice() else {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
-        assert_eq!(client.len(), 8);
-        assert_eq!(server.len(), 11);
+        assert_eq!(client.len(), 15);
+        assert_eq!(server.len(), 14);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));
@@ -541,6 +551,7 @@ mod tests {
             depth: 1,
             role: None,
             selectable: true,
+            subscribed: true,
             total: 1,
             unread: 0,
         };
