@@ -7,7 +7,7 @@ use protocol::{Connectivity, Event, Flag, Reply, Request};
 
 use crate::components::{mailbox::Mailbox, sign_in::SignIn};
 use crate::settings;
-use crate::state::{Folders, MessageList, Pane, Reader, SignedIn, WINDOW};
+use crate::state::{Folders, MessageList, Pane, Pending, PendingAction, Reader, SignedIn, WINDOW};
 use crate::transport::{Notice, Transport};
 
 /// Every piece of UI state, one signal per concern; `Copy`, so closures take it freely.
@@ -21,6 +21,10 @@ pub struct Ui {
     pub list: RwSignal<MessageList>,
     pub pane: RwSignal<Pane>,
     pub reader: RwSignal<Reader>,
+    /// A move the person can still undo.
+    pub pending: RwSignal<Option<Pending>>,
+    /// Why the last change to the mailbox failed, until dismissed.
+    pub problem: RwSignal<Option<String>>,
 }
 
 impl Ui {
@@ -33,6 +37,8 @@ impl Ui {
             list: RwSignal::new(MessageList::default()),
             pane: RwSignal::new(Pane::default()),
             reader: RwSignal::new(Reader::default()),
+            pending: RwSignal::new(None),
+            problem: RwSignal::new(None),
         }
     }
 
@@ -43,6 +49,8 @@ impl Ui {
         self.list.set(MessageList::default());
         self.pane.set(Pane::default());
         self.reader.set(Reader::default());
+        self.pending.set(None);
+        self.problem.set(None);
         self.notice.set(why.map(str::to_owned));
     }
 }
@@ -255,5 +263,133 @@ fn flags_changed(ui: Ui, folder: &str, changes: &[protocol::MessageFlags]) {
     ui.reader.update(|r| r.set_flags(folder, changes));
     if delta != 0 {
         ui.folders.update(|f| f.add_unread(folder, delta));
+    }
+}
+
+/// How long a move or delete can be undone before it is sent to the server.
+pub const UNDO_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Moves the open message to `to` (Trash for delete, Archive for archive): the row
+/// leaves at once, and the move is sent when the undo window has passed.
+pub fn move_open_message(ui: Ui, transport: Transport, to: String, label: String) {
+    let Some((folder, uid)) = ui.reader.with_untracked(|r| r.folder.clone().zip(r.uid)) else {
+        return;
+    };
+    // One pending action at a time: an earlier one is sent now.
+    commit_pending(ui, transport.clone(), None);
+    let removed = ui
+        .list
+        .try_update(|l| l.take(&folder, &[uid]))
+        .unwrap_or_default();
+    if removed.is_empty() {
+        return;
+    }
+    let id = js_sys::Date::now() as u64;
+    ui.pending.set(Some(Pending {
+        id,
+        folder,
+        action: PendingAction::Move { to },
+        removed,
+        label,
+    }));
+    ui.reader.set(Reader::default());
+    if ui.pane.get_untracked() == Pane::Reader {
+        ui.pane.set(Pane::Messages);
+    }
+    leptos::prelude::set_timeout(move || commit_pending(ui, transport, Some(id)), UNDO_WINDOW);
+}
+
+/// Takes a pending action back: its rows return to the list.
+pub fn undo(ui: Ui) {
+    if let Some(pending) = ui.pending.try_update(Option::take).flatten() {
+        ui.list
+            .update(|l| l.restore(&pending.folder, pending.removed));
+    }
+}
+
+/// Sends the pending action (only if it is still the one with `id`, when given).
+fn commit_pending(ui: Ui, transport: Transport, id: Option<u64>) {
+    let due = ui
+        .pending
+        .with_untracked(|p| p.as_ref().is_some_and(|p| id.is_none_or(|id| p.id == id)));
+    if !due {
+        return;
+    }
+    let Some(pending) = ui.pending.try_update(Option::take).flatten() else {
+        return;
+    };
+    spawn_local(async move {
+        let PendingAction::Move { to } = pending.action.clone();
+        let request = Request::MoveMessages {
+            folder: pending.folder.clone(),
+            uids: pending.uids(),
+            to,
+        };
+        match transport.request(request).await {
+            Ok(_) => refresh_counts(ui, transport).await,
+            Err(error) => {
+                ui.list
+                    .update(|l| l.restore(&pending.folder, pending.removed));
+                ui.problem.set(Some(error.message()));
+            }
+        }
+    });
+}
+
+/// Removes the open message for good, after the person confirmed it.
+pub fn expunge_open_message(ui: Ui, transport: Transport) {
+    let Some((folder, uid)) = ui.reader.with_untracked(|r| r.folder.clone().zip(r.uid)) else {
+        return;
+    };
+    spawn_local(async move {
+        let request = Request::ExpungeMessages {
+            folder: folder.clone(),
+            uids: vec![uid],
+        };
+        match transport.request(request).await {
+            Ok(_) => {
+                ui.list.update(|l| {
+                    l.take(&folder, &[uid]);
+                });
+                ui.reader.set(Reader::default());
+                if ui.pane.get_untracked() == Pane::Reader {
+                    ui.pane.set(Pane::Messages);
+                }
+                refresh_counts(ui, transport).await;
+            }
+            Err(error) => ui.problem.set(Some(error.message())),
+        }
+    });
+}
+
+/// Flags or unflags the open message.
+pub fn set_flagged(ui: Ui, transport: Transport, flagged: bool) {
+    let Some((folder, uid)) = ui.reader.with_untracked(|r| r.folder.clone().zip(r.uid)) else {
+        return;
+    };
+    spawn_local(async move {
+        let (add, remove) = if flagged {
+            (vec![Flag::Flagged], vec![])
+        } else {
+            (vec![], vec![Flag::Flagged])
+        };
+        let request = Request::SetFlags {
+            folder: folder.clone(),
+            uids: vec![uid],
+            add,
+            remove,
+        };
+        match transport.request(request).await {
+            Ok(Reply::FlagsSet { messages, .. }) => flags_changed(ui, &folder, &messages),
+            Ok(_) => {}
+            Err(error) => ui.problem.set(Some(error.message())),
+        }
+    });
+}
+
+/// Reloads the folder list for its counts, keeping the selection.
+async fn refresh_counts(ui: Ui, transport: Transport) {
+    if let Ok(Reply::Folders { folders }) = transport.request(Request::ListFolders).await {
+        ui.folders.update(|f| f.loaded(folders));
     }
 }

@@ -22,6 +22,29 @@ pub enum Pane {
     Reader,
 }
 
+/// An action the person can still undo: its rows are gone from the list, and its
+/// request waits until the undo window has passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub id: u64,
+    pub folder: String,
+    pub action: PendingAction,
+    pub removed: Vec<MessageHeader>,
+    /// What happened, as the undo bar says it.
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PendingAction {
+    Move { to: String },
+}
+
+impl Pending {
+    pub fn uids(&self) -> Vec<u32> {
+        self.removed.iter().map(|m| m.uid).collect()
+    }
+}
+
 /// The reading pane: which message is open, and what of it has arrived.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reader {
@@ -86,6 +109,12 @@ impl Reader {
         }
     }
 
+    pub fn is_flagged(&self) -> bool {
+        self.message
+            .as_ref()
+            .is_some_and(|m| m.flags.contains(&Flag::Flagged))
+    }
+
     pub fn is_seen(&self) -> bool {
         self.message
             .as_ref()
@@ -115,6 +144,11 @@ impl Folders {
             .iter()
             .find(|f| f.role == Some(FolderRole::Inbox))
             .or_else(|| self.folders.iter().find(|f| f.selectable))
+    }
+
+    /// The folder with this special use, if the server has one.
+    pub fn with_role(&self, role: FolderRole) -> Option<&Folder> {
+        self.folders.iter().find(|f| f.role == Some(role))
     }
 
     pub fn get(&self, id: &str) -> Option<&Folder> {
@@ -218,6 +252,34 @@ impl MessageList {
         delta
     }
 
+    /// Takes messages out of the list (they are being moved), keeping the counts in
+    /// step; returns the rows taken.
+    pub fn take(&mut self, folder: &str, uids: &[u32]) -> Vec<MessageHeader> {
+        if self.folder.as_deref() != Some(folder) {
+            return Vec::new();
+        }
+        let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.messages)
+            .into_iter()
+            .partition(|m| uids.contains(&m.uid));
+        self.messages = kept;
+        self.total = self.total.saturating_sub(taken.len() as u32);
+        let unread = taken.iter().filter(|m| m.is_unread()).count() as u32;
+        self.unread = self.unread.saturating_sub(unread);
+        taken
+    }
+
+    /// Puts taken rows back, newest first, as if they had never left.
+    pub fn restore(&mut self, folder: &str, rows: Vec<MessageHeader>) {
+        if self.folder.as_deref() != Some(folder) {
+            return;
+        }
+        self.total += rows.len() as u32;
+        self.unread += rows.iter().filter(|m| m.is_unread()).count() as u32;
+        self.messages.extend(rows);
+        self.messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
+        self.messages.dedup_by_key(|m| m.uid);
+    }
+
     /// Whether older messages remain to be fetched.
     pub fn has_more(&self) -> bool {
         (self.messages.len() as u32) < self.total
@@ -301,6 +363,28 @@ mod tests {
         };
         assert_eq!(list.set_flags("INBOX", &[unseen]), 1);
         assert_eq!(list.unread, 1);
+    }
+
+    #[test]
+    fn taken_rows_come_back_in_place() {
+        let mut list = MessageList::default();
+        list.opening("INBOX");
+        let mut unread = header(2);
+        unread.flags.clear();
+        list.apply(Reply::FolderOpened {
+            folder: "INBOX".into(),
+            uid_validity: 1,
+            total: 3,
+            unread: 1,
+            offset: 0,
+            messages: vec![header(3), unread, header(1)],
+        });
+        let taken = list.take("INBOX", &[2]);
+        assert_eq!((list.total, list.unread, list.messages.len()), (2, 0, 2));
+        list.restore("INBOX", taken);
+        let uids: Vec<u32> = list.messages.iter().map(|m| m.uid).collect();
+        assert_eq!((uids, list.total, list.unread), (vec![3, 2, 1], 3, 1));
+        assert!(list.take("Other", &[1]).is_empty());
     }
 
     #[test]

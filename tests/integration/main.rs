@@ -5,6 +5,7 @@ mod bridge_imap;
 mod browser;
 mod hostile_mail;
 mod organizing;
+mod organizing_browser;
 mod reading;
 mod reading_browser;
 mod seed;

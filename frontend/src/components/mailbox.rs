@@ -7,7 +7,7 @@ use super::folder_list::FolderList;
 use super::icons;
 use super::message_list::MessageList;
 use super::reader::Reader;
-use crate::app::{sign_out, use_transport, use_ui};
+use crate::app::{sign_out, undo, use_transport, use_ui};
 use crate::settings;
 use crate::state::Pane;
 
@@ -58,6 +58,27 @@ pub fn Mailbox() -> impl IntoView {
             <FolderList />
             <MessageList />
             <Reader />
+            <UndoBar />
         </div>
+    }
+}
+
+/// The undo bar for a pending move, and the last organizing error.
+#[component]
+fn UndoBar() -> impl IntoView {
+    let ui = use_ui();
+    view! {
+        {move || ui.pending.with(|p| p.as_ref().map(|p| p.label.clone())).map(|label| view! {
+            <div class="toast" role="status">
+                <span>{label}</span>
+                <button on:click=move |_| undo(ui)>"Undo"</button>
+            </div>
+        })}
+        {move || ui.problem.get().map(|problem| view! {
+            <div class="toast error-toast" role="alert">
+                <span>{problem}</span>
+                <button on:click=move |_| ui.problem.set(None)>"Dismiss"</button>
+            </div>
+        })}
     }
 }

@@ -3,11 +3,14 @@
 //! which load only when asked for.
 
 use leptos::prelude::*;
-use protocol::{Address, Body, BodyContent, MessageView, Note, Part, PartRole};
+use protocol::{Address, Body, BodyContent, FolderRole, MessageView, Note, Part, PartRole};
 
 use super::icons;
 use super::message_list::show_date;
-use crate::app::{Ui, open_message, set_seen, show_part, use_transport, use_ui};
+use crate::app::{
+    Ui, expunge_open_message, move_open_message, open_message, set_flagged, set_seen, show_part,
+    use_transport, use_ui,
+};
 use crate::format::{Piece, kind_label, plain_text, size};
 use crate::settings;
 use crate::state::Pane;
@@ -162,6 +165,7 @@ fn OpenMessage() -> impl IntoView {
                             {icons::back()} "Back to the message"
                         </button>
                     </Show>
+                    <Organize />
                     <span class="spacer"></span>
                     {
                         let transport = transport.clone();
@@ -230,6 +234,112 @@ fn OpenMessage() -> impl IntoView {
                 })
             }}
         </article>
+    }
+}
+
+/// Archive, delete, flag and move the open message.
+#[component]
+fn Organize() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let current = move || ui.reader.with(|r| r.folder.clone()).unwrap_or_default();
+    let role_of = move |role| ui.folders.with(|f| f.with_role(role).map(|f| f.id.clone()));
+    let in_trash = move || role_of(FolderRole::Trash).is_some_and(|t| t == current());
+    let archive = move || role_of(FolderRole::Archive).filter(|a| *a != current());
+    let flagged = move || ui.reader.with(|r| r.is_flagged());
+    let nested = move || ui.reader.with(|r| r.part.is_some());
+    let archive_button = {
+        let transport = transport.clone();
+        move || {
+            let transport = transport.clone();
+            archive().map(|to| {
+                view! {
+                    <button class="ghost" on:click=move |_| {
+                        move_open_message(ui, transport.clone(), to.clone(), "Archived.".into())
+                    }>{icons::folder(Some(FolderRole::Archive))} "Archive"</button>
+                }
+            })
+        }
+    };
+    let delete_button = {
+        let transport = transport.clone();
+        move || {
+            let transport = transport.clone();
+            if in_trash() {
+                view! {
+                    <button class="ghost danger" on:click=move |_| {
+                        let sure = web_sys::window()
+                            .and_then(|w| w.confirm_with_message("Delete this message for good? This cannot be undone.").ok())
+                            .unwrap_or(false);
+                        if sure {
+                            expunge_open_message(ui, transport.clone());
+                        }
+                    }>{icons::folder(Some(FolderRole::Trash))} "Delete permanently"</button>
+                }
+                .into_any()
+            } else {
+                let trash = role_of(FolderRole::Trash);
+                view! {
+                    <button class="ghost" disabled=trash.is_none() on:click=move |_| {
+                        if let Some(to) = trash.clone() {
+                            move_open_message(ui, transport.clone(), to, "Moved to Trash.".into())
+                        }
+                    }>{icons::folder(Some(FolderRole::Trash))} "Delete"</button>
+                }
+                .into_any()
+            }
+        }
+    };
+    let flag_button = {
+        let transport = transport.clone();
+        move || {
+            let transport = transport.clone();
+            let on = flagged();
+            let label = if on { "Remove flag" } else { "Flag" };
+            view! {
+                <button class="ghost" aria-pressed=on.to_string() on:click=move |_| {
+                    set_flagged(ui, transport.clone(), !on)
+                }>{icons::flag()} {label}</button>
+            }
+        }
+    };
+    let move_menu = move || {
+        let transport = transport.clone();
+        let here = current();
+        let targets: Vec<(String, String)> = ui.folders.with(|f| {
+            f.folders
+                .iter()
+                .filter(|f| f.selectable && f.id != here)
+                .map(|f| {
+                    (
+                        f.id.clone(),
+                        format!("{}{}", "\u{a0}\u{a0}".repeat(f.depth as usize), f.name),
+                    )
+                })
+                .collect()
+        });
+        view! {
+            <select class="move-to" aria-label="Move to folder" on:change=move |ev| {
+                let to = event_target_value(&ev);
+                if !to.is_empty() {
+                    let name = ui.folders.with_untracked(|f| f.get(&to).map(|f| f.name.clone())).unwrap_or_default();
+                    move_open_message(ui, transport.clone(), to, format!("Moved to {name}."));
+                }
+            }>
+                <option value="" selected=true>"Move to…"</option>
+                {targets.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
+            </select>
+        }
+    };
+    move || {
+        (!nested()).then(|| {
+            view! {
+                {archive_button.clone()}
+                {delete_button.clone()}
+                {flag_button.clone()}
+                {move_menu.clone()}
+            }
+        })
     }
 }
 

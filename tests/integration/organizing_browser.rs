@@ -1,0 +1,195 @@
+//! Organizing in the real app: archive, delete with undo, flag, move, and deleting
+//! for good from Trash, each checked on the server by an independent client. (The
+//! messages used have plain ASCII subjects, which the check reads undecoded.)
+
+use anyhow::Result;
+use fantoccini::Locator;
+use tests::browser::{Browser, dist_dir};
+use tests::{AccountSpec, Bridge, Dovecot, User, eventually, screenshot_dir};
+
+use crate::seed::{INBOX_NEWEST_FIRST, seeded_server};
+
+async fn subjects(dovecot: &Dovecot, user: &User, folder: &str) -> Result<Vec<String>> {
+    use futures::TryStreamExt;
+    let mut imap = dovecot.imap(user).await?;
+    let mailbox = imap.examine(folder).await?;
+    let mut out = Vec::new();
+    if mailbox.exists > 0 {
+        let fetches: Vec<_> = imap
+            .fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            .await?
+            .try_collect()
+            .await?;
+        for fetch in &fetches {
+            let header = String::from_utf8_lossy(fetch.header().unwrap_or_default()).into_owned();
+            let flagged = fetch
+                .flags()
+                .any(|f| matches!(f, async_imap::types::Flag::Flagged));
+            let subject = header
+                .trim()
+                .trim_start_matches("Subject:")
+                .trim()
+                .to_owned();
+            out.push(if flagged {
+                format!("{subject} [flagged]")
+            } else {
+                subject
+            });
+        }
+    }
+    imap.logout().await?;
+    Ok(out)
+}
+
+async fn open(browser: &Browser, subject: &str) -> Result<()> {
+    let row =
+        format!("//ul[@aria-label='Messages']/li//button[.//*[normalize-space()='{subject}']]");
+    browser
+        .wait_for(Locator::XPath(&row), &format!("the row {subject:?}"))
+        .await?
+        .click()
+        .await?;
+    let heading = format!("//h2[@id='reader-subject'][normalize-space()='{subject}']");
+    browser
+        .wait_for(
+            Locator::XPath(&heading),
+            &format!("the message {subject:?}"),
+        )
+        .await?;
+    Ok(())
+}
+
+/// A button in the message's toolbar (the folder list has an "Archive" button too).
+async fn action(browser: &Browser, name: &str) -> Result<fantoccini::elements::Element> {
+    let xpath = format!("//div[@role='toolbar']//button[normalize-space()='{name}']");
+    browser
+        .wait_for(Locator::XPath(&xpath), &format!("the {name:?} action"))
+        .await
+}
+
+async fn row_gone(browser: &Browser, subject: &str) -> Result<()> {
+    let row = format!("//ul[@aria-label='Messages']/li[.//*[normalize-space()='{subject}']]");
+    eventually(&format!("the row {subject:?} to leave"), async || {
+        Ok(browser
+            .client
+            .find_all(Locator::XPath(&row))
+            .await?
+            .is_empty()
+            .then_some(()))
+    })
+    .await
+}
+
+async fn on_server(dovecot: &Dovecot, user: &User, folder: &str, subject: &str) -> Result<()> {
+    eventually(&format!("{subject:?} in {folder}"), async || {
+        Ok(subjects(dovecot, user, folder)
+            .await?
+            .iter()
+            .any(|s| s == subject || s.strip_suffix(" [flagged]") == Some(subject))
+            .then_some(()))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn archive_delete_undo_flag_move_and_delete_for_good() -> Result<()> {
+    let (dovecot, user) = seeded_server().await?;
+    let bridge = Bridge::start(
+        &[AccountSpec::trusting("Example", &dovecot)],
+        Some(&dist_dir()?),
+    )
+    .await?;
+    let browser = Browser::start(1280, 860).await?;
+    browser.client.goto(&bridge.origin()).await?;
+    browser
+        .field("User name")
+        .await?
+        .send_keys(&user.name)
+        .await?;
+    browser
+        .field("Password")
+        .await?
+        .send_keys(&user.password)
+        .await?;
+    browser.button("Sign in").await?.click().await?;
+
+    // Archive: the row leaves at once; the server follows after the undo window.
+    open(&browser, INBOX_NEWEST_FIRST[0]).await?;
+    action(&browser, "Archive").await?.click().await?;
+    row_gone(&browser, INBOX_NEWEST_FIRST[0]).await?;
+    browser
+        .wait_for(
+            Locator::XPath("//*[@role='status'][.//button[normalize-space()='Undo']]"),
+            "the undo bar",
+        )
+        .await?;
+    browser
+        .screenshot(&screenshot_dir()?.join("organize-undo-bar.png"))
+        .await?;
+    on_server(&dovecot, &user, "Archive", INBOX_NEWEST_FIRST[0]).await?;
+
+    // Delete, then undo: the row comes back and the server never sees a move.
+    open(&browser, INBOX_NEWEST_FIRST[2]).await?;
+    action(&browser, "Delete").await?.click().await?;
+    row_gone(&browser, INBOX_NEWEST_FIRST[2]).await?;
+    browser.button("Undo").await?.click().await?;
+    open(&browser, INBOX_NEWEST_FIRST[2]).await?;
+
+    // Flag: the button and the server agree.
+    action(&browser, "Flag").await?.click().await?;
+    action(&browser, "Remove flag").await?;
+    let flagged = format!("{} [flagged]", INBOX_NEWEST_FIRST[2]);
+    on_server(&dovecot, &user, "INBOX", &flagged).await?;
+
+    // The undone delete was never sent, also after its window.
+    tokio::time::sleep(tests_undo_window()).await;
+    assert!(
+        subjects(&dovecot, &user, "INBOX").await?.contains(&flagged),
+        "an undone delete reached the server"
+    );
+
+    // Move through the menu.
+    open(&browser, INBOX_NEWEST_FIRST[4]).await?;
+    let menu = browser
+        .wait_for(
+            Locator::Css("select[aria-label='Move to folder']"),
+            "the move menu",
+        )
+        .await?;
+    menu.select_by_value("Work").await?;
+    row_gone(&browser, INBOX_NEWEST_FIRST[4]).await?;
+    on_server(&dovecot, &user, "Work", INBOX_NEWEST_FIRST[4]).await?;
+
+    // Delete to Trash, then for good from Trash after confirming.
+    open(&browser, INBOX_NEWEST_FIRST[3]).await?;
+    action(&browser, "Delete").await?.click().await?;
+    on_server(&dovecot, &user, "Trash", INBOX_NEWEST_FIRST[3]).await?;
+    browser
+        .wait_for(
+            Locator::XPath("//nav[@aria-label='Folders']//button[.//*[normalize-space()='Trash']]"),
+            "the Trash folder",
+        )
+        .await?
+        .click()
+        .await?;
+    open(&browser, INBOX_NEWEST_FIRST[3]).await?;
+    action(&browser, "Delete permanently")
+        .await?
+        .click()
+        .await?;
+    browser.client.accept_alert().await?;
+    row_gone(&browser, INBOX_NEWEST_FIRST[3]).await?;
+    eventually("Trash to be empty on the server", async || {
+        Ok(subjects(&dovecot, &user, "Trash")
+            .await?
+            .is_empty()
+            .then_some(()))
+    })
+    .await?;
+    browser.close().await
+}
+
+/// The app's undo window plus a margin, for the one check that time has passed.
+fn tests_undo_window() -> std::time::Duration {
+    std::time::Duration::from_secs(6)
+}
