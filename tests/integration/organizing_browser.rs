@@ -45,9 +45,7 @@ async fn open(browser: &Browser, subject: &str) -> Result<()> {
     let row =
         format!("//ul[@aria-label='Messages']/li//button[.//*[normalize-space()='{subject}']]");
     browser
-        .wait_for(Locator::XPath(&row), &format!("the row {subject:?}"))
-        .await?
-        .click()
+        .click(Locator::XPath(&row), &format!("the row {subject:?}"))
         .await?;
     let heading = format!("//h2[@id='reader-subject'][normalize-space()='{subject}']");
     browser
@@ -59,12 +57,21 @@ async fn open(browser: &Browser, subject: &str) -> Result<()> {
     Ok(())
 }
 
-/// A button in the message's toolbar (the folder list has an "Archive" button too).
-async fn action(browser: &Browser, name: &str) -> Result<fantoccini::elements::Element> {
+/// Clicks a button in the message's toolbar (the folder list has an "Archive" button too).
+async fn action(browser: &Browser, name: &str) -> Result<()> {
+    let xpath = format!("//div[@role='toolbar']//button[normalize-space()='{name}']");
+    browser
+        .click(Locator::XPath(&xpath), &format!("the {name:?} action"))
+        .await
+}
+
+/// Waits for a button in the message's toolbar.
+async fn shows_action(browser: &Browser, name: &str) -> Result<()> {
     let xpath = format!("//div[@role='toolbar']//button[normalize-space()='{name}']");
     browser
         .wait_for(Locator::XPath(&xpath), &format!("the {name:?} action"))
         .await
+        .map(drop)
 }
 
 async fn row_gone(browser: &Browser, subject: &str) -> Result<()> {
@@ -115,7 +122,7 @@ async fn archive_delete_undo_flag_move_and_delete_for_good() -> Result<()> {
 
     // Archive: the row leaves at once; the server follows after the undo window.
     open(&browser, INBOX_NEWEST_FIRST[0]).await?;
-    action(&browser, "Archive").await?.click().await?;
+    action(&browser, "Archive").await?;
     row_gone(&browser, INBOX_NEWEST_FIRST[0]).await?;
     browser
         .wait_for(
@@ -130,14 +137,16 @@ async fn archive_delete_undo_flag_move_and_delete_for_good() -> Result<()> {
 
     // Delete, then undo: the row comes back and the server never sees a move.
     open(&browser, INBOX_NEWEST_FIRST[2]).await?;
-    action(&browser, "Delete").await?.click().await?;
+    action(&browser, "Delete").await?;
     row_gone(&browser, INBOX_NEWEST_FIRST[2]).await?;
-    browser.button("Undo").await?.click().await?;
+    browser
+        .click(Locator::XPath("//button[normalize-space()='Undo']"), "Undo")
+        .await?;
     open(&browser, INBOX_NEWEST_FIRST[2]).await?;
 
     // Flag: the button and the server agree.
-    action(&browser, "Flag").await?.click().await?;
-    action(&browser, "Remove flag").await?;
+    action(&browser, "Flag").await?;
+    shows_action(&browser, "Remove flag").await?;
     let flagged = format!("{} [flagged]", INBOX_NEWEST_FIRST[2]);
     on_server(&dovecot, &user, "INBOX", &flagged).await?;
 
@@ -150,33 +159,37 @@ async fn archive_delete_undo_flag_move_and_delete_for_good() -> Result<()> {
 
     // Move through the menu.
     open(&browser, INBOX_NEWEST_FIRST[4]).await?;
-    let menu = browser
-        .wait_for(
-            Locator::Css("select[aria-label='Move to folder']"),
-            "the move menu",
-        )
-        .await?;
-    menu.select_by_value("Work").await?;
+    eventually("choosing Work in the move menu", async || {
+        use fantoccini::error::{CmdError, ErrorStatus};
+        let Ok(menu) = browser
+            .client
+            .find(Locator::Css("select[aria-label='Move to folder']"))
+            .await
+        else {
+            return Ok(None);
+        };
+        match menu.select_by_value("Work").await {
+            Ok(()) => Ok(Some(())),
+            Err(CmdError::Standard(e)) if e.error == ErrorStatus::StaleElementReference => Ok(None),
+            Err(other) => Err(other.into()),
+        }
+    })
+    .await?;
     row_gone(&browser, INBOX_NEWEST_FIRST[4]).await?;
     on_server(&dovecot, &user, "Work", INBOX_NEWEST_FIRST[4]).await?;
 
     // Delete to Trash, then for good from Trash after confirming.
     open(&browser, INBOX_NEWEST_FIRST[3]).await?;
-    action(&browser, "Delete").await?.click().await?;
+    action(&browser, "Delete").await?;
     on_server(&dovecot, &user, "Trash", INBOX_NEWEST_FIRST[3]).await?;
     browser
-        .wait_for(
+        .click(
             Locator::XPath("//nav[@aria-label='Folders']//button[.//*[normalize-space()='Trash']]"),
             "the Trash folder",
         )
-        .await?
-        .click()
         .await?;
     open(&browser, INBOX_NEWEST_FIRST[3]).await?;
-    action(&browser, "Delete permanently")
-        .await?
-        .click()
-        .await?;
+    action(&browser, "Delete permanently").await?;
     browser.client.accept_alert().await?;
     row_gone(&browser, INBOX_NEWEST_FIRST[3]).await?;
     eventually("Trash to be empty on the server", async || {

@@ -71,17 +71,17 @@ async fn sign_in(browser: &Browser, bridge: &Bridge, user: &User) -> Result<()> 
 async fn open(browser: &Browser, subject: &str) -> Result<()> {
     let row =
         format!("//ul[@aria-label='Messages']/li//button[.//*[normalize-space()='{subject}']]");
-    let row = browser
+    // Rows below the sticky list header are scrolled to the middle before the click.
+    let script = format!(
+        "const r = document.evaluate(\"{row}\", document, null, 9, null).singleNodeValue; if (r) r.scrollIntoView({{block: 'center'}});"
+    );
+    browser
         .wait_for(Locator::XPath(&row), &format!("the row {subject:?}"))
         .await?;
+    browser.client.execute(&script, vec![]).await?;
     browser
-        .client
-        .execute(
-            "arguments[0].scrollIntoView({block: 'center'})",
-            vec![serde_json::to_value(&row)?],
-        )
+        .click(Locator::XPath(&row), &format!("the row {subject:?}"))
         .await?;
-    row.click().await?;
     let heading = format!("//h2[@id='reader-subject'][normalize-space()='{subject}']");
     browser
         .wait_for(

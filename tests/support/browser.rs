@@ -123,6 +123,29 @@ impl Browser {
         .await
     }
 
+    /// Finds and clicks an element, again if the app replaced it in between (a
+    /// re-render leaves the old node stale).
+    pub async fn click(&self, locator: Locator<'_>, what: &str) -> Result<()> {
+        use fantoccini::error::{CmdError, ErrorStatus};
+        eventually(what, || async {
+            let element = match self.client.find(locator).await {
+                Ok(element) => element,
+                Err(CmdError::Standard(e)) if e.error == ErrorStatus::NoSuchElement => {
+                    return Ok(None);
+                }
+                Err(other) => return Err(other.into()),
+            };
+            match element.click().await {
+                Ok(_) => Ok(Some(())),
+                Err(CmdError::Standard(e)) if e.error == ErrorStatus::StaleElementReference => {
+                    Ok(None)
+                }
+                Err(other) => Err(other.into()),
+            }
+        })
+        .await
+    }
+
     /// Saves a PNG of the viewport.
     pub async fn screenshot(&self, path: &Path) -> Result<()> {
         let png = self.client.screenshot().await?;

@@ -242,17 +242,35 @@ fn OpenMessage() -> impl IntoView {
 fn Organize() -> impl IntoView {
     let ui = use_ui();
     let transport = use_transport();
-    let current = move || ui.reader.with(|r| r.folder.clone()).unwrap_or_default();
+    // Memos, so that refreshed counts or flags elsewhere do not rebuild the buttons
+    // (which would also drop keyboard focus).
+    let current = Memo::new(move |_| ui.reader.with(|r| r.folder.clone()).unwrap_or_default());
     let role_of = move |role| ui.folders.with(|f| f.with_role(role).map(|f| f.id.clone()));
-    let in_trash = move || role_of(FolderRole::Trash).is_some_and(|t| t == current());
-    let archive = move || role_of(FolderRole::Archive).filter(|a| *a != current());
-    let flagged = move || ui.reader.with(|r| r.is_flagged());
-    let nested = move || ui.reader.with(|r| r.part.is_some());
+    let trash_id = Memo::new(move |_| role_of(FolderRole::Trash));
+    let in_trash = Memo::new(move |_| trash_id.get().is_some_and(|t| t == current.get()));
+    let archive = Memo::new(move |_| role_of(FolderRole::Archive).filter(|a| *a != current.get()));
+    let flagged = Memo::new(move |_| ui.reader.with(|r| r.is_flagged()));
+    let nested = Memo::new(move |_| ui.reader.with(|r| r.part.is_some()));
+    let targets = Memo::new(move |_| {
+        let here = current.get();
+        ui.folders.with(|f| {
+            f.folders
+                .iter()
+                .filter(|f| f.selectable && f.id != here)
+                .map(|f| {
+                    (
+                        f.id.clone(),
+                        format!("{}{}", "\u{a0}\u{a0}".repeat(f.depth as usize), f.name),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    });
     let archive_button = {
         let transport = transport.clone();
         move || {
             let transport = transport.clone();
-            archive().map(|to| {
+            archive.get().map(|to| {
                 view! {
                     <button class="ghost" on:click=move |_| {
                         move_open_message(ui, transport.clone(), to.clone(), "Archived.".into())
@@ -265,7 +283,7 @@ fn Organize() -> impl IntoView {
         let transport = transport.clone();
         move || {
             let transport = transport.clone();
-            if in_trash() {
+            if in_trash.get() {
                 view! {
                     <button class="ghost danger" on:click=move |_| {
                         let sure = web_sys::window()
@@ -278,7 +296,7 @@ fn Organize() -> impl IntoView {
                 }
                 .into_any()
             } else {
-                let trash = role_of(FolderRole::Trash);
+                let trash = trash_id.get();
                 view! {
                     <button class="ghost" disabled=trash.is_none() on:click=move |_| {
                         if let Some(to) = trash.clone() {
@@ -294,7 +312,7 @@ fn Organize() -> impl IntoView {
         let transport = transport.clone();
         move || {
             let transport = transport.clone();
-            let on = flagged();
+            let on = flagged.get();
             let label = if on { "Remove flag" } else { "Flag" };
             view! {
                 <button class="ghost" aria-pressed=on.to_string() on:click=move |_| {
@@ -305,19 +323,7 @@ fn Organize() -> impl IntoView {
     };
     let move_menu = move || {
         let transport = transport.clone();
-        let here = current();
-        let targets: Vec<(String, String)> = ui.folders.with(|f| {
-            f.folders
-                .iter()
-                .filter(|f| f.selectable && f.id != here)
-                .map(|f| {
-                    (
-                        f.id.clone(),
-                        format!("{}{}", "\u{a0}\u{a0}".repeat(f.depth as usize), f.name),
-                    )
-                })
-                .collect()
-        });
+        let targets = targets.get();
         view! {
             <select class="move-to" aria-label="Move to folder" on:change=move |ev| {
                 let to = event_target_value(&ev);
@@ -332,7 +338,7 @@ fn Organize() -> impl IntoView {
         }
     };
     move || {
-        (!nested()).then(|| {
+        (!nested.get()).then(|| {
             view! {
                 {archive_button.clone()}
                 {delete_button.clone()}
