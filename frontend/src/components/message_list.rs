@@ -53,7 +53,7 @@ pub fn MessageList() -> impl IntoView {
             <ul class="message-list" role="list" aria-label="Messages" aria-busy=move || loading().to_string()>
                 <For
                     each=move || ui.list.with(|l| l.messages.clone())
-                    key=|m: &MessageHeader| (m.uid, m.flags.len())
+                    key=|m: &MessageHeader| m.uid
                     children=|message| view! { <MessageRow message /> }
                 />
             </ul>
@@ -83,8 +83,19 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
     let ui = use_ui();
     let transport = use_transport();
     let uid = message.uid;
-    let unread = message.is_unread();
-    let flagged = message.is_flagged();
+    // Flags change while the row stays (opening marks it read): the row keeps its
+    // node, and with it keyboard focus, and follows the flags reactively.
+    let flags = Memo::new(move |_| {
+        ui.list.with(|l| {
+            l.messages
+                .iter()
+                .find(|m| m.uid == uid)
+                .map(|m| (m.is_unread(), m.is_flagged()))
+                .unwrap_or_default()
+        })
+    });
+    let unread = move || flags.get().0;
+    let flagged = move || flags.get().1;
     let subject = if message.subject.is_empty() {
         "(no subject)".to_owned()
     } else {
@@ -113,12 +124,12 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
                         {message.has_attachments.then(|| view! {
                             <span class="badge" role="img" aria-label="Has attachments">{icons::paperclip()}</span>
                         })}
-                        {flagged.then(|| view! {
+                        {move || flagged().then(|| view! {
                             <span class="badge flag" role="img" aria-label="Flagged">{icons::flag()}</span>
                         })}
                     </span>
                 </span>
-                <span class="visually-hidden">{if unread { "Unread, " } else { "" }} {size(u64::from(message.size))}</span>
+                <span class="visually-hidden">{move || if unread() { "Unread, " } else { "" }} {size(u64::from(message.size))}</span>
             </button>
         </li>
     }
