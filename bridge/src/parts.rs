@@ -67,11 +67,7 @@ async fn remote(
             if let Some(length) = image.length {
                 headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
             }
-            security_headers(headers);
-            headers.insert(
-                HeaderName::from_static("cross-origin-resource-policy"),
-                HeaderValue::from_static("cross-origin"),
-            );
+            security_headers(headers, true);
             headers.insert(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("private, max-age=3600"),
@@ -153,15 +149,7 @@ async fn serve(state: &AppState, token: &str, part: Option<String>, mode: Mode) 
     if let Some(size) = meta.decoded_size {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     }
-    security_headers(headers);
-    // The message frame has an opaque origin, so inline images must be loadable
-    // cross-origin; everything else stays same-origin.
-    if mode == Mode::Inline {
-        headers.insert(
-            HeaderName::from_static("cross-origin-resource-policy"),
-            HeaderValue::from_static("cross-origin"),
-        );
-    }
+    security_headers(headers, mode == Mode::Inline);
     let cache = if mode == Mode::Inline {
         "private, max-age=1800"
     } else {
@@ -283,7 +271,9 @@ fn content_disposition(kind: &str, name: &str) -> String {
 }
 
 /// Whatever the part claims to be, the browser must not sniff it, run it or frame it.
-fn security_headers(headers: &mut axum::http::HeaderMap) {
+/// Images for the message frame must load cross-origin (the frame's origin is
+/// opaque); everything else stays same-origin.
+fn security_headers(headers: &mut axum::http::HeaderMap, for_mail_frame: bool) {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -298,7 +288,11 @@ fn security_headers(headers: &mut axum::http::HeaderMap) {
     );
     headers.insert(
         HeaderName::from_static("cross-origin-resource-policy"),
-        HeaderValue::from_static("same-origin"),
+        HeaderValue::from_static(if for_mail_frame {
+            "cross-origin"
+        } else {
+            "same-origin"
+        }),
     );
 }
 
@@ -322,7 +316,7 @@ fn failure(error: &MailError) -> Response {
 
 fn plain(status: StatusCode, text: &'static str) -> Response {
     let mut response = (status, format!("{text}\n")).into_response();
-    security_headers(response.headers_mut());
+    security_headers(response.headers_mut(), false);
     response
 }
 

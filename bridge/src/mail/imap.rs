@@ -143,27 +143,15 @@ impl ImapSource {
 
     async fn select(&mut self, folder: &str) -> Result<FolderWindow, MailError> {
         check_command_text(folder, "folder name")?;
-        let not_found = |e: MailError| match e {
-            MailError::Imap {
-                source: ImapError::No(_) | ImapError::Bad(_),
-                ..
-            } => MailError::FolderNotFound(folder.to_owned()),
-            other => other,
-        };
         // STATUS before SELECT: RFC 3501 advises against STATUS on the selected folder.
         let status = self
             .step("STATUS", async |s| s.status(folder, "(UNSEEN)").await)
             .await
-            .map_err(not_found)?;
-        let mailbox = self
-            .step("SELECT", async |s| s.select(folder).await)
-            .await
-            .map_err(not_found)?;
-        let uid_validity = mailbox.uid_validity.unwrap_or(0);
-        self.selected = Some((folder.to_owned(), uid_validity));
+            .map_err(|e| refused_means(e, true, || MailError::FolderNotFound(folder.to_owned())))?;
+        let mailbox = self.select_now(folder).await?;
         Ok(FolderWindow {
             folder: folder.to_owned(),
-            uid_validity,
+            uid_validity: mailbox.uid_validity.unwrap_or(0),
             total: mailbox.exists,
             unread: status.unseen.unwrap_or(0),
             offset: 0,
@@ -179,20 +167,18 @@ impl ImapSource {
             return Ok(*uid_validity);
         }
         check_command_text(folder, "folder name")?;
+        Ok(self.select_now(folder).await?.uid_validity.unwrap_or(0))
+    }
+
+    /// SELECT, remembering what is selected. A failed SELECT leaves nothing selected.
+    async fn select_now(&mut self, folder: &str) -> Result<async_imap::types::Mailbox, MailError> {
         self.selected = None;
         let mailbox = self
             .step("SELECT", async |s| s.select(folder).await)
             .await
-            .map_err(|e| match e {
-                MailError::Imap {
-                    source: ImapError::No(_) | ImapError::Bad(_),
-                    ..
-                } => MailError::FolderNotFound(folder.to_owned()),
-                other => other,
-            })?;
-        let uid_validity = mailbox.uid_validity.unwrap_or(0);
-        self.selected = Some((folder.to_owned(), uid_validity));
-        Ok(uid_validity)
+            .map_err(|e| refused_means(e, true, || MailError::FolderNotFound(folder.to_owned())))?;
+        self.selected = Some((folder.to_owned(), mailbox.uid_validity.unwrap_or(0)));
+        Ok(mailbox)
     }
 
     /// Selects the message's folder and checks it is still the same folder.
@@ -540,13 +526,7 @@ impl MailSource for ImapSource {
         let set = uid_set(uids)?;
         check_command_text(to, "folder name")?;
         self.ensure_selected(folder).await?;
-        let missing = |e: MailError| match e {
-            MailError::Imap {
-                source: ImapError::No(_),
-                ..
-            } => MailError::FolderNotFound(to.to_owned()),
-            other => other,
-        };
+        let missing = |e| refused_means(e, false, || MailError::FolderNotFound(to.to_owned()));
         if self.can_move {
             return self
                 .step("UID MOVE", async |s| s.uid_mv(&set, to).await)
@@ -570,13 +550,7 @@ impl MailSource for ImapSource {
         self.ensure_selected(folder).await?;
         self.step("UID COPY", async |s| s.uid_copy(&set, to).await)
             .await
-            .map_err(|e| match e {
-                MailError::Imap {
-                    source: ImapError::No(_),
-                    ..
-                } => MailError::FolderNotFound(to.to_owned()),
-                other => other,
-            })
+            .map_err(|e| refused_means(e, false, || MailError::FolderNotFound(to.to_owned())))
     }
 
     async fn expunge_messages(&mut self, folder: &str, uids: &[u32]) -> Result<(), MailError> {
@@ -587,15 +561,8 @@ impl MailSource for ImapSource {
 
     async fn change_folder(&mut self, change: FolderChange) -> Result<(), MailError> {
         let delimiter = self.delimiter().await?;
-        let not_done = |action: &'static str| {
-            move |e: MailError| match e {
-                MailError::Imap {
-                    source: ImapError::No(_),
-                    ..
-                } => MailError::Refused(action),
-                other => other,
-            }
-        };
+        let not_done =
+            |action: &'static str| move |e| refused_means(e, false, || MailError::Refused(action));
         match change {
             FolderChange::Create { parent, name } => {
                 let id = folder_id(parent.as_deref(), &name, &delimiter)?;
@@ -865,6 +832,26 @@ fn folder_id(parent: Option<&str>, name: &str, delimiter: &str) -> Result<String
     };
     check_command_text(&id, "folder name")?;
     Ok(id)
+}
+
+/// What a server's NO (and, with `bad_too`, BAD) to a command means for the user;
+/// other failures stay as they are.
+fn refused_means(
+    error: MailError,
+    bad_too: bool,
+    meaning: impl FnOnce() -> MailError,
+) -> MailError {
+    match error {
+        MailError::Imap {
+            source: ImapError::No(_),
+            ..
+        } => meaning(),
+        MailError::Imap {
+            source: ImapError::Bad(_),
+            ..
+        } if bad_too => meaning(),
+        other => other,
+    }
 }
 
 fn join_section(path: &[u32]) -> String {
