@@ -206,7 +206,7 @@ pub fn open_message(ui: Ui, transport: Transport, folder: String, uid: u32, part
 
 /// Shows another part of the open message, or the same with remote content.
 pub fn show_part(ui: Ui, transport: Transport, part: String, remote_content: bool) {
-    let Some((folder, uid)) = ui.reader.with_untracked(|r| r.folder.clone().zip(r.uid)) else {
+    let Some((folder, uid)) = ui.reader.with_untracked(Reader::current) else {
         return;
     };
     ui.reader.update(|r| r.switching = true);
@@ -229,16 +229,17 @@ pub fn show_part(ui: Ui, transport: Transport, part: String, remote_content: boo
     });
 }
 
-/// Marks the open message read or unread.
-pub fn set_seen(ui: Ui, transport: Transport, seen: bool) {
-    let Some((folder, uid)) = ui.reader.with_untracked(|r| r.folder.clone().zip(r.uid)) else {
+/// Adds `flag` to the open message, or takes it away: read and unread, flagged and
+/// not. A failure is shown as a problem; the message stays as the server has it.
+pub fn set_flag(ui: Ui, transport: Transport, flag: Flag, on: bool) {
+    let Some((folder, uid)) = ui.reader.with_untracked(Reader::current) else {
         return;
     };
     spawn_local(async move {
-        let (add, remove) = if seen {
-            (vec![Flag::Seen], vec![])
+        let (add, remove) = if on {
+            (vec![flag], vec![])
         } else {
-            (vec![], vec![Flag::Seen])
+            (vec![], vec![flag])
         };
         let request = Request::SetFlags {
             folder: folder.clone(),
@@ -249,9 +250,7 @@ pub fn set_seen(ui: Ui, transport: Transport, seen: bool) {
         match transport.request(request).await {
             Ok(Reply::FlagsSet { messages, .. }) => flags_changed(ui, &folder, &messages),
             Ok(_) => {}
-            Err(error) => ui
-                .reader
-                .update(|r| r.failed(&folder, uid, error.message())),
+            Err(error) => ui.problem.set(Some(error.message())),
         }
     });
 }
@@ -272,7 +271,7 @@ pub const UNDO_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
 /// Moves the open message to `to` (Trash for delete, Archive for archive): the row
 /// leaves at once, and the move is sent when the undo window has passed.
 pub fn move_open_message(ui: Ui, transport: Transport, to: String, label: String) {
-    let Some((folder, uid)) = ui.reader.with_untracked(|r| r.folder.clone().zip(r.uid)) else {
+    let Some((folder, uid)) = ui.reader.with_untracked(Reader::current) else {
         return;
     };
     // One pending action at a time: an earlier one is sent now.
@@ -338,7 +337,7 @@ fn commit_pending(ui: Ui, transport: Transport, id: Option<u64>) {
 
 /// Removes the open message for good, after the person confirmed it.
 pub fn expunge_open_message(ui: Ui, transport: Transport) {
-    let Some((folder, uid)) = ui.reader.with_untracked(|r| r.folder.clone().zip(r.uid)) else {
+    let Some((folder, uid)) = ui.reader.with_untracked(Reader::current) else {
         return;
     };
     spawn_local(async move {
@@ -357,31 +356,6 @@ pub fn expunge_open_message(ui: Ui, transport: Transport) {
                 }
                 refresh_counts(ui, transport).await;
             }
-            Err(error) => ui.problem.set(Some(error.message())),
-        }
-    });
-}
-
-/// Flags or unflags the open message.
-pub fn set_flagged(ui: Ui, transport: Transport, flagged: bool) {
-    let Some((folder, uid)) = ui.reader.with_untracked(|r| r.folder.clone().zip(r.uid)) else {
-        return;
-    };
-    spawn_local(async move {
-        let (add, remove) = if flagged {
-            (vec![Flag::Flagged], vec![])
-        } else {
-            (vec![], vec![Flag::Flagged])
-        };
-        let request = Request::SetFlags {
-            folder: folder.clone(),
-            uids: vec![uid],
-            add,
-            remove,
-        };
-        match transport.request(request).await {
-            Ok(Reply::FlagsSet { messages, .. }) => flags_changed(ui, &folder, &messages),
-            Ok(_) => {}
             Err(error) => ui.problem.set(Some(error.message())),
         }
     });

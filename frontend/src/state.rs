@@ -109,16 +109,16 @@ impl Reader {
         }
     }
 
-    pub fn is_flagged(&self) -> bool {
-        self.message
-            .as_ref()
-            .is_some_and(|m| m.flags.contains(&Flag::Flagged))
+    /// The folder and UID of the message shown, if any.
+    pub fn current(&self) -> Option<(String, u32)> {
+        self.folder.clone().zip(self.uid)
     }
 
-    pub fn is_seen(&self) -> bool {
+    /// Whether the message shown has `flag`.
+    pub fn has_flag(&self, flag: &Flag) -> bool {
         self.message
             .as_ref()
-            .is_some_and(|m| m.flags.contains(&Flag::Seen))
+            .is_some_and(|m| m.flags.contains(flag))
     }
 }
 

@@ -3,13 +3,13 @@
 //! which load only when asked for.
 
 use leptos::prelude::*;
-use protocol::{Address, Body, BodyContent, FolderRole, MessageView, Note, Part, PartRole};
+use protocol::{Address, Body, BodyContent, Flag, FolderRole, MessageView, Note, Part, PartRole};
 
 use super::icons;
 use super::message_list::show_date;
 use crate::app::{
-    Ui, expunge_open_message, move_open_message, open_message, set_flagged, set_seen, show_part,
-    use_transport, use_ui,
+    Ui, expunge_open_message, move_open_message, open_message, set_flag, show_part, use_transport,
+    use_ui,
 };
 use crate::format::{Piece, kind_label, plain_text, size};
 use crate::settings;
@@ -122,7 +122,7 @@ fn OpenMessage() -> impl IntoView {
     let parts = field(ui, |m| m.parts.clone());
     let alternatives = field(ui, |m| m.alternatives.clone());
     let nested = field(ui, |m| m.part.is_some());
-    let seen = move || ui.reader.with(|r| r.is_seen());
+    let seen = move || ui.reader.with(|r| r.has_flag(&Flag::Seen));
     let switching = move || ui.reader.with(|r| r.switching);
 
     let back_transport = transport.clone();
@@ -157,7 +157,7 @@ fn OpenMessage() -> impl IntoView {
                         <button class="ghost" on:click={
                             let transport = back_transport.clone();
                             move |_| {
-                                if let Some((folder, uid)) = ui.reader.with_untracked(|r| r.folder.clone().zip(r.uid)) {
+                                if let Some((folder, uid)) = ui.reader.with_untracked(crate::state::Reader::current) {
                                     open_message(ui, transport.clone(), folder, uid, None);
                                 }
                             }
@@ -173,14 +173,14 @@ fn OpenMessage() -> impl IntoView {
                             let transport = transport.clone();
                             if seen() {
                                 view! {
-                                    <button class="ghost" on:click=move |_| set_seen(ui, transport.clone(), false)>
+                                    <button class="ghost" on:click=move |_| set_flag(ui, transport.clone(), Flag::Seen, false)>
                                         {icons::envelope()} "Mark as unread"
                                     </button>
                                 }
                                 .into_any()
                             } else {
                                 view! {
-                                    <button class="ghost" on:click=move |_| set_seen(ui, transport.clone(), true)>
+                                    <button class="ghost" on:click=move |_| set_flag(ui, transport.clone(), Flag::Seen, true)>
                                         {icons::envelope_open()} "Mark as read"
                                     </button>
                                 }
@@ -249,7 +249,7 @@ fn Organize() -> impl IntoView {
     let trash_id = Memo::new(move |_| role_of(FolderRole::Trash));
     let in_trash = Memo::new(move |_| trash_id.get().is_some_and(|t| t == current.get()));
     let archive = Memo::new(move |_| role_of(FolderRole::Archive).filter(|a| *a != current.get()));
-    let flagged = Memo::new(move |_| ui.reader.with(|r| r.is_flagged()));
+    let flagged = Memo::new(move |_| ui.reader.with(|r| r.has_flag(&Flag::Flagged)));
     let nested = Memo::new(move |_| ui.reader.with(|r| r.part.is_some()));
     let targets = Memo::new(move |_| {
         let here = current.get();
@@ -316,7 +316,7 @@ fn Organize() -> impl IntoView {
             let label = if on { "Remove flag" } else { "Flag" };
             view! {
                 <button class="ghost" aria-pressed=on.to_string() on:click=move |_| {
-                    set_flagged(ui, transport.clone(), !on)
+                    set_flag(ui, transport.clone(), Flag::Flagged, !on)
                 }>{icons::flag()} {label}</button>
             }
         }
@@ -492,10 +492,12 @@ fn Attachments(files: Vec<Part>, link: String) -> impl IntoView {
     let items = files
         .into_iter()
         .map(|part| {
-            let name = part
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("Untitled {}", kind_label(&part.content_type).to_ascii_lowercase()));
+            let name = part.name.clone().unwrap_or_else(|| {
+                format!(
+                    "Untitled {}",
+                    kind_label(&part.content_type).to_ascii_lowercase()
+                )
+            });
             let meta = format!("{} · {}", kind_label(&part.content_type), size(part.size));
             let download = format!("{link}/part/{}", part.id);
             let previewable = is_previewable(&part.content_type);
@@ -506,7 +508,7 @@ fn Attachments(files: Vec<Part>, link: String) -> impl IntoView {
                 let label = format!("Open {name}");
                 view! {
                     <button class="ghost" aria-label=label on:click=move |_| {
-                        if let Some((folder, uid)) = ui.reader.with_untracked(|r| r.folder.clone().zip(r.uid)) {
+                        if let Some((folder, uid)) = ui.reader.with_untracked(crate::state::Reader::current) {
                             open_message(ui, transport.clone(), folder, uid, Some(id.clone()));
                         }
                     }>"Open"</button>
