@@ -264,9 +264,7 @@ async fn main() -> Result<()> {
 
 /// A short note with one attachment of `size` bytes of noise.
 fn with_file(subject: &str, size: u32) -> Vec<u8> {
-    let content: Vec<u8> = (0..size)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let content = sample::noise(size);
     sample::with_attachment(
         &Headers {
             from: "\"Sam Rivera\" <sam@example.org>",

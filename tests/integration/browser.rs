@@ -18,22 +18,6 @@ async fn app() -> Result<(Dovecot, User, Bridge)> {
     Ok((dovecot, user, bridge))
 }
 
-async fn sign_in(browser: &Browser, bridge: &Bridge, user: &User) -> Result<()> {
-    browser.client.goto(&bridge.origin()).await?;
-    browser
-        .field("User name")
-        .await?
-        .send_keys(&user.name)
-        .await?;
-    browser
-        .field("Password")
-        .await?
-        .send_keys(&user.password)
-        .await?;
-    browser.button("Sign in").await?.click().await?;
-    Ok(())
-}
-
 /// The row (list item) holding both texts.
 fn row_with(subject: &str, sender: &str) -> String {
     format!(
@@ -45,7 +29,7 @@ fn row_with(subject: &str, sender: &str) -> String {
 async fn signing_in_through_the_form_shows_folders_and_the_newest_messages() -> Result<()> {
     let (_dovecot, user, bridge) = app().await?;
     let browser = Browser::start(1280, 800).await?;
-    sign_in(&browser, &bridge, &user).await?;
+    browser.sign_in(&bridge.origin(), &user).await?;
 
     let folders = browser
         .wait_for(
@@ -114,7 +98,7 @@ async fn on_a_phone_one_pane_shows_at_a_time() -> Result<()> {
     browser
         .screenshot(&screenshot_dir()?.join("sign-in-phone.png"))
         .await?;
-    sign_in(&browser, &bridge, &user).await?;
+    browser.sign_in(&bridge.origin(), &user).await?;
     let newest = browser
         .wait_for(
             Locator::XPath(&row_with(INBOX_NEWEST_FIRST[0], "Grace Hopper")),
@@ -149,7 +133,9 @@ async fn on_a_phone_one_pane_shows_at_a_time() -> Result<()> {
 async fn a_wrong_password_shows_the_error_and_keeps_the_form() -> Result<()> {
     let (_dovecot, _user, bridge) = app().await?;
     let browser = Browser::start(1280, 800).await?;
-    sign_in(&browser, &bridge, &User::new("alice", "not the password")).await?;
+    browser
+        .sign_in(&bridge.origin(), &User::new("alice", "not the password"))
+        .await?;
     let alert = browser
         .wait_for(Locator::XPath("//*[@role='alert']"), "an error")
         .await?;

@@ -18,14 +18,19 @@ async fn signed_in() -> Result<(Dovecot, User, Bridge, WsClient)> {
     Ok((dovecot, user, bridge, client))
 }
 
-/// The subjects in a folder, as an independent client sees them.
-async fn subjects(dovecot: &Dovecot, user: &User, folder: &str) -> Result<BTreeSet<String>> {
+/// The subjects in a folder (raw, not decoded) and whether each is flagged, as an
+/// independent client sees them.
+pub async fn server_subjects(
+    dovecot: &Dovecot,
+    user: &User,
+    folder: &str,
+) -> Result<Vec<(String, bool)>> {
     let mut imap = dovecot.imap(user).await?;
     let mailbox = imap.examine(folder).await?;
-    let mut subjects = BTreeSet::new();
+    let mut subjects = Vec::new();
     if mailbox.exists > 0 {
         let fetches: Vec<_> = imap
-            .fetch("1:*", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
+            .fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
             .await?
             .try_collect()
             .await?;
@@ -37,11 +42,23 @@ async fn subjects(dovecot: &Dovecot, user: &User, folder: &str) -> Result<BTreeS
                 .unwrap_or_default()
                 .trim()
                 .to_owned();
-            subjects.insert(subject);
+            let flagged = fetch
+                .flags()
+                .any(|f| matches!(f, async_imap::types::Flag::Flagged));
+            subjects.push((subject, flagged));
         }
     }
     imap.logout().await?;
     Ok(subjects)
+}
+
+/// The subjects in a folder, as a set.
+async fn subjects(dovecot: &Dovecot, user: &User, folder: &str) -> Result<BTreeSet<String>> {
+    Ok(server_subjects(dovecot, user, folder)
+        .await?
+        .into_iter()
+        .map(|(subject, _)| subject)
+        .collect())
 }
 
 /// Folder names, and subscribed ones, as an independent client sees them.

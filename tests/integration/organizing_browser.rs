@@ -7,54 +7,22 @@ use fantoccini::Locator;
 use tests::browser::{Browser, dist_dir};
 use tests::{AccountSpec, Bridge, Dovecot, User, eventually, screenshot_dir};
 
+use crate::organizing::server_subjects;
 use crate::seed::{INBOX_NEWEST_FIRST, seeded_server};
 
+/// A folder's subjects as the server has them, flagged ones marked `[flagged]`.
 async fn subjects(dovecot: &Dovecot, user: &User, folder: &str) -> Result<Vec<String>> {
-    use futures::TryStreamExt;
-    let mut imap = dovecot.imap(user).await?;
-    let mailbox = imap.examine(folder).await?;
-    let mut out = Vec::new();
-    if mailbox.exists > 0 {
-        let fetches: Vec<_> = imap
-            .fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-            .await?
-            .try_collect()
-            .await?;
-        for fetch in &fetches {
-            let header = String::from_utf8_lossy(fetch.header().unwrap_or_default()).into_owned();
-            let flagged = fetch
-                .flags()
-                .any(|f| matches!(f, async_imap::types::Flag::Flagged));
-            let subject = header
-                .trim()
-                .trim_start_matches("Subject:")
-                .trim()
-                .to_owned();
-            out.push(if flagged {
+    Ok(server_subjects(dovecot, user, folder)
+        .await?
+        .into_iter()
+        .map(|(subject, flagged)| {
+            if flagged {
                 format!("{subject} [flagged]")
             } else {
                 subject
-            });
-        }
-    }
-    imap.logout().await?;
-    Ok(out)
-}
-
-async fn open(browser: &Browser, subject: &str) -> Result<()> {
-    let row =
-        format!("//ul[@aria-label='Messages']/li//button[.//*[normalize-space()='{subject}']]");
-    browser
-        .click(Locator::XPath(&row), &format!("the row {subject:?}"))
-        .await?;
-    let heading = format!("//h2[@id='reader-subject'][normalize-space()='{subject}']");
-    browser
-        .wait_for(
-            Locator::XPath(&heading),
-            &format!("the message {subject:?}"),
-        )
-        .await?;
-    Ok(())
+            }
+        })
+        .collect())
 }
 
 /// Clicks a button in the message's toolbar (the folder list has an "Archive" button too).
@@ -107,21 +75,10 @@ async fn archive_delete_undo_flag_move_and_delete_for_good() -> Result<()> {
     )
     .await?;
     let browser = Browser::start(1280, 860).await?;
-    browser.client.goto(&bridge.origin()).await?;
-    browser
-        .field("User name")
-        .await?
-        .send_keys(&user.name)
-        .await?;
-    browser
-        .field("Password")
-        .await?
-        .send_keys(&user.password)
-        .await?;
-    browser.button("Sign in").await?.click().await?;
+    browser.sign_in(&bridge.origin(), &user).await?;
 
     // Archive: the row leaves at once; the server follows after the undo window.
-    open(&browser, INBOX_NEWEST_FIRST[0]).await?;
+    browser.open_message(INBOX_NEWEST_FIRST[0]).await?;
     action(&browser, "Archive").await?;
     row_gone(&browser, INBOX_NEWEST_FIRST[0]).await?;
     browser
@@ -136,13 +93,13 @@ async fn archive_delete_undo_flag_move_and_delete_for_good() -> Result<()> {
     on_server(&dovecot, &user, "Archive", INBOX_NEWEST_FIRST[0]).await?;
 
     // Delete, then undo: the row comes back and the server never sees a move.
-    open(&browser, INBOX_NEWEST_FIRST[2]).await?;
+    browser.open_message(INBOX_NEWEST_FIRST[2]).await?;
     action(&browser, "Delete").await?;
     row_gone(&browser, INBOX_NEWEST_FIRST[2]).await?;
     browser
         .click(Locator::XPath("//button[normalize-space()='Undo']"), "Undo")
         .await?;
-    open(&browser, INBOX_NEWEST_FIRST[2]).await?;
+    browser.open_message(INBOX_NEWEST_FIRST[2]).await?;
 
     // Flag: the button and the server agree.
     action(&browser, "Flag").await?;
@@ -158,7 +115,7 @@ async fn archive_delete_undo_flag_move_and_delete_for_good() -> Result<()> {
     );
 
     // Move through the menu.
-    open(&browser, INBOX_NEWEST_FIRST[4]).await?;
+    browser.open_message(INBOX_NEWEST_FIRST[4]).await?;
     eventually("choosing Work in the move menu", async || {
         use fantoccini::error::{CmdError, ErrorStatus};
         let Ok(menu) = browser
@@ -179,7 +136,7 @@ async fn archive_delete_undo_flag_move_and_delete_for_good() -> Result<()> {
     on_server(&dovecot, &user, "Work", INBOX_NEWEST_FIRST[4]).await?;
 
     // Delete to Trash, then for good from Trash after confirming.
-    open(&browser, INBOX_NEWEST_FIRST[3]).await?;
+    browser.open_message(INBOX_NEWEST_FIRST[3]).await?;
     action(&browser, "Delete").await?;
     on_server(&dovecot, &user, "Trash", INBOX_NEWEST_FIRST[3]).await?;
     browser
@@ -188,7 +145,7 @@ async fn archive_delete_undo_flag_move_and_delete_for_good() -> Result<()> {
             "the Trash folder",
         )
         .await?;
-    open(&browser, INBOX_NEWEST_FIRST[3]).await?;
+    browser.open_message(INBOX_NEWEST_FIRST[3]).await?;
     action(&browser, "Delete permanently").await?;
     browser.client.accept_alert().await?;
     row_gone(&browser, INBOX_NEWEST_FIRST[3]).await?;

@@ -12,14 +12,7 @@ use crate::seed::{T0, alice};
 
 /// The fixtures, in file-name order, appended to INBOX in that order.
 fn fixtures() -> Result<Vec<(String, Vec<u8>)>> {
-    let dir = workspace_root().join("tests/fixtures/mime");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .collect();
-    files.sort();
-    files
+    sample::eml_files(&workspace_root().join("tests/fixtures/mime"))?
         .into_iter()
         .map(|path| {
             let name = path
@@ -482,9 +475,7 @@ async fn links_die_with_the_session() -> Result<()> {
 /// A short note carrying 10 MB: opening it moves the note, not the attachment.
 #[tokio::test]
 async fn opening_a_note_with_a_10_mb_attachment_sends_under_8_kb() -> Result<()> {
-    let video: Vec<u8> = (0..10 * 1024 * 1024u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let video = sample::noise(10 * 1024 * 1024);
     let raw = sample::with_attachment(
         &Headers {
             from: "\"Sam Rivera\" <sam@example.org>",

@@ -45,51 +45,31 @@ fn fixture(name: &str) -> Result<Vec<u8>> {
     std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// Signs in and waits for the message list.
 async fn sign_in(browser: &Browser, bridge: &Bridge, user: &User) -> Result<()> {
-    browser.client.goto(&bridge.origin()).await?;
-    browser
-        .field("User name")
-        .await?
-        .send_keys(&user.name)
-        .await?;
-    browser
-        .field("Password")
-        .await?
-        .send_keys(&user.password)
-        .await?;
-    browser.button("Sign in").await?.click().await?;
+    browser.sign_in(&bridge.origin(), user).await?;
     browser
         .wait_for(
             Locator::XPath("//ul[@aria-label='Messages']/li"),
             "the message list",
         )
-        .await?;
-    Ok(())
+        .await
+        .map(drop)
 }
 
-/// Clicks the message with this subject and waits until the reader shows it.
-async fn open(browser: &Browser, subject: &str) -> Result<()> {
-    let row =
-        format!("//ul[@aria-label='Messages']/li//button[.//*[normalize-space()='{subject}']]");
-    // Rows below the sticky list header are scrolled to the middle before the click.
-    let script = format!(
-        "const r = document.evaluate(\"{row}\", document, null, 9, null).singleNodeValue; if (r) r.scrollIntoView({{block: 'center'}});"
-    );
-    browser
-        .wait_for(Locator::XPath(&row), &format!("the row {subject:?}"))
-        .await?;
-    browser.client.execute(&script, vec![]).await?;
-    browser
-        .click(Locator::XPath(&row), &format!("the row {subject:?}"))
-        .await?;
-    let heading = format!("//h2[@id='reader-subject'][normalize-space()='{subject}']");
-    browser
-        .wait_for(
-            Locator::XPath(&heading),
-            &format!("the message {subject:?}"),
-        )
-        .await?;
-    Ok(())
+/// Waits, inside the message frame, until its first image has loaded.
+async fn first_image_loads(browser: &Browser, what: &str) -> Result<()> {
+    eventually(what, async || {
+        let loaded = browser
+            .client
+            .execute(
+                "const i = document.images[0]; return !!i && i.complete && i.naturalWidth > 0;",
+                vec![],
+            )
+            .await?;
+        Ok((loaded == serde_json::Value::Bool(true)).then_some(()))
+    })
+    .await
 }
 
 async fn body_frame(browser: &Browser) -> Result<fantoccini::elements::Element> {
@@ -125,7 +105,7 @@ async fn messages_open_with_their_body_attachments_and_inline_images() -> Result
     sign_in(&browser, &bridge, &user).await?;
 
     // HTML in a sandboxed frame, with its plain alternative a click away.
-    open(&browser, "Café plans").await?;
+    browser.open_message("Café plans").await?;
     let frame = body_frame(&browser).await?;
     let srcdoc = frame.attr("srcdoc").await?.unwrap_or_default();
     assert!(srcdoc.contains("<b>café</b>"), "{srcdoc}");
@@ -149,7 +129,7 @@ async fn messages_open_with_their_body_attachments_and_inline_images() -> Result
         .await?;
 
     // Inline images load from the bridge inside the sandbox; remote ones are counted.
-    open(&browser, "Newsletter with a logo").await?;
+    browser.open_message("Newsletter with a logo").await?;
     browser
         .wait_for(
             Locator::XPath("//*[@role='status'][contains(., '2 remote images were blocked')]"),
@@ -158,18 +138,7 @@ async fn messages_open_with_their_body_attachments_and_inline_images() -> Result
         .await?;
     let frame = body_frame(&browser).await?;
     frame.enter_frame().await?;
-    eventually("the inline logo to load", async || {
-        let loaded = browser
-            .client
-            .execute(
-                "const i = document.images[0]; return !!i && i.complete && i.naturalWidth > 0;",
-                vec![],
-            )
-            .await?;
-
-        Ok((loaded == serde_json::Value::Bool(true)).then_some(()))
-    })
-    .await?;
+    first_image_loads(&browser, "the inline logo to load").await?;
     // The frame's own styles apply: mail is laid out as its sender meant.
     let padding = browser
         .client
@@ -204,7 +173,7 @@ async fn messages_open_with_their_body_attachments_and_inline_images() -> Result
     assert!(bars.is_empty(), "the blocked-content bar stayed");
 
     // Attachments are listed, and fetched only when asked for.
-    open(&browser, "Quarterly report").await?;
+    browser.open_message("Quarterly report").await?;
     let pdf = browser
         .wait_for(
             Locator::XPath(
@@ -229,7 +198,7 @@ async fn messages_open_with_their_body_attachments_and_inline_images() -> Result
         .await?;
 
     // Plain text: escaped, links clickable for safe schemes only, quotes marked.
-    open(&browser, "Re: links and quotes").await?;
+    browser.open_message("Re: links and quotes").await?;
     let text = browser
         .wait_for(Locator::Css(".plain-text"), "the plain text")
         .await?;
@@ -254,7 +223,7 @@ async fn messages_open_with_their_body_attachments_and_inline_images() -> Result
     );
 
     // An attached message opens as a message.
-    open(&browser, "Fwd: budget figures").await?;
+    browser.open_message("Fwd: budget figures").await?;
     browser
         .button("Open budget figures.eml")
         .await?
@@ -281,7 +250,7 @@ async fn phones_read_one_pane_at_a_time() -> Result<()> {
     let (_dovecot, user, bridge) = app_with(messages).await?;
     let browser = Browser::start(390, 844).await?;
     sign_in(&browser, &bridge, &user).await?;
-    open(&browser, "Quarterly report").await?;
+    browser.open_message("Quarterly report").await?;
     browser
         .wait_for(
             Locator::XPath("//section[@aria-label='Attachments']"),
@@ -376,7 +345,7 @@ async fn hostile_messages_run_no_script_and_reach_nothing_but_the_bridge() -> Re
         .await?;
     for (i, (name, _, _)) in HOSTILE.iter().enumerate() {
         let subject = format!("Hostile {i:02} {name}");
-        open(&browser, &subject).await?;
+        browser.open_message(&subject).await?;
         let sandboxes = browser
             .client
             .execute(
@@ -390,19 +359,9 @@ async fn hostile_messages_run_no_script_and_reach_nothing_but_the_bridge() -> Re
             }
         }
     }
-    open(&browser, "Newsletter with a logo").await?;
+    browser.open_message("Newsletter with a logo").await?;
     body_frame(&browser).await?.enter_frame().await?;
-    eventually("the sentinel's inline image", async || {
-        let loaded = browser
-            .client
-            .execute(
-                "const i = document.images[0]; return !!i && i.complete && i.naturalWidth > 0;",
-                vec![],
-            )
-            .await?;
-        Ok((loaded == serde_json::Value::Bool(true)).then_some(()))
-    })
-    .await?;
+    first_image_loads(&browser, "the sentinel's inline image").await?;
     browser.client.enter_parent_frame().await?;
 
     let page = browser

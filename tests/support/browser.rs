@@ -123,6 +123,41 @@ impl Browser {
         .await
     }
 
+    /// Loads the app from `origin` and signs in through the form (without waiting for
+    /// the outcome, which may be an error).
+    pub async fn sign_in(&self, origin: &str, user: &maildev::User) -> Result<()> {
+        self.client.goto(origin).await?;
+        self.field("User name").await?.send_keys(&user.name).await?;
+        self.field("Password")
+            .await?
+            .send_keys(&user.password)
+            .await?;
+        self.button("Sign in").await?.click().await?;
+        Ok(())
+    }
+
+    /// Clicks the listed message with this subject (scrolled clear of the sticky
+    /// list header first) and waits until the reading pane shows it.
+    pub async fn open_message(&self, subject: &str) -> Result<()> {
+        let row =
+            format!("//ul[@aria-label='Messages']/li//button[.//*[normalize-space()='{subject}']]");
+        let scroll = format!(
+            "const r = document.evaluate(\"{row}\", document, null, 9, null).singleNodeValue; if (r) r.scrollIntoView({{block: 'center'}});"
+        );
+        self.wait_for(Locator::XPath(&row), &format!("the row {subject:?}"))
+            .await?;
+        self.client.execute(&scroll, vec![]).await?;
+        self.click(Locator::XPath(&row), &format!("the row {subject:?}"))
+            .await?;
+        let heading = format!("//h2[@id='reader-subject'][normalize-space()='{subject}']");
+        self.wait_for(
+            Locator::XPath(&heading),
+            &format!("the message {subject:?}"),
+        )
+        .await
+        .map(drop)
+    }
+
     /// Finds and clicks an element, again if the app replaced it in between (a
     /// re-render leaves the old node stale).
     pub async fn click(&self, locator: Locator<'_>, what: &str) -> Result<()> {

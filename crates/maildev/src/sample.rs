@@ -391,6 +391,25 @@ fn base64_lines(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// `len` bytes that look like compressed media: deterministic, and nothing a
+/// transfer encoding or a diff would shorten. For large test attachments.
+pub fn noise(len: u32) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+/// The `.eml` files in `dir`, in name order.
+pub fn eml_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -173,13 +173,7 @@ fn demo(root: &Path, port: Option<u16>) -> Result<()> {
 /// The MIME fixtures the tests read (every kind of structure, charset and damage),
 /// and a large attachment to watch download, in a "Samples" folder.
 fn reading_samples(root: &Path, now: i64) -> Result<Vec<maildev::sample::Sample>> {
-    let dir = root.join("tests/fixtures/mime");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .collect();
-    files.sort();
+    let files = maildev::sample::eml_files(&root.join("tests/fixtures/mime"))?;
     let mut samples = Vec::new();
     for (i, path) in files.iter().enumerate() {
         samples.push(maildev::sample::Sample {
@@ -189,9 +183,7 @@ fn reading_samples(root: &Path, now: i64) -> Result<Vec<maildev::sample::Sample>
             raw: std::fs::read(path)?,
         });
     }
-    let video: Vec<u8> = (0..24 * 1024 * 1024u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let video = maildev::sample::noise(24 * 1024 * 1024);
     let raw = maildev::sample::with_attachment(
         &maildev::sample::Headers {
             from: "\"Sam Rivera\" <sam@example.org>",
