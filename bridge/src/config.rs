@@ -21,6 +21,9 @@ CONFIGURATION FILE (TOML)
   static_dir = \"/usr/share/postern/dist\"
       The built frontend (what `trunk build --release` writes to dist/).
       Relative paths are relative to the configuration file.
+  folder_counts_seconds = 60                (optional, 1 to 3600)
+      How often the message counts of folders other than the open one are
+      read again. The open folder is followed live (IDLE) regardless.
 
   [[account]]                  one table per mail server; at least one
   name = \"Example\"
@@ -41,6 +44,8 @@ pub struct Config {
     pub public_origin: String,
     pub static_dir: PathBuf,
     pub accounts: Vec<Account>,
+    /// How often other folders' counts are refreshed (`folder_counts_seconds`).
+    pub folder_counts_every: std::time::Duration,
 }
 
 /// One configured mail server.
@@ -87,6 +92,7 @@ struct RawConfig {
     listen: SocketAddr,
     public_origin: Spanned<String>,
     static_dir: PathBuf,
+    folder_counts_seconds: Option<Spanned<u64>>,
     #[serde(default)]
     account: Vec<RawAccount>,
 }
@@ -226,11 +232,23 @@ impl Config {
                 tls: Arc::new(client_config(store)),
             });
         }
+        let folder_counts_seconds = match raw.folder_counts_seconds {
+            None => 60,
+            Some(seconds) if (1..=3600).contains(seconds.get_ref()) => seconds.into_inner(),
+            Some(seconds) => {
+                return Err(at(
+                    seconds.span(),
+                    "folder_counts_seconds",
+                    "expected a number of seconds from 1 to 3600".into(),
+                ));
+            }
+        };
         Ok(Config {
             listen: raw.listen,
             public_origin,
             static_dir: base.join(raw.static_dir),
             accounts,
+            folder_counts_every: std::time::Duration::from_secs(folder_counts_seconds),
         })
     }
 

@@ -33,6 +33,7 @@ impl AppState {
         session::Context {
             links: self.links.clone(),
             origin: self.config.public_origin.clone(),
+            folder_counts_every: self.config.folder_counts_every,
         }
     }
 }

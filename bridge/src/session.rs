@@ -1,12 +1,20 @@
 //! One actor per signed-in connection, owning its mail source: it runs the user's
 //! requests one at a time, in order, and ends (logging out) when its handle is dropped
 //! or the user signs out.
+//!
+//! Between requests it waits on the open folder (IDLE) and pushes what changed as
+//! events, refreshes the other folders' counts now and then, and, when the link to
+//! the mail server breaks, reconnects with capped backoff while requests wait.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
-use protocol::{Connectivity, Event, Reply, Request, ServerMessage, WireError};
+use futures::future::BoxFuture;
+use protocol::{Connectivity, Event, FolderCount, Reply, Request, ServerMessage, WireError};
 use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::time::{Instant, sleep_until};
+use zeroize::Zeroizing;
 
 use crate::config::Account;
 use crate::links::LinkRegistry;
@@ -19,6 +27,13 @@ use crate::mail::{
 const QUEUE: usize = 8;
 /// Recently opened messages whose links a `show_part` may reuse.
 const RECENT_MESSAGES: usize = 16;
+/// The first reconnection is tried after about this long, and each failure doubles
+/// the wait, up to `MAX_BACKOFF`; each wait is jittered by up to half.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Opens a fresh connection for the same user, for reconnecting.
+pub type Connect<S> = Arc<dyn Fn() -> BoxFuture<'static, Result<S, MailError>> + Send + Sync>;
 
 /// What sessions share with the rest of the bridge.
 #[derive(Clone)]
@@ -26,6 +41,8 @@ pub struct Context {
     pub links: Arc<LinkRegistry>,
     /// The bridge's public origin, for absolute links inside sanitized mail.
     pub origin: String,
+    /// How often the counts of folders other than the open one are refreshed.
+    pub folder_counts_every: Duration,
 }
 
 /// The way to talk to a session. The actor ends when the last handle is dropped.
@@ -84,12 +101,24 @@ pub async fn sign_in(
     context: Context,
 ) -> Result<SessionHandle, MailError> {
     let source = ImapSource::connect(account, user, password).await?;
-    Ok(spawn(source, events, context))
+    // Kept (in memory only, zeroed when the session ends) to reconnect.
+    let (account, user, password) = (
+        account.clone(),
+        Zeroizing::new(user.to_owned()),
+        Zeroizing::new(password.to_owned()),
+    );
+    let connect: Connect<ImapSource> = Arc::new(move || {
+        let (account, user, password) = (account.clone(), user.clone(), password.clone());
+        Box::pin(async move { ImapSource::connect(&account, &user, &password).await })
+    });
+    Ok(spawn(source, Some(connect), events, context))
 }
 
-/// Starts the actor for an already connected source.
+/// Starts the actor for an already connected source; without `connect` a broken
+/// connection ends the session.
 pub fn spawn<S: MailSource>(
     source: S,
+    connect: Option<Connect<S>>,
     events: mpsc::Sender<ServerMessage>,
     context: Context,
 ) -> SessionHandle {
@@ -97,6 +126,8 @@ pub fn spawn<S: MailSource>(
     let downloads = Arc::new(Semaphore::new(1));
     let actor = Actor {
         source,
+        connect,
+        counts: HashMap::new(),
         events,
         context,
         me: WeakSession {
@@ -171,6 +202,9 @@ impl SessionHandle {
 
 struct Actor<S> {
     source: S,
+    connect: Option<Connect<S>>,
+    /// The folder counts last sent, so that only changes are pushed.
+    counts: HashMap<String, (u32, u32)>,
     events: mpsc::Sender<ServerMessage>,
     context: Context,
     me: WeakSession,
@@ -178,60 +212,227 @@ struct Actor<S> {
     recent: VecDeque<((String, u32), String)>,
 }
 
+/// What woke the actor.
+enum Wake {
+    /// A call, or `None` when every handle is gone.
+    Call(Option<Call>),
+    /// Time to refresh the other folders' counts.
+    Counts,
+}
+
 impl<S: MailSource> Actor<S> {
     async fn run(mut self, mut inbox: mpsc::Receiver<Call>) {
-        while let Some(call) = inbox.recv().await {
-            match call {
-                Call::Request {
+        let every = self.context.folder_counts_every;
+        let mut counts_due = Instant::now() + every;
+        // A call waiting for the connection, and whether it already ran once.
+        let mut held: Option<(Call, bool)> = None;
+        loop {
+            if self.source.is_broken() && !self.reconnect(&mut inbox, &mut held).await {
+                return;
+            }
+            self.push_news().await;
+            if self.source.is_broken() {
+                continue;
+            }
+            let (wake, retried) = match held.take() {
+                Some((call, retried)) => (Wake::Call(Some(call)), retried),
+                None => {
+                    let stop = async {
+                        tokio::select! {
+                            call = inbox.recv() => Wake::Call(call),
+                            () = sleep_until(counts_due) => Wake::Counts,
+                        }
+                    };
+                    match self.source.watch(stop).await {
+                        Some(wake) => (wake, false),
+                        // News came (or the connection broke): see to it first.
+                        None => continue,
+                    }
+                }
+            };
+            match wake {
+                Wake::Call(None) => break,
+                Wake::Counts => {
+                    counts_due = Instant::now() + every;
+                    self.push_counts().await;
+                }
+                Wake::Call(Some(Call::Request {
                     request: Request::SignOut,
                     reply,
-                } => {
+                })) => {
                     self.source.logout().await;
                     let _ = reply.send(Ok(Reply::SignedOut));
                     return;
                 }
-                Call::Request { request, reply } => {
-                    let result = self.handle(request).await;
-                    if let Err(error) = &result {
-                        tracing::warn!(error = %ErrorChain(error), "request failed");
+                Wake::Call(Some(call)) if self.source.is_broken() => held = Some((call, retried)),
+                Wake::Call(Some(call)) => {
+                    if let Some(call) = self.serve(call, retried).await {
+                        held = Some((call, true));
                     }
-                    let _ = reply.send(result.map_err(|e| wire_error(&e)));
                 }
-                Call::PartMeta {
-                    message,
-                    part,
-                    reply,
-                } => {
-                    let result = self.source.part_meta(&message, part.as_deref()).await;
-                    let _ = reply.send(result);
-                }
-                Call::Read {
-                    message,
-                    part,
-                    offset,
-                    len,
-                    reply,
-                } => {
-                    let result = self
-                        .source
-                        .read_part(&message, part.as_deref(), offset, len)
-                        .await;
-                    let _ = reply.send(result);
-                }
-            }
-            if self.source.is_broken() {
-                let _ = self
-                    .events
-                    .send(ServerMessage::Event {
-                        event: Event::ConnectivityChanged {
-                            state: Connectivity::Lost,
-                        },
-                    })
-                    .await;
-                return;
             }
         }
         self.source.logout().await;
+    }
+
+    /// Runs one call and answers it, unless the connection broke under a call that
+    /// may safely run again (`retried` says it already did once): that call is
+    /// returned, to run once reconnected.
+    async fn serve(&mut self, call: Call, retried: bool) -> Option<Call> {
+        match call {
+            Call::Request { request, reply } => {
+                let again = (!retried && may_repeat(&request)).then(|| request.clone());
+                let result = self.handle(request).await;
+                if let (Err(_), Some(request)) = (&result, again)
+                    && self.source.is_broken()
+                {
+                    return Some(Call::Request { request, reply });
+                }
+                if let Err(error) = &result {
+                    tracing::warn!(error = %ErrorChain(error), "request failed");
+                }
+                let _ = reply.send(result.map_err(|e| wire_error(&e)));
+            }
+            Call::PartMeta {
+                message,
+                part,
+                reply,
+            } => {
+                let result = self.source.part_meta(&message, part.as_deref()).await;
+                if result.is_err() && !retried && self.source.is_broken() {
+                    return Some(Call::PartMeta {
+                        message,
+                        part,
+                        reply,
+                    });
+                }
+                let _ = reply.send(result);
+            }
+            Call::Read {
+                message,
+                part,
+                offset,
+                len,
+                reply,
+            } => {
+                let result = self
+                    .source
+                    .read_part(&message, part.as_deref(), offset, len)
+                    .await;
+                if result.is_err() && !retried && self.source.is_broken() {
+                    return Some(Call::Read {
+                        message,
+                        part,
+                        offset,
+                        len,
+                        reply,
+                    });
+                }
+                let _ = reply.send(result);
+            }
+        }
+        None
+    }
+
+    /// Reconnects with capped, jittered backoff, holding at most one call meanwhile
+    /// (the WebSocket sends one at a time). Returns false when the session should
+    /// end: no way to reconnect, the password no longer works, or nobody is left.
+    async fn reconnect(
+        &mut self,
+        inbox: &mut mpsc::Receiver<Call>,
+        held: &mut Option<(Call, bool)>,
+    ) -> bool {
+        let Some(connect) = self.connect.clone() else {
+            self.connectivity(Connectivity::Lost).await;
+            return false;
+        };
+        self.connectivity(Connectivity::Reconnecting).await;
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let until = Instant::now() + jittered(backoff);
+            loop {
+                tokio::select! {
+                    () = sleep_until(until) => break,
+                    call = inbox.recv(), if held.is_none() => match call {
+                        Some(call) => *held = Some((call, false)),
+                        None => return false,
+                    },
+                }
+            }
+            match connect().await {
+                Ok(fresh) => {
+                    let old = std::mem::replace(&mut self.source, fresh);
+                    match self.source.resume(old).await {
+                        Ok(()) => {
+                            tracing::info!("reconnected to the mail server");
+                            self.connectivity(Connectivity::Connected).await;
+                            return true;
+                        }
+                        Err(error) => {
+                            tracing::warn!(error = %ErrorChain(&error), "resuming after a reconnect failed");
+                        }
+                    }
+                }
+                Err(MailError::WrongCredentials) => {
+                    tracing::info!("the password no longer works; ending the session");
+                    self.connectivity(Connectivity::Lost).await;
+                    return false;
+                }
+                Err(error) => {
+                    tracing::info!(error = %ErrorChain(&error), "reconnecting failed; retrying");
+                }
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn connectivity(&mut self, state: Connectivity) {
+        self.push(Event::ConnectivityChanged { state }).await;
+    }
+
+    async fn push(&mut self, event: Event) {
+        let _ = self.events.send(ServerMessage::Event { event }).await;
+    }
+
+    /// Sends what changed in the open folder, if anything did.
+    async fn push_news(&mut self) {
+        match self.source.news().await {
+            Ok(Some(event)) => {
+                if let Event::FolderChanged {
+                    folder,
+                    total,
+                    unread,
+                    ..
+                } = &event
+                {
+                    self.counts.insert(folder.clone(), (*total, *unread));
+                }
+                self.push(event).await;
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(error = %ErrorChain(&error), "reading news failed"),
+        }
+    }
+
+    /// Sends the counts of other folders that changed since they were last sent.
+    async fn push_counts(&mut self) {
+        let counts = match self.source.counts().await {
+            Ok(counts) => counts,
+            Err(error) => {
+                tracing::warn!(error = %ErrorChain(&error), "refreshing folder counts failed");
+                return;
+            }
+        };
+        let changed: Vec<FolderCount> = counts
+            .into_iter()
+            .filter(|c| {
+                self.counts.insert(c.folder.clone(), (c.total, c.unread))
+                    != Some((c.total, c.unread))
+            })
+            .collect();
+        if !changed.is_empty() {
+            self.push(Event::FolderCounts { folders: changed }).await;
+        }
     }
 
     async fn handle(&mut self, request: Request) -> Result<Reply, MailError> {
@@ -395,6 +596,33 @@ impl<S: MailSource> Actor<S> {
         }
         self.recent.push_back(((folder, uid), token));
     }
+}
+
+/// Whether a request whose fate is unknown (the connection broke while it ran) may
+/// run again without doing twice what the person asked once: reads, and changes that
+/// end in the same state however often they are made. A copy, or creating or
+/// renaming a folder, is not repeated; its error says the server was unreachable.
+fn may_repeat(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::ListFolders
+            | Request::OpenFolder { .. }
+            | Request::ListMessages { .. }
+            | Request::OpenMessage { .. }
+            | Request::ShowPart { .. }
+            | Request::SetFlags { .. }
+            | Request::MoveMessages { .. }
+            | Request::ExpungeMessages { .. }
+            | Request::SubscribeFolder { .. }
+    )
+}
+
+/// `wait` plus up to half again, at random, so that many sessions cut off at once
+/// do not reconnect in step.
+fn jittered(wait: Duration) -> Duration {
+    let mut byte = [0u8; 1];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut byte);
+    wait + wait.mul_f64(f64::from(byte[0]) / 512.0)
 }
 
 /// The one place where internal errors become what the browser sees: a code and

@@ -4,6 +4,7 @@
 mod bridge_imap;
 mod browser;
 mod hostile_mail;
+mod live;
 mod organizing;
 mod organizing_browser;
 mod reading;

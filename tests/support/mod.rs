@@ -61,8 +61,9 @@ impl Bridge {
                 empty
             }
         };
+        // Other folders' counts are refreshed every second, so tests see them soon.
         let mut text = format!(
-            "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\n",
+            "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\nfolder_counts_seconds = 1\n",
             static_dir.display().to_string()
         );
         for account in accounts {
@@ -159,10 +160,40 @@ impl WsClient {
 
     /// Sends a request and returns its answer, keeping events that came first.
     pub async fn request(&mut self, request: Request) -> Result<Result<Reply, WireError>> {
+        let id = self.send(request).await?;
+        self.answer(id).await
+    }
+
+    /// Waits for the first event that `matches` (earlier events that do not match
+    /// are kept), or fails after [`DEADLINE`].
+    pub async fn event(&mut self, what: &str, matches: impl Fn(&Event) -> bool) -> Result<Event> {
+        if let Some(index) = self.events.iter().position(&matches) {
+            return Ok(self.events.remove(index));
+        }
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.next_message())
+                .await
+                .with_context(|| format!("no {what} event in time; got {:?}", self.events))??;
+            match message {
+                ServerMessage::Event { event } if matches(&event) => return Ok(event),
+                ServerMessage::Event { event } => self.events.push(event),
+                other => bail!("unexpected message {other:?} while waiting for {what}"),
+            }
+        }
+    }
+
+    /// Sends a request without waiting for its answer; returns its id.
+    pub async fn send(&mut self, request: Request) -> Result<u64> {
         let id = self.next_id;
         self.next_id += 1;
         let text = serde_json::to_string(&ClientMessage { id, request })?;
         self.ws.send(tungstenite::Message::text(text)).await?;
+        Ok(id)
+    }
+
+    /// The answer to request `id`, keeping events that come first.
+    pub async fn answer(&mut self, id: u64) -> Result<Result<Reply, WireError>> {
         loop {
             match self.next_message().await? {
                 ServerMessage::Reply { id: got, reply } if got == id => return Ok(Ok(reply)),

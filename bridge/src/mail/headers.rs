@@ -125,25 +125,27 @@ fn addresses_up_to(parsed: Option<&ParsedAddress<'_>>, max: usize) -> Vec<Addres
 }
 
 pub fn flags(fetch: &Fetch) -> Vec<Flag> {
+    flags_from(fetch.flags())
+}
+
+/// The wire flags for IMAP flags: system flags, `$Forwarded`, and a bounded number
+/// of keywords; `\Recent` and other backslash flags are left out.
+pub fn flags_from<'a>(imap: impl Iterator<Item = ImapFlag<'a>>) -> Vec<Flag> {
     let mut keywords = 0;
-    fetch
-        .flags()
-        .filter_map(|flag| match flag {
-            ImapFlag::Seen => Some(Flag::Seen),
-            ImapFlag::Answered => Some(Flag::Answered),
-            ImapFlag::Flagged => Some(Flag::Flagged),
-            ImapFlag::Deleted => Some(Flag::Deleted),
-            ImapFlag::Draft => Some(Flag::Draft),
-            ImapFlag::Custom(name) if name.eq_ignore_ascii_case("$Forwarded") => {
-                Some(Flag::Forwarded)
-            }
-            ImapFlag::Custom(name) if !name.starts_with('\\') && keywords < MAX_KEYWORDS => {
-                keywords += 1;
-                Some(Flag::Keyword(clip(&name, MAX_NAME_CHARS)))
-            }
-            _ => None,
-        })
-        .collect()
+    imap.filter_map(|flag| match flag {
+        ImapFlag::Seen => Some(Flag::Seen),
+        ImapFlag::Answered => Some(Flag::Answered),
+        ImapFlag::Flagged => Some(Flag::Flagged),
+        ImapFlag::Deleted => Some(Flag::Deleted),
+        ImapFlag::Draft => Some(Flag::Draft),
+        ImapFlag::Custom(name) if name.eq_ignore_ascii_case("$Forwarded") => Some(Flag::Forwarded),
+        ImapFlag::Custom(name) if !name.starts_with('\\') && keywords < MAX_KEYWORDS => {
+            keywords += 1;
+            Some(Flag::Keyword(clip(&name, MAX_NAME_CHARS)))
+        }
+        _ => None,
+    })
+    .collect()
 }
 
 /// At most `max` characters, cut at a character boundary.

@@ -7,18 +7,22 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_rustls::client::TlsStream;
 
-use async_imap::imap_proto::{MessageSection, SectionPath};
+use std::time::Duration;
+
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::imap_proto::{MailboxDatum, MessageSection, Response, SectionPath};
 use async_imap::types::Fetch;
-use protocol::{Body, BodyContent, Flag, MessageFlags, MessageView, Note};
+use protocol::{Body, BodyContent, Event, Flag, FolderCount, MessageFlags, MessageView, Note};
 
 use super::folders::{FolderEntry, build_tree};
 use super::headers::{flags, header_from_fetch, view_headers};
 use super::message::{MAX_DISPLAY_FETCH, base64_decoded_size, parse_section, render};
+use super::news::{MAX_LISTED, News};
 use super::structure::{self, Encoding, Kind, Node};
 use super::transport::{Bounded, Budget, connect_tcp, server_label, start_tls};
 use super::{
     FolderChange, FolderWindow, Links, MailError, MailSource, MessageRef, OpenedMessage, PartMeta,
-    UPSTREAM_DEADLINE, check_command_text,
+    Selected, UPSTREAM_DEADLINE, check_command_text,
 };
 use crate::config::{Account, Security};
 
@@ -37,12 +41,19 @@ const MAX_FLAG_UIDS: usize = 1000;
 
 /// A logged-in IMAP session.
 pub struct ImapSource {
-    session: async_imap::Session<Stream>,
+    /// `None` only while IDLE holds it (within `watch`), or after IDLE failed.
+    session: Option<async_imap::Session<Stream>>,
     budget: Budget,
     broken: bool,
-    /// The selected folder and its UIDVALIDITY, so that work on one message does not
-    /// select again.
-    selected: Option<(String, u32)>,
+    /// The selected folder, so that work on one message does not select again, and
+    /// what is known of its state.
+    selected: Option<Selected>,
+    /// What the server reported about the selected folder, not yet passed on.
+    news: News,
+    idle: bool,
+    /// QRESYNC is enabled: removals come as UIDs, and changes since a MODSEQ can be
+    /// asked for after a reconnect.
+    qresync: bool,
     /// The server's hierarchy delimiter, once known.
     delimiter: Option<String>,
     /// Capabilities that change how commands are spelled.
@@ -93,10 +104,13 @@ impl ImapSource {
             }
         };
         let mut source = ImapSource {
-            session,
+            session: Some(session),
             budget,
             broken: false,
             selected: None,
+            news: News::default(),
+            idle: false,
+            qresync: false,
             delimiter: None,
             can_move: false,
             uidplus: false,
@@ -106,6 +120,15 @@ impl ImapSource {
             .await?;
         source.can_move = capabilities.has_str("MOVE");
         source.uidplus = capabilities.has_str("UIDPLUS");
+        source.idle = capabilities.has_str("IDLE");
+        if capabilities.has_str("QRESYNC") {
+            source
+                .step("ENABLE", async |s| {
+                    s.run_command_and_check_ok("ENABLE QRESYNC").await
+                })
+                .await?;
+            source.qresync = true;
+        }
         Ok(source)
     }
 
@@ -116,13 +139,12 @@ impl ImapSource {
         action: &'static str,
         run: impl AsyncFnOnce(&mut async_imap::Session<Stream>) -> Result<T, ImapError>,
     ) -> Result<T, MailError> {
-        if self.broken {
+        let Some(session) = self.session.as_mut().filter(|_| !self.broken) else {
             return Err(MailError::Closed);
-        }
+        };
         self.budget.refill();
-        let result = timeout(UPSTREAM_DEADLINE, run(&mut self.session)).await;
-        // Unsolicited responses are not used yet; drain them so none pile up.
-        while self.session.unsolicited_responses.try_recv().is_ok() {}
+        let result = timeout(UPSTREAM_DEADLINE, run(session)).await;
+        self.absorb_unsolicited();
         match result {
             Err(_) => {
                 self.broken = true;
@@ -161,10 +183,10 @@ impl ImapSource {
 
     /// Selects `folder` unless it is already selected; returns its UIDVALIDITY.
     async fn ensure_selected(&mut self, folder: &str) -> Result<u32, MailError> {
-        if let Some((selected, uid_validity)) = &self.selected
-            && selected == folder
+        if let Some(selected) = &self.selected
+            && selected.folder == folder
         {
-            return Ok(*uid_validity);
+            return Ok(selected.uid_validity);
         }
         check_command_text(folder, "folder name")?;
         Ok(self.select_now(folder).await?.uid_validity.unwrap_or(0))
@@ -177,7 +199,16 @@ impl ImapSource {
             .step("SELECT", async |s| s.select(folder).await)
             .await
             .map_err(|e| refused_means(e, true, || MailError::FolderNotFound(folder.to_owned())))?;
-        self.selected = Some((folder.to_owned(), mailbox.uid_validity.unwrap_or(0)));
+        // What was heard about the previous folder no longer matters to the browser,
+        // which opens this one; the SELECT answer is this folder's fresh state.
+        self.news = News::default();
+        self.selected = Some(Selected {
+            folder: folder.to_owned(),
+            uid_validity: mailbox.uid_validity.unwrap_or(0),
+            uid_next: mailbox.uid_next.unwrap_or(1),
+            exists: mailbox.exists,
+            modseq: mailbox.highest_modseq,
+        });
         Ok(mailbox)
     }
 
@@ -383,8 +414,18 @@ impl MailSource for ImapSource {
         offset: u32,
         limit: u32,
     ) -> Result<FolderWindow, MailError> {
-        // Reselecting refreshes the count, so the window is taken from a current view.
-        let mut window = self.select(folder).await?;
+        // The selection is kept current by what the server reports (see `news`), so
+        // sequence numbers here match the server's view without selecting again.
+        let uid_validity = self.ensure_selected(folder).await?;
+        let total = self.selected.as_ref().map_or(0, |s| s.exists);
+        let mut window = FolderWindow {
+            folder: folder.to_owned(),
+            uid_validity,
+            total,
+            unread: 0,
+            offset,
+            messages: Vec::new(),
+        };
         self.fill(&mut window, offset, limit).await?;
         Ok(window)
     }
@@ -694,6 +735,25 @@ impl MailSource for ImapSource {
         self.broken
     }
 
+    async fn watch<F: Future<Output: Send> + Send>(&mut self, stop: F) -> Option<F::Output> {
+        self.idle(stop).await
+    }
+
+    async fn news(&mut self) -> Result<Option<Event>, MailError> {
+        self.take_news().await
+    }
+
+    async fn counts(&mut self) -> Result<Vec<FolderCount>, MailError> {
+        self.other_counts().await
+    }
+
+    async fn resume(&mut self, old: Self) -> Result<(), MailError> {
+        match old.selected {
+            Some(selected) => self.resume_selected(selected).await,
+            None => Ok(()),
+        }
+    }
+
     async fn logout(mut self) {
         if let Err(error) = self.step("LOGOUT", async |s| s.logout().await).await {
             tracing::debug!(%error, "logout");
@@ -701,7 +761,379 @@ impl MailSource for ImapSource {
     }
 }
 
+/// How long one IDLE lasts before it is renewed; servers may end an IDLE after 30
+/// minutes (RFC 2177), so this stays well short of 29.
+const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+/// After the first news in IDLE, how long to wait for more of the same burst (an
+/// arrival comes as EXISTS, RECENT and often a FETCH).
+const BURST: Duration = Duration::from_millis(20);
+/// The most responses taken in one burst before the news is passed on.
+const MAX_BURST: usize = 1000;
+
+/// Keeping up with the selected folder: IDLE, the server's unsolicited responses,
+/// and resynchronizing after a reconnect.
 impl ImapSource {
+    /// Takes in the untagged responses queued while commands ran. The queue holds
+    /// 100; a full queue may have dropped some, so the folder is then reloaded.
+    fn absorb_unsolicited(&mut self) {
+        use async_imap::types::UnsolicitedResponse as U;
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let mut queued = Vec::new();
+        while let Ok(response) = session.unsolicited_responses.try_recv() {
+            queued.push(response);
+        }
+        if queued.len() >= 100 {
+            self.news.reset = true;
+        }
+        for response in queued {
+            match response {
+                U::Exists(count) => {
+                    self.absorb(&Response::MailboxData(MailboxDatum::Exists(count)))
+                }
+                U::Expunge(seq) => self.absorb(&Response::Expunge(seq)),
+                U::Other(data) => self.absorb(data.parsed()),
+                U::Status { .. } | U::Recent(_) => {}
+            }
+        }
+    }
+
+    /// Takes in one untagged response: the selection's counts follow it, and the
+    /// news gathers it.
+    fn absorb(&mut self, response: &Response<'_>) {
+        if let Some(selected) = self.selected.as_mut() {
+            match response {
+                Response::MailboxData(MailboxDatum::Exists(count)) => {
+                    self.news.exists_before.get_or_insert(selected.exists);
+                    selected.exists = *count;
+                }
+                Response::Expunge(_) => selected.exists = selected.exists.saturating_sub(1),
+                Response::Vanished {
+                    earlier: false,
+                    uids,
+                } => {
+                    let gone: usize = uids.iter().map(|r| r.clone().count()).sum();
+                    selected.exists = selected
+                        .exists
+                        .saturating_sub(u32::try_from(gone).unwrap_or(u32::MAX));
+                }
+                _ => {}
+            }
+        }
+        self.news.absorb(response);
+    }
+
+    /// Waits in IDLE on the selected folder until the server reports something or
+    /// `stop` completes, and returns `stop`'s output if it did. Without IDLE, or with
+    /// nothing selected, it only waits for `stop`. A failure marks the session broken
+    /// (see `is_broken`) rather than losing what `stop` produced.
+    async fn idle<F: Future>(&mut self, stop: F) -> Option<F::Output> {
+        if !self.news.is_empty() {
+            return None;
+        }
+        if !self.idle || self.selected.is_none() || self.broken {
+            return Some(stop.await);
+        }
+        let Some(session) = self.session.take() else {
+            return Some(stop.await);
+        };
+        let mut handle = session.idle();
+        self.budget.refill();
+        match timeout(UPSTREAM_DEADLINE, handle.init()).await {
+            Ok(Ok(())) => {}
+            failed => {
+                self.idle_failed("IDLE", failed);
+                return None;
+            }
+        }
+        let mut stop = std::pin::pin!(stop);
+        let mut stopped = None;
+        let mut taken = 0;
+        let renew_at = tokio::time::Instant::now() + IDLE_RENEW;
+        loop {
+            self.budget.refill();
+            // Until there is news, wait for it (or `stop`) until the IDLE is due for
+            // renewal; then only for the rest of the burst. Responses that are not
+            // news (RECENT, untagged OK) leave the IDLE running.
+            let outcome = if self.news.is_empty() {
+                let left = renew_at.saturating_duration_since(tokio::time::Instant::now());
+                let (wait, _interrupt) = handle.wait_with_timeout(left);
+                tokio::select! {
+                    biased;
+                    output = &mut stop => {
+                        stopped = Some(output);
+                        break;
+                    }
+                    outcome = wait => outcome,
+                }
+            } else {
+                let (wait, _interrupt) = handle.wait_with_timeout(BURST);
+                wait.await
+            };
+            match outcome {
+                Ok(IdleResponse::NewData(data)) => {
+                    let response = data.parsed();
+                    if let Response::Data {
+                        status:
+                            async_imap::imap_proto::Status::No | async_imap::imap_proto::Status::Bad,
+                        ..
+                    } = response
+                    {
+                        // Dovecot says `* NO Internal error` in IDLE once the selected
+                        // folder was deleted: select it again, or learn it is gone.
+                        tracing::info!(
+                            ?response,
+                            "the server reports a problem with the open folder"
+                        );
+                        self.news.reset = true;
+                    }
+                    self.absorb(response);
+                    taken += 1;
+                    if taken == MAX_BURST {
+                        break;
+                    }
+                }
+                Ok(IdleResponse::Timeout | IdleResponse::ManualInterrupt) => break,
+                Err(error) => {
+                    self.idle_failed("IDLE", Ok(Err(error)));
+                    return stopped;
+                }
+            }
+        }
+        self.budget.refill();
+        match timeout(UPSTREAM_DEADLINE, handle.done()).await {
+            Ok(Ok(session)) => {
+                self.session = Some(session);
+                self.absorb_unsolicited();
+            }
+            failed => self.idle_failed("DONE", failed.map(|r| r.map(drop))),
+        }
+        stopped
+    }
+
+    fn idle_failed(
+        &mut self,
+        action: &'static str,
+        outcome: Result<Result<(), ImapError>, tokio::time::error::Elapsed>,
+    ) {
+        self.broken = true;
+        match outcome {
+            Err(_) => tracing::warn!("the mail server did not answer {action} in time"),
+            Ok(Err(error)) => tracing::warn!(%error, "{action} failed"),
+            Ok(Ok(())) => {}
+        }
+    }
+
+    /// Turns what the server reported into an event: new messages' headers are
+    /// fetched, flags that came by sequence number are asked for by UID, and the
+    /// folder's counts are read again.
+    async fn take_news(&mut self) -> Result<Option<Event>, MailError> {
+        self.absorb_unsolicited();
+        if self.news.is_empty() {
+            return Ok(None);
+        }
+        let Some(mut selected) = self.selected.clone() else {
+            self.news = News::default();
+            return Ok(None);
+        };
+        let mut news = std::mem::take(&mut self.news);
+        selected.modseq = selected.modseq.max(news.modseq);
+        let arrived = news
+            .exists
+            .zip(news.exists_before)
+            .map_or(0, |(now, before)| now.saturating_sub(before));
+        if news.reset || arrived > protocol::MAX_WINDOW {
+            match self.select_now(&selected.folder).await {
+                Ok(_) | Err(MailError::FolderNotFound(_)) => {}
+                Err(other) => return Err(other),
+            }
+            return Ok(Some(Event::FolderReset {
+                folder: selected.folder,
+            }));
+        }
+        let mut added = Vec::new();
+        if news.exists.is_some() {
+            let from = selected.uid_next;
+            let fetches = self
+                .step("UID FETCH", async |s| {
+                    s.uid_fetch(format!("{from}:*"), HEADER_QUERY)
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                })
+                .await?;
+            // `n:*` always matches the last message, even below `n`.
+            for fetch in fetches.iter().filter(|f| f.uid.is_some_and(|u| u >= from)) {
+                if let Some(header) = header_from_fetch(fetch) {
+                    selected.uid_next = selected.uid_next.max(header.uid + 1);
+                    if !news.removed.contains(&header.uid) {
+                        added.push(header);
+                    }
+                }
+            }
+            added.sort_by_key(|m| std::cmp::Reverse(m.uid));
+        }
+        if !news.flag_seqs.is_empty() {
+            let seqs = news
+                .flag_seqs
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let fetches = self
+                .step("FETCH", async |s| {
+                    s.fetch(&seqs, "(UID FLAGS)")
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                })
+                .await?;
+            for fetch in &fetches {
+                if let Some(uid) = fetch.uid {
+                    news.flags.insert(uid, flags(fetch));
+                }
+            }
+        }
+        if let Some(current) = self.selected.as_mut() {
+            current.uid_next = current.uid_next.max(selected.uid_next);
+            current.modseq = current.modseq.max(selected.modseq);
+        }
+        let flags: Vec<MessageFlags> = news
+            .flags
+            .into_iter()
+            .filter(|(uid, _)| !news.removed.contains(uid) && !added.iter().any(|m| m.uid == *uid))
+            .map(|(uid, flags)| MessageFlags { uid, flags })
+            .collect();
+        let removed: Vec<u32> = news.removed.into_iter().collect();
+        if added.is_empty() && flags.is_empty() && removed.is_empty() {
+            return Ok(None);
+        }
+        let folder = selected.folder;
+        let status = self
+            .step("STATUS", async |s| {
+                s.status(&folder, "(MESSAGES UNSEEN)").await
+            })
+            .await?;
+        Ok(Some(Event::FolderChanged {
+            total: status.exists,
+            unread: status.unseen.unwrap_or(0),
+            folder,
+            added,
+            flags,
+            removed,
+        }))
+    }
+
+    /// Counts of every folder but the selected one (whose counts come with its
+    /// news). A server without IDLE is also asked for news here (NOOP), and the
+    /// selected folder's UIDVALIDITY is checked: a server need not say that the
+    /// folder was deleted and created again under the same name (Dovecot does not).
+    async fn other_counts(&mut self) -> Result<Vec<FolderCount>, MailError> {
+        if let Some(selected) = self.selected.clone() {
+            if !self.idle {
+                self.step("NOOP", async |s| s.noop().await).await?;
+            }
+            let folder = &selected.folder;
+            match self
+                .step("STATUS", async |s| s.status(folder, "(UIDVALIDITY)").await)
+                .await
+            {
+                Ok(status) if status.uid_validity == Some(selected.uid_validity) => {}
+                Ok(_)
+                | Err(MailError::Imap {
+                    source: ImapError::No(_),
+                    ..
+                }) => self.news.reset = true,
+                Err(other) => return Err(other),
+            }
+        }
+        // Listed afresh each time: other programs create and delete folders too.
+        let names = self
+            .step("LIST", async |s| {
+                s.list(Some(""), Some("*"))
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await?;
+        let selected = self.selected.as_ref().map(|s| s.folder.clone());
+        let ids = names
+            .iter()
+            .map(FolderEntry::from_name)
+            .filter(|e| e.selectable && Some(&e.id) != selected.as_ref())
+            .map(|e| e.id);
+        let mut counts = Vec::new();
+        for id in ids {
+            match self
+                .step("STATUS", async |s| s.status(&id, "(MESSAGES UNSEEN)").await)
+                .await
+            {
+                Ok(status) => counts.push(FolderCount {
+                    folder: id,
+                    total: status.exists,
+                    unread: status.unseen.unwrap_or(0),
+                }),
+                // Deleted meanwhile: the next folder list will say so.
+                Err(MailError::Imap {
+                    source: ImapError::No(_),
+                    ..
+                }) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(counts)
+    }
+
+    /// On a new connection, selects the folder the browser had open and gathers what
+    /// changed since `before`: new messages from its UIDNEXT, and with QRESYNC the
+    /// flag changes and removals since its MODSEQ. Without QRESYNC, or when the
+    /// folder's UIDVALIDITY changed, the browser is told to reload it.
+    async fn resume_selected(&mut self, before: Selected) -> Result<(), MailError> {
+        let mailbox = match self.select_now(&before.folder).await {
+            Ok(mailbox) => mailbox,
+            Err(MailError::FolderNotFound(_)) => {
+                self.selected = Some(before);
+                self.news.reset = true;
+                return Ok(());
+            }
+            Err(other) => return Err(other),
+        };
+        let Some(selected) = self.selected.as_mut() else {
+            return Ok(());
+        };
+        if selected.uid_validity != before.uid_validity {
+            self.news.reset = true;
+            return Ok(());
+        }
+        selected.uid_next = before.uid_next;
+        self.news.exists = Some(mailbox.exists);
+        self.news.exists_before = Some(before.exists.min(mailbox.exists));
+        let Some(modseq) = before.modseq.filter(|_| self.qresync) else {
+            self.news.reset = true;
+            return Ok(());
+        };
+        let query = format!("(UID FLAGS) (CHANGEDSINCE {modseq} VANISHED)");
+        let fetches = self
+            .step("UID FETCH", async |s| {
+                s.uid_fetch("1:*", &query)
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await?;
+        for fetch in &fetches {
+            if let Some(uid) = fetch.uid.filter(|uid| *uid < before.uid_next) {
+                self.news.flags.insert(uid, flags(fetch));
+            }
+            self.news.modseq = self.news.modseq.max(fetch.modseq);
+        }
+        if self.news.flags.len() > MAX_LISTED {
+            self.news.reset = true;
+        }
+        Ok(())
+    }
+
     /// Marks messages `\Deleted` and expunges exactly them (UIDPLUS). Without
     /// UIDPLUS a plain EXPUNGE would also remove other messages someone marked, so
     /// the bridge refuses instead.

@@ -8,11 +8,12 @@ mod folders;
 mod headers;
 mod imap;
 mod message;
+mod news;
 mod sanitize;
 mod structure;
 mod transport;
 
-use protocol::{Body, Flag, Folder, MessageFlags, MessageHeader, MessageView};
+use protocol::{Body, Event, Flag, Folder, FolderCount, MessageFlags, MessageHeader, MessageView};
 
 pub use decode::StreamDecoder;
 pub use imap::ImapSource;
@@ -60,6 +61,18 @@ pub struct PartMeta {
     pub size: u64,
     /// Decoded size, when it can be known before decoding everything.
     pub decoded_size: Option<u64>,
+}
+
+/// The selected folder's state as the bridge last heard it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selected {
+    pub folder: String,
+    pub uid_validity: u32,
+    /// The UID the next message will get; anything from here on is new.
+    pub uid_next: u32,
+    pub exists: u32,
+    /// The highest MODSEQ known (QRESYNC), from which to catch up after a reconnect.
+    pub modseq: Option<u64>,
 }
 
 /// A change to the folder tree. Names are as people read them; ids are the
@@ -179,6 +192,25 @@ pub trait MailSource: Send + 'static {
     ) -> impl Future<Output = Result<Vec<u8>, MailError>> + Send;
 
     /// True once the connection can no longer be trusted (closed, timed out, overflowed).
+    /// Waits for news about the open folder (IDLE) until `stop` completes; returns
+    /// `stop`'s output if it did. A failure shows in `is_broken`.
+    fn watch<F: Future<Output: Send> + Send>(
+        &mut self,
+        stop: F,
+    ) -> impl Future<Output = Option<F::Output>> + Send;
+
+    /// What changed in the open folder since the last call, as an event.
+    fn news(&mut self) -> impl Future<Output = Result<Option<Event>, MailError>> + Send;
+
+    /// The counts of the folders other than the open one.
+    fn counts(&mut self) -> impl Future<Output = Result<Vec<FolderCount>, MailError>> + Send;
+
+    /// Takes over from `old`, a broken source of the same user: reopens its folder
+    /// and gathers what changed since (as `news`).
+    fn resume(&mut self, old: Self) -> impl Future<Output = Result<(), MailError>> + Send
+    where
+        Self: Sized;
+
     fn is_broken(&self) -> bool;
 
     /// Ends the session politely; errors are only logged.

@@ -175,6 +175,23 @@ impl Dovecot {
         format!("imap://localhost:{}", self.imap_port)
     }
 
+    /// Disconnects every session of `user` (`doveadm kick`), as a server restart or
+    /// a network cut would.
+    pub fn kick(&self, user: &User) -> Result<()> {
+        let output = Command::new("doveadm")
+            .arg("-c")
+            .arg(self.dir.path().join("dovecot.conf"))
+            .args(["kick", &user.name])
+            .output()
+            .context("cannot run doveadm")?;
+        ensure!(
+            output.status.success(),
+            "doveadm kick failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(())
+    }
+
     /// Opens an independent IMAP session as `user` over implicit TLS.
     pub async fn imap(&self, user: &User) -> Result<ImapSession> {
         let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, self.imaps_port)).await?;

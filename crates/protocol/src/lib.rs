@@ -49,6 +49,9 @@
 //! {"type":"reply","id":5,"reply":{"type":"signed_out"}}
 //! {"type":"failed","id":1,"error":{"code":"wrong_credentials","message":"The user name or password is not correct."}}
 //! {"type":"event","event":{"type":"connectivity_changed","state":"lost"}}
+//! {"type":"event","event":{"type":"folder_changed","folder":"INBOX","total":4,"unread":2,"added":[{"uid":9,"from":[{"name":null,"email":"carol@example.org"}],"to":[],"subject":"New","date":1700000100,"flags":[],"size":900,"has_attachments":false}],"flags":[{"uid":3,"flags":["seen"]}],"removed":[2]}}
+//! {"type":"event","event":{"type":"folder_reset","folder":"INBOX"}}
+//! {"type":"event","event":{"type":"folder_counts","folders":[{"folder":"Lists/Rust","total":12,"unread":5}]}}
 //! ```
 
 mod message;
@@ -262,13 +265,44 @@ pub enum Reply {
 pub enum Event {
     /// The bridge's link to the mail server changed state.
     ConnectivityChanged { state: Connectivity },
+    /// The open folder changed on the server (another program, another browser, or
+    /// this one): messages arrived (`added`, newest first), flags changed, or
+    /// messages went (`removed`). `total` and `unread` are the folder's counts after.
+    FolderChanged {
+        folder: String,
+        total: u32,
+        unread: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        added: Vec<MessageHeader>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        flags: Vec<MessageFlags>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        removed: Vec<u32>,
+    },
+    /// What the browser holds of this folder is no longer valid (its UIDVALIDITY
+    /// changed, or more changed than can be listed): open it again.
+    FolderReset { folder: String },
+    /// New counts for folders whose counts changed.
+    FolderCounts { folders: Vec<FolderCount> },
+}
+
+/// A folder's message counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderCount {
+    pub folder: String,
+    pub total: u32,
+    pub unread: u32,
 }
 
 /// The state of the bridge's link to the mail server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Connectivity {
+    /// Connected (again): what the person does goes to the server at once.
     Connected,
+    /// The link dropped and the bridge is reconnecting; requests wait and are
+    /// applied, in order, once it is back.
+    Reconnecting,
     /// The mail server closed the connection or stopped answering; sign in again.
     Lost,
 }
@@ -467,7 +501,7 @@ mod tests {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
         assert_eq!(client.len(), 15);
-        assert_eq!(server.len(), 14);
+        assert_eq!(server.len(), 17);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));
@@ -597,7 +631,11 @@ mod tests {
                 reply: Reply::SignedOut,
             },
         ];
-        for state in [Connectivity::Connected, Connectivity::Lost] {
+        for state in [
+            Connectivity::Connected,
+            Connectivity::Reconnecting,
+            Connectivity::Lost,
+        ] {
             messages.push(ServerMessage::Event {
                 event: Event::ConnectivityChanged { state },
             });
