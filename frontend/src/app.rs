@@ -25,6 +25,8 @@ pub struct Ui {
     pub pending: RwSignal<Option<Pending>>,
     /// Why the last change to the mailbox failed, until dismissed.
     pub problem: RwSignal<Option<String>>,
+    /// The bridge's link to the mail server.
+    pub connection: RwSignal<Connectivity>,
 }
 
 impl Ui {
@@ -39,6 +41,7 @@ impl Ui {
             reader: RwSignal::new(Reader::default()),
             pending: RwSignal::new(None),
             problem: RwSignal::new(None),
+            connection: RwSignal::new(Connectivity::Connected),
         }
     }
 
@@ -51,6 +54,7 @@ impl Ui {
         self.reader.set(Reader::default());
         self.pending.set(None);
         self.problem.set(None);
+        self.connection.set(Connectivity::Connected);
         self.notice.set(why.map(str::to_owned));
     }
 }
@@ -66,6 +70,8 @@ pub fn use_transport() -> Transport {
 #[component]
 pub fn App() -> impl IntoView {
     let ui = Ui::new();
+    // The transport's own notices may need the transport (to reload a folder).
+    let this = StoredValue::new(None::<Transport>);
     let transport = Transport::start(move |notice| match notice {
         Notice::Connected { accounts } => ui.accounts.set(accounts),
         Notice::Event(Event::ConnectivityChanged {
@@ -73,7 +79,12 @@ pub fn App() -> impl IntoView {
         }) => ui.signed_out(Some(
             "The connection to your mail server was lost. Please sign in again.",
         )),
-        Notice::Event(Event::ConnectivityChanged { .. }) => {}
+        Notice::Event(Event::ConnectivityChanged { state }) => ui.connection.set(state),
+        Notice::Event(event) => {
+            if let Some(transport) = this.get_value() {
+                server_changed(ui, transport, event);
+            }
+        }
         Notice::Closed => {
             if ui.session.get_untracked().is_some() {
                 ui.signed_out(Some(
@@ -82,6 +93,7 @@ pub fn App() -> impl IntoView {
             }
         }
     });
+    this.set_value(Some(transport.clone()));
     provide_context(ui);
     provide_context(transport);
     view! {
@@ -109,6 +121,46 @@ pub async fn load_mailbox(ui: Ui, transport: Transport) {
             f.loading = false;
             f.error = Some(error.message());
         }),
+    }
+}
+
+/// Takes in what the bridge reports changed on the server, by another program,
+/// another browser, or this one.
+fn server_changed(ui: Ui, transport: Transport, event: Event) {
+    match event {
+        Event::FolderChanged {
+            folder,
+            total,
+            unread,
+            added,
+            flags,
+            removed,
+        } => {
+            ui.folders
+                .update(|f| f.update_counts(&folder, total, unread));
+            ui.list
+                .update(|l| l.changed(&folder, (total, unread), added, &flags, &removed));
+            ui.reader.update(|r| {
+                r.set_flags(&folder, &flags);
+                r.removed(&folder, &removed);
+            });
+        }
+        Event::FolderCounts { folders } => ui.folders.update(|f| {
+            for count in &folders {
+                f.update_counts(&count.folder, count.total, count.unread);
+            }
+        }),
+        Event::FolderReset { folder } => {
+            let open = ui.list.with_untracked(|l| l.folder.as_deref() == Some(&folder));
+            spawn_local({
+                let transport = transport.clone();
+                async move { refresh_counts(ui, transport).await }
+            });
+            if open {
+                open_folder(ui, transport, folder);
+            }
+        }
+        Event::ConnectivityChanged { state } => ui.connection.set(state),
     }
 }
 

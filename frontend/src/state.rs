@@ -109,6 +109,22 @@ impl Reader {
         }
     }
 
+    /// The open message left its folder on the server (another program moved or
+    /// deleted it): say so instead of showing it.
+    pub fn removed(&mut self, folder: &str, uids: &[u32]) {
+        if let Some((open_folder, uid)) = self.current()
+            && open_folder == folder
+            && uids.contains(&uid)
+        {
+            self.message = None;
+            self.failed(
+                folder,
+                uid,
+                "This message was moved or deleted elsewhere.".to_owned(),
+            );
+        }
+    }
+
     /// The folder and UID of the message shown, if any.
     pub fn current(&self) -> Option<(String, u32)> {
         self.folder.clone().zip(self.uid)
@@ -280,6 +296,34 @@ impl MessageList {
         self.messages.dedup_by_key(|m| m.uid);
     }
 
+    /// Takes in what changed in a folder on the server: new messages go on top,
+    /// flags follow, removed messages leave, and the counts become the server's.
+    pub fn changed(
+        &mut self,
+        folder: &str,
+        (total, unread): (u32, u32),
+        added: Vec<MessageHeader>,
+        flags: &[MessageFlags],
+        removed: &[u32],
+    ) {
+        if self.folder.as_deref() != Some(folder) {
+            return;
+        }
+        self.messages.retain(|m| !removed.contains(&m.uid));
+        self.set_flags(folder, flags);
+        let known: std::collections::HashSet<u32> = self.messages.iter().map(|m| m.uid).collect();
+        let fresh: Vec<_> = added
+            .into_iter()
+            .filter(|m| !known.contains(&m.uid) && !removed.contains(&m.uid))
+            .collect();
+        if !fresh.is_empty() {
+            self.messages.extend(fresh);
+            self.messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
+        }
+        self.total = total;
+        self.unread = unread;
+    }
+
     /// Whether older messages remain to be fetched.
     pub fn has_more(&self) -> bool {
         (self.messages.len() as u32) < self.total
@@ -363,6 +407,30 @@ mod tests {
         };
         assert_eq!(list.set_flags("INBOX", &[unseen]), 1);
         assert_eq!(list.unread, 1);
+    }
+
+    #[test]
+    fn server_changes_apply_to_the_open_folder_only() {
+        let mut list = MessageList::default();
+        list.opening("INBOX");
+        list.apply(opened("INBOX", &[5, 4, 3], 10));
+        let flagged = MessageFlags {
+            uid: 4,
+            flags: vec![Flag::Seen, Flag::Flagged],
+        };
+        list.changed("Work", (1, 1), vec![header(9)], &[], &[5]);
+        assert_eq!(list.messages.len(), 3);
+        list.changed(
+            "INBOX",
+            (11, 2),
+            vec![header(7), header(6), header(5)],
+            std::slice::from_ref(&flagged),
+            &[3, 6],
+        );
+        let uids: Vec<u32> = list.messages.iter().map(|m| m.uid).collect();
+        assert_eq!(uids, [7, 5, 4]);
+        assert!(list.messages[2].is_flagged());
+        assert_eq!((list.total, list.unread), (11, 2));
     }
 
     #[test]

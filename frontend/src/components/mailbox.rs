@@ -37,6 +37,10 @@ pub fn Mailbox() -> impl IntoView {
                     {icons::menu()}
                 </button>
                 <span class="brand">{icons::logo()} "Postern"</span>
+                <span class="connection" role="status">
+                    {move || (ui.connection.get() == protocol::Connectivity::Reconnecting)
+                        .then_some("Reconnecting to your mail server…")}
+                </span>
                 <span class="who" title="Signed in as">{who}</span>
                 <details class="settings">
                     <summary class="icon-button" aria-label="Settings">{icons::gear()}</summary>
