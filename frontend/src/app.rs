@@ -151,7 +151,9 @@ fn server_changed(ui: Ui, transport: Transport, event: Event) {
             }
         }),
         Event::FolderReset { folder } => {
-            let open = ui.list.with_untracked(|l| l.folder.as_deref() == Some(&folder));
+            let open = ui
+                .list
+                .with_untracked(|l| l.folder.as_deref() == Some(&folder));
             spawn_local({
                 let transport = transport.clone();
                 async move { refresh_counts(ui, transport).await }
@@ -348,6 +350,44 @@ pub fn move_open_message(ui: Ui, transport: Transport, to: String, label: String
         ui.pane.set(Pane::Messages);
     }
     leptos::prelude::set_timeout(move || commit_pending(ui, transport, Some(id)), UNDO_WINDOW);
+}
+
+/// Archives the open message (to the `\\Archive` folder), if there is one and it is
+/// not already there.
+pub fn archive_open_message(ui: Ui, transport: Transport) {
+    let here = ui.reader.with_untracked(|r| r.folder.clone());
+    let archive = ui.folders.with_untracked(|f| {
+        f.with_role(protocol::FolderRole::Archive)
+            .map(|f| f.id.clone())
+    });
+    if let Some(to) = archive.filter(|a| Some(a) != here.as_ref()) {
+        move_open_message(ui, transport, to, "Archived.".into());
+    }
+}
+
+/// Deletes the open message: to Trash, undoably; in Trash, for good once the
+/// person confirms.
+pub fn delete_open_message(ui: Ui, transport: Transport) {
+    let here = ui.reader.with_untracked(|r| r.folder.clone());
+    let trash = ui.folders.with_untracked(|f| {
+        f.with_role(protocol::FolderRole::Trash)
+            .map(|f| f.id.clone())
+    });
+    match trash {
+        Some(trash) if Some(&trash) == here.as_ref() => {
+            let sure = web_sys::window()
+                .and_then(|w| {
+                    w.confirm_with_message("Delete this message for good? This cannot be undone.")
+                        .ok()
+                })
+                .unwrap_or(false);
+            if sure {
+                expunge_open_message(ui, transport);
+            }
+        }
+        Some(trash) => move_open_message(ui, transport, trash, "Moved to Trash.".into()),
+        None => {}
+    }
 }
 
 /// Takes a pending action back: its rows return to the list.

@@ -326,7 +326,9 @@ async fn the_open_app_follows_another_client_without_reloading() -> Result<()> {
         "{}[.//*[@role='img'][@aria-label='Flagged']]",
         row(INBOX_NEWEST_FIRST[4])
     );
-    browser.wait_for(Locator::XPath(&flagged), "the flag").await?;
+    browser
+        .wait_for(Locator::XPath(&flagged), "the flag")
+        .await?;
     browser
         .screenshot(&screenshot_dir()?.join("live-new-mail-desktop.png"))
         .await?;

@@ -163,3 +163,138 @@ async fn archive_delete_undo_flag_move_and_delete_for_good() -> Result<()> {
 fn tests_undo_window() -> std::time::Duration {
     std::time::Duration::from_secs(6)
 }
+
+/// Types keys as a person would, to whatever has the focus.
+async fn press(browser: &Browser, keys: &str) -> Result<()> {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let mut actions = KeyActions::new("keyboard".into());
+    for value in keys.chars() {
+        actions = actions
+            .then(KeyAction::Down { value })
+            .then(KeyAction::Up { value });
+    }
+    browser.client.perform_actions(actions).await?;
+    Ok(())
+}
+
+/// Waits until the focused element's text contains `text`.
+async fn focus_on(browser: &Browser, text: &str) -> Result<()> {
+    eventually(&format!("the focus on {text:?}"), async || {
+        let focused = browser
+            .client
+            .execute("return document.activeElement.textContent;", vec![])
+            .await?;
+        Ok(focused
+            .as_str()
+            .is_some_and(|t| t.contains(text))
+            .then_some(()))
+    })
+    .await
+}
+
+/// Waits until the message with `subject` is the one open.
+async fn open_is(browser: &Browser, subject: &str) -> Result<()> {
+    let xpath = format!(
+        "//ul[@aria-label='Messages']/li[.//*[normalize-space()='{subject}']]//button[@aria-current='true']"
+    );
+    browser
+        .wait_for(Locator::XPath(&xpath), &format!("{subject:?} open"))
+        .await?;
+    browser
+        .wait_for(Locator::XPath("//div[@role='toolbar']"), "the toolbar")
+        .await
+        .map(drop)
+}
+
+#[tokio::test]
+async fn keyboard_shortcuts_drive_the_mailbox() -> Result<()> {
+    let (dovecot, user) = seeded_server().await?;
+    let bridge = Bridge::start(
+        &[AccountSpec::trusting("Example", &dovecot)],
+        Some(&dist_dir()?),
+    )
+    .await?;
+    let browser = Browser::start(1280, 860).await?;
+    browser.sign_in(&bridge.origin(), &user).await?;
+    browser
+        .wait_for(
+            Locator::XPath(&format!(
+                "//ul[@aria-label='Messages']/li[.//*[normalize-space()='{}']]",
+                INBOX_NEWEST_FIRST[4]
+            )),
+            "the inbox",
+        )
+        .await?;
+
+    // j moves down the list, Enter opens, j and k then open the next and previous.
+    press(&browser, "jj").await?;
+    focus_on(&browser, INBOX_NEWEST_FIRST[1]).await?;
+    press(&browser, "\u{e007}").await?;
+    open_is(&browser, INBOX_NEWEST_FIRST[1]).await?;
+    press(&browser, "j").await?;
+    open_is(&browser, INBOX_NEWEST_FIRST[2]).await?;
+    press(&browser, "kj").await?;
+    open_is(&browser, INBOX_NEWEST_FIRST[2]).await?;
+
+    // s flags; Shift+U and Shift+I mark unread and read.
+    press(&browser, "s").await?;
+    shows_action(&browser, "Remove flag").await?;
+    on_server(
+        &dovecot,
+        &user,
+        "INBOX",
+        &format!("{} [flagged]", INBOX_NEWEST_FIRST[2]),
+    )
+    .await?;
+    press(&browser, "U").await?;
+    shows_action(&browser, "Mark as read").await?;
+    press(&browser, "I").await?;
+    shows_action(&browser, "Mark as unread").await?;
+
+    // ? lists the shortcuts; Escape closes them.
+    press(&browser, "?").await?;
+    let help = "//*[@role='dialog'][@aria-label='Keyboard shortcuts']";
+    browser
+        .wait_for(Locator::XPath(help), "the shortcuts")
+        .await?;
+    browser
+        .screenshot(&screenshot_dir()?.join("shortcuts-desktop.png"))
+        .await?;
+    press(&browser, "\u{e00c}").await?;
+    eventually("the shortcuts to close", async || {
+        Ok(browser
+            .client
+            .find_all(Locator::XPath(help))
+            .await?
+            .is_empty()
+            .then_some(()))
+    })
+    .await?;
+
+    // u goes back to the list with the focus on the message; Enter reopens it;
+    // e archives it.
+    press(&browser, "u").await?;
+    focus_on(&browser, INBOX_NEWEST_FIRST[2]).await?;
+    assert!(
+        browser
+            .client
+            .find_all(Locator::XPath("//div[@role='toolbar']"))
+            .await?
+            .is_empty(),
+        "the message is still open"
+    );
+    press(&browser, "\u{e007}").await?;
+    open_is(&browser, INBOX_NEWEST_FIRST[2]).await?;
+    press(&browser, "e").await?;
+    row_gone(&browser, INBOX_NEWEST_FIRST[2]).await?;
+    on_server(&dovecot, &user, "Archive", INBOX_NEWEST_FIRST[2]).await?;
+
+    // # deletes (to Trash). The archived row took the focus with it, so j starts
+    // again from the top.
+    press(&browser, "jj").await?;
+    press(&browser, "\u{e007}").await?;
+    open_is(&browser, INBOX_NEWEST_FIRST[1]).await?;
+    press(&browser, "#").await?;
+    row_gone(&browser, INBOX_NEWEST_FIRST[1]).await?;
+    browser.close().await
+}

@@ -7,6 +7,7 @@ use super::folder_list::FolderList;
 use super::icons;
 use super::message_list::MessageList;
 use super::reader::Reader;
+use super::shortcuts::Shortcuts;
 use crate::app::{sign_out, undo, use_transport, use_ui};
 use crate::settings;
 use crate::state::Pane;
@@ -42,6 +43,7 @@ pub fn Mailbox() -> impl IntoView {
                         .then_some("Reconnecting to your mail server…")}
                 </span>
                 <span class="who" title="Signed in as">{who}</span>
+                <Shortcuts />
                 <details class="settings">
                     <summary class="icon-button" aria-label="Settings">{icons::gear()}</summary>
                     <div class="settings-panel">

@@ -5,4 +5,5 @@ pub mod icons;
 pub mod mailbox;
 pub mod message_list;
 pub mod reader;
+pub mod shortcuts;
 pub mod sign_in;

@@ -8,8 +8,8 @@ use protocol::{Address, Body, BodyContent, Flag, FolderRole, MessageView, Note, 
 use super::icons;
 use super::message_list::show_date;
 use crate::app::{
-    Ui, expunge_open_message, move_open_message, open_message, set_flag, show_part, use_transport,
-    use_ui,
+    Ui, archive_open_message, delete_open_message, move_open_message, open_message, set_flag,
+    show_part, use_transport, use_ui,
 };
 use crate::format::{Piece, kind_label, plain_text, size};
 use crate::settings;
@@ -270,10 +270,10 @@ fn Organize() -> impl IntoView {
         let transport = transport.clone();
         move || {
             let transport = transport.clone();
-            archive.get().map(|to| {
+            archive.get().map(|_| {
                 view! {
-                    <button class="ghost" on:click=move |_| {
-                        move_open_message(ui, transport.clone(), to.clone(), "Archived.".into())
+                    <button class="ghost" title="Archive (e)" on:click=move |_| {
+                        archive_open_message(ui, transport.clone())
                     }>{icons::folder(Some(FolderRole::Archive))} "Archive"</button>
                 }
             })
@@ -285,23 +285,16 @@ fn Organize() -> impl IntoView {
             let transport = transport.clone();
             if in_trash.get() {
                 view! {
-                    <button class="ghost danger" on:click=move |_| {
-                        let sure = web_sys::window()
-                            .and_then(|w| w.confirm_with_message("Delete this message for good? This cannot be undone.").ok())
-                            .unwrap_or(false);
-                        if sure {
-                            expunge_open_message(ui, transport.clone());
-                        }
+                    <button class="ghost danger" title="Delete permanently (#)" on:click=move |_| {
+                        delete_open_message(ui, transport.clone())
                     }>{icons::folder(Some(FolderRole::Trash))} "Delete permanently"</button>
                 }
                 .into_any()
             } else {
                 let trash = trash_id.get();
                 view! {
-                    <button class="ghost" disabled=trash.is_none() on:click=move |_| {
-                        if let Some(to) = trash.clone() {
-                            move_open_message(ui, transport.clone(), to, "Moved to Trash.".into())
-                        }
+                    <button class="ghost" title="Delete (#)" disabled=trash.is_none() on:click=move |_| {
+                        delete_open_message(ui, transport.clone())
                     }>{icons::folder(Some(FolderRole::Trash))} "Delete"</button>
                 }
                 .into_any()
@@ -315,7 +308,7 @@ fn Organize() -> impl IntoView {
             let on = flagged.get();
             let label = if on { "Remove flag" } else { "Flag" };
             view! {
-                <button class="ghost" aria-pressed=on.to_string() on:click=move |_| {
+                <button class="ghost" title="Flag (s)" aria-pressed=on.to_string() on:click=move |_| {
                     set_flag(ui, transport.clone(), Flag::Flagged, !on)
                 }>{icons::flag()} {label}</button>
             }
@@ -325,7 +318,7 @@ fn Organize() -> impl IntoView {
         let transport = transport.clone();
         let targets = targets.get();
         view! {
-            <select class="move-to" aria-label="Move to folder" on:change=move |ev| {
+            <select class="move-to" aria-label="Move to folder" title="Move to folder (v)" on:change=move |ev| {
                 let to = event_target_value(&ev);
                 if !to.is_empty() {
                     let name = ui.folders.with_untracked(|f| f.get(&to).map(|f| f.name.clone())).unwrap_or_default();

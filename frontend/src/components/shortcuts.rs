@@ -1,0 +1,205 @@
+//! Keyboard shortcuts for the signed-in screen, and the dialog that lists them (`?`).
+//! Keys typed into a field, or with Ctrl, Alt or Meta, are left alone.
+
+use leptos::ev;
+use leptos::prelude::*;
+use protocol::Flag;
+use wasm_bindgen::JsCast;
+
+use crate::app::{
+    Ui, archive_open_message, delete_open_message, open_message, set_flag, use_transport, use_ui,
+};
+use crate::state::{Pane, Reader};
+use crate::transport::Transport;
+
+/// The shortcuts, as the help dialog lists them.
+const KEYS: [(&str, &str); 11] = [
+    ("j", "Next (older) message"),
+    ("k", "Previous (newer) message"),
+    ("Enter", "Open the selected message"),
+    ("u", "Back to the message list"),
+    ("s", "Flag or unflag"),
+    ("Shift+I", "Mark as read"),
+    ("Shift+U", "Mark as unread"),
+    ("#", "Delete"),
+    ("e", "Archive"),
+    ("v", "Move to a folder"),
+    ("?", "Show these shortcuts"),
+];
+
+#[component]
+pub fn Shortcuts() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let help = RwSignal::new(false);
+    let handle = window_event_listener(ev::keydown, move |event| {
+        if event.ctrl_key() || event.alt_key() || event.meta_key() || typing(&event) {
+            return;
+        }
+        let key = event.key();
+        if help.get_untracked() {
+            if key == "Escape" || key == "?" {
+                help.set(false);
+                event.prevent_default();
+            }
+            return;
+        }
+        let handled = match key.as_str() {
+            "j" => step(ui, &transport, 1),
+            "k" => step(ui, &transport, -1),
+            "u" => back_to_list(ui),
+            "s" => with_open(ui, |ui| {
+                let on = !ui.reader.with_untracked(|r| r.has_flag(&Flag::Flagged));
+                set_flag(ui, transport.clone(), Flag::Flagged, on);
+            }),
+            "I" => with_open(ui, |ui| set_flag(ui, transport.clone(), Flag::Seen, true)),
+            "U" => with_open(ui, |ui| set_flag(ui, transport.clone(), Flag::Seen, false)),
+            "#" => with_open(ui, |ui| delete_open_message(ui, transport.clone())),
+            "e" => with_open(ui, |ui| archive_open_message(ui, transport.clone())),
+            "v" => focus("select[aria-label='Move to folder']"),
+            "?" => {
+                help.set(true);
+                true
+            }
+            _ => false,
+        };
+        if handled {
+            event.prevent_default();
+        }
+    });
+    on_cleanup(move || handle.remove());
+    view! {
+        <button
+            class="icon-button"
+            aria-label="Keyboard shortcuts"
+            title="Keyboard shortcuts (?)"
+            on:click=move |_| help.set(true)
+        >
+            <span aria-hidden="true">"?"</span>
+        </button>
+        <Show when=move || help.get()>
+            <div class="dialog-backdrop" on:click=move |_| help.set(false)>
+                <div
+                    class="dialog shortcuts"
+                    role="dialog"
+                    aria-modal="true"
+                    aria-label="Keyboard shortcuts"
+                    on:click=|ev| ev.stop_propagation()
+                >
+                    <h2>"Keyboard shortcuts"</h2>
+                    <dl>
+                        {KEYS
+                            .iter()
+                            .map(|(key, what)| view! { <dt><kbd>{*key}</kbd></dt><dd>{*what}</dd> })
+                            .collect_view()}
+                    </dl>
+                    <button class="ghost" autofocus=true on:click=move |_| help.set(false)>
+                        "Close"
+                    </button>
+                </div>
+            </div>
+        </Show>
+    }
+}
+
+/// Whether the key goes into a field rather than to the app.
+fn typing(event: &web_sys::KeyboardEvent) -> bool {
+    event
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|element| {
+            matches!(
+                element.tag_name().to_ascii_lowercase().as_str(),
+                "input" | "textarea" | "select"
+            ) || element.has_attribute("contenteditable")
+        })
+}
+
+/// Runs `action` when a message is open; says whether it did.
+fn with_open(ui: Ui, action: impl FnOnce(Ui)) -> bool {
+    let open = ui
+        .reader
+        .with_untracked(|r| r.current().is_some() && r.part.is_none());
+    if open {
+        action(ui);
+    }
+    open
+}
+
+/// The list's row buttons, top to bottom.
+fn rows() -> Vec<web_sys::HtmlElement> {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return Vec::new();
+    };
+    let Ok(nodes) = document.query_selector_all("ul[aria-label='Messages'] .message-open") else {
+        return Vec::new();
+    };
+    (0..nodes.length())
+        .filter_map(|i| nodes.item(i))
+        .filter_map(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+        .collect()
+}
+
+/// Moves down (`1`) or up (`-1`) the list: with a message open, opens the next one;
+/// otherwise moves the focus between rows (Enter opens).
+fn step(ui: Ui, transport: &Transport, by: isize) -> bool {
+    let open = ui.reader.with_untracked(Reader::current);
+    let (folder, uids) = ui.list.with_untracked(|l| {
+        (
+            l.folder.clone(),
+            l.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        )
+    });
+    let Some(folder) = folder else {
+        return false;
+    };
+    let rows = rows();
+    let here = match &open {
+        Some((_, uid)) => uids.iter().position(|u| u == uid),
+        None => {
+            let active = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.active_element());
+            rows.iter()
+                .position(|r| active.as_ref() == Some(r.unchecked_ref::<web_sys::Element>()))
+        }
+    };
+    let next = match here {
+        Some(index) => index.checked_add_signed(by).filter(|i| *i < uids.len()),
+        None if !uids.is_empty() => Some(0),
+        None => None,
+    };
+    let Some(next) = next else {
+        return true;
+    };
+    if let Some(row) = rows.get(next) {
+        let _ = row.focus();
+    }
+    if open.is_some() {
+        open_message(ui, transport.clone(), folder, uids[next], None);
+    }
+    true
+}
+
+/// Closes the message and returns to the list, with the focus on its row.
+fn back_to_list(ui: Ui) -> bool {
+    let open = ui.reader.with_untracked(Reader::current);
+    let index = open.and_then(|(_, uid)| {
+        ui.list
+            .with_untracked(|l| l.messages.iter().position(|m| m.uid == uid))
+    });
+    ui.reader.set(Reader::default());
+    ui.pane.set(Pane::Messages);
+    if let Some(row) = index.and_then(|i| rows().into_iter().nth(i)) {
+        let _ = row.focus();
+    }
+    true
+}
+
+fn focus(selector: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector(selector).ok().flatten())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        .is_some_and(|e| e.focus().is_ok())
+}
