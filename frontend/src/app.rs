@@ -398,6 +398,12 @@ pub fn undo(ui: Ui) {
     }
 }
 
+/// Sends the pending action now, if there is one: the page is being hidden or
+/// closed, and a move the person did not undo must not be lost with it.
+pub fn commit_pending_now(ui: Ui, transport: Transport) {
+    commit_pending(ui, transport, None);
+}
+
 /// Sends the pending action (only if it is still the one with `id`, when given).
 fn commit_pending(ui: Ui, transport: Transport, id: Option<u64>) {
     let due = ui

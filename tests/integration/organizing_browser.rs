@@ -287,6 +287,22 @@ async fn keyboard_shortcuts_drive_the_mailbox() -> Result<()> {
     open_is(&browser, INBOX_NEWEST_FIRST[2]).await?;
     press(&browser, "e").await?;
     row_gone(&browser, INBOX_NEWEST_FIRST[2]).await?;
+    // Leaving the page sends the archive at once rather than losing it.
+    let undo_left = browser
+        .client
+        .execute_async(
+            "const done = arguments[0];
+             window.dispatchEvent(new Event('pagehide'));
+             setTimeout(() => done(!document.evaluate(\"//button[normalize-space()='Undo']\",
+                 document, null, XPathResult.BOOLEAN_TYPE, null).booleanValue), 200);",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        undo_left,
+        serde_json::Value::Bool(true),
+        "the archive still waited for its undo window after the page was hidden"
+    );
     on_server(&dovecot, &user, "Archive", INBOX_NEWEST_FIRST[2]).await?;
 
     // # deletes (to Trash). The archived row took the focus with it, so j starts

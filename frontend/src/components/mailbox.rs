@@ -8,7 +8,7 @@ use super::icons;
 use super::message_list::MessageList;
 use super::reader::Reader;
 use super::shortcuts::Shortcuts;
-use crate::app::{sign_out, undo, use_transport, use_ui};
+use crate::app::{commit_pending_now, sign_out, undo, use_transport, use_ui};
 use crate::settings;
 use crate::state::Pane;
 
@@ -16,6 +16,29 @@ use crate::state::Pane;
 pub fn Mailbox() -> impl IntoView {
     let ui = use_ui();
     let transport = use_transport();
+    // Hiding the page (switching tabs, closing it, locking the phone) is the last
+    // sure moment to send a move still in its undo window.
+    let hidden = {
+        let transport = transport.clone();
+        window_event_listener(leptos::ev::visibilitychange, move |_| {
+            let hidden = web_sys::window()
+                .and_then(|w| w.document())
+                .is_some_and(|d| d.hidden());
+            if hidden {
+                commit_pending_now(ui, transport.clone());
+            }
+        })
+    };
+    let leaving = {
+        let transport = transport.clone();
+        window_event_listener(leptos::ev::pagehide, move |_| {
+            commit_pending_now(ui, transport.clone())
+        })
+    };
+    on_cleanup(move || {
+        hidden.remove();
+        leaving.remove();
+    });
     let who = move || {
         ui.session
             .with(|s| s.as_ref().map(|s| s.user.clone()).unwrap_or_default())
