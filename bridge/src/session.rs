@@ -31,6 +31,8 @@ const RECENT_MESSAGES: usize = 16;
 /// the wait, up to `MAX_BACKOFF`; each wait is jittered by up to half.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long the session waits for another call before it goes back to IDLE.
+const LINGER: Duration = Duration::from_millis(50);
 
 /// Opens a fresh connection for the same user, for reconnecting.
 pub type Connect<S> = Arc<dyn Fn() -> BoxFuture<'static, Result<S, MailError>> + Send + Sync>;
@@ -226,6 +228,8 @@ impl<S: MailSource> Actor<S> {
         let mut counts_due = Instant::now() + every;
         // A call waiting for the connection, and whether it already ran once.
         let mut held: Option<(Call, bool)> = None;
+        // Whether a call was just served.
+        let mut busy = false;
         loop {
             if self.source.is_broken() && !self.reconnect(&mut inbox, &mut held).await {
                 return;
@@ -234,8 +238,23 @@ impl<S: MailSource> Actor<S> {
             if self.source.is_broken() {
                 continue;
             }
+            // Right after a call, the next often follows at once (a download reads
+            // range after range): wait a moment before paying for IDLE and DONE.
+            if held.is_none()
+                && busy
+                && let Ok(call) = tokio::time::timeout(LINGER, inbox.recv()).await
+            {
+                held = call.map(|call| (call, false));
+                if held.is_none() {
+                    break;
+                }
+            }
+            busy = false;
             let (wake, retried) = match held.take() {
-                Some((call, retried)) => (Wake::Call(Some(call)), retried),
+                Some((call, retried)) => {
+                    busy = true;
+                    (Wake::Call(Some(call)), retried)
+                }
                 None => {
                     let stop = async {
                         tokio::select! {
@@ -244,7 +263,10 @@ impl<S: MailSource> Actor<S> {
                         }
                     };
                     match self.source.watch(stop).await {
-                        Some(wake) => (wake, false),
+                        Some(wake) => {
+                            busy = matches!(wake, Wake::Call(_));
+                            (wake, false)
+                        }
                         // News came (or the connection broke): see to it first.
                         None => continue,
                     }

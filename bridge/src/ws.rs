@@ -48,10 +48,16 @@ pub async fn upgrade(
         )
             .into_response();
     }
+    // The read buffer starts small (tungstenite's default is 128 KiB, most of an
+    // idle session's memory) and grows to the largest frame allowed when needed.
     ws.max_message_size(MAX_INBOUND)
         .max_frame_size(MAX_INBOUND)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| connection(socket, state, peer.ip()))
 }
+
+/// The WebSocket read buffer's starting size.
+const READ_BUFFER: usize = 4 * 1024;
 
 async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
     let (mut sink, mut frames) = socket.split();

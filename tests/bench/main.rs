@@ -4,11 +4,18 @@
 //! Reading mail: bytes over the WebSocket to open a note with a 10 MB attachment;
 //! time to open a message through the bridge against a direct IMAP fetch of the same
 //! structure and part; the bridge's peak memory while four clients download a 50 MB
-//! attachment at once. Prints a table and writes the raw figures to
-//! `target/bench/reading.json`.
+//! attachment at once.
+//!
+//! Organizing, live (`live`): push latency, the first window of a 100,000-message
+//! folder, and memory per idle session.
+//!
+//! Prints a table and writes the raw figures to `target/bench/reading.json` and
+//! `target/bench/live.json`.
+
+mod live;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -43,35 +50,10 @@ async fn main() -> Result<()> {
     sample::append_all(&mut imap, &samples).await?;
     imap.select("INBOX").await?;
 
-    let dir = tempfile::tempdir()?;
-    let port = maildev::free_port()?;
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-    let config = dir.path().join("postern.toml");
-    std::fs::create_dir(dir.path().join("static"))?;
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\n\n[[account]]\nname = \"Bench\"\nimap = {:?}\nca_file = {:?}\n",
-            dir.path().join("static").display().to_string(),
-            dovecot.imaps_url(),
-            dovecot.ca_file().display().to_string()
-        ),
-    )?;
-    let mut bridge_process = tokio::process::Command::new(&postern)
-        .arg("--config")
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("cannot start {}", postern.display()))?;
-    let pid = bridge_process.id().context("the bridge has no pid")?;
-    tests::eventually("the bridge to listen", async || {
-        Ok(tokio::net::TcpStream::connect(addr).await.ok().map(drop))
-    })
-    .await?;
-    let bridge = Bridge::running_at(addr)?;
-    let mut client = bridge.connect().await?;
-    client.sign_in(None, &user).await??;
+    let process = BridgeProcess::start(&postern, &dovecot).await?;
+    let pid = process.pid;
+    let bridge = &process.bridge;
+    let mut client = process.signed_in(&user).await?;
     let window = client.open("INBOX", 10).await?;
     let uid_of = |subject: &str| {
         window
@@ -197,7 +179,8 @@ async fn main() -> Result<()> {
     let peak_rss = peak.load(Ordering::Relaxed);
     let high_water = high_water_kib(pid)?;
     drop(client);
-    let _ = bridge_process.kill().await;
+    drop(process);
+    let live = live::measure(&postern, &dovecot, &user).await?;
 
     let bridge_ms = stats(&bridge_times);
     let direct_ms = stats(&direct_times);
@@ -240,6 +223,46 @@ async fn main() -> Result<()> {
         200.0 * 1.048_576 / download_time.as_secs_f64()
     );
     println!();
+    println!(
+        "Organizing, live                                     median      p10–p90          p99"
+    );
+    let row = |what: &str, s: &Stats, p99: f64| {
+        println!(
+            "  {what:<50} {:>6.1} ms  {:.1}–{:.1} ms  {p99:.1} ms",
+            s.median, s.p10, s.p90
+        )
+    };
+    row(
+        "push: APPEND to the event at the WebSocket",
+        &live.push_bridge,
+        live.push_bridge_p99,
+    );
+    row(
+        "direct IMAP client in IDLE: APPEND to EXISTS",
+        &live.push_direct,
+        live.push_direct_p99,
+    );
+    let row = |what: &str, s: &Stats| {
+        println!(
+            "  {what:<50} {:>6.1} ms  {:.1}–{:.1} ms",
+            s.median, s.p10, s.p90
+        )
+    };
+    row(
+        "first window of 100,000 messages, bridge",
+        &live.window_bridge,
+    );
+    row(
+        "direct IMAP: the same STATUS, SELECT and FETCH",
+        &live.window_direct,
+    );
+    for (sessions, rss, per) in &live.sessions {
+        println!(
+            "  bridge memory with {sessions:>4} idle sessions (IDLE on)    {:>6.1} MiB  {per:.0} KiB per session",
+            *rss as f64 / 1024.0
+        );
+    }
+    println!();
 
     let out = workspace_root().join("target").join("bench");
     std::fs::create_dir_all(&out)?;
@@ -258,7 +281,14 @@ async fn main() -> Result<()> {
         out.join("reading.json"),
         serde_json::to_string_pretty(&json)?,
     )?;
-    eprintln!("raw figures: {}", out.join("reading.json").display());
+    std::fs::write(
+        out.join("live.json"),
+        serde_json::to_string_pretty(&live.json)?,
+    )?;
+    eprintln!(
+        "raw figures: {} and live.json",
+        out.join("reading.json").display()
+    );
     Ok(())
 }
 
@@ -325,7 +355,7 @@ fn status_field(pid: u32, field: &str) -> Result<u64> {
         .with_context(|| format!("no {field} for {pid}"))
 }
 
-fn rss_kib(pid: u32) -> Result<u64> {
+pub fn rss_kib(pid: u32) -> Result<u64> {
     status_field(pid, "VmRSS:")
 }
 
@@ -333,13 +363,64 @@ fn high_water_kib(pid: u32) -> Result<u64> {
     status_field(pid, "VmHWM:")
 }
 
-struct Stats {
-    median: f64,
-    p10: f64,
-    p90: f64,
+/// A release bridge running as its own process, stopped on drop.
+pub struct BridgeProcess {
+    _process: tokio::process::Child,
+    _dir: tempfile::TempDir,
+    pub pid: u32,
+    pub bridge: Bridge,
 }
 
-fn stats(times: &[Duration]) -> Stats {
+impl BridgeProcess {
+    pub async fn start(postern: &Path, dovecot: &Dovecot) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let port = maildev::free_port()?;
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        let config = dir.path().join("postern.toml");
+        std::fs::create_dir(dir.path().join("static"))?;
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\n\n[[account]]\nname = \"Bench\"\nimap = {:?}\nca_file = {:?}\n",
+                dir.path().join("static").display().to_string(),
+                dovecot.imaps_url(),
+                dovecot.ca_file().display().to_string()
+            ),
+        )?;
+        let process = tokio::process::Command::new(postern)
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", postern.display()))?;
+        let pid = process.id().context("the bridge has no pid")?;
+        tests::eventually("the bridge to listen", async || {
+            Ok(tokio::net::TcpStream::connect(addr).await.ok().map(drop))
+        })
+        .await?;
+        Ok(BridgeProcess {
+            _process: process,
+            _dir: dir,
+            pid,
+            bridge: Bridge::running_at(addr)?,
+        })
+    }
+
+    pub async fn signed_in(&self, user: &User) -> Result<WsClient> {
+        let mut client = self.bridge.connect().await?;
+        client.sign_in(None, user).await??;
+        Ok(client)
+    }
+}
+
+pub struct Stats {
+    pub median: f64,
+    pub p10: f64,
+    pub p90: f64,
+}
+
+pub fn stats(times: &[Duration]) -> Stats {
     let mut ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
     ms.sort_by(f64::total_cmp);
     let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];

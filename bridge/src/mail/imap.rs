@@ -766,7 +766,7 @@ impl MailSource for ImapSource {
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 /// After the first news in IDLE, how long to wait for more of the same burst (an
 /// arrival comes as EXISTS, RECENT and often a FETCH).
-const BURST: Duration = Duration::from_millis(20);
+const BURST: Duration = Duration::from_millis(5);
 /// The most responses taken in one burst before the news is passed on.
 const MAX_BURST: usize = 1000;
 

@@ -192,6 +192,25 @@ impl Dovecot {
         Ok(())
     }
 
+    /// Where a folder of `user`'s lives on disk (a maildir), for seeding many
+    /// messages faster than IMAP can append them.
+    pub fn maildir(&self, user: &User, folder: &str) -> Result<PathBuf> {
+        let path = self.dir.path().join("mail").join(&user.name).join(folder);
+        ensure!(path.is_dir(), "no maildir at {}", path.display());
+        Ok(path)
+    }
+
+    /// Gives files written into a maildir to Dovecot's user.
+    pub fn give_to_dovecot(&self, path: &Path) -> Result<()> {
+        let status = Command::new("chown")
+            .args(["-R", "dovecot:dovecot"])
+            .arg(path)
+            .status()
+            .context("cannot run chown")?;
+        ensure!(status.success(), "chown of {} failed", path.display());
+        Ok(())
+    }
+
     /// Opens an independent IMAP session as `user` over implicit TLS.
     pub async fn imap(&self, user: &User) -> Result<ImapSession> {
         let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, self.imaps_port)).await?;
@@ -255,7 +274,10 @@ ssl_key = <{d}/server.key
 disable_plaintext_auth = yes
 auth_mechanisms = plain login
 mail_location = maildir:{d}/mail/%u:LAYOUT=fs
-mail_max_userip_connections = 200
+# Room for the benchmark's thousand sessions of one user.
+mail_max_userip_connections = 1500
+default_process_limit = 1500
+default_client_limit = 3000
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {d}/users

@@ -1,0 +1,251 @@
+//! Organizing, live: push latency (another client's APPEND to the event at the
+//! WebSocket, beside a direct IMAP client idling on the same folder), the first
+//! window of a 100,000-message folder through the bridge against a direct client's
+//! same commands, and the bridge's memory per idle signed-in session (IDLE running)
+//! at 1, 100 and 1,000 sessions.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::imap_proto::{MailboxDatum, Response};
+use futures::TryStreamExt;
+use maildev::sample::{self, Headers};
+use protocol::Event;
+use tests::{Dovecot, User, WsClient};
+
+use crate::{BridgeProcess, Stats, rss_kib, stats};
+
+/// Push latency trials.
+const PUSHES: usize = 100;
+/// Messages in the big folder.
+const BIG: u32 = 100_000;
+/// Runs of the first-window comparison.
+const WINDOW_RUNS: usize = 15;
+/// The first window's size, as the app asks for it.
+const WINDOW: u32 = 50;
+
+pub struct Figures {
+    pub push_bridge: Stats,
+    pub push_direct: Stats,
+    pub push_bridge_p99: f64,
+    pub push_direct_p99: f64,
+    pub window_bridge: Stats,
+    pub window_direct: Stats,
+    /// (sessions, RSS in KiB, KiB per session over the bridge with none).
+    pub sessions: Vec<(usize, u64, f64)>,
+    pub json: serde_json::Value,
+}
+
+pub async fn measure(postern: &Path, dovecot: &Dovecot, user: &User) -> Result<Figures> {
+    let bridge = BridgeProcess::start(postern, dovecot).await?;
+    let (push_bridge, push_direct) = push_latency(&bridge, dovecot, user).await?;
+    let (window_bridge, window_direct) = first_window(&bridge, dovecot, user).await?;
+    drop(bridge);
+    let sessions = memory_per_session(postern, dovecot, user).await?;
+
+    let ms = |times: &[Duration]| {
+        times
+            .iter()
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .collect::<Vec<_>>()
+    };
+    let json = serde_json::json!({
+        "push_latency_bridge_ms": ms(&push_bridge),
+        "push_latency_direct_idle_ms": ms(&push_direct),
+        "first_window_100k_bridge_ms": ms(&window_bridge),
+        "first_window_100k_direct_ms": ms(&window_direct),
+        "idle_sessions_rss_kib": sessions.iter().map(|(n, rss, per)| serde_json::json!({
+            "sessions": n, "rss_kib": rss, "kib_per_session": per,
+        })).collect::<Vec<_>>(),
+    });
+    Ok(Figures {
+        push_bridge_p99: p99(&push_bridge),
+        push_direct_p99: p99(&push_direct),
+        push_bridge: stats(&push_bridge),
+        push_direct: stats(&push_direct),
+        window_bridge: stats(&window_bridge),
+        window_direct: stats(&window_direct),
+        sessions,
+        json,
+    })
+}
+
+fn p99(times: &[Duration]) -> f64 {
+    let mut ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    ms[((ms.len() - 1) as f64 * 0.99).round() as usize]
+}
+
+fn note(subject: &str) -> Vec<u8> {
+    sample::plain(
+        &Headers {
+            from: "Dana <dana@example.org>",
+            to: "bench@example.org",
+            subject,
+            date: 1_793_523_600,
+        },
+        "Pushed.\r\n",
+    )
+}
+
+/// Another client appends to INBOX; the time until the bridge's event names the new
+/// message, and until a direct client idling on INBOX hears EXISTS.
+async fn push_latency(
+    bridge: &BridgeProcess,
+    dovecot: &Dovecot,
+    user: &User,
+) -> Result<(Vec<Duration>, Vec<Duration>)> {
+    eprintln!("==> push latency: {PUSHES} appends by another client");
+    let mut client = bridge.signed_in(user).await?;
+    client.open("INBOX", WINDOW).await?;
+    let (heard, mut exists) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let mut idler = dovecot.imap(user).await?;
+    idler.select("INBOX").await?;
+    let watcher = tokio::spawn(async move {
+        let mut handle = idler.idle();
+        handle.init().await?;
+        loop {
+            let (wait, _stop) = handle.wait_with_timeout(Duration::from_secs(600));
+            match wait.await? {
+                IdleResponse::NewData(data) => {
+                    if matches!(
+                        data.parsed(),
+                        Response::MailboxData(MailboxDatum::Exists(_))
+                    ) && heard.send(Instant::now()).is_err()
+                    {
+                        break;
+                    }
+                }
+                IdleResponse::Timeout | IdleResponse::ManualInterrupt => break,
+            }
+        }
+        anyhow::Ok(())
+    });
+    let mut appender = dovecot.imap(user).await?;
+    let mut through_bridge = Vec::new();
+    let mut direct = Vec::new();
+    for trial in 0..PUSHES {
+        let subject = format!("Push {trial}");
+        let raw = note(&subject);
+        let sent = Instant::now();
+        appender.append("INBOX", None, None, &raw).await?;
+        client
+            .event("the pushed message", |e| match e {
+                Event::FolderChanged { added, .. } => added.iter().any(|m| m.subject == subject),
+                _ => false,
+            })
+            .await?;
+        through_bridge.push(sent.elapsed());
+        let at = tokio::time::timeout(Duration::from_secs(20), exists.recv())
+            .await
+            .context("the direct client heard nothing")?
+            .context("the direct client stopped")?;
+        direct.push(at.saturating_duration_since(sent));
+        client.events.clear();
+    }
+    watcher.abort();
+    appender.logout().await?;
+    Ok((through_bridge, direct))
+}
+
+/// Seeds a folder of [`BIG`] messages straight into Dovecot's maildir (appending
+/// them one by one would take minutes), then times opening it: the bridge's
+/// `open_folder` against a direct client sending the same STATUS, SELECT and FETCH.
+async fn first_window(
+    bridge: &BridgeProcess,
+    dovecot: &Dovecot,
+    user: &User,
+) -> Result<(Vec<Duration>, Vec<Duration>)> {
+    eprintln!("==> seeding a folder of {BIG} messages");
+    let mut direct = dovecot.imap(user).await?;
+    direct.create("Big").await?;
+    let cur = dovecot.maildir(user, "Big")?.join("cur");
+    for i in 0..BIG {
+        let raw = note(&format!("Message {i} of the big folder"));
+        std::fs::write(
+            cur.join(format!("{}.M{i}P1.bench:2,S", 1_793_523_600 + i)),
+            raw,
+        )?;
+    }
+    dovecot.give_to_dovecot(&cur)?;
+    let started = Instant::now();
+    let mailbox = direct.select("Big").await?;
+    if mailbox.exists != BIG {
+        bail!("the big folder has {} messages", mailbox.exists);
+    }
+    eprintln!(
+        "    Dovecot indexed it in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    direct.select("INBOX").await?;
+    let mut client = bridge.signed_in(user).await?;
+    // Once each, so that both read a warm index and cache.
+    client.open("Big", WINDOW).await?;
+    eprintln!("==> first window of the big folder: bridge against direct, {WINDOW_RUNS} runs each");
+    let query = "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE CONTENT-TYPE)])";
+    let mut through_bridge = Vec::new();
+    let mut straight = Vec::new();
+    for _ in 0..=WINDOW_RUNS {
+        client.open("INBOX", 1).await?;
+        let start = Instant::now();
+        let window = client.open("Big", WINDOW).await?;
+        through_bridge.push(start.elapsed());
+        if window.messages.len() != WINDOW as usize {
+            bail!("the bridge's window has {} messages", window.messages.len());
+        }
+        direct.select("INBOX").await?;
+        let start = Instant::now();
+        direct.status("Big", "(UNSEEN)").await?;
+        let mailbox = direct.select("Big").await?;
+        let low = mailbox.exists - WINDOW + 1;
+        let fetched: Vec<_> = direct
+            .fetch(format!("{low}:{}", mailbox.exists), query)
+            .await?
+            .try_collect()
+            .await?;
+        straight.push(start.elapsed());
+        if fetched.len() != WINDOW as usize {
+            bail!("the direct window has {} messages", fetched.len());
+        }
+    }
+    // The first run of each warmed up what the others use.
+    through_bridge.remove(0);
+    straight.remove(0);
+    direct.logout().await?;
+    Ok((through_bridge, straight))
+}
+
+/// The bridge's memory with 0, 1, 100 and 1,000 signed-in sessions, each with
+/// INBOX open and IDLE running; per session over the bridge with none.
+async fn memory_per_session(
+    postern: &Path,
+    dovecot: &Dovecot,
+    user: &User,
+) -> Result<Vec<(usize, u64, f64)>> {
+    let bridge = BridgeProcess::start(postern, dovecot).await?;
+    settle().await;
+    let base = rss_kib(bridge.pid)?;
+    let mut clients: Vec<WsClient> = Vec::new();
+    let mut figures = Vec::new();
+    for level in [1, 100, 1000] {
+        eprintln!("==> memory with {level} idle sessions");
+        while clients.len() < level {
+            let mut client = bridge.signed_in(user).await?;
+            client.open("INBOX", WINDOW).await?;
+            clients.push(client);
+        }
+        settle().await;
+        let rss = rss_kib(bridge.pid)?;
+        figures.push((level, rss, rss.saturating_sub(base) as f64 / level as f64));
+    }
+    figures.insert(0, (0, base, 0.0));
+    drop(clients);
+    Ok(figures)
+}
+
+/// Lets sessions reach IDLE and the allocator settle before memory is read.
+async fn settle() {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+}
