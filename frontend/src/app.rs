@@ -191,21 +191,18 @@ pub fn open_folder(ui: Ui, transport: Transport, id: String) {
     });
 }
 
-/// Fetches the next window of older messages.
-pub fn load_more(ui: Ui, transport: Transport) {
-    let Some((folder, offset)) = ui.list.with_untracked(|l| {
-        (!l.loading && l.has_more())
-            .then(|| l.folder.clone().map(|f| (f, l.messages.len() as u32)))
-            .flatten()
-    }) else {
+/// Fetches the window of headers from position `offset` of the open folder (the
+/// list asks as it scrolls).
+pub fn load_window(ui: Ui, transport: Transport, offset: u32) {
+    let Some(folder) = ui.list.with_untracked(|l| l.folder.clone()) else {
         return;
     };
-    ui.list.update(|l| l.loading = true);
+    ui.list.update(|l| l.fetching = Some(offset));
     spawn_local(async move {
         let request = Request::ListMessages {
             folder: folder.clone(),
             offset,
-            limit: WINDOW,
+            limit: protocol::MAX_WINDOW,
         };
         match transport.request(request).await {
             Ok(reply) => ui.list.update(|l| {

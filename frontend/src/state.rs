@@ -187,14 +187,26 @@ impl Folders {
     }
 }
 
-/// The open folder's message list: the windows loaded so far, newest first.
+/// The most headers the list keeps loaded; windows far from where the person is
+/// looking are let go, so a folder of any size costs the same.
+pub const MAX_LOADED: usize = 500;
+
+/// The open folder's message list, newest first: `total` positions, of which one
+/// contiguous stretch (`messages`, from position `start`) is loaded. Position 0 is
+/// the newest message. Positions follow the server's order, which is by UID, so a
+/// UID tells whether a message lies above or below the loaded stretch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageList {
     pub folder: Option<String>,
     pub total: u32,
     pub unread: u32,
+    /// The position of `messages[0]`.
+    pub start: u32,
     pub messages: Vec<MessageHeader>,
+    /// The first window is on its way.
     pub loading: bool,
+    /// A further window is on its way (from this position).
+    pub fetching: Option<u32>,
     pub error: Option<String>,
 }
 
@@ -221,20 +233,18 @@ impl MessageList {
             } if self.folder.as_ref() == Some(&folder) => {
                 self.total = total;
                 self.unread = unread;
+                self.start = 0;
                 self.messages = messages;
             }
             Reply::Messages {
                 folder,
                 total,
+                offset,
                 messages,
-                ..
             } if self.folder.as_ref() == Some(&folder) => {
                 self.total = total;
-                // New mail may have shifted the window; never show a message twice.
-                let known: std::collections::HashSet<u32> =
-                    self.messages.iter().map(|m| m.uid).collect();
-                self.messages
-                    .extend(messages.into_iter().filter(|m| !known.contains(&m.uid)));
+                self.fetching = None;
+                self.merge(offset, messages);
             }
             _ => return false,
         }
@@ -243,9 +253,102 @@ impl MessageList {
         true
     }
 
+    /// Takes in a window that starts at position `offset`: joined to the loaded
+    /// stretch when they touch, else in its place; then trimmed to [`MAX_LOADED`],
+    /// keeping the new window.
+    fn merge(&mut self, offset: u32, window: Vec<MessageHeader>) {
+        let end = self.start + self.messages.len() as u32;
+        let new_end = offset + window.len() as u32;
+        if self.messages.is_empty() || offset > end || new_end < self.start {
+            self.start = offset;
+            self.messages = window;
+        } else {
+            let from = self.start.min(offset);
+            let to = end.max(new_end);
+            let mut joined = Vec::with_capacity((to - from) as usize);
+            let fresh: std::collections::HashSet<u32> = window.iter().map(|m| m.uid).collect();
+            let old = std::mem::take(&mut self.messages);
+            // Positions before the new window come from the old stretch, then the
+            // window itself, then the old stretch after it; a UID seen in the window
+            // is never kept twice (new mail may have shifted positions).
+            let before = old
+                .iter()
+                .take(offset.saturating_sub(self.start) as usize)
+                .filter(|m| !fresh.contains(&m.uid))
+                .cloned();
+            joined.extend(before);
+            joined.extend(window);
+            let after = old
+                .into_iter()
+                .skip((new_end.saturating_sub(self.start)) as usize)
+                .filter(|m| !fresh.contains(&m.uid));
+            joined.extend(after);
+            self.start = from;
+            self.messages = joined;
+        }
+        if self.messages.len() > MAX_LOADED {
+            let excess = self.messages.len() - MAX_LOADED;
+            // Let go of the side farther from the new window.
+            let head_room = offset.saturating_sub(self.start) as usize;
+            let tail_room =
+                (self.start as usize + self.messages.len()).saturating_sub(new_end as usize);
+            if head_room >= tail_room {
+                let cut = excess.min(head_room);
+                self.messages.drain(..cut);
+                self.start += cut as u32;
+                let rest = self.messages.len().saturating_sub(MAX_LOADED);
+                self.messages.truncate(self.messages.len() - rest);
+            } else {
+                let cut = excess.min(tail_room);
+                self.messages.truncate(self.messages.len() - cut);
+                let rest = self.messages.len().saturating_sub(MAX_LOADED);
+                self.messages.drain(..rest);
+                self.start += rest as u32;
+            }
+        }
+    }
+
+    /// The position to fetch a window from so that `first..end` is loaded, or
+    /// `None` when it already is (or a window is on its way).
+    pub fn missing(&self, first: u32, end: u32) -> Option<u32> {
+        let end = end.min(self.total);
+        if self.loading || self.fetching.is_some() || first >= end {
+            return None;
+        }
+        let loaded_end = self.start + self.messages.len() as u32;
+        if first >= self.start && end <= loaded_end {
+            return None;
+        }
+        if first >= self.start && first < loaded_end {
+            // The gap is below what is loaded: continue it.
+            Some(loaded_end)
+        } else if end > self.start && end <= loaded_end {
+            // The gap is just above: a window that ends where the stretch begins.
+            Some(self.start.saturating_sub(protocol::MAX_WINDOW))
+        } else {
+            Some(first)
+        }
+    }
+
+    /// The loaded message at a position.
+    pub fn at(&self, position: u32) -> Option<&MessageHeader> {
+        position
+            .checked_sub(self.start)
+            .and_then(|i| self.messages.get(i as usize))
+    }
+
+    /// The position of a loaded message.
+    pub fn position(&self, uid: u32) -> Option<u32> {
+        self.messages
+            .iter()
+            .position(|m| m.uid == uid)
+            .map(|i| self.start + i as u32)
+    }
+
     pub fn failed(&mut self, folder: &str, message: String) {
         if self.folder.as_deref() == Some(folder) {
             self.loading = false;
+            self.fetching = None;
             self.error = Some(message);
         }
     }
@@ -309,6 +412,13 @@ impl MessageList {
         if self.folder.as_deref() != Some(folder) {
             return;
         }
+        // A removed message above the loaded stretch moves it up one position.
+        let newest = self.messages.first().map(|m| m.uid);
+        let above = removed
+            .iter()
+            .filter(|uid| newest.is_some_and(|n| **uid > n))
+            .count() as u32;
+        self.start = self.start.saturating_sub(above);
         self.messages.retain(|m| !removed.contains(&m.uid));
         self.set_flags(folder, flags);
         let known: std::collections::HashSet<u32> = self.messages.iter().map(|m| m.uid).collect();
@@ -316,17 +426,15 @@ impl MessageList {
             .into_iter()
             .filter(|m| !known.contains(&m.uid) && !removed.contains(&m.uid))
             .collect();
-        if !fresh.is_empty() {
+        if self.start > 0 {
+            // New mail lands above what is loaded.
+            self.start += fresh.len() as u32;
+        } else if !fresh.is_empty() {
             self.messages.extend(fresh);
             self.messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
         }
         self.total = total;
         self.unread = unread;
-    }
-
-    /// Whether older messages remain to be fetched.
-    pub fn has_more(&self) -> bool {
-        (self.messages.len() as u32) < self.total
     }
 }
 
@@ -368,7 +476,7 @@ mod tests {
         list.opening("INBOX");
         assert!(list.loading);
         assert!(list.apply(opened("INBOX", &[5, 4], 5)));
-        assert!(list.has_more());
+        assert_eq!(list.missing(0, 5), Some(2));
         assert!(list.apply(Reply::Messages {
             folder: "INBOX".into(),
             total: 5,
@@ -377,7 +485,8 @@ mod tests {
         }));
         let uids: Vec<u32> = list.messages.iter().map(|m| m.uid).collect();
         assert_eq!(uids, [5, 4, 3, 2, 1]);
-        assert!(!list.has_more() && !list.loading);
+        assert_eq!(list.missing(0, 5), None);
+        assert!(!list.loading);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Postern's integration tests: the bridge against a real Dovecot, and the app in
 //! headless Chromium. One binary, one module per area.
 
+mod big_folder;
 mod bridge_imap;
 mod browser;
 mod hostile_mail;

@@ -136,17 +136,27 @@ impl Browser {
         Ok(())
     }
 
-    /// Clicks the listed message with this subject (scrolled clear of the sticky
-    /// list header first) and waits until the reading pane shows it.
+    /// Clicks the listed message with this subject and waits until the reading pane
+    /// shows it. The list keeps only the rows in view in the page, so it is scrolled,
+    /// a screen at a time (from the top again after the end), until the row is there.
     pub async fn open_message(&self, subject: &str) -> Result<()> {
         let row =
             format!("//ul[@aria-label='Messages']/li//button[.//*[normalize-space()='{subject}']]");
-        let scroll = format!(
-            "const r = document.evaluate(\"{row}\", document, null, 9, null).singleNodeValue; if (r) r.scrollIntoView({{block: 'center'}});"
+        let seek = format!(
+            "const r = document.evaluate(\"{row}\", document, null, 9, null).singleNodeValue;
+             if (r) {{ r.scrollIntoView({{block: 'center'}}); return true; }}
+             const ul = document.querySelector(\"ul[aria-label='Messages']\");
+             if (!ul) return false;
+             const list = ul.parentElement;
+             if (list.scrollTop + list.clientHeight >= list.scrollHeight - 1) list.scrollTop = 0;
+             else list.scrollTop += list.clientHeight * 0.8;
+             return false;"
         );
-        self.wait_for(Locator::XPath(&row), &format!("the row {subject:?}"))
-            .await?;
-        self.client.execute(&scroll, vec![]).await?;
+        eventually(&format!("the row {subject:?}"), async || {
+            let found = self.client.execute(&seek, vec![]).await?;
+            Ok((found == serde_json::Value::Bool(true)).then_some(()))
+        })
+        .await?;
         self.click(Locator::XPath(&row), &format!("the row {subject:?}"))
             .await?;
         let heading = format!("//h2[@id='reader-subject'][normalize-space()='{subject}']");

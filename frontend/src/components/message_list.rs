@@ -5,7 +5,7 @@ use protocol::MessageHeader;
 use wasm_bindgen::JsValue;
 
 use super::icons;
-use crate::app::{load_more, open_message, use_transport, use_ui};
+use crate::app::{load_window, open_message, use_transport, use_ui};
 use crate::format::{DateStyle, date_style, people, size};
 use crate::state::Pane;
 
@@ -30,7 +30,63 @@ pub fn MessageList() -> impl IntoView {
     let loading = move || ui.list.with(|l| l.loading);
     let empty = move || {
         ui.list
-            .with(|l| !l.loading && l.error.is_none() && l.messages.is_empty())
+            .with(|l| !l.loading && l.error.is_none() && l.total == 0)
+    };
+    // Only the rows in view, plus a margin, are in the page; the list's padding
+    // stands in for the rest, so the scrollbar covers the whole folder.
+    let list = NodeRef::<leptos::html::Div>::new();
+    let viewport = RwSignal::new((0.0_f64, 800.0_f64));
+    let measure = move || {
+        if let Some(ul) = list.get_untracked() {
+            viewport.set((f64::from(ul.scroll_top()), f64::from(ul.client_height())));
+        }
+    };
+    let range = Memo::new(move |_| {
+        let (top, height) = viewport.get();
+        let total = ui.list.with(|l| l.total);
+        let first = ((top / ROW) as u32).saturating_sub(MARGIN).min(total);
+        let end = (((top + height) / ROW).ceil() as u32 + MARGIN).min(total);
+        (first, end)
+    });
+    Effect::new({
+        let transport = transport.clone();
+        move |_| {
+            let (first, end) = range.get();
+            if let Some(offset) = ui.list.with(|l| l.missing(first, end)) {
+                load_window(ui, transport.clone(), offset);
+            }
+        }
+    });
+    // A newly opened folder starts at the top.
+    let folder = Memo::new(move |_| ui.list.with(|l| l.folder.clone()));
+    Effect::new(move |_| {
+        folder.track();
+        if let Some(ul) = list.get() {
+            ul.set_scroll_top(0);
+        }
+        measure();
+    });
+    let resize = window_event_listener(leptos::ev::resize, move |_| measure());
+    on_cleanup(move || resize.remove());
+    let rows = move || {
+        let (first, end) = range.get();
+        ui.list.with(|l| {
+            (first..end)
+                .map(|position| match l.at(position) {
+                    Some(message) => Slot::Row(message.clone()),
+                    None => Slot::Gap(position),
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let padding = move || {
+        let (first, end) = range.get();
+        let total = ui.list.with(|l| l.total);
+        format!(
+            "padding-top: {}px; padding-bottom: {}px",
+            f64::from(first) * ROW,
+            f64::from(total - end) * ROW
+        )
     };
     view! {
         <section class="messages" aria-labelledby="list-title">
@@ -50,13 +106,27 @@ pub fn MessageList() -> impl IntoView {
                     .with(|l| l.error.clone())
                     .map(|message| view! { <p class="error banner" role="alert">{message}</p> })
             }}
-            <ul class="message-list" role="list" aria-label="Messages" aria-busy=move || loading().to_string()>
+            <div class="message-scroll" node_ref=list on:scroll=move |_| measure()>
+            <ul
+                class="message-list"
+                role="list"
+                aria-label="Messages"
+                aria-busy=move || (loading() || ui.list.with(|l| l.fetching.is_some())).to_string()
+                style=padding
+            >
                 <For
-                    each=move || ui.list.with(|l| l.messages.clone())
-                    key=|m: &MessageHeader| m.uid
-                    children=|message| view! { <MessageRow message /> }
+                    each=rows
+                    key=Slot::key
+                    children=|slot| match slot {
+                        Slot::Row(message) => view! { <MessageRow message /> }.into_any(),
+                        Slot::Gap(_) => view! {
+                            <li class="message gap" aria-hidden="true"><div class="skeleton"></div></li>
+                        }
+                        .into_any(),
+                    }
                 />
             </ul>
+            </div>
             <Show when=move || loading()>
                 <div class="loading-rows" aria-hidden="true">
                     <div class="skeleton"></div>
@@ -68,13 +138,29 @@ pub fn MessageList() -> impl IntoView {
             <Show when=empty>
                 <p class="empty-state muted">"This folder is empty."</p>
             </Show>
-            <Show when=move || ui.list.with(|l| l.has_more() && !l.loading)>
-                <button class="load-more" on:click={
-                    let transport = transport.clone();
-                    move |_| load_more(ui, transport.clone())
-                }>"Load older messages"</button>
-            </Show>
         </section>
+    }
+}
+
+/// Every row's height in pixels (`--row` in the stylesheet): positions map to
+/// offsets without measuring.
+const ROW: f64 = 64.0;
+/// Rows kept in the page above and below the visible ones.
+const MARGIN: u32 = 8;
+
+/// A position in the list: a loaded message, or one still on its way.
+#[derive(Clone)]
+enum Slot {
+    Row(MessageHeader),
+    Gap(u32),
+}
+
+impl Slot {
+    fn key(&self) -> u64 {
+        match self {
+            Slot::Row(message) => u64::from(message.uid),
+            Slot::Gap(position) => (1 << 32) | u64::from(*position),
+        }
     }
 }
 
@@ -112,7 +198,15 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
         }
     };
     view! {
-        <li class="message" class:unread=unread class:flagged=flagged class:current=current>
+        <li
+            class="message"
+            class:unread=unread
+            class:flagged=flagged
+            class:current=current
+            data-uid=uid
+            aria-posinset=move || ui.list.with(|l| l.position(uid).map(|p| p + 1))
+            aria-setsize=move || ui.list.with(|l| l.total)
+        >
             <button class="message-open" aria-current=move || current().then_some("true") on:click=open>
                 <span class="line">
                     <span class="from">{people(&message.from)}</span>

@@ -126,18 +126,30 @@ fn with_open(ui: Ui, action: impl FnOnce(Ui)) -> bool {
     open
 }
 
-/// The list's row buttons, top to bottom.
-fn rows() -> Vec<web_sys::HtmlElement> {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-        return Vec::new();
-    };
-    let Ok(nodes) = document.query_selector_all("ul[aria-label='Messages'] .message-open") else {
-        return Vec::new();
-    };
-    (0..nodes.length())
-        .filter_map(|i| nodes.item(i))
-        .filter_map(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
-        .collect()
+/// The row button of a message, if its row is in the page.
+fn row(uid: u32) -> Option<web_sys::HtmlElement> {
+    web_sys::window()?
+        .document()?
+        .query_selector(&format!(
+            "ul[aria-label='Messages'] li[data-uid='{uid}'] .message-open"
+        ))
+        .ok()
+        .flatten()?
+        .dyn_into::<web_sys::HtmlElement>()
+        .ok()
+}
+
+/// The UID of the row that has the focus, if one has.
+fn focused_uid() -> Option<u32> {
+    web_sys::window()?
+        .document()?
+        .active_element()?
+        .closest("li[data-uid]")
+        .ok()
+        .flatten()?
+        .get_attribute("data-uid")?
+        .parse()
+        .ok()
 }
 
 /// Moves down (`1`) or up (`-1`) the list: with a message open, opens the next one;
@@ -153,26 +165,19 @@ fn step(ui: Ui, transport: &Transport, by: isize) -> bool {
     let Some(folder) = folder else {
         return false;
     };
-    let rows = rows();
-    let here = match &open {
-        Some((_, uid)) => uids.iter().position(|u| u == uid),
-        None => {
-            let active = web_sys::window()
-                .and_then(|w| w.document())
-                .and_then(|d| d.active_element());
-            rows.iter()
-                .position(|r| active.as_ref() == Some(r.unchecked_ref::<web_sys::Element>()))
-        }
-    };
-    let next = match here {
+    let here = open.as_ref().map(|(_, uid)| *uid).or_else(focused_uid);
+    let next = match here.and_then(|uid| uids.iter().position(|u| *u == uid)) {
         Some(index) => index.checked_add_signed(by).filter(|i| *i < uids.len()),
-        None if !uids.is_empty() => Some(0),
-        None => None,
+        None => ui
+            .list
+            .with_untracked(|l| l.start == 0)
+            .then_some(0)
+            .filter(|_| !uids.is_empty()),
     };
     let Some(next) = next else {
         return true;
     };
-    if let Some(row) = rows.get(next) {
+    if let Some(row) = row(uids[next]) {
         let _ = row.focus();
     }
     if open.is_some() {
@@ -184,13 +189,9 @@ fn step(ui: Ui, transport: &Transport, by: isize) -> bool {
 /// Closes the message and returns to the list, with the focus on its row.
 fn back_to_list(ui: Ui) -> bool {
     let open = ui.reader.with_untracked(Reader::current);
-    let index = open.and_then(|(_, uid)| {
-        ui.list
-            .with_untracked(|l| l.messages.iter().position(|m| m.uid == uid))
-    });
     ui.reader.set(Reader::default());
     ui.pane.set(Pane::Messages);
-    if let Some(row) = index.and_then(|i| rows().into_iter().nth(i)) {
+    if let Some(row) = open.and_then(|(_, uid)| row(uid)) {
         let _ = row.focus();
     }
     true
