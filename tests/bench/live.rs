@@ -161,15 +161,9 @@ async fn first_window(
     eprintln!("==> seeding a folder of {BIG} messages");
     let mut direct = dovecot.imap(user).await?;
     direct.create("Big").await?;
-    let cur = dovecot.maildir(user, "Big")?.join("cur");
-    for i in 0..BIG {
-        let raw = note(&format!("Message {i} of the big folder"));
-        std::fs::write(
-            cur.join(format!("{}.M{i}P1.bench:2,S", 1_793_523_600 + i)),
-            raw,
-        )?;
-    }
-    dovecot.give_to_dovecot(&cur)?;
+    dovecot.seed_maildir(user, "Big", BIG, |i| {
+        note(&format!("Message {i} of the big folder"))
+    })?;
     let started = Instant::now();
     let mailbox = direct.select("Big").await?;
     if mailbox.exists != BIG {

@@ -73,11 +73,8 @@ async fn ten_thousand_messages_scroll_with_a_bounded_page() -> Result<()> {
     let (dovecot, user) = seeded_server().await?;
     let mut imap = dovecot.imap(&user).await?;
     imap.create("Big").await?;
-    // Written straight into the maildir: appending 10,000 messages one by one
-    // would take most of a minute.
-    let cur = dovecot.maildir(&user, "Big")?.join("cur");
-    for i in 0..COUNT {
-        let raw = sample::plain(
+    dovecot.seed_maildir(&user, "Big", COUNT, |i| {
+        sample::plain(
             &Headers {
                 from: "Lists <list@example.org>",
                 to: "alice@example.org",
@@ -85,13 +82,8 @@ async fn ten_thousand_messages_scroll_with_a_bounded_page() -> Result<()> {
                 date: T0 + i64::from(i),
             },
             "One of many.\r\n",
-        );
-        std::fs::write(
-            cur.join(format!("{}.M{i}P1.seed:2,S", T0 + i64::from(i))),
-            raw,
-        )?;
-    }
-    dovecot.give_to_dovecot(&cur)?;
+        )
+    })?;
     let mailbox = imap.select("Big").await?;
     ensure!(mailbox.exists == COUNT, "{} messages", mailbox.exists);
     imap.logout().await?;

@@ -220,6 +220,21 @@ async fn run_demo(root: &Path, port: u16) -> Result<()> {
     samples.extend(reading_samples(root, now)?);
     maildev::sample::create_folders(&mut imap, &["Samples"]).await?;
     maildev::sample::append_all(&mut imap, &samples).await?;
+    // A mailing-list folder big enough to show the list scrolling through
+    // thousands of messages.
+    maildev::sample::create_folders(&mut imap, &["Lists"]).await?;
+    let list_size = 10_000;
+    dovecot.seed_maildir(&user, "Lists", list_size, |i| {
+        maildev::sample::plain(
+            &maildev::sample::Headers {
+                from: "\"Rust users\" <users@lists.example.org>",
+                to: "demo@example.org",
+                subject: &format!("[rust-users] Thread {}: question {}", i / 7 + 1, i % 7 + 1),
+                date: now - i64::from(list_size - i) * 600,
+            },
+            "A message from a busy list, one of ten thousand.\n",
+        )
+    })?;
     imap.logout().await?;
 
     let dir = tempfile::tempdir()?;
@@ -241,7 +256,10 @@ async fn run_demo(root: &Path, port: u16) -> Result<()> {
         .spawn()
         .context("cannot start the bridge")?;
     println!();
-    println!("  Postern demo is running with {} messages.", samples.len());
+    println!(
+        "  Postern demo is running with {} messages.",
+        samples.len() + list_size as usize
+    );
     println!("  Open      {origin}");
     println!("  User name {}", user.name);
     println!("  Password  {}", user.password);
