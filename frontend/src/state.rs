@@ -542,6 +542,74 @@ mod tests {
         assert_eq!((list.total, list.unread), (11, 2));
     }
 
+    fn window(folder: &str, offset: u32, uids: std::ops::RangeInclusive<u32>, total: u32) -> Reply {
+        Reply::Messages {
+            folder: folder.into(),
+            total,
+            offset,
+            messages: uids.rev().map(header).collect(),
+        }
+    }
+
+    fn positions(list: &MessageList) -> (u32, Vec<u32>) {
+        (list.start, list.messages.iter().map(|m| m.uid).collect())
+    }
+
+    #[test]
+    fn far_windows_replace_near_ones_join_and_memory_stays_bounded() {
+        // 10,000 messages, UIDs 1..=10000; position p holds UID 10000 - p.
+        let mut list = MessageList::default();
+        list.opening("Big");
+        list.apply(opened("Big", &(9951..=10000).rev().collect::<Vec<_>>(), 10_000));
+        assert_eq!(list.missing(0, 30), None);
+        // Scrolling just past the loaded stretch continues it.
+        assert_eq!(list.missing(40, 70), Some(50));
+        list.apply(window("Big", 50, 9851..=9950, 10_000));
+        assert_eq!(list.start, 0);
+        assert_eq!(list.messages.len(), 150);
+        assert_eq!(list.at(149).map(|m| m.uid), Some(9851));
+        // A jump to the middle replaces the stretch.
+        assert_eq!(list.missing(5000, 5030), Some(5000));
+        list.apply(window("Big", 5000, 4901..=5000, 10_000));
+        assert_eq!(positions(&list).0, 5000);
+        assert_eq!(list.position(5000), Some(5000));
+        // Scrolling up from there fetches the window that ends where it begins.
+        assert_eq!(list.missing(4990, 5010), Some(4900));
+        list.apply(window("Big", 4900, 5001..=5100, 10_000));
+        assert_eq!(list.start, 4900);
+        assert_eq!(list.messages.len(), 200);
+        // Walking down window by window never keeps more than MAX_LOADED.
+        for step in 0..10 {
+            let from = 5000 + 100 * step;
+            let offset = list.missing(from + 100, from + 130).expect("a gap");
+            let newest = 10_000 - offset;
+            list.apply(window("Big", offset, newest - 99..=newest, 10_000));
+            assert!(list.messages.len() <= MAX_LOADED);
+            let (start, uids) = positions(&list);
+            for (i, uid) in uids.iter().enumerate() {
+                assert_eq!(*uid, 10_000 - (start + i as u32), "contiguous at {i}");
+            }
+        }
+        assert_eq!(list.missing(6050, 6080), None);
+    }
+
+    #[test]
+    fn changes_above_a_far_stretch_shift_its_positions() {
+        let mut list = MessageList::default();
+        list.opening("Big");
+        list.apply(opened("Big", &[1000, 999], 1000));
+        list.apply(window("Big", 500, 401..=500, 1000));
+        assert_eq!(list.start, 500);
+        // Two arrivals on top and one removal above push the stretch down by one.
+        list.changed("Big", (1001, 0), vec![header(1001), header(1002)], &[], &[900]);
+        assert_eq!(list.start, 501);
+        assert_eq!(list.position(500), Some(501));
+        // A removal inside it closes the gap without moving the start.
+        list.changed("Big", (1000, 0), vec![], &[], &[450]);
+        assert_eq!(list.start, 501);
+        assert_eq!(list.position(449), Some(501 + 50));
+    }
+
     #[test]
     fn taken_rows_come_back_in_place() {
         let mut list = MessageList::default();
