@@ -456,6 +456,45 @@ pub fn expunge_open_message(ui: Ui, transport: Transport) {
     });
 }
 
+/// Creates, renames, deletes or (un)subscribes a folder, then shows the new folder
+/// list. The open folder, if it was renamed or deleted, is followed or left.
+pub fn change_folders(ui: Ui, transport: Transport, request: Request) {
+    let open = ui.list.with_untracked(|l| l.folder.clone());
+    let (renamed, deleted) = match &request {
+        Request::RenameFolder { folder, name, .. } => (Some((folder.clone(), name.clone())), None),
+        Request::DeleteFolder { folder } => (None, Some(folder.clone())),
+        _ => (None, None),
+    };
+    spawn_local(async move {
+        match transport.request(request).await {
+            Ok(Reply::Folders { folders }) => {
+                ui.folders.update(|f| f.loaded(folders));
+                let follow = match (renamed, deleted) {
+                    (Some((old, name)), _) if open.as_ref() == Some(&old) => {
+                        let parent = old.rsplit_once(['/', '.']).map(|(p, _)| p.to_owned());
+                        ui.folders.with_untracked(|f| {
+                            f.folders
+                                .iter()
+                                .find(|f| f.name == name && f.parent == parent)
+                                .or_else(|| f.folders.iter().find(|f| f.name == name))
+                                .map(|f| f.id.clone())
+                        })
+                    }
+                    (_, Some(gone)) if open.as_ref() == Some(&gone) => ui
+                        .folders
+                        .with_untracked(|f| f.default_folder().map(|f| f.id.clone())),
+                    _ => None,
+                };
+                if let Some(id) = follow {
+                    open_folder(ui, transport, id);
+                }
+            }
+            Ok(_) => {}
+            Err(error) => ui.problem.set(Some(error.message())),
+        }
+    });
+}
+
 /// Reloads the folder list for its counts, keeping the selection.
 async fn refresh_counts(ui: Ui, transport: Transport) {
     if let Ok(Reply::Folders { folders }) = transport.request(Request::ListFolders).await {

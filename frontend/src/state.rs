@@ -560,7 +560,11 @@ mod tests {
         // 10,000 messages, UIDs 1..=10000; position p holds UID 10000 - p.
         let mut list = MessageList::default();
         list.opening("Big");
-        list.apply(opened("Big", &(9951..=10000).rev().collect::<Vec<_>>(), 10_000));
+        list.apply(opened(
+            "Big",
+            &(9951..=10000).rev().collect::<Vec<_>>(),
+            10_000,
+        ));
         assert_eq!(list.missing(0, 30), None);
         // Scrolling just past the loaded stretch continues it.
         assert_eq!(list.missing(40, 70), Some(50));
@@ -601,7 +605,13 @@ mod tests {
         list.apply(window("Big", 500, 401..=500, 1000));
         assert_eq!(list.start, 500);
         // Two arrivals on top and one removal above push the stretch down by one.
-        list.changed("Big", (1001, 0), vec![header(1001), header(1002)], &[], &[900]);
+        list.changed(
+            "Big",
+            (1001, 0),
+            vec![header(1001), header(1002)],
+            &[],
+            &[900],
+        );
         assert_eq!(list.start, 501);
         assert_eq!(list.position(500), Some(501));
         // A removal inside it closes the gap without moving the start.

@@ -314,3 +314,137 @@ async fn keyboard_shortcuts_drive_the_mailbox() -> Result<()> {
     row_gone(&browser, INBOX_NEWEST_FIRST[1]).await?;
     browser.close().await
 }
+
+/// The folders on the server, and those subscribed, as an independent client sees them.
+async fn server_folders(dovecot: &Dovecot, user: &User) -> Result<(Vec<String>, Vec<String>)> {
+    use futures::TryStreamExt;
+    let mut imap = dovecot.imap(user).await?;
+    let all: Vec<String> = imap
+        .list(Some(""), Some("*"))
+        .await?
+        .map_ok(|n| n.name().to_owned())
+        .try_collect()
+        .await?;
+    let subscribed: Vec<String> = imap
+        .lsub(Some(""), Some("*"))
+        .await?
+        .map_ok(|n| n.name().to_owned())
+        .try_collect()
+        .await?;
+    imap.logout().await?;
+    Ok((all, subscribed))
+}
+
+async fn folder_button(browser: &Browser, name: &str) -> Result<()> {
+    let xpath = format!("//nav[@aria-label='Folders']//button[.//*[normalize-space()='{name}']]");
+    browser
+        .click(Locator::XPath(&xpath), &format!("the folder {name:?}"))
+        .await
+}
+
+async fn folder_option(browser: &Browser, name: &str) -> Result<()> {
+    browser
+        .click(
+            Locator::XPath("//summary[@aria-label='Folder options']"),
+            "Folder options",
+        )
+        .await?;
+    let xpath = format!("//*[@aria-label='Folder options']//button[normalize-space()='{name}']");
+    browser.click(Locator::XPath(&xpath), name).await
+}
+
+#[tokio::test]
+async fn folders_are_created_renamed_unsubscribed_and_deleted_in_the_app() -> Result<()> {
+    let (dovecot, user) = seeded_server().await?;
+    let bridge = Bridge::start(
+        &[AccountSpec::trusting("Example", &dovecot)],
+        Some(&dist_dir()?),
+    )
+    .await?;
+    let browser = Browser::start(1280, 860).await?;
+    browser.sign_in(&bridge.origin(), &user).await?;
+
+    // Create, inside Work.
+    browser
+        .click(
+            Locator::XPath("//button[normalize-space()='New folder']"),
+            "New folder",
+        )
+        .await?;
+    let dialog = "//*[@role='dialog'][@aria-label='New folder']";
+    browser
+        .field("Folder name")
+        .await?
+        .send_keys("Projects 2027")
+        .await?;
+    browser
+        .client
+        .find(Locator::XPath(&format!("{dialog}//select")))
+        .await?
+        .select_by_value("Work")
+        .await?;
+    browser
+        .screenshot(&screenshot_dir()?.join("folder-new-desktop.png"))
+        .await?;
+    browser
+        .click(
+            Locator::XPath(&format!("{dialog}//button[normalize-space()='Create']")),
+            "Create",
+        )
+        .await?;
+    folder_button(&browser, "Projects 2027").await?;
+    eventually("Work/Projects 2027 on the server", async || {
+        let (all, subscribed) = server_folders(&dovecot, &user).await?;
+        let name = "Work/Projects 2027".to_owned();
+        Ok((all.contains(&name) && subscribed.contains(&name)).then_some(()))
+    })
+    .await?;
+
+    // Rename the open folder: the app follows it.
+    folder_option(&browser, "Rename folder").await?;
+    browser.client.send_alert_text("Plans").await?;
+    browser.client.accept_alert().await?;
+    browser
+        .wait_for(
+            Locator::XPath("//h2[@id='list-title'][normalize-space()='Plans']"),
+            "the renamed folder open",
+        )
+        .await?;
+    eventually("Work/Plans on the server", async || {
+        let (all, _) = server_folders(&dovecot, &user).await?;
+        Ok((all.contains(&"Work/Plans".to_owned())
+            && !all.contains(&"Work/Projects 2027".to_owned()))
+        .then_some(()))
+    })
+    .await?;
+
+    // Unsubscribe.
+    folder_option(&browser, "Unsubscribe").await?;
+    eventually("Work/Plans unsubscribed", async || {
+        let (_, subscribed) = server_folders(&dovecot, &user).await?;
+        Ok((!subscribed.contains(&"Work/Plans".to_owned())).then_some(()))
+    })
+    .await?;
+    browser
+        .wait_for(
+            Locator::XPath("//nav[@aria-label='Folders']//button[contains(@class,'unsubscribed')][.//*[normalize-space()='Plans']]"),
+            "Plans shown as unsubscribed",
+        )
+        .await?;
+
+    // Delete, after confirming: the app goes back to the inbox.
+    folder_option(&browser, "Delete folder").await?;
+    browser.client.accept_alert().await?;
+    browser
+        .wait_for(
+            Locator::XPath("//h2[@id='list-title'][normalize-space()='Inbox']"),
+            "the inbox open again",
+        )
+        .await?;
+    eventually("Work/Plans gone from the server", async || {
+        let (all, _) = server_folders(&dovecot, &user).await?;
+        Ok((!all.contains(&"Work/Plans".to_owned())).then_some(()))
+    })
+    .await?;
+    browser.close().await
+}

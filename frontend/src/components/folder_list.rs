@@ -1,10 +1,10 @@
 //! The folder tree: special folders first, nested folders indented, unread counts.
 
 use leptos::prelude::*;
-use protocol::Folder;
+use protocol::{Folder, Request};
 
 use super::icons;
-use crate::app::{open_folder, use_transport, use_ui};
+use crate::app::{change_folders, open_folder, use_transport, use_ui};
 
 /// Indentation classes exist up to this depth; deeper folders share the last one.
 const MAX_INDENT: u32 = 5;
@@ -26,10 +26,11 @@ pub fn FolderList() -> impl IntoView {
             <ul role="list">
                 <For
                     each=rows
-                    key=|f: &Folder| (f.id.clone(), f.total, f.unread)
+                    key=|f: &Folder| (f.id.clone(), f.total, f.unread, f.subscribed)
                     children=move |folder| view! { <FolderRow folder /> }
                 />
             </ul>
+            <NewFolder />
         </nav>
     }
 }
@@ -50,6 +51,9 @@ fn FolderRow(folder: Folder) -> impl IntoView {
             <button
                 class=format!("folder indent-{}", folder.depth.min(MAX_INDENT))
                 class:unread=has_unread
+                class:unsubscribed=!folder.subscribed && folder.role.is_none()
+                title=(!folder.subscribed && folder.role.is_none())
+                    .then_some("Not subscribed: other mail programs may hide it")
                 aria-current=move || current().then_some("page")
                 disabled=!folder.selectable
                 on:click=move |_| open_folder(ui, transport.clone(), id.clone())
@@ -67,5 +71,94 @@ fn FolderRow(folder: Folder) -> impl IntoView {
                     })}
             </button>
         </li>
+    }
+}
+
+/// "New folder": a small dialog asking for the name and where to put it.
+#[component]
+fn NewFolder() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let open = RwSignal::new(false);
+    let name = RwSignal::new(String::new());
+    let parent = RwSignal::new(String::new());
+    let parents = move || {
+        ui.folders.with(|f| {
+            f.folders
+                .iter()
+                .map(|f| {
+                    (
+                        f.id.clone(),
+                        format!("{}{}", "\u{a0}\u{a0}".repeat(f.depth as usize), f.name),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let folder_name = name.get_untracked().trim().to_owned();
+        if folder_name.is_empty() {
+            return;
+        }
+        let inside = parent.get_untracked();
+        change_folders(
+            ui,
+            transport.clone(),
+            Request::CreateFolder {
+                parent: (!inside.is_empty()).then_some(inside),
+                name: folder_name,
+            },
+        );
+        open.set(false);
+        name.set(String::new());
+    };
+    view! {
+        <button class="ghost new-folder" on:click=move |_| open.set(true)>
+            {icons::plus()} "New folder"
+        </button>
+        <Show when=move || open.get()>
+            <div class="dialog-backdrop" on:click=move |_| open.set(false)>
+                <form
+                    class="dialog"
+                    role="dialog"
+                    aria-modal="true"
+                    aria-label="New folder"
+                    on:click=|ev| ev.stop_propagation()
+                    on:submit=create.clone()
+                >
+                    <h2>"New folder"</h2>
+                    <label class="field">
+                        <span>"Folder name"</span>
+                        <input
+                            type="text"
+                            aria-label="Folder name"
+                            required=true
+                            autofocus=true
+                            prop:value=move || name.get()
+                            on:input=move |ev| name.set(event_target_value(&ev))
+                        />
+                    </label>
+                    <label class="field">
+                        <span>"Inside"</span>
+                        <select aria-label="Inside" on:change=move |ev| parent.set(event_target_value(&ev))>
+                            <option value="" selected=true>"(top level)"</option>
+                            {move || {
+                                parents()
+                                    .into_iter()
+                                    .map(|(id, label)| view! { <option value=id>{label}</option> })
+                                    .collect_view()
+                            }}
+                        </select>
+                    </label>
+                    <div class="dialog-buttons">
+                        <button type="button" class="ghost" on:click=move |_| open.set(false)>
+                            "Cancel"
+                        </button>
+                        <button type="submit" class="primary">"Create"</button>
+                    </div>
+                </form>
+            </div>
+        </Show>
     }
 }

@@ -25,6 +25,14 @@ pub fn folder(role: Option<FolderRole>) -> impl IntoView {
     })
 }
 
+pub fn plus() -> impl IntoView {
+    icon("M12 5v14M5 12h14")
+}
+
+pub fn more() -> impl IntoView {
+    icon("M5 12h.01M12 12h.01M19 12h.01")
+}
+
 pub fn flag() -> impl IntoView {
     icon("M5 21V4h11l-2 4 2 4H5")
 }

@@ -1,11 +1,11 @@
 //! The open folder's messages, newest first, a window at a time.
 
 use leptos::prelude::*;
-use protocol::MessageHeader;
+use protocol::{MessageHeader, Request};
 use wasm_bindgen::JsValue;
 
 use super::icons;
-use crate::app::{load_window, open_message, use_transport, use_ui};
+use crate::app::{change_folders, load_window, open_message, use_transport, use_ui};
 use crate::format::{DateStyle, date_style, people, size};
 use crate::state::Pane;
 
@@ -100,6 +100,7 @@ pub fn MessageList() -> impl IntoView {
                 </button>
                 <h2 id="list-title">{title}</h2>
                 <span class="muted counts">{counts}</span>
+                <FolderMenu />
             </header>
             {move || {
                 ui.list
@@ -267,4 +268,73 @@ fn iso(seconds: i64) -> String {
     js_sys::Date::new(&JsValue::from_f64(seconds as f64 * 1000.0))
         .to_iso_string()
         .into()
+}
+
+/// The open folder's options: rename, (un)subscribe, delete. Not offered for the
+/// inbox; special folders can be renamed but not deleted from here.
+#[component]
+fn FolderMenu() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    // Only what the menu shows: new counts must not rebuild it (and close it).
+    let folder = Memo::new(move |_| {
+        let id = ui.list.with(|l| l.folder.clone())?;
+        ui.folders.with(|f| {
+            f.get(&id)
+                .map(|f| (f.id.clone(), f.name.clone(), f.subscribed, f.role))
+        })
+    });
+    move || {
+        let (id, name, subscribed, role) = folder.get()?;
+        if role == Some(protocol::FolderRole::Inbox) {
+            return None;
+        }
+        let special = role.is_some();
+        let (rename, subscribe, delete) = (transport.clone(), transport.clone(), transport.clone());
+        let (id2, id3) = (id.clone(), id.clone());
+        Some(view! {
+            <details class="folder-menu">
+                <summary class="icon-button" aria-label="Folder options">{icons::more()}</summary>
+                <div class="menu-panel" role="group" aria-label="Folder options">
+                    <button class="ghost" on:click=move |ev| {
+                        close_menu(&ev);
+                        let asked = web_sys::window()
+                            .and_then(|w| w.prompt_with_message_and_default("New name for the folder:", &name).ok())
+                            .flatten();
+                        if let Some(new_name) = asked.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty() && *n != name) {
+                            let parent = ui.folders.with_untracked(|f| f.get(&id).and_then(|f| f.parent.clone()));
+                            change_folders(ui, rename.clone(), Request::RenameFolder { folder: id.clone(), parent, name: new_name });
+                        }
+                    }>"Rename folder"</button>
+                    <button class="ghost" on:click=move |ev| {
+                        close_menu(&ev);
+                        change_folders(ui, subscribe.clone(), Request::SubscribeFolder { folder: id2.clone(), subscribed: !subscribed });
+                    }>{if subscribed { "Unsubscribe" } else { "Subscribe" }}</button>
+                    {(!special).then(|| view! {
+                        <button class="ghost danger" on:click=move |ev| {
+                            close_menu(&ev);
+                            let sure = web_sys::window()
+                                .and_then(|w| w.confirm_with_message("Delete this folder and every message in it? This cannot be undone.").ok())
+                                .unwrap_or(false);
+                            if sure {
+                                change_folders(ui, delete.clone(), Request::DeleteFolder { folder: id3.clone() });
+                            }
+                        }>"Delete folder"</button>
+                    })}
+                </div>
+            </details>
+        })
+    }
+}
+
+/// Closes the menu (`<details>`) that a click inside it came from.
+fn close_menu(ev: &leptos::ev::MouseEvent) {
+    use wasm_bindgen::JsCast;
+    if let Some(menu) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .and_then(|e| e.closest("details").ok().flatten())
+    {
+        let _ = menu.remove_attribute("open");
+    }
 }
