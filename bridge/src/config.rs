@@ -388,6 +388,26 @@ imap = "imap://[::1]:1143"
             Some(1143)
         );
         assert!(config.account(None).is_none(), "two accounts need a name");
+        assert_eq!(
+            config.folder_counts_every,
+            std::time::Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn folder_counts_seconds_is_checked() {
+        let with = |value: &str| parse(&format!("folder_counts_seconds = {value}\n{GOOD}"));
+        assert_eq!(
+            with("5").expect("valid").folder_counts_every,
+            std::time::Duration::from_secs(5)
+        );
+        for bad in ["0", "3601"] {
+            let error = with(bad).expect_err(bad);
+            assert!(
+                error.contains("line 1") && error.contains("folder_counts_seconds"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Ui {
     pub problem: RwSignal<Option<String>>,
     /// The bridge's link to the mail server.
     pub connection: RwSignal<Connectivity>,
+    /// Messages of the open folder picked for an action together, by UID.
+    pub selected: RwSignal<Vec<u32>>,
 }
 
 impl Ui {
@@ -42,6 +44,7 @@ impl Ui {
             pending: RwSignal::new(None),
             problem: RwSignal::new(None),
             connection: RwSignal::new(Connectivity::Connected),
+            selected: RwSignal::new(Vec::new()),
         }
     }
 
@@ -55,6 +58,7 @@ impl Ui {
         self.pending.set(None);
         self.problem.set(None);
         self.connection.set(Connectivity::Connected);
+        self.selected.set(Vec::new());
         self.notice.set(why.map(str::to_owned));
     }
 }
@@ -144,6 +148,10 @@ fn server_changed(ui: Ui, transport: Transport, event: Event) {
                 r.set_flags(&folder, &flags);
                 r.removed(&folder, &removed);
             });
+            if !removed.is_empty() {
+                ui.selected
+                    .update(|s| s.retain(|uid| !removed.contains(uid)));
+            }
         }
         Event::FolderCounts { folders } => ui.folders.update(|f| {
             for count in &folders {
@@ -170,6 +178,7 @@ fn server_changed(ui: Ui, transport: Transport, event: Event) {
 pub fn open_folder(ui: Ui, transport: Transport, id: String) {
     ui.folders.update(|f| f.selected = Some(id.clone()));
     ui.list.update(|l| l.opening(&id));
+    ui.selected.set(Vec::new());
     ui.reader.set(Reader::default());
     ui.pane.set(Pane::Messages);
     spawn_local(async move {
@@ -280,10 +289,35 @@ pub fn show_part(ui: Ui, transport: Transport, part: String, remote_content: boo
     });
 }
 
-/// Adds `flag` to the open message, or takes it away: read and unread, flagged and
-/// not. A failure is shown as a problem; the message stays as the server has it.
+/// What an action applies to: the selected messages, else the open one.
+pub fn targets(ui: Ui) -> Option<(String, Vec<u32>)> {
+    let selected = ui.selected.get_untracked();
+    if !selected.is_empty() {
+        return ui
+            .list
+            .with_untracked(|l| l.folder.clone())
+            .map(|f| (f, selected));
+    }
+    ui.reader
+        .with_untracked(|r| r.current().filter(|_| r.part.is_none()))
+        .map(|(folder, uid)| (folder, vec![uid]))
+}
+
+/// Adds or removes a message from the selection.
+pub fn toggle_selected(ui: Ui, uid: u32) {
+    ui.selected
+        .update(|s| match s.iter().position(|u| *u == uid) {
+            Some(index) => {
+                s.remove(index);
+            }
+            None => s.push(uid),
+        });
+}
+
+/// Adds `flag` to the targets, or takes it away: read and unread, flagged and not.
+/// A failure is shown as a problem; the messages stay as the server has them.
 pub fn set_flag(ui: Ui, transport: Transport, flag: Flag, on: bool) {
-    let Some((folder, uid)) = ui.reader.with_untracked(Reader::current) else {
+    let Some((folder, uids)) = targets(ui) else {
         return;
     };
     spawn_local(async move {
@@ -294,7 +328,7 @@ pub fn set_flag(ui: Ui, transport: Transport, flag: Flag, on: bool) {
         };
         let request = Request::SetFlags {
             folder: folder.clone(),
-            uids: vec![uid],
+            uids,
             add,
             remove,
         };
@@ -319,21 +353,44 @@ fn flags_changed(ui: Ui, folder: &str, changes: &[protocol::MessageFlags]) {
 /// How long a move or delete can be undone before it is sent to the server.
 pub const UNDO_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Moves the open message to `to` (Trash for delete, Archive for archive): the row
-/// leaves at once, and the move is sent when the undo window has passed.
-pub fn move_open_message(ui: Ui, transport: Transport, to: String, label: String) {
-    let Some((folder, uid)) = ui.reader.with_untracked(Reader::current) else {
+/// Moves the targets to `to` (Trash for delete, Archive for archive): the rows
+/// leave at once, and the move is sent when the undo window has passed. `done`
+/// says what happened ("Archived"), for the undo bar.
+pub fn move_messages(ui: Ui, transport: Transport, to: String, done: &str) {
+    let Some((folder, uids)) = targets(ui) else {
         return;
     };
+    move_these(ui, transport, folder, uids, to, done);
+}
+
+/// Moves these messages of `folder` (dragged, or the targets), undoably.
+pub fn move_these(
+    ui: Ui,
+    transport: Transport,
+    folder: String,
+    uids: Vec<u32>,
+    to: String,
+    done: &str,
+) {
+    if to == folder {
+        return;
+    }
     // One pending action at a time: an earlier one is sent now.
     commit_pending(ui, transport.clone(), None);
     let removed = ui
         .list
-        .try_update(|l| l.take(&folder, &[uid]))
+        .try_update(|l| l.take(&folder, &uids))
         .unwrap_or_default();
     if removed.is_empty() {
         return;
     }
+    ui.selected.update(|s| s.retain(|uid| !uids.contains(uid)));
+    let label = match removed.len() {
+        1 => format!("{done}."),
+        n => format!("{done}: {n} messages."),
+    };
+    let open = ui.reader.with_untracked(Reader::current);
+    let closes = open.is_some_and(|(f, uid)| f == folder && uids.contains(&uid));
     let id = js_sys::Date::now() as u64;
     ui.pending.set(Some(Pending {
         id,
@@ -342,30 +399,32 @@ pub fn move_open_message(ui: Ui, transport: Transport, to: String, label: String
         removed,
         label,
     }));
-    ui.reader.set(Reader::default());
-    if ui.pane.get_untracked() == Pane::Reader {
-        ui.pane.set(Pane::Messages);
+    if closes {
+        ui.reader.set(Reader::default());
+        if ui.pane.get_untracked() == Pane::Reader {
+            ui.pane.set(Pane::Messages);
+        }
     }
     leptos::prelude::set_timeout(move || commit_pending(ui, transport, Some(id)), UNDO_WINDOW);
 }
 
-/// Archives the open message (to the `\\Archive` folder), if there is one and it is
+/// Archives the targets (to the `\\Archive` folder), if there is one and they are
 /// not already there.
-pub fn archive_open_message(ui: Ui, transport: Transport) {
-    let here = ui.reader.with_untracked(|r| r.folder.clone());
+pub fn archive_messages(ui: Ui, transport: Transport) {
+    let here = ui.list.with_untracked(|l| l.folder.clone());
     let archive = ui.folders.with_untracked(|f| {
         f.with_role(protocol::FolderRole::Archive)
             .map(|f| f.id.clone())
     });
     if let Some(to) = archive.filter(|a| Some(a) != here.as_ref()) {
-        move_open_message(ui, transport, to, "Archived.".into());
+        move_messages(ui, transport, to, "Archived");
     }
 }
 
-/// Deletes the open message: to Trash, undoably; in Trash, for good once the
-/// person confirms.
-pub fn delete_open_message(ui: Ui, transport: Transport) {
-    let here = ui.reader.with_untracked(|r| r.folder.clone());
+/// Deletes the targets: to Trash, undoably; in Trash, for good once the person
+/// confirms.
+pub fn delete_messages(ui: Ui, transport: Transport) {
+    let here = ui.list.with_untracked(|l| l.folder.clone());
     let trash = ui.folders.with_untracked(|f| {
         f.with_role(protocol::FolderRole::Trash)
             .map(|f| f.id.clone())
@@ -374,15 +433,15 @@ pub fn delete_open_message(ui: Ui, transport: Transport) {
         Some(trash) if Some(&trash) == here.as_ref() => {
             let sure = web_sys::window()
                 .and_then(|w| {
-                    w.confirm_with_message("Delete this message for good? This cannot be undone.")
+                    w.confirm_with_message("Delete for good? This cannot be undone.")
                         .ok()
                 })
                 .unwrap_or(false);
             if sure {
-                expunge_open_message(ui, transport);
+                expunge_messages(ui, transport);
             }
         }
-        Some(trash) => move_open_message(ui, transport, trash, "Moved to Trash.".into()),
+        Some(trash) => move_messages(ui, transport, trash, "Moved to Trash"),
         None => {}
     }
 }
@@ -430,24 +489,28 @@ fn commit_pending(ui: Ui, transport: Transport, id: Option<u64>) {
     });
 }
 
-/// Removes the open message for good, after the person confirmed it.
-pub fn expunge_open_message(ui: Ui, transport: Transport) {
-    let Some((folder, uid)) = ui.reader.with_untracked(Reader::current) else {
+/// Removes the targets for good, after the person confirmed it.
+pub fn expunge_messages(ui: Ui, transport: Transport) {
+    let Some((folder, uids)) = targets(ui) else {
         return;
     };
     spawn_local(async move {
         let request = Request::ExpungeMessages {
             folder: folder.clone(),
-            uids: vec![uid],
+            uids: uids.clone(),
         };
         match transport.request(request).await {
             Ok(_) => {
                 ui.list.update(|l| {
-                    l.take(&folder, &[uid]);
+                    l.take(&folder, &uids);
                 });
-                ui.reader.set(Reader::default());
-                if ui.pane.get_untracked() == Pane::Reader {
-                    ui.pane.set(Pane::Messages);
+                ui.selected.update(|s| s.retain(|uid| !uids.contains(uid)));
+                let open = ui.reader.with_untracked(Reader::current);
+                if open.is_some_and(|(f, uid)| f == folder && uids.contains(&uid)) {
+                    ui.reader.set(Reader::default());
+                    if ui.pane.get_untracked() == Pane::Reader {
+                        ui.pane.set(Pane::Messages);
+                    }
                 }
                 refresh_counts(ui, transport).await;
             }

@@ -448,3 +448,80 @@ async fn folders_are_created_renamed_unsubscribed_and_deleted_in_the_app() -> Re
     .await?;
     browser.close().await
 }
+
+#[tokio::test]
+async fn several_messages_are_flagged_and_archived_together_and_dragged_to_a_folder() -> Result<()>
+{
+    let (dovecot, user) = seeded_server().await?;
+    let bridge = Bridge::start(
+        &[AccountSpec::trusting("Example", &dovecot)],
+        Some(&dist_dir()?),
+    )
+    .await?;
+    let browser = Browser::start(1280, 860).await?;
+    browser.sign_in(&bridge.origin(), &user).await?;
+
+    // Pick two messages: the reading pane offers what applies to both.
+    for subject in [INBOX_NEWEST_FIRST[3], INBOX_NEWEST_FIRST[4]] {
+        let checkbox = format!("//input[@type='checkbox'][@aria-label='Select {subject}']");
+        browser
+            .click(Locator::XPath(&checkbox), &format!("select {subject:?}"))
+            .await?;
+    }
+    browser
+        .wait_for(
+            Locator::XPath("//*[@role='status'][normalize-space()='2 messages selected']"),
+            "the selection",
+        )
+        .await?;
+    action(&browser, "Flag").await?;
+    shows_action(&browser, "Remove flag").await?;
+    for subject in [INBOX_NEWEST_FIRST[3], INBOX_NEWEST_FIRST[4]] {
+        on_server(&dovecot, &user, "INBOX", &format!("{subject} [flagged]")).await?;
+    }
+    let flagged = subjects(&dovecot, &user, "INBOX").await?;
+    assert!(
+        flagged.contains(&format!("{} [flagged]", INBOX_NEWEST_FIRST[4])),
+        "{flagged:?}"
+    );
+    browser
+        .screenshot(&screenshot_dir()?.join("selection-desktop.png"))
+        .await?;
+    action(&browser, "Archive").await?;
+    row_gone(&browser, INBOX_NEWEST_FIRST[3]).await?;
+    row_gone(&browser, INBOX_NEWEST_FIRST[4]).await?;
+    browser
+        .wait_for(
+            Locator::XPath("//*[@role='status'][.//*[normalize-space()='Archived: 2 messages.']]"),
+            "the undo bar for both",
+        )
+        .await?;
+    on_server(&dovecot, &user, "Archive", INBOX_NEWEST_FIRST[3]).await?;
+    on_server(&dovecot, &user, "Archive", INBOX_NEWEST_FIRST[4]).await?;
+
+    // Drag a message onto a folder.
+    let dropped = browser
+        .client
+        .execute(
+            "const find = x => document.evaluate(x, document, null, 9, null).singleNodeValue;
+             const row = find(\"//ul[@aria-label='Messages']/li[.//*[normalize-space()='HTML newsletter']]\");
+             const work = find(\"//nav[@aria-label='Folders']//button[.//*[normalize-space()='Work']]\");
+             if (!row || !work) return false;
+             const data = new DataTransfer();
+             row.dispatchEvent(new DragEvent('dragstart', {bubbles: true, dataTransfer: data}));
+             const over = new DragEvent('dragover', {bubbles: true, cancelable: true, dataTransfer: data});
+             work.dispatchEvent(over);
+             work.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: data}));
+             return over.defaultPrevented;",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        dropped,
+        serde_json::Value::Bool(true),
+        "the folder did not accept the drag"
+    );
+    row_gone(&browser, INBOX_NEWEST_FIRST[2]).await?;
+    on_server(&dovecot, &user, "Work", INBOX_NEWEST_FIRST[2]).await?;
+    browser.close().await
+}

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use protocol::{Folder, Request};
 
 use super::icons;
+use super::message_list::{DRAG_TYPE, drop_messages};
 use crate::app::{change_folders, open_folder, use_transport, use_ui};
 
 /// Indentation classes exist up to this depth; deeper folders share the last one.
@@ -46,6 +47,9 @@ fn FolderRow(folder: Folder) -> impl IntoView {
     };
     let unread = folder.unread;
     let has_unread = unread > 0;
+    let selectable = folder.selectable;
+    // Messages are being dragged over this folder.
+    let over = RwSignal::new(false);
     view! {
         <li>
             <button
@@ -56,7 +60,29 @@ fn FolderRow(folder: Folder) -> impl IntoView {
                     .then_some("Not subscribed: other mail programs may hide it")
                 aria-current=move || current().then_some("page")
                 disabled=!folder.selectable
-                on:click=move |_| open_folder(ui, transport.clone(), id.clone())
+                on:click={
+                    let transport = transport.clone();
+                    move |_| open_folder(ui, transport.clone(), id.clone())
+                }
+                class:drop-target=move || over.get()
+                on:dragover=move |ev: leptos::ev::DragEvent| {
+                    let carries = ev
+                        .data_transfer()
+                        .is_some_and(|d| d.types().includes(&DRAG_TYPE.into(), 0));
+                    if selectable && carries {
+                        ev.prevent_default();
+                        over.set(true);
+                    }
+                }
+                on:dragleave=move |_| over.set(false)
+                on:drop={
+                    let (to, name) = (folder.id.clone(), folder.name.clone());
+                    move |ev: leptos::ev::DragEvent| {
+                        ev.prevent_default();
+                        over.set(false);
+                        drop_messages(ui, transport.clone(), &ev, to.clone(), &name);
+                    }
+                }
             >
                 {icons::folder(folder.role)}
                 <span class="folder-name">{folder.name.clone()}</span>

@@ -5,7 +5,9 @@ use protocol::{MessageHeader, Request};
 use wasm_bindgen::JsValue;
 
 use super::icons;
-use crate::app::{change_folders, load_window, open_message, use_transport, use_ui};
+use crate::app::{
+    change_folders, load_window, move_these, open_message, toggle_selected, use_transport, use_ui,
+};
 use crate::format::{DateStyle, date_style, people, size};
 use crate::state::Pane;
 
@@ -189,6 +191,8 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
         message.subject.clone()
     };
     let (shown, full) = show_date(message.date);
+    let select_name = subject.clone();
+    let selected = move || ui.selected.with(|s| s.contains(&uid));
     let current = move || {
         ui.reader
             .with(|r| r.uid == Some(uid) && r.folder == ui.list.with(|l| l.folder.clone()))
@@ -207,7 +211,25 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
             data-uid=uid
             aria-posinset=move || ui.list.with(|l| l.position(uid).map(|p| p + 1))
             aria-setsize=move || ui.list.with(|l| l.total)
+            class:selected=selected
+            draggable="true"
+            on:dragstart=move |ev: leptos::ev::DragEvent| {
+                // A selected row drags the whole selection.
+                let uids = if selected() { ui.selected.get_untracked() } else { vec![uid] };
+                if let Some(data) = ev.data_transfer() {
+                    let text = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+                    let _ = data.set_data(DRAG_TYPE, &text);
+                    data.set_effect_allowed("move");
+                }
+            }
         >
+            <input
+                type="checkbox"
+                class="select"
+                aria-label=format!("Select {}", select_name)
+                prop:checked=selected
+                on:change=move |_| toggle_selected(ui, uid)
+            />
             <button class="message-open" aria-current=move || current().then_some("true") on:click=open>
                 <span class="line">
                     <span class="from">{people(&message.from)}</span>
@@ -336,5 +358,28 @@ fn close_menu(ev: &leptos::ev::MouseEvent) {
         .and_then(|e| e.closest("details").ok().flatten())
     {
         let _ = menu.remove_attribute("open");
+    }
+}
+
+/// The drag data type for messages dragged onto a folder: their UIDs, comma-separated.
+pub const DRAG_TYPE: &str = "application/x-postern-uids";
+
+/// Drops dragged messages of the open folder into `to`, undoably.
+pub fn drop_messages(
+    ui: crate::app::Ui,
+    transport: crate::transport::Transport,
+    ev: &leptos::ev::DragEvent,
+    to: String,
+    name: &str,
+) {
+    let Some(text) = ev.data_transfer().and_then(|d| d.get_data(DRAG_TYPE).ok()) else {
+        return;
+    };
+    let uids: Vec<u32> = text.split(',').filter_map(|u| u.parse().ok()).collect();
+    let Some(folder) = ui.list.with_untracked(|l| l.folder.clone()) else {
+        return;
+    };
+    if !uids.is_empty() {
+        move_these(ui, transport, folder, uids, to, &format!("Moved to {name}"));
     }
 }

@@ -8,8 +8,8 @@ use protocol::{Address, Body, BodyContent, Flag, FolderRole, MessageView, Note, 
 use super::icons;
 use super::message_list::show_date;
 use crate::app::{
-    Ui, archive_open_message, delete_open_message, move_open_message, open_message, set_flag,
-    show_part, use_transport, use_ui,
+    Ui, archive_messages, delete_messages, move_messages, open_message, set_flag, show_part,
+    use_transport, use_ui,
 };
 use crate::format::{Piece, kind_label, plain_text, size};
 use crate::settings;
@@ -23,6 +23,9 @@ const SANDBOX: &str = "allow-popups allow-popups-to-escape-sandbox";
 pub fn Reader() -> impl IntoView {
     let ui = use_ui();
     let state = move || {
+        if ui.selected.with(|s| !s.is_empty()) {
+            return "selection";
+        }
         ui.reader.with(|r| {
             if r.loading {
                 "loading"
@@ -55,6 +58,7 @@ pub fn Reader() -> impl IntoView {
                 }
                 .into_any(),
                 "message" => view! { <OpenMessage /> }.into_any(),
+                "selection" => view! { <Selection /> }.into_any(),
                 _ => view! {
                     <div class="empty-state">
                         {icons::logo()}
@@ -237,20 +241,81 @@ fn OpenMessage() -> impl IntoView {
     }
 }
 
-/// Archive, delete, flag and move the open message.
+/// Several messages picked: what can be done to all of them at once.
+#[component]
+fn Selection() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let count = move || ui.selected.with(Vec::len);
+    let all_read = Memo::new(move |_| {
+        let selected = ui.selected.get();
+        ui.list.with(|l| {
+            selected
+                .iter()
+                .all(|uid| l.messages.iter().any(|m| m.uid == *uid && !m.is_unread()))
+        })
+    });
+    view! {
+        <div class="selection">
+            <div class="toolbar" role="toolbar" aria-label="Message actions">
+                <Organize />
+                <span class="spacer"></span>
+                {
+                    let transport = transport.clone();
+                    move || {
+                        let transport = transport.clone();
+                        let read = all_read.get();
+                        let label = if read { "Mark as unread" } else { "Mark as read" };
+                        view! {
+                            <button class="ghost" on:click=move |_| set_flag(ui, transport.clone(), Flag::Seen, !read)>
+                                {if read { icons::envelope().into_any() } else { icons::envelope_open().into_any() }}
+                                {label}
+                            </button>
+                        }
+                    }
+                }
+                <button class="ghost" on:click=move |_| ui.selected.set(Vec::new())>
+                    {icons::close()} "Clear selection"
+                </button>
+            </div>
+            <div class="empty-state">
+                <p role="status">
+                    {move || match count() {
+                        1 => "1 message selected".to_owned(),
+                        n => format!("{n} messages selected"),
+                    }}
+                </p>
+            </div>
+        </div>
+    }
+}
+
+/// Archive, delete, flag and move the targets: the selected messages, else the
+/// open one.
 #[component]
 fn Organize() -> impl IntoView {
     let ui = use_ui();
     let transport = use_transport();
     // Memos, so that refreshed counts or flags elsewhere do not rebuild the buttons
     // (which would also drop keyboard focus).
-    let current = Memo::new(move |_| ui.reader.with(|r| r.folder.clone()).unwrap_or_default());
+    let current = Memo::new(move |_| ui.list.with(|l| l.folder.clone()).unwrap_or_default());
     let role_of = move |role| ui.folders.with(|f| f.with_role(role).map(|f| f.id.clone()));
     let trash_id = Memo::new(move |_| role_of(FolderRole::Trash));
     let in_trash = Memo::new(move |_| trash_id.get().is_some_and(|t| t == current.get()));
     let archive = Memo::new(move |_| role_of(FolderRole::Archive).filter(|a| *a != current.get()));
-    let flagged = Memo::new(move |_| ui.reader.with(|r| r.has_flag(&Flag::Flagged)));
-    let nested = Memo::new(move |_| ui.reader.with(|r| r.part.is_some()));
+    let flagged = Memo::new(move |_| {
+        let selected = ui.selected.get();
+        if selected.is_empty() {
+            return ui.reader.with(|r| r.has_flag(&Flag::Flagged));
+        }
+        ui.list.with(|l| {
+            selected
+                .iter()
+                .all(|uid| l.messages.iter().any(|m| m.uid == *uid && m.is_flagged()))
+        })
+    });
+    let nested =
+        Memo::new(move |_| ui.selected.with(Vec::is_empty) && ui.reader.with(|r| r.part.is_some()));
     let targets = Memo::new(move |_| {
         let here = current.get();
         ui.folders.with(|f| {
@@ -273,7 +338,7 @@ fn Organize() -> impl IntoView {
             archive.get().map(|_| {
                 view! {
                     <button class="ghost" title="Archive (e)" on:click=move |_| {
-                        archive_open_message(ui, transport.clone())
+                        archive_messages(ui, transport.clone())
                     }>{icons::folder(Some(FolderRole::Archive))} "Archive"</button>
                 }
             })
@@ -286,7 +351,7 @@ fn Organize() -> impl IntoView {
             if in_trash.get() {
                 view! {
                     <button class="ghost danger" title="Delete permanently (#)" on:click=move |_| {
-                        delete_open_message(ui, transport.clone())
+                        delete_messages(ui, transport.clone())
                     }>{icons::folder(Some(FolderRole::Trash))} "Delete permanently"</button>
                 }
                 .into_any()
@@ -294,7 +359,7 @@ fn Organize() -> impl IntoView {
                 let trash = trash_id.get();
                 view! {
                     <button class="ghost" title="Delete (#)" disabled=trash.is_none() on:click=move |_| {
-                        delete_open_message(ui, transport.clone())
+                        delete_messages(ui, transport.clone())
                     }>{icons::folder(Some(FolderRole::Trash))} "Delete"</button>
                 }
                 .into_any()
@@ -322,7 +387,7 @@ fn Organize() -> impl IntoView {
                 let to = event_target_value(&ev);
                 if !to.is_empty() {
                     let name = ui.folders.with_untracked(|f| f.get(&to).map(|f| f.name.clone())).unwrap_or_default();
-                    move_open_message(ui, transport.clone(), to, format!("Moved to {name}."));
+                    move_messages(ui, transport.clone(), to, &format!("Moved to {name}"));
                 }
             }>
                 <option value="" selected=true>"Move to…"</option>

@@ -7,17 +7,19 @@ use protocol::Flag;
 use wasm_bindgen::JsCast;
 
 use crate::app::{
-    Ui, archive_open_message, delete_open_message, open_message, set_flag, use_transport, use_ui,
+    Ui, archive_messages, delete_messages, open_message, set_flag, targets, toggle_selected,
+    use_transport, use_ui,
 };
 use crate::state::{Pane, Reader};
 use crate::transport::Transport;
 
 /// The shortcuts, as the help dialog lists them.
-const KEYS: [(&str, &str); 11] = [
+const KEYS: [(&str, &str); 12] = [
     ("j", "Next (older) message"),
     ("k", "Previous (newer) message"),
     ("Enter", "Open the selected message"),
     ("u", "Back to the message list"),
+    ("x", "Select or unselect the message"),
     ("s", "Flag or unflag"),
     ("Shift+I", "Mark as read"),
     ("Shift+U", "Mark as unread"),
@@ -48,14 +50,32 @@ pub fn Shortcuts() -> impl IntoView {
             "j" => step(ui, &transport, 1),
             "k" => step(ui, &transport, -1),
             "u" => back_to_list(ui),
+            "x" => match focused_uid().or_else(|| {
+                ui.reader
+                    .with_untracked(Reader::current)
+                    .map(|(_, uid)| uid)
+            }) {
+                Some(uid) => {
+                    toggle_selected(ui, uid);
+                    true
+                }
+                None => false,
+            },
             "s" => with_open(ui, |ui| {
-                let on = !ui.reader.with_untracked(|r| r.has_flag(&Flag::Flagged));
+                // Flag all unless all are flagged already.
+                let on = targets(ui).is_some_and(|(_, uids)| {
+                    ui.list.with_untracked(|l| {
+                        !uids
+                            .iter()
+                            .all(|uid| l.messages.iter().any(|m| m.uid == *uid && m.is_flagged()))
+                    })
+                });
                 set_flag(ui, transport.clone(), Flag::Flagged, on);
             }),
             "I" => with_open(ui, |ui| set_flag(ui, transport.clone(), Flag::Seen, true)),
             "U" => with_open(ui, |ui| set_flag(ui, transport.clone(), Flag::Seen, false)),
-            "#" => with_open(ui, |ui| delete_open_message(ui, transport.clone())),
-            "e" => with_open(ui, |ui| archive_open_message(ui, transport.clone())),
+            "#" => with_open(ui, |ui| delete_messages(ui, transport.clone())),
+            "e" => with_open(ui, |ui| archive_messages(ui, transport.clone())),
             "v" => focus("select[aria-label='Move to folder']"),
             "?" => {
                 help.set(true);
@@ -115,11 +135,9 @@ fn typing(event: &web_sys::KeyboardEvent) -> bool {
         })
 }
 
-/// Runs `action` when a message is open; says whether it did.
+/// Runs `action` when messages are selected or one is open; says whether it did.
 fn with_open(ui: Ui, action: impl FnOnce(Ui)) -> bool {
-    let open = ui
-        .reader
-        .with_untracked(|r| r.current().is_some() && r.part.is_none());
+    let open = targets(ui).is_some();
     if open {
         action(ui);
     }
