@@ -29,6 +29,8 @@ pub struct Ui {
     pub connection: RwSignal<Connectivity>,
     /// Messages of the open folder picked for an action together, by UID.
     pub selected: RwSignal<Vec<u32>>,
+    /// A short note on what just happened ("Copied to Work."), cleared after a while.
+    pub info: RwSignal<Option<String>>,
 }
 
 impl Ui {
@@ -45,6 +47,7 @@ impl Ui {
             problem: RwSignal::new(None),
             connection: RwSignal::new(Connectivity::Connected),
             selected: RwSignal::new(Vec::new()),
+            info: RwSignal::new(None),
         }
     }
 
@@ -485,6 +488,43 @@ fn commit_pending(ui: Ui, transport: Transport, id: Option<u64>) {
                     .update(|l| l.restore(&pending.folder, pending.removed));
                 ui.problem.set(Some(error.message()));
             }
+        }
+    });
+}
+
+/// Copies the targets into `to`; the list stays as it is, and the bar says where
+/// the copies went.
+pub fn copy_messages(ui: Ui, transport: Transport, to: String) {
+    let Some((folder, uids)) = targets(ui) else {
+        return;
+    };
+    let name = ui
+        .folders
+        .with_untracked(|f| f.get(&to).map(|f| f.name.clone()))
+        .unwrap_or_else(|| to.clone());
+    spawn_local(async move {
+        let count = uids.len();
+        let request = Request::CopyMessages { folder, uids, to };
+        match transport.request(request).await {
+            Ok(_) => {
+                let said = match count {
+                    1 => format!("Copied to {name}."),
+                    n => format!("Copied {n} messages to {name}."),
+                };
+                ui.info.set(Some(said.clone()));
+                leptos::prelude::set_timeout(
+                    move || {
+                        ui.info.update(|i| {
+                            if i.as_deref() == Some(said.as_str()) {
+                                *i = None;
+                            }
+                        })
+                    },
+                    std::time::Duration::from_secs(4),
+                );
+                refresh_counts(ui, transport).await;
+            }
+            Err(error) => ui.problem.set(Some(error.message())),
         }
     });
 }

@@ -329,6 +329,21 @@ async fn the_open_app_follows_another_client_without_reloading() -> Result<()> {
     browser
         .wait_for(Locator::XPath(&flagged), "the flag")
         .await?;
+    // Replied to and forwarded elsewhere: the row says so.
+    other
+        .uid_store(oldest.to_string(), "+FLAGS (\\Answered $Forwarded)")
+        .await?
+        .try_collect::<Vec<_>>()
+        .await?;
+    for badge in ["Replied", "Forwarded"] {
+        let xpath = format!(
+            "{}[.//*[@role='img'][@aria-label='{badge}']]",
+            row(INBOX_NEWEST_FIRST[4])
+        );
+        browser
+            .wait_for(Locator::XPath(&xpath), &format!("the {badge} badge"))
+            .await?;
+    }
     browser
         .screenshot(&screenshot_dir()?.join("live-new-mail-desktop.png"))
         .await?;

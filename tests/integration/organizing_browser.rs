@@ -487,6 +487,23 @@ async fn several_messages_are_flagged_and_archived_together_and_dragged_to_a_fol
     browser
         .screenshot(&screenshot_dir()?.join("selection-desktop.png"))
         .await?;
+    // Copy both to Work: they stay here too.
+    browser
+        .client
+        .find(Locator::Css("select[aria-label='Copy to folder']"))
+        .await?
+        .select_by_value("Work")
+        .await?;
+    browser
+        .wait_for(
+            Locator::XPath("//*[@role='status'][normalize-space()='Copied 2 messages to Work.']"),
+            "the copy confirmation",
+        )
+        .await?;
+    for subject in [INBOX_NEWEST_FIRST[3], INBOX_NEWEST_FIRST[4]] {
+        on_server(&dovecot, &user, "Work", subject).await?;
+        on_server(&dovecot, &user, "INBOX", subject).await?;
+    }
     action(&browser, "Archive").await?;
     row_gone(&browser, INBOX_NEWEST_FIRST[3]).await?;
     row_gone(&browser, INBOX_NEWEST_FIRST[4]).await?;

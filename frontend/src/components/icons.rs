@@ -25,6 +25,14 @@ pub fn folder(role: Option<FolderRole>) -> impl IntoView {
     })
 }
 
+pub fn reply() -> impl IntoView {
+    icon("M9 14L4 9l5-5M4 9h10a6 6 0 016 6v4")
+}
+
+pub fn forward() -> impl IntoView {
+    icon("M15 14l5-5-5-5M20 9H10a6 6 0 00-6 6v4")
+}
+
 pub fn plus() -> impl IntoView {
     icon("M12 5v14M5 12h14")
 }

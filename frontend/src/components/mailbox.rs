@@ -103,6 +103,9 @@ fn UndoBar() -> impl IntoView {
                 <button on:click=move |_| undo(ui)>"Undo"</button>
             </div>
         })}
+        {move || ui.info.get().filter(|_| ui.pending.with(Option::is_none)).map(|info| view! {
+            <div class="toast" role="status"><span>{info}</span></div>
+        })}
         {move || ui.problem.get().map(|problem| view! {
             <div class="toast error-toast" role="alert">
                 <span>{problem}</span>

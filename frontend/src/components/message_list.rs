@@ -179,12 +179,21 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
             l.messages
                 .iter()
                 .find(|m| m.uid == uid)
-                .map(|m| (m.is_unread(), m.is_flagged()))
+                .map(|m| {
+                    (
+                        m.is_unread(),
+                        m.is_flagged(),
+                        m.flags.contains(&protocol::Flag::Answered),
+                        m.flags.contains(&protocol::Flag::Forwarded),
+                    )
+                })
                 .unwrap_or_default()
         })
     });
     let unread = move || flags.get().0;
     let flagged = move || flags.get().1;
+    let answered = move || flags.get().2;
+    let forwarded = move || flags.get().3;
     let subject = if message.subject.is_empty() {
         "(no subject)".to_owned()
     } else {
@@ -240,6 +249,12 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
                     <span class="badges">
                         {message.has_attachments.then(|| view! {
                             <span class="badge" role="img" aria-label="Has attachments">{icons::paperclip()}</span>
+                        })}
+                        {move || answered().then(|| view! {
+                            <span class="badge" role="img" aria-label="Replied">{icons::reply()}</span>
+                        })}
+                        {move || forwarded().then(|| view! {
+                            <span class="badge" role="img" aria-label="Forwarded">{icons::forward()}</span>
                         })}
                         {move || flagged().then(|| view! {
                             <span class="badge flag" role="img" aria-label="Flagged">{icons::flag()}</span>

@@ -4,12 +4,13 @@
 
 use leptos::prelude::*;
 use protocol::{Address, Body, BodyContent, Flag, FolderRole, MessageView, Note, Part, PartRole};
+use wasm_bindgen::JsCast;
 
 use super::icons;
 use super::message_list::show_date;
 use crate::app::{
-    Ui, archive_messages, delete_messages, move_messages, open_message, set_flag, show_part,
-    use_transport, use_ui,
+    Ui, archive_messages, copy_messages, delete_messages, move_messages, open_message, set_flag,
+    show_part, use_transport, use_ui,
 };
 use crate::format::{Piece, kind_label, plain_text, size};
 use crate::settings;
@@ -380,7 +381,7 @@ fn Organize() -> impl IntoView {
         }
     };
     let move_menu = move || {
-        let transport = transport.clone();
+        let (transport, copy_transport) = (transport.clone(), transport.clone());
         let targets = targets.get();
         view! {
             <select class="move-to" aria-label="Move to folder" title="Move to folder (v)" on:change=move |ev| {
@@ -391,6 +392,21 @@ fn Organize() -> impl IntoView {
                 }
             }>
                 <option value="" selected=true>"Move to…"</option>
+                {targets.iter().cloned().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
+            </select>
+            <select class="move-to" aria-label="Copy to folder" on:change={
+                move |ev| {
+                    let to = event_target_value(&ev);
+                    // The menu is an action, not a setting: back to its prompt.
+                    if let Some(menu) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok()) {
+                        menu.set_value("");
+                    }
+                    if !to.is_empty() {
+                        copy_messages(ui, copy_transport.clone(), to);
+                    }
+                }
+            }>
+                <option value="" selected=true>"Copy to…"</option>
                 {targets.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
             </select>
         }
