@@ -472,6 +472,8 @@ impl<S: MailSource> Actor<S> {
                     unread: window.unread,
                     offset: window.offset,
                     messages: window.messages,
+                    labels: window.labels,
+                    new_labels: window.new_labels,
                 })
             }
             Request::ListMessages {

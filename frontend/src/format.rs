@@ -224,3 +224,43 @@ mod tests {
         assert_eq!(size(3 * 1024 * 1024 + 100_000), "3.1 MB");
     }
 }
+
+/// Whether a keyword is a label people set (not a `$` system keyword or a junk
+/// marker some programs add).
+pub fn is_label(name: &str) -> bool {
+    !name.starts_with(['$', '\\'])
+        && !["junk", "nonjunk", "notjunk"].contains(&name.to_ascii_lowercase().as_str())
+}
+
+/// Whether a new label name can be an IMAP keyword: 1 to 100 printable ASCII
+/// characters, none of them space or `(){%*"\]`, and not starting with `$`.
+pub fn valid_label(name: &str) -> bool {
+    (1..=100).contains(&name.len())
+        && !name.starts_with('$')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b))
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_keywords_people_set() {
+        assert!(is_label("Work") && is_label("to-do"));
+        assert!(!is_label("$Forwarded") && !is_label("NonJunk") && !is_label("\\Seen"));
+        assert!(valid_label("Work") && valid_label("to-do_2027"));
+        for bad in [
+            "",
+            "two words",
+            "$x",
+            "a(b",
+            "quo\"te",
+            "caf\u{e9}",
+            "back\\slash",
+        ] {
+            assert!(!valid_label(bad), "{bad}");
+        }
+    }
+}

@@ -207,6 +207,9 @@ pub struct MessageList {
     pub loading: bool,
     /// A further window is on its way (from this position).
     pub fetching: Option<u32>,
+    /// Labels the folder knows, and whether new ones can be made.
+    pub labels: Vec<String>,
+    pub new_labels: bool,
     pub error: Option<String>,
 }
 
@@ -229,10 +232,14 @@ impl MessageList {
                 total,
                 unread,
                 messages,
+                labels,
+                new_labels,
                 ..
             } if self.folder.as_ref() == Some(&folder) => {
                 self.total = total;
                 self.unread = unread;
+                self.labels = labels;
+                self.new_labels = new_labels;
                 self.start = 0;
                 self.messages = messages;
             }
@@ -467,6 +474,8 @@ mod tests {
             unread: 0,
             offset: 0,
             messages: uids.iter().copied().map(header).collect(),
+            labels: vec![],
+            new_labels: false,
         }
     }
 
@@ -502,6 +511,8 @@ mod tests {
             unread: 1,
             offset: 0,
             messages: vec![unread, header(1)],
+            labels: vec![],
+            new_labels: false,
         });
         let seen = |uid| MessageFlags {
             uid,
@@ -633,6 +644,8 @@ mod tests {
             unread: 1,
             offset: 0,
             messages: vec![header(3), unread, header(1)],
+            labels: vec![],
+            new_labels: false,
         });
         let taken = list.take("INBOX", &[2]);
         assert_eq!((list.total, list.unread, list.messages.len()), (2, 0, 2));

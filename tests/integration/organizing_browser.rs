@@ -542,3 +542,124 @@ async fn several_messages_are_flagged_and_archived_together_and_dragged_to_a_fol
     on_server(&dovecot, &user, "Work", INBOX_NEWEST_FIRST[2]).await?;
     browser.close().await
 }
+
+/// The keywords of the INBOX message with this (ASCII) subject, on the server.
+async fn server_keywords(dovecot: &Dovecot, user: &User, subject: &str) -> Result<Vec<String>> {
+    use futures::TryStreamExt;
+    let mut imap = dovecot.imap(user).await?;
+    imap.examine("INBOX").await?;
+    let fetches: Vec<_> = imap
+        .fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        .await?
+        .try_collect()
+        .await?;
+    let mut keywords = Vec::new();
+    for fetch in &fetches {
+        let header = String::from_utf8_lossy(fetch.header().unwrap_or_default()).into_owned();
+        if header.trim().strip_prefix("Subject:").map(str::trim) == Some(subject) {
+            keywords = fetch
+                .flags()
+                .filter_map(|f| match f {
+                    async_imap::types::Flag::Custom(name) => Some(name.into_owned()),
+                    _ => None,
+                })
+                .collect();
+        }
+    }
+    imap.logout().await?;
+    Ok(keywords)
+}
+
+#[tokio::test]
+async fn labels_are_added_shown_and_removed() -> Result<()> {
+    let (dovecot, user) = seeded_server().await?;
+    let bridge = Bridge::start(
+        &[AccountSpec::trusting("Example", &dovecot)],
+        Some(&dist_dir()?),
+    )
+    .await?;
+    let browser = Browser::start(1280, 860).await?;
+    browser.sign_in(&bridge.origin(), &user).await?;
+    let subject = INBOX_NEWEST_FIRST[2];
+    browser.open_message(subject).await?;
+
+    let summary = "//div[@role='toolbar']//summary[normalize-space()='Labels']";
+    browser.click(Locator::XPath(summary), "Labels").await?;
+    // A name that cannot be a keyword is refused with a reason.
+    browser
+        .field("New label")
+        .await?
+        .send_keys("two words")
+        .await?;
+    browser
+        .click(
+            Locator::XPath("//button[normalize-space()='Add label']"),
+            "Add label",
+        )
+        .await?;
+    browser
+        .wait_for(
+            Locator::XPath("//*[@role='alert'][contains(., 'no spaces')]"),
+            "the refusal",
+        )
+        .await?;
+    browser
+        .client
+        .execute(
+            "const i = document.querySelector(\"input[aria-label='New label']\"); i.value = ''; i.dispatchEvent(new Event('input', {bubbles: true}));",
+            vec![],
+        )
+        .await?;
+    browser
+        .field("New label")
+        .await?
+        .send_keys("Travel")
+        .await?;
+    browser
+        .click(
+            Locator::XPath("//button[normalize-space()='Add label']"),
+            "Add label",
+        )
+        .await?;
+    let chip = format!(
+        "//ul[@aria-label='Messages']/li[.//*[normalize-space()='{subject}']]//*[@class='label-chip'][normalize-space()='Travel']"
+    );
+    browser
+        .wait_for(Locator::XPath(&chip), "the Travel chip")
+        .await?;
+    eventually("Travel on the server", async || {
+        Ok(server_keywords(&dovecot, &user, subject)
+            .await?
+            .contains(&"Travel".to_owned())
+            .then_some(()))
+    })
+    .await?;
+    browser
+        .screenshot(&screenshot_dir()?.join("labels-desktop.png"))
+        .await?;
+
+    // Pressed again, it comes off.
+    browser
+        .click(
+            Locator::XPath("//*[@aria-label='Labels']//button[@aria-pressed='true'][normalize-space()='✓Travel' or contains(normalize-space(), 'Travel')]"),
+            "the Travel label",
+        )
+        .await?;
+    eventually("Travel off the server", async || {
+        Ok((!server_keywords(&dovecot, &user, subject)
+            .await?
+            .contains(&"Travel".to_owned()))
+        .then_some(()))
+    })
+    .await?;
+    eventually("the chip to go", async || {
+        Ok(browser
+            .client
+            .find_all(Locator::XPath(&chip))
+            .await?
+            .is_empty()
+            .then_some(()))
+    })
+    .await?;
+    browser.close().await
+}

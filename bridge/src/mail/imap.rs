@@ -171,6 +171,7 @@ impl ImapSource {
             .await
             .map_err(|e| refused_means(e, true, || MailError::FolderNotFound(folder.to_owned())))?;
         let mailbox = self.select_now(folder).await?;
+        let labels = labels_of(&mailbox.flags);
         Ok(FolderWindow {
             folder: folder.to_owned(),
             uid_validity: mailbox.uid_validity.unwrap_or(0),
@@ -178,6 +179,11 @@ impl ImapSource {
             unread: status.unseen.unwrap_or(0),
             offset: 0,
             messages: Vec::new(),
+            labels,
+            new_labels: mailbox
+                .permanent_flags
+                .iter()
+                .any(|f| matches!(f, async_imap::types::Flag::MayCreate)),
         })
     }
 
@@ -425,6 +431,8 @@ impl MailSource for ImapSource {
             unread: 0,
             offset,
             messages: Vec::new(),
+            labels: Vec::new(),
+            new_labels: false,
         };
         self.fill(&mut window, offset, limit).await?;
         Ok(window)
@@ -1233,6 +1241,25 @@ fn imap_flag(flag: &Flag) -> Result<String, MailError> {
             name.clone()
         }
     })
+}
+
+/// The labels among a folder's flags: keywords, without `$`-prefixed system
+/// keywords and junk markers, at most 50.
+fn labels_of(flags: &[async_imap::types::Flag<'_>]) -> Vec<String> {
+    flags
+        .iter()
+        .filter_map(|f| match f {
+            async_imap::types::Flag::Custom(name)
+                if !name.starts_with(['$', '\\'])
+                    && !["junk", "nonjunk", "notjunk"]
+                        .contains(&name.to_ascii_lowercase().as_str()) =>
+            {
+                Some(name.to_string())
+            }
+            _ => None,
+        })
+        .take(50)
+        .collect()
 }
 
 /// A UID set from the browser's list: not empty, bounded, no zero.

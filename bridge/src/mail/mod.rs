@@ -33,6 +33,9 @@ pub struct FolderWindow {
     /// How many of the newest messages were skipped before `messages`.
     pub offset: u32,
     pub messages: Vec<MessageHeader>,
+    /// Labels (keywords) the folder knows, and whether new ones can be made.
+    pub labels: Vec<String>,
+    pub new_labels: bool,
 }
 
 /// An opened message, and the folder state it was read in.

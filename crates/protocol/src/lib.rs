@@ -221,6 +221,12 @@ pub enum Reply {
         unread: u32,
         offset: u32,
         messages: Vec<MessageHeader>,
+        /// Labels (IMAP keywords) in use in this folder, as the server lists them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        labels: Vec<String>,
+        /// Whether new labels can be made here (`PERMANENTFLAGS` has `\*`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        new_labels: bool,
     },
     Messages {
         folder: String,
@@ -615,6 +621,8 @@ mod tests {
                     unread: 1,
                     offset: 0,
                     messages: vec![header()],
+                    labels: vec!["Work".into()],
+                    new_labels: true,
                 },
             },
             ServerMessage::Reply {

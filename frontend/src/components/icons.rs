@@ -33,6 +33,10 @@ pub fn forward() -> impl IntoView {
     icon("M15 14l5-5-5-5M20 9H10a6 6 0 00-6 6v4")
 }
 
+pub fn tag() -> impl IntoView {
+    icon("M3 12V4h8l10 10-8 8L3 12zM7.5 7.5h.01")
+}
+
 pub fn plus() -> impl IntoView {
     icon("M12 5v14M5 12h14")
 }

@@ -8,7 +8,7 @@ use super::icons;
 use crate::app::{
     change_folders, load_window, move_these, open_message, toggle_selected, use_transport, use_ui,
 };
-use crate::format::{DateStyle, date_style, people, size};
+use crate::format::{DateStyle, date_style, is_label, people, size};
 use crate::state::Pane;
 
 #[component]
@@ -194,6 +194,24 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
     let flagged = move || flags.get().1;
     let answered = move || flags.get().2;
     let forwarded = move || flags.get().3;
+    let labels = Memo::new(move |_| {
+        ui.list.with(|l| {
+            l.messages
+                .iter()
+                .find(|m| m.uid == uid)
+                .map(|m| {
+                    m.flags
+                        .iter()
+                        .filter_map(|f| match f {
+                            protocol::Flag::Keyword(name) if is_label(name) => Some(name.clone()),
+                            _ => None,
+                        })
+                        .take(3)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+    });
     let subject = if message.subject.is_empty() {
         "(no subject)".to_owned()
     } else {
@@ -247,6 +265,9 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
                 <span class="line">
                     <span class="subject">{subject}</span>
                     <span class="badges">
+                        {move || labels.get().into_iter().map(|name| view! {
+                            <span class="label-chip">{name}</span>
+                        }).collect_view()}
                         {message.has_attachments.then(|| view! {
                             <span class="badge" role="img" aria-label="Has attachments">{icons::paperclip()}</span>
                         })}

@@ -23,7 +23,9 @@ const SANDBOX: &str = "allow-popups allow-popups-to-escape-sandbox";
 #[component]
 pub fn Reader() -> impl IntoView {
     let ui = use_ui();
-    let state = move || {
+    // A memo: flag and label changes update the open message in place rather than
+    // rebuilding the pane (which would close menus and drop focus).
+    let state = Memo::new(move |_| {
         if ui.selected.with(|s| !s.is_empty()) {
             return "selection";
         }
@@ -38,10 +40,10 @@ pub fn Reader() -> impl IntoView {
                 "empty"
             }
         })
-    };
+    });
     view! {
-        <section class="reader" aria-label="Reading pane" aria-busy=move || (state() == "loading").to_string()>
-            {move || match state() {
+        <section class="reader" aria-label="Reading pane" aria-busy=move || (state.get() == "loading").to_string()>
+            {move || match state.get() {
                 "loading" => view! {
                     <div class="reader-loading" aria-hidden="true">
                         <div class="skeleton wide"></div>
@@ -416,6 +418,7 @@ fn Organize() -> impl IntoView {
             view! {
                 {archive_button.clone()}
                 {delete_button.clone()}
+                <Labels />
                 {flag_button.clone()}
                 {move_menu.clone()}
             }
@@ -668,5 +671,114 @@ fn note_text(note: &Note) -> String {
         Note::MalformedStructure => {
             "This message is not formatted correctly; it is shown as it was sent.".to_owned()
         }
+    }
+}
+
+/// The labels (IMAP keywords) of the targets: each known label toggles, and a new
+/// one can be added where the server allows it.
+#[component]
+fn Labels() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    // Each label with whether every target has it.
+    let labels = Memo::new(move |_| {
+        let targets: Vec<u32> = {
+            let selected = ui.selected.get();
+            if selected.is_empty() {
+                ui.reader.with(|r| r.uid).into_iter().collect()
+            } else {
+                selected
+            }
+        };
+        ui.list.with(|l| {
+            let has = |uid: &u32, name: &str| {
+                l.messages.iter().any(|m| {
+                    m.uid == *uid
+                        && m.flags
+                            .iter()
+                            .any(|f| matches!(f, Flag::Keyword(k) if k == name))
+                })
+            };
+            let mut names: Vec<String> = l.labels.clone();
+            for message in l.messages.iter().filter(|m| targets.contains(&m.uid)) {
+                for flag in &message.flags {
+                    if let Flag::Keyword(name) = flag
+                        && crate::format::is_label(name)
+                        && !names.contains(name)
+                    {
+                        names.push(name.clone());
+                    }
+                }
+            }
+            names
+                .into_iter()
+                .map(|name| {
+                    let on = !targets.is_empty() && targets.iter().all(|uid| has(uid, &name));
+                    (name, on)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let new_labels = Memo::new(move |_| ui.list.with(|l| l.new_labels));
+    let typed = RwSignal::new(String::new());
+    let invalid = RwSignal::new(false);
+    let add = {
+        let transport = transport.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let name = typed.get_untracked().trim().to_owned();
+            if !crate::format::valid_label(&name) {
+                invalid.set(true);
+                return;
+            }
+            invalid.set(false);
+            typed.set(String::new());
+            ui.list.update(|l| {
+                if !l.labels.contains(&name) {
+                    l.labels.push(name.clone());
+                }
+            });
+            set_flag(ui, transport.clone(), Flag::Keyword(name), true);
+        }
+    };
+    // The menu stays put (and open) while its labels change.
+    let hidden = move || labels.with(Vec::is_empty) && !new_labels.get();
+    view! {
+        <details class="folder-menu labels-menu" class:hidden=hidden>
+            <summary class="ghost-summary">{icons::tag()} "Labels"</summary>
+            <div class="menu-panel" role="group" aria-label="Labels">
+                <For
+                    each=move || labels.get()
+                    key=|label| label.clone()
+                    children=move |(name, on)| {
+                        let transport = transport.clone();
+                        let label = name.clone();
+                        view! {
+                            <button class="ghost" aria-pressed=on.to_string() on:click=move |_| {
+                                set_flag(ui, transport.clone(), Flag::Keyword(label.clone()), !on)
+                            }>
+                                <span class="check" aria-hidden="true">{if on { "✓" } else { "" }}</span>
+                                {name}
+                            </button>
+                        }
+                    }
+                />
+                <Show when=move || new_labels.get()>
+                    <form class="new-label" on:submit=add.clone()>
+                        <input
+                            type="text"
+                            aria-label="New label"
+                            placeholder="New label"
+                            prop:value=move || typed.get()
+                            on:input=move |ev| typed.set(event_target_value(&ev))
+                        />
+                        <button type="submit" class="ghost">"Add label"</button>
+                    </form>
+                    <p class="muted hint" role="alert">
+                        {move || invalid.get().then_some("Letters, digits and - _ . only, no spaces.")}
+                    </p>
+                </Show>
+            </div>
+        </details>
     }
 }
