@@ -23,7 +23,8 @@ CONFIGURATION FILE (TOML)
       Relative paths are relative to the configuration file.
   folder_counts_seconds = 60                (optional, 1 to 3600)
       How often the message counts of folders other than the open one are
-      read again. The open folder is followed live (IDLE) regardless.
+      read again (every tenth time only, where the server pushes them with
+      NOTIFY). The open folder is followed live (IDLE) regardless.
 
   [[account]]                  one table per mail server; at least one
   name = \"Example\"

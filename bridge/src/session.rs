@@ -416,23 +416,34 @@ impl<S: MailSource> Actor<S> {
         let _ = self.events.send(ServerMessage::Event { event }).await;
     }
 
-    /// Sends what changed in the open folder, if anything did.
+    /// Sends what changed, if anything did.
     async fn push_news(&mut self) {
-        match self.source.news().await {
-            Ok(Some(event)) => {
-                if let Event::FolderChanged {
+        let events = match self.source.news().await {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::warn!(error = %ErrorChain(&error), "reading news failed");
+                return;
+            }
+        };
+        for event in events {
+            match &event {
+                Event::FolderChanged {
                     folder,
                     total,
                     unread,
                     ..
-                } = &event
-                {
+                } => {
                     self.counts.insert(folder.clone(), (*total, *unread));
                 }
-                self.push(event).await;
+                Event::FolderCounts { folders } => {
+                    for count in folders {
+                        self.counts
+                            .insert(count.folder.clone(), (count.total, count.unread));
+                    }
+                }
+                _ => {}
             }
-            Ok(None) => {}
-            Err(error) => tracing::warn!(error = %ErrorChain(&error), "reading news failed"),
+            self.push(event).await;
         }
     }
 

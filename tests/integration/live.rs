@@ -368,3 +368,53 @@ async fn the_open_app_follows_another_client_without_reloading() -> Result<()> {
     assert_eq!(marker, serde_json::Value::Bool(true), "the page reloaded");
     browser.close().await
 }
+
+#[tokio::test]
+async fn other_folders_counts_arrive_without_polling_where_the_server_notifies() -> Result<()> {
+    let (dovecot, user) = seeded_server().await?;
+    // An hour between polls: only NOTIFY can bring the count within the deadline.
+    let bridge =
+        Bridge::start_counting_every(&[AccountSpec::trusting("Example", &dovecot)], None, 3600)
+            .await?;
+    let mut client = bridge.connect().await?;
+    client.sign_in(None, &user).await??;
+    client.open("INBOX", 50).await?;
+    let mut other = dovecot.imap(&user).await?;
+    other
+        .append("Work", None, None, note("Filed elsewhere"))
+        .await?;
+    client
+        .event("Work's new count", |e| match e {
+            Event::FolderCounts { folders } => folders
+                .iter()
+                .any(|f| f.folder == "Work" && f.total == 1 && f.unread == 1),
+            _ => false,
+        })
+        .await?;
+    // Read elsewhere: the unread count follows.
+    other.select("Work").await?;
+    other
+        .store("1", "+FLAGS (\\Seen)")
+        .await?
+        .try_collect::<Vec<_>>()
+        .await?;
+    client
+        .event("Work read", |e| match e {
+            Event::FolderCounts { folders } => folders
+                .iter()
+                .any(|f| f.folder == "Work" && f.total == 1 && f.unread == 0),
+            _ => false,
+        })
+        .await?;
+    // The open folder still goes live as before.
+    other
+        .append("INBOX", None, None, note("Still live"))
+        .await?;
+    client
+        .event("new mail", |e| {
+            changed(e).is_some_and(|c| c.added.iter().any(|m| m.subject == "Still live"))
+        })
+        .await?;
+    other.logout().await?;
+    Ok(())
+}

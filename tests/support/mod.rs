@@ -50,6 +50,16 @@ impl Bridge {
     /// Writes a config file for these accounts and serves it, with the app from
     /// `static_dir` (the built frontend) or an empty folder.
     pub async fn start(accounts: &[AccountSpec], static_dir: Option<&Path>) -> Result<Self> {
+        Self::start_counting_every(accounts, static_dir, 1).await
+    }
+
+    /// As [`Bridge::start`], refreshing other folders' counts every `seconds`
+    /// (tests otherwise use 1, so that polling answers at once).
+    pub async fn start_counting_every(
+        accounts: &[AccountSpec],
+        static_dir: Option<&Path>,
+        seconds: u32,
+    ) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
@@ -63,7 +73,7 @@ impl Bridge {
         };
         // Other folders' counts are refreshed every second, so tests see them soon.
         let mut text = format!(
-            "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\nfolder_counts_seconds = 1\n",
+            "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\nfolder_counts_seconds = {seconds}\n",
             static_dir.display().to_string()
         );
         for account in accounts {

@@ -54,6 +54,11 @@ pub struct ImapSource {
     /// QRESYNC is enabled: removals come as UIDs, and changes since a MODSEQ can be
     /// asked for after a reconnect.
     qresync: bool,
+    /// NOTIFY is set: other folders' counts arrive on their own.
+    notify: bool,
+    /// Count refreshes skipped since the last full one (with NOTIFY, only every
+    /// `NOTIFIED_REFRESH`th is done, as a safety net).
+    skipped_counts: u32,
     /// The server's hierarchy delimiter, once known.
     delimiter: Option<String>,
     /// Capabilities that change how commands are spelled.
@@ -111,6 +116,8 @@ impl ImapSource {
             news: News::default(),
             idle: false,
             qresync: false,
+            notify: false,
+            skipped_counts: 0,
             delimiter: None,
             can_move: false,
             uidplus: false,
@@ -128,6 +135,23 @@ impl ImapSource {
                 })
                 .await?;
             source.qresync = true;
+        }
+        if capabilities.has_str("NOTIFY") {
+            // Other folders' changes come as STATUS responses; the open folder's as
+            // usual. A server that refuses leaves the periodic STATUS in charge.
+            let set = "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) \
+                       (personal (MessageNew MessageExpunge FlagChange))";
+            match source
+                .step("NOTIFY", async |s| s.run_command_and_check_ok(set).await)
+                .await
+            {
+                Ok(()) => source.notify = true,
+                Err(MailError::Imap {
+                    source: ImapError::No(_) | ImapError::Bad(_),
+                    ..
+                }) => {}
+                Err(other) => return Err(other),
+            }
         }
         Ok(source)
     }
@@ -747,7 +771,7 @@ impl MailSource for ImapSource {
         self.idle(stop).await
     }
 
-    async fn news(&mut self) -> Result<Option<Event>, MailError> {
+    async fn news(&mut self) -> Result<Vec<Event>, MailError> {
         self.take_news().await
     }
 
@@ -777,6 +801,9 @@ const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 const BURST: Duration = Duration::from_millis(5);
 /// The most responses taken in one burst before the news is passed on.
 const MAX_BURST: usize = 1000;
+/// With NOTIFY, every this many count refreshes is still a full one, in case a
+/// change went unreported.
+const NOTIFIED_REFRESH: u32 = 10;
 
 /// Keeping up with the selected folder: IDLE, the server's unsolicited responses,
 /// and resynchronizing after a reconnect.
@@ -802,7 +829,11 @@ impl ImapSource {
                 }
                 U::Expunge(seq) => self.absorb(&Response::Expunge(seq)),
                 U::Other(data) => self.absorb(data.parsed()),
-                U::Status { .. } | U::Recent(_) => {}
+                U::Status {
+                    mailbox,
+                    attributes,
+                } => self.news.status(&mailbox, &attributes),
+                U::Recent(_) => {}
             }
         }
     }
@@ -936,8 +967,59 @@ impl ImapSource {
     /// Turns what the server reported into an event: new messages' headers are
     /// fetched, flags that came by sequence number are asked for by UID, and the
     /// folder's counts are read again.
-    async fn take_news(&mut self) -> Result<Option<Event>, MailError> {
+    async fn take_news(&mut self) -> Result<Vec<Event>, MailError> {
         self.absorb_unsolicited();
+        let mut events = Vec::new();
+        let counts = std::mem::take(&mut self.news.counts);
+        if !counts.is_empty() {
+            let folders = self.complete_counts(counts).await?;
+            if !folders.is_empty() {
+                events.push(Event::FolderCounts { folders });
+            }
+        }
+        events.extend(self.folder_news().await?);
+        Ok(events)
+    }
+
+    /// Other folders' counts as the server reported them; a count it left out is
+    /// asked for. The open folder's counts come with its own news.
+    async fn complete_counts(
+        &mut self,
+        counts: std::collections::BTreeMap<String, (Option<u32>, Option<u32>)>,
+    ) -> Result<Vec<FolderCount>, MailError> {
+        let selected = self.selected.as_ref().map(|s| s.folder.clone());
+        let mut folders = Vec::new();
+        for (folder, (total, unread)) in counts {
+            if Some(&folder) == selected.as_ref() || check_command_text(&folder, "").is_err() {
+                continue;
+            }
+            let (total, unread) = match (total, unread) {
+                (Some(total), Some(unread)) => (total, unread),
+                _ => match self
+                    .step("STATUS", async |s| {
+                        s.status(&folder, "(MESSAGES UNSEEN)").await
+                    })
+                    .await
+                {
+                    Ok(status) => (status.exists, status.unseen.unwrap_or(0)),
+                    Err(MailError::Imap {
+                        source: ImapError::No(_),
+                        ..
+                    }) => continue,
+                    Err(other) => return Err(other),
+                },
+            };
+            folders.push(FolderCount {
+                folder,
+                total,
+                unread,
+            });
+        }
+        Ok(folders)
+    }
+
+    /// The open folder's news as an event, if anything changed there.
+    async fn folder_news(&mut self) -> Result<Option<Event>, MailError> {
         if self.news.is_empty() {
             return Ok(None);
         }
@@ -1038,6 +1120,8 @@ impl ImapSource {
     /// selected folder's UIDVALIDITY is checked: a server need not say that the
     /// folder was deleted and created again under the same name (Dovecot does not).
     async fn other_counts(&mut self) -> Result<Vec<FolderCount>, MailError> {
+        let full = !self.notify || self.skipped_counts + 1 >= NOTIFIED_REFRESH;
+        self.skipped_counts = if full { 0 } else { self.skipped_counts + 1 };
         if let Some(selected) = self.selected.clone() {
             if !self.idle {
                 self.step("NOOP", async |s| s.noop().await).await?;
@@ -1055,6 +1139,9 @@ impl ImapSource {
                 }) => self.news.reset = true,
                 Err(other) => return Err(other),
             }
+        }
+        if !full {
+            return Ok(Vec::new());
         }
         // Listed afresh each time: other programs create and delete folders too.
         let names = self

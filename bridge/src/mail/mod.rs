@@ -202,8 +202,9 @@ pub trait MailSource: Send + 'static {
         stop: F,
     ) -> impl Future<Output = Option<F::Output>> + Send;
 
-    /// What changed in the open folder since the last call, as an event.
-    fn news(&mut self) -> impl Future<Output = Result<Option<Event>, MailError>> + Send;
+    /// What changed since the last call, as events: the open folder's changes, and
+    /// other folders' counts where the server reports them (NOTIFY).
+    fn news(&mut self) -> impl Future<Output = Result<Vec<Event>, MailError>> + Send;
 
     /// The counts of the folders other than the open one.
     fn counts(&mut self) -> impl Future<Output = Result<Vec<FolderCount>, MailError>> + Send;

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use async_imap::imap_proto::{AttributeValue, MailboxDatum, Response};
+use async_imap::imap_proto::{AttributeValue, MailboxDatum, Response, StatusAttribute};
 use async_imap::types::Flag as ImapFlag;
 use protocol::Flag;
 
@@ -18,6 +18,8 @@ use super::headers::flags_from;
 /// The most changes of one kind listed in one event; beyond it the folder is
 /// reloaded, which is cheaper than a huge event.
 pub const MAX_LISTED: usize = 5000;
+/// The most folders whose counts one event carries.
+const MAX_FOLDERS: usize = 1000;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct News {
@@ -35,6 +37,9 @@ pub struct News {
     pub reset: bool,
     /// The highest modification sequence seen.
     pub modseq: Option<u64>,
+    /// Other folders' counts the server reported (NOTIFY): messages and unseen,
+    /// each when given.
+    pub counts: BTreeMap<String, (Option<u32>, Option<u32>)>,
 }
 
 impl News {
@@ -44,6 +49,22 @@ impl News {
             && self.flag_seqs.is_empty()
             && self.removed.is_empty()
             && !self.reset
+            && self.counts.is_empty()
+    }
+
+    /// Takes in a folder's STATUS that the server sent on its own.
+    pub fn status(&mut self, mailbox: &str, attributes: &[StatusAttribute]) {
+        if self.counts.len() >= MAX_FOLDERS && !self.counts.contains_key(mailbox) {
+            return;
+        }
+        let entry = self.counts.entry(mailbox.to_owned()).or_default();
+        for attribute in attributes {
+            match attribute {
+                StatusAttribute::Messages(n) => entry.0 = Some(*n),
+                StatusAttribute::Unseen(n) => entry.1 = Some(*n),
+                _ => {}
+            }
+        }
     }
 
     /// Takes in one untagged response; responses about other things are ignored.
@@ -65,6 +86,9 @@ impl News {
                 }
             }
             Response::Fetch(seq, attributes) => self.fetched(*seq, attributes),
+            Response::MailboxData(MailboxDatum::Status { mailbox, status }) => {
+                self.status(mailbox, status);
+            }
             _ => {}
         }
     }
@@ -157,6 +181,16 @@ mod tests {
         assert!(!news.reset);
         absorb(&mut news, "* 3 EXPUNGE");
         assert!(news.reset);
+    }
+
+    #[test]
+    fn other_folders_status_is_kept() {
+        let mut news = News::default();
+        absorb(&mut news, "* STATUS Work (MESSAGES 3 UIDNEXT 4 UNSEEN 1)");
+        absorb(&mut news, "* STATUS \"Lists/Rust\" (MESSAGES 9)");
+        assert!(!news.is_empty());
+        assert_eq!(news.counts["Work"], (Some(3), Some(1)));
+        assert_eq!(news.counts["Lists/Rust"], (Some(9), None));
     }
 
     #[test]
