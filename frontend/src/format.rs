@@ -225,12 +225,7 @@ mod tests {
     }
 }
 
-/// Whether a keyword is a label people set (not a `$` system keyword or a junk
-/// marker some programs add).
-pub fn is_label(name: &str) -> bool {
-    !name.starts_with(['$', '\\'])
-        && !["junk", "nonjunk", "notjunk"].contains(&name.to_ascii_lowercase().as_str())
-}
+pub use protocol::is_label;
 
 /// Whether a new label name can be an IMAP keyword: 1 to 100 printable ASCII
 /// characters, none of them space or `(){%*"\]`, and not starting with `$`.

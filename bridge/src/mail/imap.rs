@@ -387,14 +387,7 @@ impl ImapSource {
 
 impl MailSource for ImapSource {
     async fn folders(&mut self) -> Result<Vec<protocol::Folder>, MailError> {
-        let names = self
-            .step("LIST", async |s| {
-                s.list(Some(""), Some("*"))
-                    .await?
-                    .try_collect::<Vec<_>>()
-                    .await
-            })
-            .await?;
+        let names = self.list_all().await?;
         let subscribed: std::collections::HashSet<String> = self
             .step("LSUB", async |s| {
                 s.lsub(Some(""), Some("*"))
@@ -412,21 +405,10 @@ impl MailSource for ImapSource {
             }
         }
         for entry in entries.iter_mut().filter(|e| e.selectable) {
-            let id = entry.id.clone();
             // A folder that vanished between LIST and STATUS is shown without counts.
-            match self
-                .step("STATUS", async |s| s.status(&id, "(MESSAGES UNSEEN)").await)
-                .await
-            {
-                Ok(status) => {
-                    entry.total = status.exists;
-                    entry.unread = status.unseen.unwrap_or(0);
-                }
-                Err(MailError::Imap {
-                    source: ImapError::No(_),
-                    ..
-                }) => {}
-                Err(other) => return Err(other),
+            if let Some((total, unread)) = self.counts_of(&entry.id).await? {
+                entry.total = total;
+                entry.unread = unread;
             }
         }
         Ok(build_tree(entries))
@@ -995,18 +977,9 @@ impl ImapSource {
             }
             let (total, unread) = match (total, unread) {
                 (Some(total), Some(unread)) => (total, unread),
-                _ => match self
-                    .step("STATUS", async |s| {
-                        s.status(&folder, "(MESSAGES UNSEEN)").await
-                    })
-                    .await
-                {
-                    Ok(status) => (status.exists, status.unseen.unwrap_or(0)),
-                    Err(MailError::Imap {
-                        source: ImapError::No(_),
-                        ..
-                    }) => continue,
-                    Err(other) => return Err(other),
+                _ => match self.counts_of(&folder).await? {
+                    Some(counts) => counts,
+                    None => continue,
                 },
             };
             folders.push(FolderCount {
@@ -1144,14 +1117,7 @@ impl ImapSource {
             return Ok(Vec::new());
         }
         // Listed afresh each time: other programs create and delete folders too.
-        let names = self
-            .step("LIST", async |s| {
-                s.list(Some(""), Some("*"))
-                    .await?
-                    .try_collect::<Vec<_>>()
-                    .await
-            })
-            .await?;
+        let names = self.list_all().await?;
         let selected = self.selected.as_ref().map(|s| s.folder.clone());
         let ids = names
             .iter()
@@ -1160,21 +1126,13 @@ impl ImapSource {
             .map(|e| e.id);
         let mut counts = Vec::new();
         for id in ids {
-            match self
-                .step("STATUS", async |s| s.status(&id, "(MESSAGES UNSEEN)").await)
-                .await
-            {
-                Ok(status) => counts.push(FolderCount {
+            // Deleted meanwhile: the next folder list will say so.
+            if let Some((total, unread)) = self.counts_of(&id).await? {
+                counts.push(FolderCount {
                     folder: id,
-                    total: status.exists,
-                    unread: status.unseen.unwrap_or(0),
-                }),
-                // Deleted meanwhile: the next folder list will say so.
-                Err(MailError::Imap {
-                    source: ImapError::No(_),
-                    ..
-                }) => {}
-                Err(other) => return Err(other),
+                    total,
+                    unread,
+                });
             }
         }
         Ok(counts)
@@ -1227,6 +1185,35 @@ impl ImapSource {
             self.news.reset = true;
         }
         Ok(())
+    }
+
+    /// Every folder the server lists (`LIST "" "*"`).
+    async fn list_all(&mut self) -> Result<Vec<async_imap::types::Name>, MailError> {
+        self.step("LIST", async |s| {
+            s.list(Some(""), Some("*"))
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await
+    }
+
+    /// A folder's message and unread counts (STATUS); `None` when the server says
+    /// there is no such folder (any more).
+    async fn counts_of(&mut self, folder: &str) -> Result<Option<(u32, u32)>, MailError> {
+        match self
+            .step("STATUS", async |s| {
+                s.status(folder, "(MESSAGES UNSEEN)").await
+            })
+            .await
+        {
+            Ok(status) => Ok(Some((status.exists, status.unseen.unwrap_or(0)))),
+            Err(MailError::Imap {
+                source: ImapError::No(_),
+                ..
+            }) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     /// Marks messages `\Deleted` and expunges exactly them (UIDPLUS). Without
@@ -1336,11 +1323,7 @@ fn labels_of(flags: &[async_imap::types::Flag<'_>]) -> Vec<String> {
     flags
         .iter()
         .filter_map(|f| match f {
-            async_imap::types::Flag::Custom(name)
-                if !name.starts_with(['$', '\\'])
-                    && !["junk", "nonjunk", "notjunk"]
-                        .contains(&name.to_ascii_lowercase().as_str()) =>
-            {
+            async_imap::types::Flag::Custom(name) if protocol::is_label(name) => {
                 Some(name.to_string())
             }
             _ => None,

@@ -459,6 +459,14 @@ pub enum Flag {
     Keyword(String),
 }
 
+/// Whether a keyword is a label people set: not a `$` system keyword (such as
+/// `$Forwarded`) nor a junk marker some programs add. Bridge and app both decide
+/// what to show as labels by it.
+pub fn is_label(keyword: &str) -> bool {
+    !keyword.starts_with(['$', '\\'])
+        && !["junk", "nonjunk", "notjunk"].contains(&keyword.to_ascii_lowercase().as_str())
+}
+
 impl MessageHeader {
     pub fn is_unread(&self) -> bool {
         !self.flags.contains(&Flag::Seen)
