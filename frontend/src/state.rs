@@ -337,6 +337,15 @@ impl MessageList {
         }
     }
 
+    /// Whether each of these messages is loaded and `holds` for it (false for
+    /// none).
+    pub fn all(&self, uids: &[u32], holds: impl Fn(&MessageHeader) -> bool) -> bool {
+        !uids.is_empty()
+            && uids
+                .iter()
+                .all(|uid| self.messages.iter().any(|m| m.uid == *uid && holds(m)))
+    }
+
     /// The loaded message at a position.
     pub fn at(&self, position: u32) -> Option<&MessageHeader> {
         position

@@ -3,7 +3,9 @@
 //! which load only when asked for.
 
 use leptos::prelude::*;
-use protocol::{Address, Body, BodyContent, Flag, FolderRole, MessageView, Note, Part, PartRole};
+use protocol::{
+    Address, Body, BodyContent, Flag, FolderRole, MessageHeader, MessageView, Note, Part, PartRole,
+};
 use wasm_bindgen::JsCast;
 
 use super::icons;
@@ -252,11 +254,7 @@ fn Selection() -> impl IntoView {
     let count = move || ui.selected.with(Vec::len);
     let all_read = Memo::new(move |_| {
         let selected = ui.selected.get();
-        ui.list.with(|l| {
-            selected
-                .iter()
-                .all(|uid| l.messages.iter().any(|m| m.uid == *uid && !m.is_unread()))
-        })
+        ui.list.with(|l| l.all(&selected, |m| !m.is_unread()))
     });
     view! {
         <div class="selection">
@@ -311,11 +309,8 @@ fn Organize() -> impl IntoView {
         if selected.is_empty() {
             return ui.reader.with(|r| r.has_flag(&Flag::Flagged));
         }
-        ui.list.with(|l| {
-            selected
-                .iter()
-                .all(|uid| l.messages.iter().any(|m| m.uid == *uid && m.is_flagged()))
-        })
+        ui.list
+            .with(|l| l.all(&selected, MessageHeader::is_flagged))
     });
     let nested =
         Memo::new(move |_| ui.selected.with(Vec::is_empty) && ui.reader.with(|r| r.part.is_some()));
@@ -691,14 +686,6 @@ fn Labels() -> impl IntoView {
             }
         };
         ui.list.with(|l| {
-            let has = |uid: &u32, name: &str| {
-                l.messages.iter().any(|m| {
-                    m.uid == *uid
-                        && m.flags
-                            .iter()
-                            .any(|f| matches!(f, Flag::Keyword(k) if k == name))
-                })
-            };
             let mut names: Vec<String> = l.labels.clone();
             for message in l.messages.iter().filter(|m| targets.contains(&m.uid)) {
                 for flag in &message.flags {
@@ -713,7 +700,11 @@ fn Labels() -> impl IntoView {
             names
                 .into_iter()
                 .map(|name| {
-                    let on = !targets.is_empty() && targets.iter().all(|uid| has(uid, &name));
+                    let on = l.all(&targets, |m| {
+                        m.flags
+                            .iter()
+                            .any(|f| matches!(f, Flag::Keyword(k) if *k == name))
+                    });
                     (name, on)
                 })
                 .collect::<Vec<_>>()

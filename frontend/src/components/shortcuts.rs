@@ -64,11 +64,8 @@ pub fn Shortcuts() -> impl IntoView {
             "s" => with_open(ui, |ui| {
                 // Flag all unless all are flagged already.
                 let on = targets(ui).is_some_and(|(_, uids)| {
-                    ui.list.with_untracked(|l| {
-                        !uids
-                            .iter()
-                            .all(|uid| l.messages.iter().any(|m| m.uid == *uid && m.is_flagged()))
-                    })
+                    ui.list
+                        .with_untracked(|l| !l.all(&uids, protocol::MessageHeader::is_flagged))
                 });
                 set_flag(ui, transport.clone(), Flag::Flagged, on);
             }),
