@@ -5,8 +5,8 @@
 use anyhow::{Context, Result, ensure};
 use fantoccini::Locator;
 use maildev::sample::{self, Headers};
-use tests::browser::{Browser, dist_dir};
-use tests::{AccountSpec, Bridge, eventually, screenshot_dir};
+use tests::browser::{Browser, signed_in_app};
+use tests::{eventually, screenshot_dir};
 
 use crate::seed::{T0, seeded_server};
 
@@ -88,13 +88,7 @@ async fn ten_thousand_messages_scroll_with_a_bounded_page() -> Result<()> {
     ensure!(mailbox.exists == COUNT, "{} messages", mailbox.exists);
     imap.logout().await?;
 
-    let bridge = Bridge::start(
-        &[AccountSpec::trusting("Example", &dovecot)],
-        Some(&dist_dir()?),
-    )
-    .await?;
-    let browser = Browser::start(1280, 860).await?;
-    browser.sign_in(&bridge.origin(), &user).await?;
+    let (_bridge, browser) = signed_in_app(&dovecot, &user).await?;
     browser
         .click(
             Locator::XPath("//nav[@aria-label='Folders']//button[.//*[normalize-space()='Big']]"),

@@ -264,11 +264,6 @@ async fn a_recreated_folder_is_reloaded() -> Result<()> {
     Ok(())
 }
 
-/// The row for `subject` in the app's message list.
-fn row(subject: &str) -> String {
-    format!("//ul[@aria-label='Messages']/li[.//*[normalize-space()='{subject}']]")
-}
-
 async fn row_count(browser: &tests::browser::Browser, xpath: &str) -> Result<usize> {
     Ok(browser
         .client
@@ -280,19 +275,16 @@ async fn row_count(browser: &tests::browser::Browser, xpath: &str) -> Result<usi
 #[tokio::test]
 async fn the_open_app_follows_another_client_without_reloading() -> Result<()> {
     use fantoccini::Locator;
-    use tests::browser::{Browser, dist_dir};
+    use tests::browser::{message_row, signed_in_app};
     use tests::{eventually, screenshot_dir};
 
     let (dovecot, user) = seeded_server().await?;
-    let bridge = Bridge::start(
-        &[AccountSpec::trusting("Example", &dovecot)],
-        Some(&dist_dir()?),
-    )
-    .await?;
-    let browser = Browser::start(1280, 860).await?;
-    browser.sign_in(&bridge.origin(), &user).await?;
+    let (_bridge, browser) = signed_in_app(&dovecot, &user).await?;
     browser
-        .wait_for(Locator::XPath(&row(INBOX_NEWEST_FIRST[4])), "the inbox")
+        .wait_for(
+            Locator::XPath(&message_row(INBOX_NEWEST_FIRST[4])),
+            "the inbox",
+        )
         .await?;
     // A marker that a reload would wipe.
     browser
@@ -305,7 +297,7 @@ async fn the_open_app_follows_another_client_without_reloading() -> Result<()> {
         .append("INBOX", None, None, note("Arrived live"))
         .await?;
     browser
-        .wait_for(Locator::XPath(&row("Arrived live")), "the new row")
+        .wait_for(Locator::XPath(&message_row("Arrived live")), "the new row")
         .await?;
     let first = "(//ul[@aria-label='Messages']/li)[1][.//*[normalize-space()='Arrived live']]";
     assert_eq!(row_count(&browser, first).await?, 1, "new mail goes on top");
@@ -324,7 +316,7 @@ async fn the_open_app_follows_another_client_without_reloading() -> Result<()> {
         .await?;
     let flagged = format!(
         "{}[.//*[@role='img'][@aria-label='Flagged']]",
-        row(INBOX_NEWEST_FIRST[4])
+        message_row(INBOX_NEWEST_FIRST[4])
     );
     browser
         .wait_for(Locator::XPath(&flagged), "the flag")
@@ -338,7 +330,7 @@ async fn the_open_app_follows_another_client_without_reloading() -> Result<()> {
     for badge in ["Replied", "Forwarded"] {
         let xpath = format!(
             "{}[.//*[@role='img'][@aria-label='{badge}']]",
-            row(INBOX_NEWEST_FIRST[4])
+            message_row(INBOX_NEWEST_FIRST[4])
         );
         browser
             .wait_for(Locator::XPath(&xpath), &format!("the {badge} badge"))
@@ -354,7 +346,7 @@ async fn the_open_app_follows_another_client_without_reloading() -> Result<()> {
         .try_collect::<Vec<_>>()
         .await?;
     other.expunge().await?.try_collect::<Vec<_>>().await?;
-    let gone = row(INBOX_NEWEST_FIRST[4]);
+    let gone = message_row(INBOX_NEWEST_FIRST[4]);
     eventually("the expunged row to leave", async || {
         Ok((row_count(&browser, &gone).await? == 0).then_some(()))
     })

@@ -4,8 +4,8 @@
 
 use anyhow::Result;
 use fantoccini::Locator;
-use tests::browser::{Browser, dist_dir};
-use tests::{AccountSpec, Bridge, Dovecot, User, eventually, screenshot_dir};
+use tests::browser::{Browser, message_row, signed_in_app};
+use tests::{Dovecot, User, eventually, screenshot_dir};
 
 use crate::organizing::server_subjects;
 use crate::seed::{INBOX_NEWEST_FIRST, seeded_server};
@@ -43,7 +43,7 @@ async fn shows_action(browser: &Browser, name: &str) -> Result<()> {
 }
 
 async fn row_gone(browser: &Browser, subject: &str) -> Result<()> {
-    let row = format!("//ul[@aria-label='Messages']/li[.//*[normalize-space()='{subject}']]");
+    let row = message_row(subject);
     eventually(&format!("the row {subject:?} to leave"), async || {
         Ok(browser
             .client
@@ -69,13 +69,7 @@ async fn on_server(dovecot: &Dovecot, user: &User, folder: &str, subject: &str) 
 #[tokio::test]
 async fn archive_delete_undo_flag_move_and_delete_for_good() -> Result<()> {
     let (dovecot, user) = seeded_server().await?;
-    let bridge = Bridge::start(
-        &[AccountSpec::trusting("Example", &dovecot)],
-        Some(&dist_dir()?),
-    )
-    .await?;
-    let browser = Browser::start(1280, 860).await?;
-    browser.sign_in(&bridge.origin(), &user).await?;
+    let (_bridge, browser) = signed_in_app(&dovecot, &user).await?;
 
     // Archive: the row leaves at once; the server follows after the undo window.
     browser.open_message(INBOX_NEWEST_FIRST[0]).await?;
@@ -194,9 +188,7 @@ async fn focus_on(browser: &Browser, text: &str) -> Result<()> {
 
 /// Waits until the message with `subject` is the one open.
 async fn open_is(browser: &Browser, subject: &str) -> Result<()> {
-    let xpath = format!(
-        "//ul[@aria-label='Messages']/li[.//*[normalize-space()='{subject}']]//button[@aria-current='true']"
-    );
+    let xpath = format!("{}//button[@aria-current='true']", message_row(subject));
     browser
         .wait_for(Locator::XPath(&xpath), &format!("{subject:?} open"))
         .await?;
@@ -209,19 +201,10 @@ async fn open_is(browser: &Browser, subject: &str) -> Result<()> {
 #[tokio::test]
 async fn keyboard_shortcuts_drive_the_mailbox() -> Result<()> {
     let (dovecot, user) = seeded_server().await?;
-    let bridge = Bridge::start(
-        &[AccountSpec::trusting("Example", &dovecot)],
-        Some(&dist_dir()?),
-    )
-    .await?;
-    let browser = Browser::start(1280, 860).await?;
-    browser.sign_in(&bridge.origin(), &user).await?;
+    let (_bridge, browser) = signed_in_app(&dovecot, &user).await?;
     browser
         .wait_for(
-            Locator::XPath(&format!(
-                "//ul[@aria-label='Messages']/li[.//*[normalize-space()='{}']]",
-                INBOX_NEWEST_FIRST[4]
-            )),
+            Locator::XPath(&message_row(INBOX_NEWEST_FIRST[4])),
             "the inbox",
         )
         .await?;
@@ -356,13 +339,7 @@ async fn folder_option(browser: &Browser, name: &str) -> Result<()> {
 #[tokio::test]
 async fn folders_are_created_renamed_unsubscribed_and_deleted_in_the_app() -> Result<()> {
     let (dovecot, user) = seeded_server().await?;
-    let bridge = Bridge::start(
-        &[AccountSpec::trusting("Example", &dovecot)],
-        Some(&dist_dir()?),
-    )
-    .await?;
-    let browser = Browser::start(1280, 860).await?;
-    browser.sign_in(&bridge.origin(), &user).await?;
+    let (_bridge, browser) = signed_in_app(&dovecot, &user).await?;
 
     // Create, inside Work.
     browser
@@ -453,13 +430,7 @@ async fn folders_are_created_renamed_unsubscribed_and_deleted_in_the_app() -> Re
 async fn several_messages_are_flagged_and_archived_together_and_dragged_to_a_folder() -> Result<()>
 {
     let (dovecot, user) = seeded_server().await?;
-    let bridge = Bridge::start(
-        &[AccountSpec::trusting("Example", &dovecot)],
-        Some(&dist_dir()?),
-    )
-    .await?;
-    let browser = Browser::start(1280, 860).await?;
-    browser.sign_in(&bridge.origin(), &user).await?;
+    let (_bridge, browser) = signed_in_app(&dovecot, &user).await?;
 
     // Pick two messages: the reading pane offers what applies to both.
     for subject in [INBOX_NEWEST_FIRST[3], INBOX_NEWEST_FIRST[4]] {
@@ -573,13 +544,7 @@ async fn server_keywords(dovecot: &Dovecot, user: &User, subject: &str) -> Resul
 #[tokio::test]
 async fn labels_are_added_shown_and_removed() -> Result<()> {
     let (dovecot, user) = seeded_server().await?;
-    let bridge = Bridge::start(
-        &[AccountSpec::trusting("Example", &dovecot)],
-        Some(&dist_dir()?),
-    )
-    .await?;
-    let browser = Browser::start(1280, 860).await?;
-    browser.sign_in(&bridge.origin(), &user).await?;
+    let (_bridge, browser) = signed_in_app(&dovecot, &user).await?;
     let subject = INBOX_NEWEST_FIRST[2];
     browser.open_message(subject).await?;
 
@@ -622,7 +587,8 @@ async fn labels_are_added_shown_and_removed() -> Result<()> {
         )
         .await?;
     let chip = format!(
-        "//ul[@aria-label='Messages']/li[.//*[normalize-space()='{subject}']]//*[@class='label-chip'][normalize-space()='Travel']"
+        "{}//*[@class='label-chip'][normalize-space()='Travel']",
+        message_row(subject)
     );
     browser
         .wait_for(Locator::XPath(&chip), "the Travel chip")

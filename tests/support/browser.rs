@@ -12,6 +12,27 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use super::eventually;
 
 /// The built frontend, as `cargo xtask test` leaves it.
+/// The XPath of the message list's row for `subject`.
+pub fn message_row(subject: &str) -> String {
+    format!("//ul[@aria-label='Messages']/li[.//*[normalize-space()='{subject}']]")
+}
+
+/// A bridge serving the built app for `dovecot`, and a desktop-sized browser
+/// signed in to it as `user`.
+pub async fn signed_in_app(
+    dovecot: &maildev::Dovecot,
+    user: &maildev::User,
+) -> Result<(super::Bridge, Browser)> {
+    let bridge = super::Bridge::start(
+        &[super::AccountSpec::trusting("Example", dovecot)],
+        Some(&dist_dir()?),
+    )
+    .await?;
+    let browser = Browser::start(1280, 860).await?;
+    browser.sign_in(&bridge.origin(), user).await?;
+    Ok((bridge, browser))
+}
+
 pub fn dist_dir() -> Result<PathBuf> {
     let dir = std::env::var_os("POSTERN_DIST")
         .map(PathBuf::from)
