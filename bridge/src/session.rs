@@ -474,8 +474,12 @@ impl<S: MailSource> Actor<S> {
             Request::ListFolders => Ok(Reply::Folders {
                 folders: source.folders().await?,
             }),
-            Request::OpenFolder { folder, limit } => {
-                let window = source.open_folder(&folder, limit).await?;
+            Request::OpenFolder {
+                folder,
+                limit,
+                sort,
+            } => {
+                let window = source.open_folder(&folder, limit, sort).await?;
                 Ok(Reply::FolderOpened {
                     folder: window.folder,
                     uid_validity: window.uid_validity,
@@ -485,25 +489,29 @@ impl<S: MailSource> Actor<S> {
                     messages: window.messages,
                     labels: window.labels,
                     new_labels: window.new_labels,
+                    sort: window.sort,
                 })
             }
             Request::ListMessages {
                 folder,
                 offset,
                 limit,
+                sort,
             } => {
                 let FolderWindow {
                     folder,
                     total,
                     offset,
                     messages,
+                    sort,
                     ..
-                } = source.messages(&folder, offset, limit).await?;
+                } = source.messages(&folder, offset, limit, sort).await?;
                 Ok(Reply::Messages {
                     folder,
                     total,
                     offset,
                     messages,
+                    sort,
                 })
             }
             Request::OpenMessage {

@@ -3,11 +3,13 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::{Connectivity, Event, Flag, Reply, Request};
+use protocol::{Connectivity, Event, Flag, Reply, Request, Sort};
 
 use crate::components::{mailbox::Mailbox, sign_in::SignIn};
 use crate::settings;
-use crate::state::{Folders, MessageList, Pane, Pending, PendingAction, Reader, SignedIn, WINDOW};
+use crate::state::{
+    Change, Folders, MessageList, Pane, Pending, PendingAction, Reader, SignedIn, WINDOW,
+};
 use crate::transport::{Notice, Transport};
 
 /// Every piece of UI state, one signal per concern; `Copy`, so closures take it freely.
@@ -140,13 +142,22 @@ fn server_changed(ui: Ui, transport: Transport, event: Event) {
             total,
             unread,
             added,
+            added_at,
             flags,
             removed,
+            removed_at,
         } => {
             ui.folders
                 .update(|f| f.update_counts(&folder, total, unread));
+            let change = Change {
+                added,
+                added_at,
+                flags: flags.clone(),
+                removed: removed.clone(),
+                removed_at,
+            };
             ui.list
-                .update(|l| l.changed(&folder, (total, unread), added, &flags, &removed));
+                .update(|l| l.changed(&folder, (total, unread), change));
             ui.reader.update(|r| {
                 r.set_flags(&folder, &flags);
                 r.removed(&folder, &removed);
@@ -177,17 +188,31 @@ fn server_changed(ui: Ui, transport: Transport, event: Event) {
     }
 }
 
-/// Shows a folder's newest messages.
+/// Shows a folder's first messages in the person's chosen order.
 pub fn open_folder(ui: Ui, transport: Transport, id: String) {
     ui.folders.update(|f| f.selected = Some(id.clone()));
-    ui.list.update(|l| l.opening(&id));
     ui.selected.set(Vec::new());
     ui.reader.set(Reader::default());
     ui.pane.set(Pane::Messages);
+    list_folder(ui, transport, id, settings::sort());
+}
+
+/// Lists the open folder in another order (kept for next time), from the top; the
+/// open message and the selection stay.
+pub fn sort_by(ui: Ui, transport: Transport, sort: Sort) {
+    settings::set_sort(sort);
+    if let Some(id) = ui.list.with_untracked(|l| l.folder.clone()) {
+        list_folder(ui, transport, id, sort);
+    }
+}
+
+fn list_folder(ui: Ui, transport: Transport, id: String, sort: Sort) {
+    ui.list.update(|l| l.opening(&id, sort));
     spawn_local(async move {
         let request = Request::OpenFolder {
             folder: id.clone(),
             limit: WINDOW,
+            sort,
         };
         match transport.request(request).await {
             Ok(reply) => {
@@ -206,7 +231,10 @@ pub fn open_folder(ui: Ui, transport: Transport, id: String) {
 /// Fetches the window of headers from position `offset` of the open folder (the
 /// list asks as it scrolls).
 pub fn load_window(ui: Ui, transport: Transport, offset: u32) {
-    let Some(folder) = ui.list.with_untracked(|l| l.folder.clone()) else {
+    let Some((folder, sort)) = ui
+        .list
+        .with_untracked(|l| l.folder.clone().zip(Some(l.sort)))
+    else {
         return;
     };
     ui.list.update(|l| l.fetching = Some(offset));
@@ -215,6 +243,7 @@ pub fn load_window(ui: Ui, transport: Transport, offset: u32) {
             folder: folder.clone(),
             offset,
             limit: protocol::MAX_WINDOW,
+            sort,
         };
         match transport.request(request).await {
             Ok(reply) => ui.list.update(|l| {

@@ -43,3 +43,19 @@ pub fn allow_remote(sender: &str) {
         let _ = s.set_item(REMOTE_SENDERS, &text);
     }
 }
+
+const SORT: &str = "postern.sort";
+
+/// The order message lists are shown in (by default, the newest arrivals first).
+pub fn sort() -> protocol::Sort {
+    storage()
+        .and_then(|s| s.get_item(SORT).ok()?)
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default()
+}
+
+pub fn set_sort(sort: protocol::Sort) {
+    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(&sort)) {
+        let _ = s.set_item(SORT, &text);
+    }
+}

@@ -1,7 +1,9 @@
 //! The app's state, one struct per concern, changed only by the plain methods here
 //! (unit-tested natively) and held in signals by [`crate::app`].
 
-use protocol::{Body, Flag, Folder, FolderRole, MessageFlags, MessageHeader, MessageView, Reply};
+use protocol::{
+    Body, Flag, Folder, FolderRole, MessageFlags, MessageHeader, MessageView, Reply, Sort,
+};
 
 /// How many headers one window asks for.
 pub const WINDOW: u32 = 50;
@@ -191,13 +193,14 @@ impl Folders {
 /// looking are let go, so a folder of any size costs the same.
 pub const MAX_LOADED: usize = 500;
 
-/// The open folder's message list, newest first: `total` positions, of which one
+/// The open folder's message list in `sort` order: `total` positions, of which one
 /// contiguous stretch (`messages`, from position `start`) is loaded. Position 0 is
-/// the newest message. Positions follow the server's order, which is by UID, so a
-/// UID tells whether a message lies above or below the loaded stretch.
+/// the first message in that order. The bridge says where changes stand; in arrival
+/// order, where positions follow UIDs, a UID tells it too.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageList {
     pub folder: Option<String>,
+    pub sort: Sort,
     pub total: u32,
     pub unread: u32,
     /// The position of `messages[0]`.
@@ -214,17 +217,19 @@ pub struct MessageList {
 }
 
 impl MessageList {
-    /// Starts showing `folder`, empty until its first window arrives.
-    pub fn opening(&mut self, folder: &str) {
+    /// Starts showing `folder` in `sort` order, empty until its first window arrives.
+    pub fn opening(&mut self, folder: &str, sort: Sort) {
         *self = MessageList {
             folder: Some(folder.to_owned()),
+            sort,
             loading: true,
             ..MessageList::default()
         };
     }
 
-    /// Applies a reply about a folder; replies about a folder no longer shown (the
-    /// person moved on while it was loading) are ignored. Returns whether it applied.
+    /// Applies a reply about a folder; replies about a folder no longer shown, or in
+    /// an order no longer asked for (the person moved on while it was loading), are
+    /// ignored. Returns whether it applied.
     pub fn apply(&mut self, reply: Reply) -> bool {
         match reply {
             Reply::FolderOpened {
@@ -234,8 +239,9 @@ impl MessageList {
                 messages,
                 labels,
                 new_labels,
+                sort,
                 ..
-            } if self.folder.as_ref() == Some(&folder) => {
+            } if self.folder.as_ref() == Some(&folder) && sort == self.sort => {
                 self.total = total;
                 self.unread = unread;
                 self.labels = labels;
@@ -248,7 +254,8 @@ impl MessageList {
                 total,
                 offset,
                 messages,
-            } if self.folder.as_ref() == Some(&folder) => {
+                sort,
+            } if self.folder.as_ref() == Some(&folder) && sort == self.sort => {
                 self.total = total;
                 self.fetching = None;
                 self.merge(offset, messages);
@@ -403,7 +410,7 @@ impl MessageList {
         taken
     }
 
-    /// Puts taken rows back, newest first, as if they had never left.
+    /// Puts taken rows back in their places, as if they had never left.
     pub fn restore(&mut self, folder: &str, rows: Vec<MessageHeader>) {
         if self.folder.as_deref() != Some(folder) {
             return;
@@ -411,53 +418,89 @@ impl MessageList {
         self.total += rows.len() as u32;
         self.unread += rows.iter().filter(|m| m.is_unread()).count() as u32;
         self.messages.extend(rows);
-        self.messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
+        let sort = self.sort;
+        self.messages.sort_by(|a, b| sort.compare(a, b));
         self.messages.dedup_by_key(|m| m.uid);
     }
 
-    /// Takes in what changed in a folder on the server: new messages go on top,
-    /// flags follow, removed messages leave, and the counts become the server's.
-    pub fn changed(
-        &mut self,
-        folder: &str,
-        (total, unread): (u32, u32),
-        added: Vec<MessageHeader>,
-        flags: &[MessageFlags],
-        removed: &[u32],
-    ) {
+    /// Takes in what changed in a folder on the server: removed messages leave,
+    /// flags follow, new messages take their places, and the counts become the
+    /// server's. Changes above the loaded stretch move it; those below it are
+    /// fetched when scrolled to.
+    pub fn changed(&mut self, folder: &str, (total, unread): (u32, u32), change: Change) {
         if self.folder.as_deref() != Some(folder) {
             return;
         }
-        // A removed message above the loaded stretch moves it up one position.
-        let newest = self.messages.first().map(|m| m.uid);
-        let above = removed
-            .iter()
-            .filter(|uid| newest.is_some_and(|n| **uid > n))
-            .count() as u32;
-        self.start = self.start.saturating_sub(above);
+        let Change {
+            added,
+            added_at,
+            flags,
+            removed,
+            removed_at,
+        } = change;
+        let above = if removed_at.len() == removed.len() {
+            removed_at.iter().filter(|at| **at < self.start).count()
+        } else {
+            // In arrival order a UID tells which side of the stretch a message was.
+            let first = self.messages.first().map(|m| m.uid);
+            let newest_first = self.sort.newest_first;
+            removed
+                .iter()
+                .filter(|uid| !self.messages.iter().any(|m| m.uid == **uid))
+                .filter(|uid| first.is_some_and(|f| (**uid > f) == newest_first))
+                .count()
+        };
+        self.start = self.start.saturating_sub(above as u32);
         self.messages.retain(|m| !removed.contains(&m.uid));
-        self.set_flags(folder, flags);
-        let known: std::collections::HashSet<u32> = self.messages.iter().map(|m| m.uid).collect();
-        let fresh: Vec<_> = added
+        self.set_flags(folder, &flags);
+        let positions = if added_at.len() == added.len() {
+            added_at
+        } else {
+            // From an older bridge: arrivals go on top, or at the end.
+            let count = added.len() as u32;
+            let first = if self.sort.newest_first {
+                0
+            } else {
+                total.saturating_sub(count)
+            };
+            (first..first + count).collect()
+        };
+        let mut arrived: Vec<(u32, MessageHeader)> = positions
             .into_iter()
-            .filter(|m| !known.contains(&m.uid) && !removed.contains(&m.uid))
+            .zip(added)
+            .filter(|(_, m)| !removed.contains(&m.uid) && self.position(m.uid).is_none())
             .collect();
-        if self.start > 0 {
-            // New mail lands above what is loaded.
-            self.start += fresh.len() as u32;
-        } else if !fresh.is_empty() {
-            self.messages.extend(fresh);
-            self.messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
+        arrived.sort_by_key(|(at, _)| *at);
+        for (at, message) in arrived {
+            let end = self.start + self.messages.len() as u32;
+            if at < self.start {
+                self.start += 1;
+            } else if at <= end {
+                let index = ((at - self.start) as usize).min(self.messages.len());
+                self.messages.insert(index, message);
+            }
         }
+        self.messages.truncate(MAX_LOADED);
         self.total = total;
         self.unread = unread;
     }
 }
 
+/// What changed in a folder on the server, as [`protocol::Event::FolderChanged`]
+/// says it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Change {
+    pub added: Vec<MessageHeader>,
+    pub added_at: Vec<u32>,
+    pub flags: Vec<MessageFlags>,
+    pub removed: Vec<u32>,
+    pub removed_at: Vec<u32>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::{Address, Flag};
+    use protocol::{Address, Flag, SortKey};
 
     fn header(uid: u32) -> MessageHeader {
         MessageHeader {
@@ -485,13 +528,14 @@ mod tests {
             messages: uids.iter().copied().map(header).collect(),
             labels: vec![],
             new_labels: false,
+            sort: Sort::default(),
         }
     }
 
     #[test]
     fn windows_append_without_duplicates() {
         let mut list = MessageList::default();
-        list.opening("INBOX");
+        list.opening("INBOX", Sort::default());
         assert!(list.loading);
         assert!(list.apply(opened("INBOX", &[5, 4], 5)));
         assert_eq!(list.missing(0, 5), Some(2));
@@ -500,6 +544,7 @@ mod tests {
             total: 5,
             offset: 2,
             messages: [4, 3, 2, 1].into_iter().map(header).collect(),
+            sort: Sort::default(),
         }));
         let uids: Vec<u32> = list.messages.iter().map(|m| m.uid).collect();
         assert_eq!(uids, [5, 4, 3, 2, 1]);
@@ -510,7 +555,7 @@ mod tests {
     #[test]
     fn flag_changes_keep_unread_counts_in_step() {
         let mut list = MessageList::default();
-        list.opening("INBOX");
+        list.opening("INBOX", Sort::default());
         let mut unread = header(2);
         unread.flags.clear();
         list.apply(Reply::FolderOpened {
@@ -522,6 +567,7 @@ mod tests {
             messages: vec![unread, header(1)],
             labels: vec![],
             new_labels: false,
+            sort: Sort::default(),
         });
         let seen = |uid| MessageFlags {
             uid,
@@ -541,20 +587,18 @@ mod tests {
     #[test]
     fn server_changes_apply_to_the_open_folder_only() {
         let mut list = MessageList::default();
-        list.opening("INBOX");
+        list.opening("INBOX", Sort::default());
         list.apply(opened("INBOX", &[5, 4, 3], 10));
         let flagged = MessageFlags {
             uid: 4,
             flags: vec![Flag::Seen, Flag::Flagged],
         };
-        list.changed("Work", (1, 1), vec![header(9)], &[], &[5]);
+        list.changed("Work", (1, 1), change(&[9], &[], &[5]));
         assert_eq!(list.messages.len(), 3);
         list.changed(
             "INBOX",
             (11, 2),
-            vec![header(7), header(6), header(5)],
-            std::slice::from_ref(&flagged),
-            &[3, 6],
+            change(&[7, 6, 5], std::slice::from_ref(&flagged), &[3, 6]),
         );
         let uids: Vec<u32> = list.messages.iter().map(|m| m.uid).collect();
         assert_eq!(uids, [7, 5, 4]);
@@ -568,6 +612,17 @@ mod tests {
             total,
             offset,
             messages: uids.rev().map(header).collect(),
+            sort: Sort::default(),
+        }
+    }
+
+    /// A change as an older bridge said it: no positions.
+    fn change(added: &[u32], flags: &[MessageFlags], removed: &[u32]) -> Change {
+        Change {
+            added: added.iter().copied().map(header).collect(),
+            flags: flags.to_vec(),
+            removed: removed.to_vec(),
+            ..Change::default()
         }
     }
 
@@ -579,7 +634,7 @@ mod tests {
     fn far_windows_replace_near_ones_join_and_memory_stays_bounded() {
         // 10,000 messages, UIDs 1..=10000; position p holds UID 10000 - p.
         let mut list = MessageList::default();
-        list.opening("Big");
+        list.opening("Big", Sort::default());
         list.apply(opened(
             "Big",
             &(9951..=10000).rev().collect::<Vec<_>>(),
@@ -620,30 +675,120 @@ mod tests {
     #[test]
     fn changes_above_a_far_stretch_shift_its_positions() {
         let mut list = MessageList::default();
-        list.opening("Big");
+        list.opening("Big", Sort::default());
         list.apply(opened("Big", &[1000, 999], 1000));
         list.apply(window("Big", 500, 401..=500, 1000));
         assert_eq!(list.start, 500);
         // Two arrivals on top and one removal above push the stretch down by one.
-        list.changed(
-            "Big",
-            (1001, 0),
-            vec![header(1001), header(1002)],
-            &[],
-            &[900],
-        );
+        list.changed("Big", (1001, 0), change(&[1001, 1002], &[], &[900]));
         assert_eq!(list.start, 501);
         assert_eq!(list.position(500), Some(501));
         // A removal inside it closes the gap without moving the start.
-        list.changed("Big", (1000, 0), vec![], &[], &[450]);
+        list.changed("Big", (1000, 0), change(&[], &[], &[450]));
         assert_eq!(list.start, 501);
         assert_eq!(list.position(449), Some(501 + 50));
+    }
+
+    fn by_date(newest_first: bool) -> Sort {
+        Sort {
+            by: SortKey::Date,
+            newest_first,
+        }
+    }
+
+    /// Message `uid` saying it was sent at `date`.
+    fn dated(uid: u32, date: i64) -> MessageHeader {
+        MessageHeader {
+            date,
+            ..header(uid)
+        }
+    }
+
+    #[test]
+    fn in_date_order_changes_land_where_the_bridge_says() {
+        let mut list = MessageList::default();
+        list.opening("INBOX", by_date(true));
+        // Sent dates do not follow arrival: UID 9 arrived last but is oldest.
+        let rows = vec![dated(4, 500), dated(7, 400), dated(2, 300), dated(5, 200)];
+        let mut reply = opened("INBOX", &[], 100);
+        if let Reply::FolderOpened { messages, sort, .. } = &mut reply {
+            *messages = rows;
+            *sort = by_date(true);
+        }
+        assert!(list.apply(reply));
+        // An old-dated arrival goes between 2 and 5; one dated far back lands below
+        // the loaded rows and waits to be fetched.
+        list.changed(
+            "INBOX",
+            (102, 0),
+            Change {
+                added: vec![dated(9, 250), dated(10, 1)],
+                added_at: vec![3, 101],
+                ..Change::default()
+            },
+        );
+        let uids: Vec<u32> = list.messages.iter().map(|m| m.uid).collect();
+        assert_eq!(uids, [4, 7, 2, 9, 5]);
+        assert_eq!(list.total, 102);
+        // A removal inside the rows takes it out; taken rows come back in date order.
+        list.changed(
+            "INBOX",
+            (101, 0),
+            Change {
+                removed: vec![7],
+                removed_at: vec![1],
+                ..Change::default()
+            },
+        );
+        let taken = list.take("INBOX", &[2, 4]);
+        list.restore("INBOX", taken);
+        let uids: Vec<u32> = list.messages.iter().map(|m| m.uid).collect();
+        assert_eq!(uids, [4, 2, 9, 5]);
+    }
+
+    #[test]
+    fn in_date_order_positions_move_a_far_stretch() {
+        let mut list = MessageList::default();
+        list.opening("Big", by_date(false));
+        let mut reply = window("Big", 500, 401..=500, 1000);
+        if let Reply::Messages { sort, .. } = &mut reply {
+            *sort = by_date(false);
+        }
+        // The first window is far from here; only the far stretch matters.
+        list.loading = false;
+        assert!(list.apply(reply));
+        assert_eq!(list.start, 500);
+        // Removed above (positions 3 and 700: only one is above) and an arrival
+        // above and one at the stretch's top.
+        list.changed(
+            "Big",
+            (1000, 0),
+            Change {
+                added: vec![dated(2000, 0), dated(2001, 0)],
+                added_at: vec![10, 500],
+                removed: vec![3, 7, 450],
+                removed_at: vec![3, 700, u32::MAX],
+                ..Change::default()
+            },
+        );
+        assert_eq!(list.start, 500);
+        assert_eq!(list.position(2001), Some(500));
+        assert_eq!(list.position(500), Some(501));
+    }
+
+    #[test]
+    fn replies_in_an_order_no_longer_asked_for_are_ignored() {
+        let mut list = MessageList::default();
+        list.opening("INBOX", Sort::default());
+        list.opening("INBOX", by_date(true));
+        assert!(!list.apply(opened("INBOX", &[1], 1)));
+        assert!(list.loading);
     }
 
     #[test]
     fn taken_rows_come_back_in_place() {
         let mut list = MessageList::default();
-        list.opening("INBOX");
+        list.opening("INBOX", Sort::default());
         let mut unread = header(2);
         unread.flags.clear();
         list.apply(Reply::FolderOpened {
@@ -655,6 +800,7 @@ mod tests {
             messages: vec![header(3), unread, header(1)],
             labels: vec![],
             new_labels: false,
+            sort: Sort::default(),
         });
         let taken = list.take("INBOX", &[2]);
         assert_eq!((list.total, list.unread, list.messages.len()), (2, 0, 2));
@@ -678,8 +824,8 @@ mod tests {
     #[test]
     fn late_replies_for_another_folder_are_ignored() {
         let mut list = MessageList::default();
-        list.opening("INBOX");
-        list.opening("Sent");
+        list.opening("INBOX", Sort::default());
+        list.opening("Sent", Sort::default());
         assert!(!list.apply(opened("INBOX", &[1], 1)));
         assert!(list.messages.is_empty() && list.loading);
         list.failed("INBOX", "nope".into());

@@ -129,6 +129,7 @@ async fn missing_folders_and_hostile_names_get_clear_errors() -> Result<()> {
         .request(Request::OpenFolder {
             folder: "No such folder".into(),
             limit: 10,
+            sort: Default::default(),
         })
         .await?;
     assert_eq!(missing.map_err(|e| e.code), Err(ErrorCode::FolderNotFound));
@@ -136,6 +137,7 @@ async fn missing_folders_and_hostile_names_get_clear_errors() -> Result<()> {
         .request(Request::OpenFolder {
             folder: "INBOX\r\nA1 DELETE INBOX".into(),
             limit: 10,
+            sort: Default::default(),
         })
         .await?;
     assert_eq!(injected.map_err(|e| e.code), Err(ErrorCode::BadRequest));

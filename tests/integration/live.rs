@@ -61,6 +61,7 @@ fn changed(event: &Event) -> Option<Changed<'_>> {
             added,
             flags,
             removed,
+            ..
         } if folder == "INBOX" => Some(Changed {
             added,
             flags,
@@ -143,6 +144,7 @@ async fn another_clients_changes_arrive_as_events() -> Result<()> {
             folder: "INBOX".into(),
             offset: 0,
             limit: 50,
+            sort: Default::default(),
         })
         .await?
     else {

@@ -11,3 +11,4 @@ mod organizing_browser;
 mod reading;
 mod reading_browser;
 mod seed;
+mod sorting;

@@ -245,9 +245,21 @@ impl WsClient {
 
     /// Opens a folder: its counts and newest `limit` headers.
     pub async fn open(&mut self, folder: &str, limit: u32) -> Result<Window> {
+        self.open_sorted(folder, limit, protocol::Sort::default())
+            .await
+    }
+
+    /// Opens a folder listed in `sort` order: its counts and first `limit` headers.
+    pub async fn open_sorted(
+        &mut self,
+        folder: &str,
+        limit: u32,
+        sort: protocol::Sort,
+    ) -> Result<Window> {
         let request = Request::OpenFolder {
             folder: folder.to_owned(),
             limit,
+            sort,
         };
         match self.ok(request).await? {
             Reply::FolderOpened {
@@ -270,10 +282,23 @@ impl WsClient {
 
     /// A further window of a folder's headers (`unread` and `uid_validity` are 0).
     pub async fn window(&mut self, folder: &str, offset: u32, limit: u32) -> Result<Window> {
+        self.window_sorted(folder, offset, limit, protocol::Sort::default())
+            .await
+    }
+
+    /// A further window in `sort` order.
+    pub async fn window_sorted(
+        &mut self,
+        folder: &str,
+        offset: u32,
+        limit: u32,
+        sort: protocol::Sort,
+    ) -> Result<Window> {
         let request = Request::ListMessages {
             folder: folder.to_owned(),
             offset,
             limit,
+            sort,
         };
         match self.ok(request).await? {
             Reply::Messages {

@@ -12,12 +12,16 @@ use std::time::Duration;
 use async_imap::extensions::idle::IdleResponse;
 use async_imap::imap_proto::{MailboxDatum, MessageSection, Response, SectionPath};
 use async_imap::types::Fetch;
-use protocol::{Body, BodyContent, Event, Flag, FolderCount, MessageFlags, MessageView, Note};
+use protocol::{
+    Body, BodyContent, Event, Flag, FolderCount, MessageFlags, MessageHeader, MessageView, Note,
+    Sort, SortKey,
+};
 
 use super::folders::{FolderEntry, build_tree};
 use super::headers::{flags, header_from_fetch, view_headers};
 use super::message::{MAX_DISPLAY_FETCH, base64_decoded_size, parse_section, render};
 use super::news::{MAX_LISTED, News};
+use super::order::{self, MAX_SORT_LINE, MAX_SORTED, Order};
 use super::structure::{self, Encoding, Kind, Node};
 use super::transport::{Bounded, Budget, connect_tcp, server_label, start_tls};
 use super::{
@@ -61,9 +65,14 @@ pub struct ImapSource {
     skipped_counts: u32,
     /// The server's hierarchy delimiter, once known.
     delimiter: Option<String>,
+    /// The order the browser last listed the selected folder in, and for date
+    /// order, the folder's UIDs in it.
+    sort: Sort,
+    order: Option<Order>,
     /// Capabilities that change how commands are spelled.
     can_move: bool,
     uidplus: bool,
+    can_sort: bool,
 }
 
 /// A message's structure and state, from one FETCH.
@@ -119,14 +128,18 @@ impl ImapSource {
             notify: false,
             skipped_counts: 0,
             delimiter: None,
+            sort: Sort::default(),
+            order: None,
             can_move: false,
             uidplus: false,
+            can_sort: false,
         };
         let capabilities = source
             .step("CAPABILITY", async |s| s.capabilities().await)
             .await?;
         source.can_move = capabilities.has_str("MOVE");
         source.uidplus = capabilities.has_str("UIDPLUS");
+        source.can_sort = capabilities.has_str("SORT");
         source.idle = capabilities.has_str("IDLE");
         if capabilities.has_str("QRESYNC") {
             source
@@ -203,6 +216,7 @@ impl ImapSource {
             unread: status.unseen.unwrap_or(0),
             offset: 0,
             messages: Vec::new(),
+            sort: Sort::default(),
             labels,
             new_labels: mailbox
                 .permanent_flags
@@ -232,6 +246,8 @@ impl ImapSource {
         // What was heard about the previous folder no longer matters to the browser,
         // which opens this one; the SELECT answer is this folder's fresh state.
         self.news = News::default();
+        self.sort = Sort::default();
+        self.order = None;
         self.selected = Some(Selected {
             folder: folder.to_owned(),
             uid_validity: mailbox.uid_validity.unwrap_or(0),
@@ -355,8 +371,9 @@ impl ImapSource {
         Ok(render(node, root, &bytes, links))
     }
 
-    /// Fills `window.messages` with up to `limit` headers after skipping `offset` of the
-    /// newest, by sequence range within the current selection.
+    /// Fills `window.messages` with up to `limit` headers after skipping `offset`, in
+    /// the order `arrange` set up for the selected folder: in arrival order by
+    /// sequence range, in date order by the UIDs kept for it.
     async fn fill(
         &mut self,
         window: &mut FolderWindow,
@@ -364,24 +381,152 @@ impl ImapSource {
         limit: u32,
     ) -> Result<(), MailError> {
         window.offset = offset;
+        window.sort = self.sort;
         let limit = limit.min(protocol::MAX_WINDOW);
         if offset >= window.total || limit == 0 {
             return Ok(());
         }
-        let high = window.total - offset;
-        let low = high.saturating_sub(limit - 1).max(1);
-        let fetches = self
-            .step("FETCH", async |s| {
-                s.fetch(format!("{low}:{high}"), HEADER_QUERY)
-                    .await?
-                    .try_collect::<Vec<_>>()
-                    .await
-            })
-            .await?;
-        let mut messages: Vec<_> = fetches.iter().filter_map(header_from_fetch).collect();
-        messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
+        if let Some(order) = &self.order {
+            let uids = order.window(offset, limit).to_vec();
+            if uids.is_empty() {
+                return Ok(());
+            }
+            let set = uid_set(&uids)?;
+            let mut found: std::collections::HashMap<u32, MessageHeader> =
+                self.fetch_headers(true, &set).await?;
+            // A message removed meanwhile is left out; the news says so.
+            window.messages = uids.iter().filter_map(|uid| found.remove(uid)).collect();
+            return Ok(());
+        }
+        let (low, high) = if self.sort.newest_first {
+            let high = window.total - offset;
+            (high.saturating_sub(limit - 1).max(1), high)
+        } else {
+            (offset + 1, (offset + limit).min(window.total))
+        };
+        let mut messages: Vec<_> = self
+            .fetch_headers(false, &format!("{low}:{high}"))
+            .await?
+            .into_values()
+            .collect();
+        messages.sort_by(|a, b| self.sort.compare(a, b));
         window.messages = messages;
         Ok(())
+    }
+
+    /// The list headers of the messages in `set`: UIDs when `by_uid`, else sequence
+    /// numbers.
+    async fn fetch_headers(
+        &mut self,
+        by_uid: bool,
+        set: &str,
+    ) -> Result<std::collections::HashMap<u32, MessageHeader>, MailError> {
+        let fetches = self
+            .step("FETCH", async |s| {
+                if by_uid {
+                    let responses = s.uid_fetch(set, HEADER_QUERY).await?;
+                    responses.try_collect::<Vec<_>>().await
+                } else {
+                    let responses = s.fetch(set, HEADER_QUERY).await?;
+                    responses.try_collect::<Vec<_>>().await
+                }
+            })
+            .await?;
+        Ok(fetches
+            .iter()
+            .filter_map(header_from_fetch)
+            .map(|m| (m.uid, m))
+            .collect())
+    }
+
+    /// Sets the selected folder's order to `sort`. Date order needs every UID in
+    /// order: the server sorts them (`UID SORT`) where it can, else the bridge does,
+    /// from each message's date. Turning the direction needs no new list.
+    async fn arrange(&mut self, folder: &str, sort: Sort) -> Result<(), MailError> {
+        self.sort = sort;
+        if sort.by == SortKey::Arrival {
+            self.order = None;
+            return Ok(());
+        }
+        if let Some(order) = self
+            .order
+            .as_mut()
+            .filter(|o| o.folder == folder && o.sort.by == sort.by)
+        {
+            order.turn(sort);
+            return Ok(());
+        }
+        self.order = None;
+        let uids = self.sorted_uids(sort).await?;
+        self.order = Some(Order {
+            folder: folder.to_owned(),
+            sort,
+            uids,
+        });
+        Ok(())
+    }
+
+    /// Every UID of the selected folder in date order, newest or oldest first.
+    async fn sorted_uids(&mut self, sort: Sort) -> Result<Vec<u32>, MailError> {
+        let exists = self.selected.as_ref().map_or(0, |s| s.exists);
+        if exists > MAX_SORTED {
+            return Err(MailError::Refused(
+                "list a folder of over a million messages by date",
+            ));
+        }
+        if !self.can_sort {
+            let fetches = self
+                .step("UID FETCH", async |s| {
+                    s.uid_fetch("1:*", "(UID INTERNALDATE BODY.PEEK[HEADER.FIELDS (DATE)])")
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                })
+                .await?;
+            let dated = fetches
+                .iter()
+                .filter_map(header_from_fetch)
+                .map(|m| (m.date, m.uid))
+                .collect();
+            return Ok(order::by_date(dated, sort.newest_first));
+        }
+        let command = order::sort_command(sort);
+        let budget = self.budget.clone();
+        let (uids, others) = self
+            .step("UID SORT", async move |s| {
+                // A big folder's answer is one long line.
+                budget.allow_lines(MAX_SORT_LINE);
+                let tag = s.run_command(&command).await?;
+                let mut uids = Vec::new();
+                let mut others = Vec::new();
+                loop {
+                    let Some(response) = s.read_response().await? else {
+                        return Err(ImapError::ConnectionLost);
+                    };
+                    match response.parsed() {
+                        Response::MailboxData(MailboxDatum::Sort(found)) => {
+                            uids.extend_from_slice(found);
+                        }
+                        Response::Done {
+                            tag: done, status, ..
+                        } if *done == tag => {
+                            use async_imap::imap_proto::Status;
+                            return match status {
+                                Status::Ok => Ok((uids, others)),
+                                Status::No => Err(ImapError::No(format!("{response:?}"))),
+                                _ => Err(ImapError::Bad(format!("{response:?}"))),
+                            };
+                        }
+                        _ => others.push(response),
+                    }
+                }
+            })
+            .await?;
+        // What else the server said meanwhile (new mail, flags) is news as usual.
+        for response in &others {
+            self.absorb(response.parsed());
+        }
+        Ok(uids)
     }
 }
 
@@ -414,8 +559,14 @@ impl MailSource for ImapSource {
         Ok(build_tree(entries))
     }
 
-    async fn open_folder(&mut self, folder: &str, limit: u32) -> Result<FolderWindow, MailError> {
+    async fn open_folder(
+        &mut self,
+        folder: &str,
+        limit: u32,
+        sort: Sort,
+    ) -> Result<FolderWindow, MailError> {
         let mut window = self.select(folder).await?;
+        self.arrange(folder, sort).await?;
         self.fill(&mut window, 0, limit).await?;
         Ok(window)
     }
@@ -425,10 +576,12 @@ impl MailSource for ImapSource {
         folder: &str,
         offset: u32,
         limit: u32,
+        sort: Sort,
     ) -> Result<FolderWindow, MailError> {
         // The selection is kept current by what the server reports (see `news`), so
         // sequence numbers here match the server's view without selecting again.
         let uid_validity = self.ensure_selected(folder).await?;
+        self.arrange(folder, sort).await?;
         let total = self.selected.as_ref().map_or(0, |s| s.exists);
         let mut window = FolderWindow {
             folder: folder.to_owned(),
@@ -437,6 +590,7 @@ impl MailSource for ImapSource {
             unread: 0,
             offset,
             messages: Vec::new(),
+            sort,
             labels: Vec::new(),
             new_labels: false,
         };
@@ -762,10 +916,17 @@ impl MailSource for ImapSource {
     }
 
     async fn resume(&mut self, old: Self) -> Result<(), MailError> {
-        match old.selected {
-            Some(selected) => self.resume_selected(selected).await,
-            None => Ok(()),
+        let Some(selected) = old.selected else {
+            return Ok(());
+        };
+        self.resume_selected(selected).await?;
+        // The browser still lists the folder in the same order, and the news since
+        // is placed in it; a reload (a reset) lists the folder afresh.
+        self.sort = old.sort;
+        if !self.news.reset {
+            self.order = old.order;
         }
+        Ok(())
     }
 
     async fn logout(mut self) {
@@ -1072,6 +1233,7 @@ impl ImapSource {
         if added.is_empty() && flags.is_empty() && removed.is_empty() {
             return Ok(None);
         }
+        let (added, added_at, removed_at) = self.place(added, &removed).await?;
         let folder = selected.folder;
         let status = self
             .step("STATUS", async |s| {
@@ -1083,9 +1245,48 @@ impl ImapSource {
             unread: status.unseen.unwrap_or(0),
             folder,
             added,
+            added_at,
             flags,
             removed,
+            removed_at,
         }))
+    }
+
+    /// Where removed messages stood and new ones now stand in the order the browser
+    /// lists the folder in; the new ones come back in that order. In arrival order
+    /// new mail goes on top (or at the end), and UIDs tell the browser where removed
+    /// messages were. In date order the kept list answers both, and is refreshed from
+    /// the server when mail arrived.
+    async fn place(
+        &mut self,
+        mut added: Vec<MessageHeader>,
+        removed: &[u32],
+    ) -> Result<(Vec<MessageHeader>, Vec<u32>, Vec<u32>), MailError> {
+        let Some(order) = self.order.as_mut() else {
+            added.sort_by(|a, b| self.sort.compare(a, b));
+            let exists = self.selected.as_ref().map_or(0, |s| s.exists);
+            let at = order::arrival_positions(added.len(), exists, self.sort.newest_first);
+            return Ok((added, at, Vec::new()));
+        };
+        let removed_at = order.remove(removed);
+        let sort = order.sort;
+        if added.is_empty() {
+            return Ok((added, Vec::new(), removed_at));
+        }
+        let fresh = self.sorted_uids(sort).await?;
+        let uids: Vec<u32> = added.iter().map(|m| m.uid).collect();
+        let Some(order) = self.order.as_mut() else {
+            return Ok((Vec::new(), Vec::new(), removed_at));
+        };
+        let mut placed: Vec<(u32, MessageHeader)> = order
+            .replace(fresh, &uids)
+            .into_iter()
+            .zip(added)
+            .filter_map(|(at, message)| Some((at?, message)))
+            .collect();
+        placed.sort_by_key(|(at, _)| *at);
+        let (added_at, added) = placed.into_iter().unzip();
+        Ok((added, added_at, removed_at))
     }
 
     /// Counts of every folder but the selected one (whose counts come with its

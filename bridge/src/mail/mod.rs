@@ -9,11 +9,14 @@ mod headers;
 mod imap;
 mod message;
 mod news;
+mod order;
 mod sanitize;
 mod structure;
 mod transport;
 
-use protocol::{Body, Event, Flag, Folder, FolderCount, MessageFlags, MessageHeader, MessageView};
+use protocol::{
+    Body, Event, Flag, Folder, FolderCount, MessageFlags, MessageHeader, MessageView, Sort,
+};
 
 pub use decode::StreamDecoder;
 pub use imap::ImapSource;
@@ -30,9 +33,10 @@ pub struct FolderWindow {
     pub uid_validity: u32,
     pub total: u32,
     pub unread: u32,
-    /// How many of the newest messages were skipped before `messages`.
+    /// How many messages were skipped before `messages`, in `sort` order.
     pub offset: u32,
     pub messages: Vec<MessageHeader>,
+    pub sort: Sort,
     /// Labels (keywords) the folder knows, and whether new ones can be made.
     pub labels: Vec<String>,
     pub new_labels: bool,
@@ -105,19 +109,22 @@ pub trait MailSource: Send + 'static {
     /// The folder tree with counts, special-use folders first.
     fn folders(&mut self) -> impl Future<Output = Result<Vec<Folder>, MailError>> + Send;
 
-    /// Selects `folder` and returns its newest `limit` headers.
+    /// Selects `folder` and returns its first `limit` headers in `sort` order.
     fn open_folder(
         &mut self,
         folder: &str,
         limit: u32,
+        sort: Sort,
     ) -> impl Future<Output = Result<FolderWindow, MailError>> + Send;
 
-    /// Headers of `folder`, newest first, skipping the newest `offset`.
+    /// Headers of `folder` in `sort` order, skipping the first `offset`. The
+    /// folder's news (see `news`) gives positions in the order last asked for.
     fn messages(
         &mut self,
         folder: &str,
         offset: u32,
         limit: u32,
+        sort: Sort,
     ) -> impl Future<Output = Result<FolderWindow, MailError>> + Send;
 
     /// Opens message `uid` (or the message attached at `part`): headers, structure

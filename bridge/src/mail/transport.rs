@@ -55,6 +55,8 @@ struct LineGuard {
     escaped: bool,
     /// The last bytes of the current line, to spot a literal's announcement.
     tail: Vec<u8>,
+    /// The longest line allowed now, when not [`MAX_LINE`].
+    limit: Option<usize>,
 }
 
 impl LineGuard {
@@ -104,7 +106,7 @@ impl LineGuard {
                 None => (bytes, &[][..], false),
             };
             self.length += line.len();
-            if self.length > MAX_LINE || !self.nest(line) {
+            if self.length > self.limit.unwrap_or(MAX_LINE) || !self.nest(line) {
                 return false;
             }
             self.tail
@@ -138,9 +140,13 @@ fn announced_literal(line: &[u8]) -> Option<u64> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-/// The shared byte allowance of a [`Bounded`] stream.
+/// The shared byte allowance of a [`Bounded`] stream, and its longest line.
 #[derive(Debug, Clone, Default)]
-pub struct Budget(Arc<AtomicUsize>);
+pub struct Budget {
+    bytes: Arc<AtomicUsize>,
+    /// Zero for [`MAX_LINE`].
+    line: Arc<AtomicUsize>,
+}
 
 impl Budget {
     pub fn new() -> Self {
@@ -149,8 +155,16 @@ impl Budget {
         budget
     }
 
+    /// A fresh allowance for the next command, with the usual line limit.
     pub fn refill(&self) {
-        self.0.store(RESPONSE_BUDGET, Ordering::Relaxed);
+        self.bytes.store(RESPONSE_BUDGET, Ordering::Relaxed);
+        self.line.store(0, Ordering::Relaxed);
+    }
+
+    /// Lets the current command's answer have lines up to `max` bytes (a `SORT`
+    /// of a big folder is one line), until the next refill.
+    pub fn allow_lines(&self, max: usize) {
+        self.line.store(max, Ordering::Relaxed);
     }
 }
 
@@ -175,7 +189,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let remaining = this.budget.0.load(Ordering::Relaxed);
+        let remaining = this.budget.bytes.load(Ordering::Relaxed);
         if remaining == 0 {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -186,8 +200,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
         let read = buf.filled().len() - before;
         this.budget
-            .0
+            .bytes
             .store(remaining.saturating_sub(read), Ordering::Relaxed);
+        this.lines.limit = Some(this.budget.line.load(Ordering::Relaxed)).filter(|l| *l > 0);
         if !this.lines.scan(&buf.filled()[before..]) {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::InvalidData,

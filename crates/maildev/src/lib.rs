@@ -69,6 +69,12 @@ impl Dovecot {
     /// Starts a server with these users, each with an empty mailbox and the
     /// [`SPECIAL_FOLDERS`].
     pub fn start(users: &[User]) -> Result<Self> {
+        Self::start_with(users, "")
+    }
+
+    /// Like [`Dovecot::start`], with `extra` lines appended to the configuration
+    /// (say, to offer fewer capabilities than Dovecot has).
+    pub fn start_with(users: &[User], extra: &str) -> Result<Self> {
         ensure_root_and_dovecot()?;
         let dir = tempfile::Builder::new()
             .prefix("postern-dovecot-")
@@ -100,7 +106,7 @@ impl Dovecot {
         ensure!(status.success(), "chown of Dovecot's mail folders failed");
 
         let ports = [free_port()?, free_port()?, free_port()?, free_port()?];
-        let config = config_text(dir.path(), ports);
+        let config = config_text(dir.path(), ports) + extra;
         let config_path = dir.path().join("dovecot.conf");
         std::fs::write(&config_path, config)?;
 

@@ -20,6 +20,7 @@
 //! {"id":2,"type":"list_folders"}
 //! {"id":3,"type":"open_folder","folder":"INBOX","limit":50}
 //! {"id":4,"type":"list_messages","folder":"INBOX","offset":50,"limit":50}
+//! {"id":16,"type":"open_folder","folder":"INBOX","limit":50,"sort":{"by":"date","newest_first":false}}
 //! {"id":6,"type":"open_message","folder":"INBOX","uid":3,"mark_seen":true,"remote_content":false}
 //! {"id":7,"type":"show_part","folder":"INBOX","uid":3,"part":"1.1","remote_content":false}
 //! {"id":8,"type":"set_flags","folder":"INBOX","uids":[3],"add":[],"remove":["seen"]}
@@ -50,6 +51,7 @@
 //! {"type":"failed","id":1,"error":{"code":"wrong_credentials","message":"The user name or password is not correct."}}
 //! {"type":"event","event":{"type":"connectivity_changed","state":"lost"}}
 //! {"type":"event","event":{"type":"folder_changed","folder":"INBOX","total":4,"unread":2,"added":[{"uid":9,"from":[{"name":null,"email":"carol@example.org"}],"to":[],"subject":"New","date":1700000100,"flags":[],"size":900,"has_attachments":false}],"flags":[{"uid":3,"flags":["seen"]}],"removed":[2]}}
+//! {"type":"event","event":{"type":"folder_changed","folder":"INBOX","total":4,"unread":2,"added":[{"uid":10,"from":[],"to":[],"subject":"Old news","date":1600000000,"flags":[],"size":900,"has_attachments":false}],"added_at":[3],"removed":[5],"removed_at":[0]}}
 //! {"type":"event","event":{"type":"folder_reset","folder":"INBOX"}}
 //! {"type":"event","event":{"type":"folder_counts","folders":[{"folder":"Lists/Rust","total":12,"unread":5}]}}
 //! ```
@@ -93,13 +95,22 @@ pub enum Request {
     },
     /// The folder tree with counts.
     ListFolders,
-    /// Select a folder and get its newest `limit` message headers.
-    OpenFolder { folder: String, limit: u32 },
-    /// A further window of the open folder's headers, newest first, skipping `offset`.
+    /// Select a folder and get the first `limit` message headers in `sort` order
+    /// (by default, the newest arrivals first).
+    OpenFolder {
+        folder: String,
+        limit: u32,
+        #[serde(default, skip_serializing_if = "Sort::is_default")]
+        sort: Sort,
+    },
+    /// A further window of the open folder's headers in `sort` order, skipping the
+    /// first `offset`.
     ListMessages {
         folder: String,
         offset: u32,
         limit: u32,
+        #[serde(default, skip_serializing_if = "Sort::is_default")]
+        sort: Sort,
     },
     /// Open a message (or, with `part`, a message attached to it): its headers,
     /// structure and the part to display. Unless `mark_seen` is false, the message is
@@ -227,12 +238,17 @@ pub enum Reply {
         /// Whether new labels can be made here (`PERMANENTFLAGS` has `\*`).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         new_labels: bool,
+        /// The order of `messages`, as asked for.
+        #[serde(default, skip_serializing_if = "Sort::is_default")]
+        sort: Sort,
     },
     Messages {
         folder: String,
         total: u32,
         offset: u32,
         messages: Vec<MessageHeader>,
+        #[serde(default, skip_serializing_if = "Sort::is_default")]
+        sort: Sort,
     },
     MessageOpened {
         folder: String,
@@ -272,8 +288,13 @@ pub enum Event {
     /// The bridge's link to the mail server changed state.
     ConnectivityChanged { state: Connectivity },
     /// The open folder changed on the server (another program, another browser, or
-    /// this one): messages arrived (`added`, newest first), flags changed, or
-    /// messages went (`removed`). `total` and `unread` are the folder's counts after.
+    /// this one): messages arrived (`added`), flags changed, or messages went
+    /// (`removed`). `total` and `unread` are the folder's counts after.
+    ///
+    /// Positions are in the order the folder was last opened or listed with.
+    /// `added_at[i]` is where `added[i]` now stands, after the removals, and
+    /// `added` is in that order. `removed_at[i]`, when given, is where `removed[i]`
+    /// stood before; it is left out in arrival order, where UIDs tell it.
     FolderChanged {
         folder: String,
         total: u32,
@@ -281,15 +302,70 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         added: Vec<MessageHeader>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        added_at: Vec<u32>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         flags: Vec<MessageFlags>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         removed: Vec<u32>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        removed_at: Vec<u32>,
     },
     /// What the browser holds of this folder is no longer valid (its UIDVALIDITY
     /// changed, or more changed than can be listed): open it again.
     FolderReset { folder: String },
     /// New counts for folders whose counts changed.
     FolderCounts { folders: Vec<FolderCount> },
+}
+
+/// The order of a folder's message list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Sort {
+    pub by: SortKey,
+    /// Latest first (the default), or earliest first.
+    #[serde(default = "yes")]
+    pub newest_first: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Sort {
+            by: SortKey::Arrival,
+            newest_first: true,
+        }
+    }
+}
+
+impl Sort {
+    pub fn is_default(&self) -> bool {
+        *self == Sort::default()
+    }
+
+    /// Whether message `a` comes before `b` in this order (as far as their headers
+    /// tell; the server's order is the authority).
+    pub fn compare(&self, a: &MessageHeader, b: &MessageHeader) -> std::cmp::Ordering {
+        let key = |m: &MessageHeader| match self.by {
+            SortKey::Arrival => (0, m.uid),
+            SortKey::Date => (m.date, m.uid),
+        };
+        let order = key(a).cmp(&key(b));
+        if self.newest_first {
+            order.reverse()
+        } else {
+            order
+        }
+    }
+}
+
+/// What a message list is ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// When the message reached the folder (its UID order).
+    #[default]
+    Arrival,
+    /// The date the message says it was sent (its `Date` header, else its arrival
+    /// time), as IMAP `SORT (DATE)` orders; ties by arrival.
+    Date,
 }
 
 /// A folder's message counts.
@@ -514,8 +590,8 @@ mod tests {
         let [client, server] = blocks.as_slice() else {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
-        assert_eq!(client.len(), 15);
-        assert_eq!(server.len(), 17);
+        assert_eq!(client.len(), 16);
+        assert_eq!(server.len(), 18);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));
@@ -574,11 +650,16 @@ mod tests {
             Request::OpenFolder {
                 folder: "INBOX".into(),
                 limit: 50,
+                sort: Sort::default(),
             },
             Request::ListMessages {
                 folder: "Archive/2024".into(),
                 offset: 100,
                 limit: 50,
+                sort: Sort {
+                    by: SortKey::Date,
+                    newest_first: false,
+                },
             },
             Request::SignOut,
         ];
@@ -631,6 +712,10 @@ mod tests {
                     messages: vec![header()],
                     labels: vec!["Work".into()],
                     new_labels: true,
+                    sort: Sort {
+                        by: SortKey::Date,
+                        newest_first: true,
+                    },
                 },
             },
             ServerMessage::Reply {
@@ -640,6 +725,7 @@ mod tests {
                     total: 1,
                     offset: 1,
                     messages: vec![],
+                    sort: Sort::default(),
                 },
             },
             ServerMessage::Reply {

@@ -1,12 +1,13 @@
-//! The open folder's messages, newest first, a window at a time.
+//! The open folder's messages in the chosen order, a window at a time.
 
 use leptos::prelude::*;
-use protocol::{MessageHeader, Request};
+use protocol::{MessageHeader, Request, Sort, SortKey};
 use wasm_bindgen::JsValue;
 
 use super::icons;
 use crate::app::{
-    change_folders, load_window, move_these, open_message, toggle_selected, use_transport, use_ui,
+    change_folders, load_window, move_these, open_message, sort_by, toggle_selected, use_transport,
+    use_ui,
 };
 use crate::format::{DateStyle, date_style, is_label, people, size};
 use crate::state::Pane;
@@ -102,6 +103,7 @@ pub fn MessageList() -> impl IntoView {
                 </button>
                 <h2 id="list-title">{title}</h2>
                 <span class="muted counts">{counts}</span>
+                <SortMenu />
                 <FolderMenu />
             </header>
             {move || {
@@ -326,6 +328,49 @@ fn iso(seconds: i64) -> String {
     js_sys::Date::new(&JsValue::from_f64(seconds as f64 * 1000.0))
         .to_iso_string()
         .into()
+}
+
+/// The orders a list can be shown in, as the sort menu names them.
+const SORTS: [(SortKey, bool, &str); 4] = [
+    (SortKey::Arrival, true, "Arrival, newest first"),
+    (SortKey::Arrival, false, "Arrival, oldest first"),
+    (SortKey::Date, true, "Date, newest first"),
+    (SortKey::Date, false, "Date, oldest first"),
+];
+
+/// Chooses the list's order: when messages arrived, or the date they say they were
+/// sent, either way round.
+#[component]
+fn SortMenu() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let current = move || {
+        let sort = ui.list.with(|l| l.sort);
+        SORTS
+            .iter()
+            .position(|(by, newest_first, _)| sort.by == *by && sort.newest_first == *newest_first)
+            .unwrap_or(0)
+            .to_string()
+    };
+    let choose = move |ev| {
+        let chosen = event_target_value(&ev).parse::<usize>().ok();
+        if let Some((by, newest_first, _)) = chosen.and_then(|i| SORTS.get(i)) {
+            let sort = Sort {
+                by: *by,
+                newest_first: *newest_first,
+            };
+            sort_by(ui, transport.clone(), sort);
+        }
+    };
+    view! {
+        <select class="sort" aria-label="Sort messages" title="Sort messages" prop:value=current on:change=choose>
+            {SORTS
+                .iter()
+                .enumerate()
+                .map(|(i, (_, _, name))| view! { <option value=i.to_string()>{*name}</option> })
+                .collect_view()}
+        </select>
+    }
 }
 
 /// The open folder's options: rename, (un)subscribe, delete. Not offered for the
