@@ -287,6 +287,9 @@ async fn in_the_app_the_chosen_order_holds_as_mail_arrives() -> Result<()> {
     })
     .await?;
     other.logout().await?;
+    browser
+        .screenshot(&tests::screenshot_dir()?.join("sorted-by-date-desktop.png"))
+        .await?;
 
     // The choice is kept in this browser: signing in again lists oldest first.
     browser
