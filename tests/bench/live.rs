@@ -1,7 +1,7 @@
 //! Organizing, live: push latency (another client's APPEND to the event at the
 //! WebSocket, beside a direct IMAP client idling on the same folder), the first
 //! window of a 100,000-message folder through the bridge against a direct client's
-//! same commands, and the bridge's memory per idle signed-in session (IDLE running)
+//! same commands (in arrival order, and by date with SORT), and the bridge's memory per idle signed-in session (IDLE running)
 //! at 1, 100 and 1,000 sessions.
 
 use std::path::Path;
@@ -33,6 +33,8 @@ pub struct Figures {
     pub push_direct_p99: f64,
     pub window_bridge: Stats,
     pub window_direct: Stats,
+    pub by_date_bridge: Stats,
+    pub by_date_direct: Stats,
     /// (sessions, RSS in KiB, KiB per session over the bridge with none).
     pub sessions: Vec<(usize, u64, f64)>,
     pub json: serde_json::Value,
@@ -41,7 +43,8 @@ pub struct Figures {
 pub async fn measure(postern: &Path, dovecot: &Dovecot, user: &User) -> Result<Figures> {
     let bridge = BridgeProcess::start(postern, dovecot).await?;
     let (push_bridge, push_direct) = push_latency(&bridge, dovecot, user).await?;
-    let (window_bridge, window_direct) = first_window(&bridge, dovecot, user).await?;
+    let [window_bridge, window_direct, by_date_bridge, by_date_direct] =
+        first_window(&bridge, dovecot, user).await?;
     drop(bridge);
     let sessions = memory_per_session(postern, dovecot, user).await?;
 
@@ -56,6 +59,8 @@ pub async fn measure(postern: &Path, dovecot: &Dovecot, user: &User) -> Result<F
         "push_latency_direct_idle_ms": ms(&push_direct),
         "first_window_100k_bridge_ms": ms(&window_bridge),
         "first_window_100k_direct_ms": ms(&window_direct),
+        "first_window_100k_by_date_bridge_ms": ms(&by_date_bridge),
+        "first_window_100k_by_date_direct_ms": ms(&by_date_direct),
         "idle_sessions_rss_kib": sessions.iter().map(|(n, rss, per)| serde_json::json!({
             "sessions": n, "rss_kib": rss, "kib_per_session": per,
         })).collect::<Vec<_>>(),
@@ -67,6 +72,8 @@ pub async fn measure(postern: &Path, dovecot: &Dovecot, user: &User) -> Result<F
         push_direct: stats(&push_direct),
         window_bridge: stats(&window_bridge),
         window_direct: stats(&window_direct),
+        by_date_bridge: stats(&by_date_bridge),
+        by_date_direct: stats(&by_date_direct),
         sessions,
         json,
     })
@@ -79,12 +86,16 @@ fn p99(times: &[Duration]) -> f64 {
 }
 
 fn note(subject: &str) -> Vec<u8> {
+    dated_note(subject, 1_793_523_600)
+}
+
+fn dated_note(subject: &str, date: i64) -> Vec<u8> {
     sample::plain(
         &Headers {
             from: "Dana <dana@example.org>",
             to: "bench@example.org",
             subject,
-            date: 1_793_523_600,
+            date,
         },
         "Pushed.\r\n",
     )
@@ -151,18 +162,25 @@ async fn push_latency(
 }
 
 /// Seeds a folder of [`BIG`] messages straight into Dovecot's maildir (appending
-/// them one by one would take minutes), then times opening it: the bridge's
-/// `open_folder` against a direct client sending the same STATUS, SELECT and FETCH.
+/// them one by one would take minutes), sent on dates in no order, then times
+/// opening it: the bridge's `open_folder` against a direct client sending the same
+/// STATUS, SELECT and FETCH; and by date, newest first, with the direct client
+/// sending STATUS, SELECT, UID SORT and a UID FETCH of the first window.
 async fn first_window(
     bridge: &BridgeProcess,
     dovecot: &Dovecot,
     user: &User,
-) -> Result<(Vec<Duration>, Vec<Duration>)> {
+) -> Result<[Vec<Duration>; 4]> {
     eprintln!("==> seeding a folder of {BIG} messages");
     let mut direct = dovecot.imap(user).await?;
     direct.create("Big").await?;
     dovecot.seed_maildir(user, "Big", BIG, |i| {
-        note(&format!("Message {i} of the big folder"))
+        // A minute apart, shuffled (7919 is prime, so every minute is used once).
+        let minute = i64::from(i) * 7919 % i64::from(BIG);
+        dated_note(
+            &format!("Message {i} of the big folder"),
+            1_700_000_000 + minute * 60,
+        )
     })?;
     let started = Instant::now();
     let mailbox = direct.select("Big").await?;
@@ -181,6 +199,8 @@ async fn first_window(
     let query = "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE CONTENT-TYPE)])";
     let mut through_bridge = Vec::new();
     let mut straight = Vec::new();
+    let mut sorted_bridge = Vec::new();
+    let mut sorted_straight = Vec::new();
     for _ in 0..=WINDOW_RUNS {
         client.open("INBOX", 1).await?;
         let start = Instant::now();
@@ -204,11 +224,65 @@ async fn first_window(
             bail!("the direct window has {} messages", fetched.len());
         }
     }
+    // By date, after the arrival runs, so that neither order's runs share the
+    // other's warm-up.
+    for _ in 0..=WINDOW_RUNS {
+        client.open("INBOX", 1).await?;
+        let start = Instant::now();
+        let window = client.open_sorted("Big", WINDOW, by_date()).await?;
+        sorted_bridge.push(start.elapsed());
+        direct.select("INBOX").await?;
+        let start = Instant::now();
+        direct.status("Big", "(UNSEEN)").await?;
+        direct.select("Big").await?;
+        let uids = uid_sort(&mut direct, "UID SORT (REVERSE DATE) UTF-8 ALL").await?;
+        let first: Vec<String> = uids[..WINDOW as usize].iter().map(u32::to_string).collect();
+        let fetched: Vec<_> = direct
+            .uid_fetch(first.join(","), query)
+            .await?
+            .try_collect()
+            .await?;
+        sorted_straight.push(start.elapsed());
+        let listed: Vec<u32> = window.messages.iter().map(|m| m.uid).collect();
+        if listed != uids[..WINDOW as usize] || fetched.len() != WINDOW as usize {
+            bail!("the bridge's date order differs from the server's");
+        }
+    }
     // The first run of each warmed up what the others use.
-    through_bridge.remove(0);
-    straight.remove(0);
+    for times in [
+        &mut through_bridge,
+        &mut straight,
+        &mut sorted_bridge,
+        &mut sorted_straight,
+    ] {
+        times.remove(0);
+    }
     direct.logout().await?;
-    Ok((through_bridge, straight))
+    Ok([through_bridge, straight, sorted_bridge, sorted_straight])
+}
+
+fn by_date() -> protocol::Sort {
+    protocol::Sort {
+        by: protocol::SortKey::Date,
+        newest_first: true,
+    }
+}
+
+/// Runs a `UID SORT` and reads its answer.
+async fn uid_sort(session: &mut maildev::ImapSession, command: &str) -> Result<Vec<u32>> {
+    let tag = session.run_command(command).await?;
+    let mut uids = Vec::new();
+    loop {
+        let response = session
+            .read_response()
+            .await?
+            .context("the server closed the connection")?;
+        match response.parsed() {
+            Response::MailboxData(MailboxDatum::Sort(found)) => uids.extend(found.iter().copied()),
+            Response::Done { tag: done, .. } if done == &tag => return Ok(uids),
+            _ => {}
+        }
+    }
 }
 
 /// The bridge's memory with 0, 1, 100 and 1,000 signed-in sessions, each with

@@ -256,6 +256,14 @@ async fn main() -> Result<()> {
         "direct IMAP: the same STATUS, SELECT and FETCH",
         &live.window_direct,
     );
+    row(
+        "the same, by date (newest first), bridge",
+        &live.by_date_bridge,
+    );
+    row(
+        "direct IMAP: STATUS, SELECT, UID SORT, UID FETCH",
+        &live.by_date_direct,
+    );
     for (sessions, rss, per) in &live.sessions {
         println!(
             "  bridge memory with {sessions:>4} idle sessions (IDLE on)    {:>6.1} MiB  {per:.0} KiB per session",
