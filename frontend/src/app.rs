@@ -409,6 +409,14 @@ pub fn move_these(
     }
     // One pending action at a time: an earlier one is sent now.
     commit_pending(ui, transport.clone(), None);
+    let open = ui.reader.with_untracked(Reader::current);
+    let closes = open
+        .as_ref()
+        .is_some_and(|(f, uid)| *f == folder && uids.contains(uid));
+    let open_index = open.filter(|_| closes).and_then(|(_, uid)| {
+        ui.list
+            .with_untracked(|l| l.messages.iter().position(|m| m.uid == uid))
+    });
     let removed = ui
         .list
         .try_update(|l| l.take(&folder, &uids))
@@ -421,8 +429,6 @@ pub fn move_these(
         1 => format!("{done}."),
         n => format!("{done}: {n} messages."),
     };
-    let open = ui.reader.with_untracked(Reader::current);
-    let closes = open.is_some_and(|(f, uid)| f == folder && uids.contains(&uid));
     let id = js_sys::Date::now() as u64;
     ui.pending.set(Some(Pending {
         id,
@@ -435,6 +441,18 @@ pub fn move_these(
         ui.reader.set(Reader::default());
         if ui.pane.get_untracked() == Pane::Reader {
             ui.pane.set(Pane::Messages);
+        }
+        // The keyboard carries on from the message that took its place.
+        let next = open_index.and_then(|i| {
+            ui.list.with_untracked(|l| {
+                l.messages
+                    .get(i)
+                    .or_else(|| l.messages.get(i.wrapping_sub(1)))
+                    .map(|m| m.uid)
+            })
+        });
+        if let Some(uid) = next {
+            request_animation_frame(move || crate::components::shortcuts::focus_row(uid));
         }
     }
     leptos::prelude::set_timeout(move || commit_pending(ui, transport, Some(id)), UNDO_WINDOW);

@@ -270,6 +270,8 @@ async fn keyboard_shortcuts_drive_the_mailbox() -> Result<()> {
     open_is(&browser, INBOX_NEWEST_FIRST[2]).await?;
     press(&browser, "e").await?;
     row_gone(&browser, INBOX_NEWEST_FIRST[2]).await?;
+    // The keyboard carries on from the message that took its place.
+    focus_on(&browser, INBOX_NEWEST_FIRST[3]).await?;
     // Leaving the page sends the archive at once rather than losing it.
     let undo_left = browser
         .client
@@ -288,13 +290,14 @@ async fn keyboard_shortcuts_drive_the_mailbox() -> Result<()> {
     );
     on_server(&dovecot, &user, "Archive", INBOX_NEWEST_FIRST[2]).await?;
 
-    // # deletes (to Trash). The archived row took the focus with it, so j starts
-    // again from the top.
-    press(&browser, "jj").await?;
+    // # deletes (to Trash), and the focus again moves on to the next message.
+    press(&browser, "k").await?;
+    focus_on(&browser, INBOX_NEWEST_FIRST[1]).await?;
     press(&browser, "\u{e007}").await?;
     open_is(&browser, INBOX_NEWEST_FIRST[1]).await?;
     press(&browser, "#").await?;
     row_gone(&browser, INBOX_NEWEST_FIRST[1]).await?;
+    focus_on(&browser, INBOX_NEWEST_FIRST[3]).await?;
     browser.close().await
 }
 

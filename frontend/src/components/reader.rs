@@ -183,14 +183,14 @@ fn OpenMessage() -> impl IntoView {
                             if seen() {
                                 view! {
                                     <button class="ghost" on:click=move |_| set_flag(ui, transport.clone(), Flag::Seen, false)>
-                                        {icons::envelope()} "Mark as unread"
+                                        {icons::envelope()} <span class="label">"Mark as unread"</span>
                                     </button>
                                 }
                                 .into_any()
                             } else {
                                 view! {
                                     <button class="ghost" on:click=move |_| set_flag(ui, transport.clone(), Flag::Seen, true)>
-                                        {icons::envelope_open()} "Mark as read"
+                                        {icons::envelope_open()} <span class="label">"Mark as read"</span>
                                     </button>
                                 }
                                 .into_any()
@@ -210,7 +210,7 @@ fn OpenMessage() -> impl IntoView {
                         })
                     }
                     <a class="button ghost" href=source_url download="message.eml">
-                        {icons::code()} "View source"
+                        {icons::code()} <span class="label">"View source"</span>
                     </a>
                 </div>
                 <h2 id="reader-subject" class="subject">{move || subject.get()}</h2>
@@ -337,7 +337,7 @@ fn Organize() -> impl IntoView {
                 view! {
                     <button class="ghost" title="Archive (e)" on:click=move |_| {
                         archive_messages(ui, transport.clone())
-                    }>{icons::folder(Some(FolderRole::Archive))} "Archive"</button>
+                    }>{icons::folder(Some(FolderRole::Archive))} <span class="label">"Archive"</span></button>
                 }
             })
         }
@@ -350,7 +350,7 @@ fn Organize() -> impl IntoView {
                 view! {
                     <button class="ghost danger" title="Delete permanently (#)" on:click=move |_| {
                         delete_messages(ui, transport.clone())
-                    }>{icons::folder(Some(FolderRole::Trash))} "Delete permanently"</button>
+                    }>{icons::folder(Some(FolderRole::Trash))} <span class="label">"Delete permanently"</span></button>
                 }
                 .into_any()
             } else {
@@ -358,7 +358,7 @@ fn Organize() -> impl IntoView {
                 view! {
                     <button class="ghost" title="Delete (#)" disabled=trash.is_none() on:click=move |_| {
                         delete_messages(ui, transport.clone())
-                    }>{icons::folder(Some(FolderRole::Trash))} "Delete"</button>
+                    }>{icons::folder(Some(FolderRole::Trash))} <span class="label">"Delete"</span></button>
                 }
                 .into_any()
             }
@@ -373,7 +373,7 @@ fn Organize() -> impl IntoView {
             view! {
                 <button class="ghost" title="Flag (s)" aria-pressed=on.to_string() on:click=move |_| {
                     set_flag(ui, transport.clone(), Flag::Flagged, !on)
-                }>{icons::flag()} {label}</button>
+                }>{icons::flag()} <span class="label">{label}</span></button>
             }
         }
     };
@@ -736,7 +736,7 @@ fn Labels() -> impl IntoView {
     let hidden = move || labels.with(Vec::is_empty) && !new_labels.get();
     view! {
         <details class="folder-menu labels-menu" class:hidden=hidden>
-            <summary class="ghost-summary">{icons::tag()} "Labels"</summary>
+            <summary class="ghost-summary">{icons::tag()} <span class="label">"Labels"</span></summary>
             <div class="menu-panel" role="group" aria-label="Labels">
                 <For
                     each=move || labels.get()

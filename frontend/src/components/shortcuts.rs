@@ -87,7 +87,7 @@ pub fn Shortcuts() -> impl IntoView {
     on_cleanup(move || handle.remove());
     view! {
         <button
-            class="icon-button"
+            class="icon-button shortcuts-button"
             aria-label="Keyboard shortcuts"
             title="Keyboard shortcuts (?)"
             on:click=move |_| help.set(true)
@@ -210,6 +210,13 @@ fn back_to_list(ui: Ui) -> bool {
         let _ = row.focus();
     }
     true
+}
+
+/// Puts the focus on a message's row, if it is in the page.
+pub fn focus_row(uid: u32) {
+    if let Some(row) = row(uid) {
+        let _ = row.focus();
+    }
 }
 
 fn focus(selector: &str) -> bool {
