@@ -671,7 +671,14 @@ fn jittered(wait: Duration) -> Duration {
 /// The one place where internal errors become what the browser sees: a code and
 /// its standard sentence. Details stay in the log.
 pub fn wire_error(error: &MailError) -> WireError {
-    WireError::from(error.code())
+    match error {
+        // Written for people already; other errors get their code's sentence.
+        MailError::Unsupported(sentence) => WireError {
+            code: error.code(),
+            message: (*sentence).to_owned(),
+        },
+        _ => WireError::from(error.code()),
+    }
 }
 
 /// Displays an error with its causes, for logs.

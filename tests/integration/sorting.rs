@@ -178,6 +178,39 @@ async fn check_live_positions(dovecot: &Dovecot, user: &User, client: &mut WsCli
     let mut reversed = expected;
     reversed.reverse();
     assert_eq!(subjects(&window.messages), reversed);
+
+    // A request about another folder (here, removing from Trash) selects it; the
+    // next one about this folder selects it again, and news is still placed in
+    // date order, newest first as listed last.
+    client.window_sorted("INBOX", 0, 10, by_date).await?;
+    client
+        .ok(protocol::Request::ExpungeMessages {
+            folder: "Trash".into(),
+            uids: vec![999],
+        })
+        .await?;
+    let echo = window.messages.last().context("Echo")?.uid;
+    client.open_message("INBOX", echo, None).await?;
+    other
+        .append("INBOX", None, None, message("Hotel", 0))
+        .await?;
+    let event = client
+        .event(
+            "the message after a detour",
+            |e| matches!(e, Event::FolderChanged { added, .. } if !added.is_empty()),
+        )
+        .await?;
+    let Event::FolderChanged {
+        added, added_at, ..
+    } = &event
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (subjects(added), added_at.as_slice()),
+        (vec!["Hotel"], &[6][..]),
+        "{event:?}"
+    );
     other.logout().await?;
     Ok(())
 }

@@ -21,7 +21,7 @@ use super::folders::{FolderEntry, build_tree};
 use super::headers::{flags, header_from_fetch, view_headers};
 use super::message::{MAX_DISPLAY_FETCH, base64_decoded_size, parse_section, render};
 use super::news::{MAX_LISTED, News};
-use super::order::{self, MAX_SORT_LINE, MAX_SORTED, Order};
+use super::order::{self, MAX_SORT_LINE, MAX_SORTED, Order, SORT_COMMAND};
 use super::structure::{self, Encoding, Kind, Node};
 use super::transport::{Bounded, Budget, connect_tcp, server_label, start_tls};
 use super::{
@@ -65,15 +65,18 @@ pub struct ImapSource {
     skipped_counts: u32,
     /// The server's hierarchy delimiter, once known.
     delimiter: Option<String>,
-    /// The order the browser last listed the selected folder in, and for date
-    /// order, the folder's UIDs in it.
-    sort: Sort,
+    /// The folder the browser lists, and in which order; for date order, the
+    /// selected folder's UIDs in it.
+    listing: Option<(String, Sort)>,
     order: Option<Order>,
     /// Capabilities that change how commands are spelled.
     can_move: bool,
     uidplus: bool,
     can_sort: bool,
 }
+
+/// New messages in list order, where each now stands, and where removed ones stood.
+type Placed = (Vec<MessageHeader>, Vec<u32>, Vec<u32>);
 
 /// A message's structure and state, from one FETCH.
 struct Structure {
@@ -128,7 +131,7 @@ impl ImapSource {
             notify: false,
             skipped_counts: 0,
             delimiter: None,
-            sort: Sort::default(),
+            listing: None,
             order: None,
             can_move: false,
             uidplus: false,
@@ -233,7 +236,17 @@ impl ImapSource {
             return Ok(selected.uid_validity);
         }
         check_command_text(folder, "folder name")?;
-        Ok(self.select_now(folder).await?.uid_validity.unwrap_or(0))
+        let uid_validity = self.select_now(folder).await?.uid_validity.unwrap_or(0);
+        // Back from another folder (say, a move sent from there): the list the
+        // browser shows by date needs its order again, for the news to be placed.
+        if let Some((_, sort)) = self
+            .listing
+            .clone()
+            .filter(|(listed, sort)| listed == folder && sort.by == SortKey::Date)
+        {
+            self.arrange(folder, sort).await?;
+        }
+        Ok(uid_validity)
     }
 
     /// SELECT, remembering what is selected. A failed SELECT leaves nothing selected.
@@ -246,7 +259,6 @@ impl ImapSource {
         // What was heard about the previous folder no longer matters to the browser,
         // which opens this one; the SELECT answer is this folder's fresh state.
         self.news = News::default();
-        self.sort = Sort::default();
         self.order = None;
         self.selected = Some(Selected {
             folder: folder.to_owned(),
@@ -381,7 +393,8 @@ impl ImapSource {
         limit: u32,
     ) -> Result<(), MailError> {
         window.offset = offset;
-        window.sort = self.sort;
+        let sort = self.listed_sort();
+        window.sort = sort;
         let limit = limit.min(protocol::MAX_WINDOW);
         if offset >= window.total || limit == 0 {
             return Ok(());
@@ -398,7 +411,7 @@ impl ImapSource {
             window.messages = uids.iter().filter_map(|uid| found.remove(uid)).collect();
             return Ok(());
         }
-        let (low, high) = if self.sort.newest_first {
+        let (low, high) = if sort.newest_first {
             let high = window.total - offset;
             (high.saturating_sub(limit - 1).max(1), high)
         } else {
@@ -409,9 +422,17 @@ impl ImapSource {
             .await?
             .into_values()
             .collect();
-        messages.sort_by(|a, b| self.sort.compare(a, b));
+        messages.sort_by(|a, b| sort.compare(a, b));
         window.messages = messages;
         Ok(())
+    }
+
+    /// The order the browser lists the selected folder in.
+    fn listed_sort(&self) -> Sort {
+        match (&self.listing, &self.selected) {
+            (Some((listed, sort)), Some(selected)) if *listed == selected.folder => *sort,
+            _ => Sort::default(),
+        }
     }
 
     /// The list headers of the messages in `set`: UIDs when `by_uid`, else sequence
@@ -439,64 +460,56 @@ impl ImapSource {
             .collect())
     }
 
-    /// Sets the selected folder's order to `sort`. Date order needs every UID in
-    /// order: the server sorts them (`UID SORT`) where it can, else the bridge does,
-    /// from each message's date. Turning the direction needs no new list.
+    /// Lists the selected folder in `sort` order from now on. Date order needs every
+    /// UID in order: the server sorts them (`UID SORT`) where it can, else the
+    /// bridge does, from each message's date. Turning the direction needs no new
+    /// list.
     async fn arrange(&mut self, folder: &str, sort: Sort) -> Result<(), MailError> {
-        self.sort = sort;
         if sort.by == SortKey::Arrival {
             self.order = None;
-            return Ok(());
-        }
-        if let Some(order) = self
+        } else if let Some(order) = self
             .order
             .as_mut()
             .filter(|o| o.folder == folder && o.sort.by == sort.by)
         {
             order.turn(sort);
-            return Ok(());
+        } else {
+            self.order = None;
+            let (uids, dates) = self.sorted(sort).await?;
+            self.order = Some(Order {
+                folder: folder.to_owned(),
+                sort,
+                uids,
+                dates,
+            });
         }
-        self.order = None;
-        let uids = self.sorted_uids(sort).await?;
-        self.order = Some(Order {
-            folder: folder.to_owned(),
-            sort,
-            uids,
-        });
+        self.listing = Some((folder.to_owned(), sort));
         Ok(())
     }
 
-    /// Every UID of the selected folder in date order, newest or oldest first.
-    async fn sorted_uids(&mut self, sort: Sort) -> Result<Vec<u32>, MailError> {
+    /// Every UID of the selected folder in date order, newest or oldest first; with
+    /// their dates where the bridge sorted them itself.
+    async fn sorted(&mut self, sort: Sort) -> Result<(Vec<u32>, Option<Vec<i64>>), MailError> {
         let exists = self.selected.as_ref().map_or(0, |s| s.exists);
         if exists > MAX_SORTED {
-            return Err(MailError::Refused(
-                "list a folder of over a million messages by date",
+            return Err(MailError::Unsupported(
+                "Folders of over 250,000 messages can be listed by arrival, not by date.",
             ));
         }
         if !self.can_sort {
-            let fetches = self
-                .step("UID FETCH", async |s| {
-                    s.uid_fetch("1:*", "(UID INTERNALDATE BODY.PEEK[HEADER.FIELDS (DATE)])")
-                        .await?
-                        .try_collect::<Vec<_>>()
-                        .await
-                })
-                .await?;
-            let dated = fetches
-                .iter()
-                .filter_map(header_from_fetch)
-                .map(|m| (m.date, m.uid))
-                .collect();
-            return Ok(order::by_date(dated, sort.newest_first));
+            let (uids, dates) = self.dated(exists).await?;
+            let (uids, dates) = order::by_date(
+                uids.into_iter().zip(dates).map(|(u, d)| (d, u)).collect(),
+                sort.newest_first,
+            );
+            return Ok((uids, Some(dates)));
         }
-        let command = order::sort_command(sort);
         let budget = self.budget.clone();
-        let (uids, others) = self
+        let (mut uids, others) = self
             .step("UID SORT", async move |s| {
                 // A big folder's answer is one long line.
                 budget.allow_lines(MAX_SORT_LINE);
-                let tag = s.run_command(&command).await?;
+                let tag = s.run_command(SORT_COMMAND).await?;
                 let mut uids = Vec::new();
                 let mut others = Vec::new();
                 loop {
@@ -526,7 +539,40 @@ impl ImapSource {
         for response in &others {
             self.absorb(response.parsed());
         }
-        Ok(uids)
+        if sort.newest_first {
+            uids.reverse();
+        }
+        Ok((uids, None))
+    }
+
+    /// Each message's UID and sent date (else its arrival time), for a server
+    /// without `SORT`: fetched by sequence range, a slice at a time, so that each
+    /// answer stays well inside the response budget.
+    async fn dated(&mut self, exists: u32) -> Result<(Vec<u32>, Vec<i64>), MailError> {
+        const SLICE: u32 = 20_000;
+        let mut uids = Vec::with_capacity(exists as usize);
+        let mut dates = Vec::with_capacity(exists as usize);
+        let mut low = 1;
+        while low <= exists {
+            let high = (low + SLICE - 1).min(exists);
+            let fetches = self
+                .step("FETCH", async |s| {
+                    s.fetch(
+                        format!("{low}:{high}"),
+                        "(UID INTERNALDATE BODY.PEEK[HEADER.FIELDS (DATE)])",
+                    )
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+                })
+                .await?;
+            for message in fetches.iter().filter_map(header_from_fetch) {
+                uids.push(message.uid);
+                dates.push(message.date);
+            }
+            low = high + 1;
+        }
+        Ok((uids, dates))
     }
 }
 
@@ -919,10 +965,11 @@ impl MailSource for ImapSource {
         let Some(selected) = old.selected else {
             return Ok(());
         };
-        self.resume_selected(selected).await?;
         // The browser still lists the folder in the same order, and the news since
         // is placed in it; a reload (a reset) lists the folder afresh.
-        self.sort = old.sort;
+        self.listing = old.listing;
+        self.resume_selected(selected).await?;
+        self.news.reset |= old.news.reset;
         if !self.news.reset {
             self.order = old.order;
         }
@@ -1120,7 +1167,14 @@ impl ImapSource {
                 events.push(Event::FolderCounts { folders });
             }
         }
-        events.extend(self.folder_news().await?);
+        match self.folder_news().await {
+            Ok(event) => events.extend(event),
+            Err(error) => {
+                // What was taken of the news is lost: the browser reloads instead.
+                self.news.reset = true;
+                return Err(error);
+            }
+        }
         Ok(events)
     }
 
@@ -1168,13 +1222,7 @@ impl ImapSource {
             .zip(news.exists_before)
             .map_or(0, |(now, before)| now.saturating_sub(before));
         if news.reset || arrived > protocol::MAX_WINDOW {
-            match self.select_now(&selected.folder).await {
-                Ok(_) | Err(MailError::FolderNotFound(_)) => {}
-                Err(other) => return Err(other),
-            }
-            return Ok(Some(Event::FolderReset {
-                folder: selected.folder,
-            }));
+            return self.reset(selected.folder).await;
         }
         let mut added = Vec::new();
         if news.exists.is_some() {
@@ -1233,7 +1281,9 @@ impl ImapSource {
         if added.is_empty() && flags.is_empty() && removed.is_empty() {
             return Ok(None);
         }
-        let (added, added_at, removed_at) = self.place(added, &removed).await?;
+        let Ok((added, added_at, removed_at)) = self.place(added, &removed).await? else {
+            return self.reset(selected.folder).await;
+        };
         let folder = selected.folder;
         let status = self
             .step("STATUS", async |s| {
@@ -1252,41 +1302,63 @@ impl ImapSource {
         }))
     }
 
+    /// Tells the browser to reload the folder, selected afresh.
+    async fn reset(&mut self, folder: String) -> Result<Option<Event>, MailError> {
+        match self.select_now(&folder).await {
+            Ok(_) | Err(MailError::FolderNotFound(_)) => {}
+            Err(other) => return Err(other),
+        }
+        Ok(Some(Event::FolderReset { folder }))
+    }
+
     /// Where removed messages stood and new ones now stand in the order the browser
     /// lists the folder in; the new ones come back in that order. In arrival order
     /// new mail goes on top (or at the end), and UIDs tell the browser where removed
-    /// messages were. In date order the kept list answers both, and is refreshed from
-    /// the server when mail arrived.
+    /// messages were. In date order the kept list answers both: new mail is placed
+    /// by the server's fresh `UID SORT` (only it knows every date), or here by date
+    /// where the bridge sorted. `Unknown` when the kept list cannot say.
     async fn place(
         &mut self,
         mut added: Vec<MessageHeader>,
         removed: &[u32],
-    ) -> Result<(Vec<MessageHeader>, Vec<u32>, Vec<u32>), MailError> {
-        let Some(order) = self.order.as_mut() else {
-            added.sort_by(|a, b| self.sort.compare(a, b));
+    ) -> Result<Result<Placed, order::Unknown>, MailError> {
+        let sort = self.listed_sort();
+        if sort.by == SortKey::Arrival {
+            added.sort_by(|a, b| sort.compare(a, b));
             let exists = self.selected.as_ref().map_or(0, |s| s.exists);
-            let at = order::arrival_positions(added.len(), exists, self.sort.newest_first);
-            return Ok((added, at, Vec::new()));
+            let at = order::arrival_positions(added.len(), exists, sort.newest_first);
+            return Ok(Ok((added, at, Vec::new())));
+        }
+        let Some(order) = self.order.as_mut() else {
+            return Ok(Err(order::Unknown));
         };
         let removed_at = order.remove(removed);
-        let sort = order.sort;
         if added.is_empty() {
-            return Ok((added, Vec::new(), removed_at));
+            return Ok(Ok((added, Vec::new(), removed_at)));
         }
-        let fresh = self.sorted_uids(sort).await?;
-        let uids: Vec<u32> = added.iter().map(|m| m.uid).collect();
-        let Some(order) = self.order.as_mut() else {
-            return Ok((Vec::new(), Vec::new(), removed_at));
+        let at = if order.dates.is_some() {
+            let dated: Vec<(i64, u32)> = added.iter().map(|m| (m.date, m.uid)).collect();
+            order.insert(&dated)
+        } else {
+            let (fresh, _) = self.sorted(sort).await?;
+            let uid_next = self.selected.as_ref().map_or(0, |s| s.uid_next);
+            let uids: Vec<u32> = added.iter().map(|m| m.uid).collect();
+            match self.order.as_mut() {
+                Some(order) => order.replace(fresh, &uids, uid_next),
+                None => Err(order::Unknown),
+            }
         };
-        let mut placed: Vec<(u32, MessageHeader)> = order
-            .replace(fresh, &uids)
+        let Ok(at) = at else {
+            return Ok(Err(order::Unknown));
+        };
+        let mut placed: Vec<(u32, MessageHeader)> = at
             .into_iter()
             .zip(added)
             .filter_map(|(at, message)| Some((at?, message)))
             .collect();
         placed.sort_by_key(|(at, _)| *at);
         let (added_at, added) = placed.into_iter().unzip();
-        Ok((added, added_at, removed_at))
+        Ok(Ok((added, added_at, removed_at)))
     }
 
     /// Counts of every folder but the selected one (whose counts come with its

@@ -273,6 +273,9 @@ pub enum MailError {
     BadInput(&'static str),
     #[error("the mail server would not {0}")]
     Refused(&'static str),
+    /// Something Postern itself does not do, said as a sentence for people.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 impl MailError {
@@ -288,7 +291,7 @@ impl MailError {
             MailError::FolderNotFound(_) => ErrorCode::FolderNotFound,
             MailError::MessageNotFound { .. } => ErrorCode::MessageNotFound,
             MailError::BadInput(_) => ErrorCode::BadRequest,
-            MailError::Refused(_) => ErrorCode::Refused,
+            MailError::Refused(_) | MailError::Unsupported(_) => ErrorCode::Refused,
             MailError::Imap { source, .. } => match source {
                 async_imap::error::Error::Io(_) | async_imap::error::Error::ConnectionLost => {
                     ErrorCode::ServerUnreachable

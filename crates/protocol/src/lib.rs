@@ -321,7 +321,9 @@ pub enum Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Sort {
     pub by: SortKey,
-    /// Latest first (the default), or earliest first.
+    /// Latest first (the default), or earliest first: the earliest-first order
+    /// turned over as a whole, so among messages of the same date the latest
+    /// arrival comes first.
     #[serde(default = "yes")]
     pub newest_first: bool,
 }
@@ -364,7 +366,8 @@ pub enum SortKey {
     #[default]
     Arrival,
     /// The date the message says it was sent (its `Date` header, else its arrival
-    /// time), as IMAP `SORT (DATE)` orders; ties by arrival.
+    /// time), as IMAP `SORT (DATE)` orders; ties by arrival. Folders of over
+    /// 250,000 messages are refused.
     Date,
 }
 
