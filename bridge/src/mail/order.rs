@@ -60,23 +60,14 @@ impl Order {
         if removed.is_empty() {
             return Vec::new();
         }
+        let stood = self.positions(removed);
         let gone: HashSet<u32> = removed.iter().copied().collect();
-        let stood: HashMap<u32, u32> = self
-            .uids
-            .iter()
-            .enumerate()
-            .filter(|(_, uid)| gone.contains(uid))
-            .map(|(at, uid)| (*uid, at as u32))
-            .collect();
         if let Some(dates) = &mut self.dates {
             let mut uids = self.uids.iter();
             dates.retain(|_| uids.next().is_some_and(|uid| !gone.contains(uid)));
         }
         self.uids.retain(|uid| !gone.contains(uid));
-        removed
-            .iter()
-            .map(|uid| stood.get(uid).copied().unwrap_or(u32::MAX))
-            .collect()
+        stood.into_iter().map(|at| at.unwrap_or(u32::MAX)).collect()
     }
 
     /// Takes the server's fresh list, of the messages below `uid_next` (later ones
@@ -128,6 +119,7 @@ impl Order {
         Ok(self.positions(&uids))
     }
 
+    /// Where each of these messages stands, if listed.
     fn positions(&self, uids: &[u32]) -> Vec<Option<u32>> {
         let wanted: HashSet<u32> = uids.iter().copied().collect();
         let at: HashMap<u32, u32> = self
