@@ -223,7 +223,7 @@ fn list_folder(ui: Ui, transport: Transport, id: String, sort: Sort) {
                     l.apply(reply);
                 });
             }
-            Err(error) => ui.list.update(|l| l.failed(&id, error.message())),
+            Err(error) => ui.list.update(|l| l.failed(&id, sort, error.message())),
         }
     });
 }
@@ -249,7 +249,7 @@ pub fn load_window(ui: Ui, transport: Transport, offset: u32) {
             Ok(reply) => ui.list.update(|l| {
                 l.apply(reply);
             }),
-            Err(error) => ui.list.update(|l| l.failed(&folder, error.message())),
+            Err(error) => ui.list.update(|l| l.failed(&folder, sort, error.message())),
         }
     });
 }

@@ -368,8 +368,10 @@ impl MessageList {
             .map(|i| self.start + i as u32)
     }
 
-    pub fn failed(&mut self, folder: &str, message: String) {
-        if self.folder.as_deref() == Some(folder) {
+    /// A request about `folder` in `sort` order failed; shown unless the person
+    /// has moved on to another folder or order.
+    pub fn failed(&mut self, folder: &str, sort: Sort, message: String) {
+        if self.folder.as_deref() == Some(folder) && self.sort == sort {
             self.loading = false;
             self.fetching = None;
             self.error = Some(message);
@@ -828,9 +830,11 @@ mod tests {
         list.opening("Sent", Sort::default());
         assert!(!list.apply(opened("INBOX", &[1], 1)));
         assert!(list.messages.is_empty() && list.loading);
-        list.failed("INBOX", "nope".into());
+        list.failed("INBOX", Sort::default(), "nope".into());
         assert_eq!(list.error, None);
-        list.failed("Sent", "gone".into());
+        list.failed("Sent", by_date(true), "old order".into());
+        assert_eq!(list.error, None);
+        list.failed("Sent", Sort::default(), "gone".into());
         assert_eq!(list.error.as_deref(), Some("gone"));
     }
 
