@@ -24,7 +24,12 @@ CONFIGURATION FILE (TOML)
   folder_counts_seconds = 60                (optional, 1 to 3600)
       How often the message counts of folders other than the open one are
       read again (every tenth time only, where the server pushes them with
-      NOTIFY). The open folder is followed live (IDLE) regardless.
+      NOTIFY). The open folder is followed live (IDLE) regardless. POP3
+      mailboxes, which cannot tell of new mail, are checked this often.
+  data_dir = \"/var/lib/postern\"              (needed with POP3 accounts)
+      Where the bridge keeps what POP3 servers cannot: each message's read
+      and flagged state, per account and user (one file, postern.redb).
+      Relative paths are relative to the configuration file.
 
   [[account]]                  one table per mail server; at least one
   name = \"Example\"
@@ -33,6 +38,12 @@ CONFIGURATION FILE (TOML)
       imaps://HOST[:PORT] for implicit TLS (default port 993), or
       imap://HOST[:PORT] for STARTTLS (default port 143), which is then
       mandatory: the bridge never sends credentials without TLS.
+  pop3 = \"pop3s://pop.example.org:995\"     (instead of, or beside, imap)
+      pop3s://HOST[:PORT] for implicit TLS (default port 995), or
+      pop3://HOST[:PORT] for STLS (default port 110), which is then
+      mandatory. A POP3 account shows one folder, Inbox; the bridge keeps
+      its read and flagged state in `data_dir`. With both keys, people
+      choose the protocol when signing in; IMAP is the default.
   ca_file = \"/etc/postern/ca.pem\"          (optional)
       PEM certificates trusted in addition to the system's roots.
       Certificate verification cannot be turned off.
@@ -44,23 +55,26 @@ pub struct Config {
     pub listen: SocketAddr,
     pub public_origin: String,
     pub static_dir: PathBuf,
+    /// Where POP3 state is kept (`data_dir`); set whenever an account has POP3.
+    pub data_dir: Option<PathBuf>,
     pub accounts: Vec<Account>,
     /// How often other folders' counts are refreshed (`folder_counts_seconds`).
     pub folder_counts_every: std::time::Duration,
 }
 
-/// One configured mail server.
+/// One configured account: an IMAP server, a POP3 server, or both.
 #[derive(Debug, Clone)]
 pub struct Account {
     pub name: String,
-    pub imap: ImapServer,
+    pub imap: Option<Server>,
+    pub pop3: Option<Server>,
     /// The TLS settings for this server: system roots plus `ca_file`.
     pub tls: Arc<rustls::ClientConfig>,
 }
 
-/// Where an IMAP server is and how TLS starts.
+/// Where a mail server (IMAP or POP3) is and how TLS starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImapServer {
+pub struct Server {
     pub host: String,
     pub port: u16,
     pub security: Security,
@@ -68,9 +82,10 @@ pub struct ImapServer {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Security {
-    /// TLS from the first byte (`imaps://`).
+    /// TLS from the first byte (`imaps://`, `pop3s://`).
     Implicit,
-    /// Plain connection upgraded with STARTTLS before anything else (`imap://`).
+    /// Plain connection upgraded with STARTTLS (IMAP) or STLS (POP3) before
+    /// anything else (`imap://`, `pop3://`).
     StartTls,
 }
 
@@ -94,6 +109,7 @@ struct RawConfig {
     public_origin: Spanned<String>,
     static_dir: PathBuf,
     folder_counts_seconds: Option<Spanned<u64>>,
+    data_dir: Option<PathBuf>,
     #[serde(default)]
     account: Vec<RawAccount>,
 }
@@ -102,27 +118,60 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawAccount {
     name: Spanned<String>,
-    imap: Spanned<ImapServer>,
+    imap: Option<Spanned<ImapAddress>>,
+    pop3: Option<Spanned<Pop3Address>>,
     ca_file: Option<Spanned<PathBuf>>,
 }
 
-impl<'de> Deserialize<'de> for ImapServer {
+/// The text of an `imap` key, parsed.
+struct ImapAddress(Server);
+/// The text of a `pop3` key, parsed.
+struct Pop3Address(Server);
+
+impl<'de> Deserialize<'de> for ImapAddress {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        ImapServer::parse(&text).map_err(serde::de::Error::custom)
+        Server::parse(&text, Protocol::Imap)
+            .map(ImapAddress)
+            .map_err(serde::de::Error::custom)
     }
 }
 
-impl ImapServer {
-    /// Parses `imaps://host[:port]` or `imap://host[:port]`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (security, rest, default_port) = if let Some(rest) = text.strip_prefix("imaps://") {
-            (Security::Implicit, rest, 993)
-        } else if let Some(rest) = text.strip_prefix("imap://") {
-            (Security::StartTls, rest, 143)
+impl<'de> Deserialize<'de> for Pop3Address {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Server::parse(&text, Protocol::Pop3)
+            .map(Pop3Address)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The mail protocols an account may speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Imap,
+    Pop3,
+}
+
+impl Server {
+    /// Parses `imaps://host[:port]` or `imap://host[:port]` (for POP3, `pop3s://`
+    /// or `pop3://`).
+    pub fn parse(text: &str, protocol: Protocol) -> Result<Self, String> {
+        let (secure, plain, secure_port, plain_port) = match protocol {
+            Protocol::Imap => ("imaps://", "imap://", 993, 143),
+            Protocol::Pop3 => ("pop3s://", "pop3://", 995, 110),
+        };
+        let (security, rest, default_port) = if let Some(rest) = text.strip_prefix(secure) {
+            (Security::Implicit, rest, secure_port)
+        } else if let Some(rest) = text.strip_prefix(plain) {
+            (Security::StartTls, rest, plain_port)
         } else {
+            let what = match protocol {
+                Protocol::Imap => "an IMAP",
+                Protocol::Pop3 => "a POP3",
+            };
             return Err(format!(
-                "`{text}` is not an IMAP server address: expected imaps://HOST[:PORT] or imap://HOST[:PORT]"
+                "`{text}` is not {what} server address: expected {secure}HOST[:PORT] or {plain}HOST[:PORT]"
             ));
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
@@ -155,7 +204,7 @@ impl ImapServer {
         {
             return Err(format!("`{text}` has no valid host name"));
         }
-        Ok(ImapServer {
+        Ok(Server {
             host: host.to_owned(),
             port,
             security,
@@ -227,9 +276,26 @@ impl Config {
                     ));
                 }
             }
+            if account.imap.is_none() && account.pop3.is_none() {
+                return Err(at(
+                    account.name.span(),
+                    "account",
+                    format!("`{name}` needs an `imap` or a `pop3` server"),
+                ));
+            }
+            if account.pop3.is_some() && raw.data_dir.is_none() {
+                return Err(at(
+                    account.name.span(),
+                    "data_dir",
+                    format!(
+                        "`{name}` has a POP3 server, whose read and flagged state the bridge keeps: set `data_dir`"
+                    ),
+                ));
+            }
             accounts.push(Account {
                 name,
-                imap: account.imap.into_inner(),
+                imap: account.imap.map(|a| a.into_inner().0),
+                pop3: account.pop3.map(|a| a.into_inner().0),
                 tls: Arc::new(client_config(store)),
             });
         }
@@ -248,6 +314,7 @@ impl Config {
             listen: raw.listen,
             public_origin,
             static_dir: base.join(raw.static_dir),
+            data_dir: raw.data_dir.map(|dir| base.join(dir)),
             accounts,
             folder_counts_every: std::time::Duration::from_secs(folder_counts_seconds),
         })
@@ -370,22 +437,25 @@ imap = "imap://[::1]:1143"
         assert_eq!(config.accounts.len(), 2);
         assert_eq!(
             config.accounts[0].imap,
-            ImapServer {
+            Some(Server {
                 host: "imap.example.org".into(),
                 port: 993,
                 security: Security::Implicit
-            }
+            })
         );
         assert_eq!(
             config.accounts[1].imap,
-            ImapServer {
+            Some(Server {
                 host: "::1".into(),
                 port: 1143,
                 security: Security::StartTls
-            }
+            })
         );
         assert_eq!(
-            config.account(Some("Home")).map(|a| a.imap.port),
+            config
+                .account(Some("Home"))
+                .and_then(|a| a.imap.as_ref())
+                .map(|s| s.port),
             Some(1143)
         );
         assert!(config.account(None).is_none(), "two accounts need a name");
@@ -413,7 +483,7 @@ imap = "imap://[::1]:1143"
 
     #[test]
     fn imap_addresses_parse() {
-        let ok = |t: &str| ImapServer::parse(t).map(|s| (s.host, s.port, s.security));
+        let ok = |t: &str| Server::parse(t, Protocol::Imap).map(|s| (s.host, s.port, s.security));
         assert_eq!(
             ok("imaps://[::1]"),
             Ok(("::1".into(), 993, Security::Implicit))
@@ -431,8 +501,51 @@ imap = "imap://[::1]:1143"
             "https://a",
             "imaps://::1",
         ] {
-            assert!(ImapServer::parse(bad).is_err(), "{bad}");
+            assert!(Server::parse(bad, Protocol::Imap).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn pop3_addresses_parse_and_need_a_data_dir() {
+        let ok = |t: &str| Server::parse(t, Protocol::Pop3).map(|s| (s.host, s.port, s.security));
+        assert_eq!(
+            ok("pop3s://pop.example.org"),
+            Ok(("pop.example.org".into(), 995, Security::Implicit))
+        );
+        assert_eq!(
+            ok("pop3://pop.example.org"),
+            Ok(("pop.example.org".into(), 110, Security::StartTls))
+        );
+        assert!(Server::parse("imaps://a", Protocol::Pop3).is_err());
+        assert!(Server::parse("pop3s://a", Protocol::Imap).is_err());
+
+        let pop3_only = GOOD.replace(
+            "imap = \"imaps://imap.example.org\"",
+            "pop3 = \"pop3s://pop.example.org\"",
+        );
+        let error = parse(&pop3_only).expect_err("no data_dir");
+        assert!(
+            error.contains("data_dir") && error.contains("line 7"),
+            "{error}"
+        );
+        let config = parse(&format!("data_dir = \"state\"\n{pop3_only}")).expect("valid");
+        assert_eq!(config.data_dir.as_deref(), Some(Path::new("/srv/state")));
+        assert!(config.accounts[0].imap.is_none());
+        assert_eq!(config.accounts[0].pop3.as_ref().map(|s| s.port), Some(995));
+
+        let both = GOOD.replace(
+            "imap = \"imap://[::1]:1143\"",
+            "imap = \"imap://[::1]:1143\"\npop3 = \"pop3://[::1]:1110\"",
+        );
+        let config = parse(&format!("data_dir = \"/state\"\n{both}")).expect("valid");
+        assert!(config.accounts[1].imap.is_some() && config.accounts[1].pop3.is_some());
+
+        let neither = GOOD.replace("imap = \"imaps://imap.example.org\"\n", "");
+        assert!(
+            parse(&neither)
+                .expect_err("no server")
+                .contains("needs an `imap` or a `pop3`")
+        );
     }
 
     #[test]

@@ -3,12 +3,13 @@
 //!
 //! Layers, each knowing only the one below: [`http`], [`ws`] and [`parts`] (routes,
 //! upgrade, frames, message parts over HTTP), [`session`] (one actor per signed-in
-//! connection, reached from HTTP through [`links`]), [`mail`] (IMAP).
+//! connection, reached from HTTP through [`links`]), [`mail`] (IMAP and POP3).
 
 pub mod config;
 mod http;
 mod links;
 mod mail;
+mod mbox;
 mod parts;
 mod proxy;
 mod session;
@@ -26,6 +27,7 @@ pub struct AppState {
     throttle: throttle::Throttle,
     links: Arc<links::LinkRegistry>,
     proxy: proxy::Proxy,
+    maildrops: Option<Arc<mail::Maildrops>>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
             links: self.links.clone(),
             origin: self.config.public_origin.clone(),
             folder_counts_every: self.config.folder_counts_every,
+            maildrops: self.maildrops.clone(),
         }
     }
 }
@@ -44,7 +47,17 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // POP3 state lives in one database file, opened once for the process.
+    let maildrops = match &config.data_dir {
+        Some(dir) => {
+            let store = mail::Store::open(&dir.join("postern.redb"))
+                .map_err(|e| std::io::Error::other(format!("{}: {e}", dir.display())))?;
+            Some(Arc::new(mail::Maildrops::new(store)))
+        }
+        None => None,
+    };
     let state = Arc::new(AppState {
+        maildrops,
         config,
         throttle: throttle::Throttle::default(),
         links: Arc::default(),

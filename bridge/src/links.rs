@@ -1,6 +1,7 @@
 //! Short-lived links to an opened message's parts: a random token, minted when the
 //! message is opened, that lets plain HTTP requests (downloads, inline images) reach
 //! the session that opened it. A token dies with its session or after a quiet spell.
+//! A folder's mbox export is reached the same way.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,8 +22,17 @@ pub struct LinkRegistry {
 
 struct Entry {
     session: WeakSession,
-    message: MessageRef,
+    target: Target,
     expires: Instant,
+}
+
+/// What a link leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// An opened message: its parts, inline images and source.
+    Message(MessageRef),
+    /// A whole folder as mbox; then, with `delete_after`, those messages deleted.
+    Export { folder: String, delete_after: bool },
 }
 
 impl LinkRegistry {
@@ -38,8 +48,8 @@ impl LinkRegistry {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    /// Makes `token` lead to `message` in `session`.
-    pub fn insert(&self, token: String, session: WeakSession, message: MessageRef) {
+    /// Makes `token` lead to `target` in `session`.
+    pub fn insert(&self, token: String, session: WeakSession, target: Target) {
         let now = Instant::now();
         let mut entries = self.lock();
         entries.retain(|_, e| e.expires > now && e.session.is_alive());
@@ -55,14 +65,23 @@ impl LinkRegistry {
             token,
             Entry {
                 session,
-                message,
+                target,
                 expires: now + LINK_LIFETIME,
             },
         );
     }
 
-    /// The session and message behind `token`, if it is still valid.
+    /// The session and message behind `token`, if it is still valid and leads to a
+    /// message.
     pub fn resolve(&self, token: &str) -> Option<(SessionHandle, MessageRef)> {
+        match self.resolve_any(token)? {
+            (session, Target::Message(message)) => Some((session, message)),
+            _ => None,
+        }
+    }
+
+    /// The session and target behind `token`, if it is still valid.
+    pub fn resolve_any(&self, token: &str) -> Option<(SessionHandle, Target)> {
         let now = Instant::now();
         let mut entries = self.lock();
         let entry = entries.get_mut(token)?;
@@ -75,7 +94,7 @@ impl LinkRegistry {
             return None;
         };
         entry.expires = now + LINK_LIFETIME;
-        Some((session, entry.message.clone()))
+        Some((session, entry.target.clone()))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {

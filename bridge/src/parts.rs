@@ -1,5 +1,5 @@
 //! Message parts over plain HTTP, for what does not belong in a WebSocket frame:
-//! attachment downloads, inline images and the raw message. Each URL carries a
+//! attachment downloads, inline images, the raw message, and a whole folder as mbox. Each URL carries a
 //! short-lived token from [`crate::links`]; the bytes are read from the mail server in
 //! ranges and decoded as they stream, so no part is ever held whole in memory.
 
@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::AppState;
-use crate::mail::{MailError, MessageRef, PartMeta, StreamDecoder};
+use crate::links::Target;
+use crate::mail::{Listing, MailError, MessageRef, PartMeta, StreamDecoder};
 use crate::session::{ErrorChain, SessionHandle};
 
 /// Encoded bytes read from the mail server per step of a download.
@@ -36,6 +37,173 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/mail/{token}/inline/{section}", get(inline))
         .route("/mail/{token}/source", get(source))
         .route("/mail/{token}/remote", get(remote))
+        .route("/mail/{token}/mbox", get(export))
+}
+
+/// A whole folder as one mbox file, message after message, each read in ranges like
+/// any download. With `delete_after`, the messages sent are then deleted, once the
+/// file has gone out to its end; a download cut short deletes nothing.
+async fn export(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    let Some((
+        session,
+        Target::Export {
+            folder,
+            delete_after,
+        },
+    )) = state.links.resolve_any(&token)
+    else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "This link has expired. Ask for the download again.",
+        );
+    };
+    let listing = match session.listing(folder.clone()).await {
+        Ok(listing) => listing,
+        Err(error) => return failure(&error),
+    };
+    let name = if folder == "INBOX" { "Inbox" } else { &folder };
+    let mut response = Response::new(Body::from_stream(mbox(
+        session,
+        folder.clone(),
+        listing,
+        delete_after,
+    )));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/mbox"),
+    );
+    if let Ok(value) =
+        HeaderValue::from_str(&content_disposition("attachment", &format!("{name}.mbox")))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    security_headers(headers, false);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The folder's messages as mbox, read through the session.
+fn mbox(
+    session: SessionHandle,
+    folder: String,
+    listing: Listing,
+    delete_after: bool,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + use<> {
+    struct Current {
+        message: MessageRef,
+        offset: u64,
+        size: u64,
+        quoter: crate::mbox::Quoter,
+    }
+    struct Progress {
+        session: SessionHandle,
+        turn: Option<tokio::sync::OwnedSemaphorePermit>,
+        folder: String,
+        uid_validity: u32,
+        waiting: std::collections::VecDeque<(u32, Option<i64>)>,
+        current: Option<Current>,
+        sent: Vec<u32>,
+        delete_after: bool,
+        done: bool,
+    }
+    let start = Progress {
+        session,
+        turn: None,
+        folder,
+        uid_validity: listing.uid_validity,
+        waiting: listing.messages.into(),
+        current: None,
+        sent: Vec::new(),
+        delete_after,
+        done: false,
+    };
+    let fail = |error: MailError| {
+        tracing::warn!(error = %ErrorChain(&error), "export failed");
+        std::io::Error::other(error.to_string())
+    };
+    futures::stream::unfold(start, move |mut at| async move {
+        if at.done {
+            return None;
+        }
+        if at.turn.is_none() {
+            at.turn = at.session.download_turn().await;
+        }
+        loop {
+            let Some(current) = &mut at.current else {
+                let Some((uid, date)) = at.waiting.pop_front() else {
+                    at.done = true;
+                    if at.delete_after && !at.sent.is_empty() {
+                        let request = protocol::Request::ExpungeMessages {
+                            folder: at.folder.clone(),
+                            uids: std::mem::take(&mut at.sent),
+                        };
+                        if let Err(error) = at.session.call(request).await {
+                            tracing::warn!(%error, "deleting after the export failed");
+                        }
+                    }
+                    return None;
+                };
+                let message = MessageRef {
+                    folder: at.folder.clone(),
+                    uid_validity: at.uid_validity,
+                    uid,
+                };
+                match at.session.part_meta(message.clone(), None).await {
+                    Ok(meta) => {
+                        at.current = Some(Current {
+                            message,
+                            offset: 0,
+                            size: meta.size,
+                            quoter: crate::mbox::Quoter::default(),
+                        });
+                        let date = date.unwrap_or_else(now);
+                        return Some((Ok(Bytes::from(crate::mbox::separator(date))), at));
+                    }
+                    // Deleted meanwhile: it is neither sent nor deleted.
+                    Err(MailError::MessageNotFound { .. }) => continue,
+                    Err(error) => {
+                        at.done = true;
+                        return Some((Err(fail(error)), at));
+                    }
+                }
+            };
+            let mut out = Vec::new();
+            if current.offset >= current.size {
+                let Some(finished) = at.current.take() else {
+                    continue;
+                };
+                finished.quoter.finish(&mut out);
+                at.sent.push(finished.message.uid);
+                return Some((Ok(Bytes::from(out)), at));
+            }
+            let len = CHUNK.min(u32::try_from(current.size - current.offset).unwrap_or(CHUNK));
+            match at
+                .session
+                .read(current.message.clone(), None, current.offset, len)
+                .await
+            {
+                Err(error) => {
+                    at.done = true;
+                    return Some((Err(fail(error)), at));
+                }
+                Ok(bytes) if bytes.is_empty() => current.size = current.offset,
+                Ok(bytes) => {
+                    current.offset += bytes.len() as u64;
+                    current.quoter.push(&bytes, &mut out);
+                    if !out.is_empty() {
+                        return Some((Ok(Bytes::from(out)), at));
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[derive(serde::Deserialize)]

@@ -11,15 +11,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use protocol::{Connectivity, Event, FolderCount, Reply, Request, ServerMessage, WireError};
+use protocol::{
+    Connectivity, Event, FolderCount, MailProtocol, Reply, Request, ServerMessage, WireError,
+};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 use zeroize::Zeroizing;
 
 use crate::config::Account;
-use crate::links::LinkRegistry;
+use crate::links::{LinkRegistry, Target};
 use crate::mail::{
-    FolderChange, FolderWindow, ImapSource, Links, MailError, MailSource, MessageRef, PartMeta,
+    FolderChange, FolderWindow, ImapSource, Links, Listing, MailError, MailSource, Maildrops,
+    MessageRef, PartMeta, Pop3Source,
 };
 
 /// How many requests may wait for the session: the WebSocket sends one at a time,
@@ -43,8 +46,12 @@ pub struct Context {
     pub links: Arc<LinkRegistry>,
     /// The bridge's public origin, for absolute links inside sanitized mail.
     pub origin: String,
-    /// How often the counts of folders other than the open one are refreshed.
+    /// How often the counts of folders other than the open one are refreshed, and
+    /// POP3 mailboxes checked for new mail.
     pub folder_counts_every: Duration,
+    /// The POP3 mailboxes signed in, shared by all sessions of a user; `None` without
+    /// `data_dir`.
+    pub maildrops: Option<Arc<Maildrops>>,
 }
 
 /// The way to talk to a session. The actor ends when the last handle is dropped.
@@ -91,17 +98,37 @@ enum Call {
         len: u32,
         reply: oneshot::Sender<Result<Vec<u8>, MailError>>,
     },
+    Listing {
+        folder: String,
+        reply: oneshot::Sender<Result<Listing, MailError>>,
+    },
 }
 
-/// Connects to the account's server, logs in and starts the session actor. Events
-/// go to `events`, the connection's outbound queue.
+/// Connects to the account's server over `protocol`, logs in and starts the session
+/// actor. Events go to `events`, the connection's outbound queue.
 pub async fn sign_in(
     account: &Account,
+    protocol: MailProtocol,
     user: &str,
     password: &str,
     events: mpsc::Sender<ServerMessage>,
     context: Context,
 ) -> Result<SessionHandle, MailError> {
+    if protocol == MailProtocol::Pop3 {
+        let maildrops = context.maildrops.clone().ok_or(MailError::Unsupported(
+            "POP3 needs `data_dir` in the bridge's configuration.",
+        ))?;
+        let source = Pop3Source::connect(
+            &maildrops,
+            account,
+            user,
+            password,
+            context.folder_counts_every,
+        )
+        .await?;
+        // A POP3 source reconnects by itself, for every session sharing its maildrop.
+        return Ok(spawn(source, None, events, context));
+    }
     let source = ImapSource::connect(account, user, password).await?;
     // Kept (in memory only, zeroed when the session ends) to reconnect.
     let (account, user, password) = (
@@ -192,6 +219,13 @@ impl SessionHandle {
         })
         .await
         .unwrap_or(Err(MailError::Closed))
+    }
+
+    /// Every message of a folder, for an export.
+    pub async fn listing(&self, folder: String) -> Result<Listing, MailError> {
+        self.ask(|reply| Call::Listing { folder, reply })
+            .await
+            .unwrap_or(Err(MailError::Closed))
     }
 
     /// Sends a call; `None` when the actor ended, or panicked, before answering.
@@ -349,6 +383,13 @@ impl<S: MailSource> Actor<S> {
                         len,
                         reply,
                     });
+                }
+                let _ = reply.send(result);
+            }
+            Call::Listing { folder, reply } => {
+                let result = self.source.listing(&folder).await;
+                if result.is_err() && !retried && self.source.is_broken() {
+                    return Some(Call::Listing { folder, reply });
                 }
                 let _ = reply.send(result);
             }
@@ -530,11 +571,11 @@ impl<S: MailSource> Actor<S> {
                 self.context.links.insert(
                     token.clone(),
                     self.me.clone(),
-                    MessageRef {
+                    Target::Message(MessageRef {
                         folder: folder.clone(),
                         uid_validity: opened.uid_validity,
                         uid,
-                    },
+                    }),
                 );
                 self.remember(folder.clone(), uid, token);
                 let mut message = opened.view;
@@ -609,6 +650,27 @@ impl<S: MailSource> Actor<S> {
                 self.change_folders(FolderChange::Subscribe { folder, subscribed })
                     .await
             }
+            Request::ExportMailbox {
+                folder,
+                delete_after,
+            } => {
+                // Refused here, rather than at download time, where the source cannot
+                // export.
+                source.listing(&folder).await?;
+                let token = LinkRegistry::new_token();
+                self.context.links.insert(
+                    token.clone(),
+                    self.me.clone(),
+                    Target::Export {
+                        folder: folder.clone(),
+                        delete_after,
+                    },
+                );
+                Ok(Reply::ExportReady {
+                    folder,
+                    link: format!("/mail/{token}/mbox"),
+                })
+            }
             Request::SignIn { .. } | Request::SignOut => {
                 Err(MailError::BadInput("not a session request"))
             }
@@ -657,6 +719,7 @@ fn may_repeat(request: &Request) -> bool {
             | Request::MoveMessages { .. }
             | Request::ExpungeMessages { .. }
             | Request::SubscribeFolder { .. }
+            | Request::ExportMailbox { .. }
     )
 }
 

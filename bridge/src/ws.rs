@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
-use protocol::{ClientMessage, ErrorCode, Reply, Request, ServerMessage, WireError};
+use protocol::{ClientMessage, ErrorCode, MailProtocol, Reply, Request, ServerMessage, WireError};
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
 
@@ -118,6 +118,7 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
                 account,
                 user,
                 password,
+                protocol,
             } => {
                 let password = Zeroizing::new(password);
                 // A new sign-in replaces any session this connection had.
@@ -126,6 +127,7 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
                     &state,
                     peer,
                     account.as_deref(),
+                    protocol,
                     &user,
                     &password,
                     &outbound,
@@ -167,12 +169,24 @@ async fn sign_in(
     state: &AppState,
     peer: IpAddr,
     account: Option<&str>,
+    protocol: Option<MailProtocol>,
     user: &str,
     password: &str,
     outbound: &mpsc::Sender<ServerMessage>,
 ) -> Result<(SessionHandle, Reply), WireError> {
     let Some(account) = state.config.account(account) else {
         return Err(ErrorCode::UnknownAccount.into());
+    };
+    // IMAP where the account has it, unless POP3 is asked for.
+    let protocol = match (protocol, &account.imap, &account.pop3) {
+        (Some(MailProtocol::Pop3), _, Some(_)) | (None, None, Some(_)) => MailProtocol::Pop3,
+        (Some(MailProtocol::Imap) | None, Some(_), _) => MailProtocol::Imap,
+        _ => {
+            return Err(WireError {
+                code: ErrorCode::BadRequest,
+                message: "This account does not offer that protocol.".to_owned(),
+            });
+        }
     };
     if let Err(wait) = state
         .throttle
@@ -190,6 +204,7 @@ async fn sign_in(
     }
     match session::sign_in(
         account,
+        protocol,
         user,
         password,
         outbound.clone(),
@@ -205,6 +220,7 @@ async fn sign_in(
                 Reply::SignedIn {
                     account: account.name.clone(),
                     user: user.to_owned(),
+                    protocol,
                 },
             ))
         }

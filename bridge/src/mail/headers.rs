@@ -15,8 +15,24 @@ const MAX_KEYWORDS: usize = 20;
 
 /// The list entry for one FETCH response; `None` without a UID.
 pub fn header_from_fetch(fetch: &Fetch) -> Option<MessageHeader> {
-    let uid = fetch.uid?;
-    let raw = fetch.header().unwrap_or_default();
+    Some(header_from_raw(
+        fetch.uid?,
+        fetch.header().unwrap_or_default(),
+        flags(fetch),
+        fetch.size.unwrap_or(0),
+        fetch.internal_date().map(|d| d.timestamp()),
+    ))
+}
+
+/// The list entry for a message from its raw header block, whatever protocol read
+/// it; `arrived` stands in for a missing or unreadable `Date`.
+pub fn header_from_raw(
+    uid: u32,
+    raw: &[u8],
+    flags: Vec<Flag>,
+    size: u32,
+    arrived: Option<i64>,
+) -> MessageHeader {
     let parsed = MessageParser::new().parse_headers(raw);
     let (from, to, subject, date, has_attachments) = match &parsed {
         Some(message) => (
@@ -32,19 +48,16 @@ pub fn header_from_fetch(fetch: &Fetch) -> Option<MessageHeader> {
         ),
         None => (Vec::new(), Vec::new(), String::new(), None, false),
     };
-    let date = date
-        .or_else(|| fetch.internal_date().map(|d| d.timestamp()))
-        .unwrap_or(0);
-    Some(MessageHeader {
+    MessageHeader {
         uid,
         from,
         to,
         subject: clip(subject.trim(), MAX_SUBJECT_CHARS),
-        date,
-        flags: flags(fetch),
-        size: fetch.size.unwrap_or(0),
+        date: date.or(arrived).unwrap_or(0),
+        flags,
+        size,
         has_attachments,
-    })
+    }
 }
 
 /// Whether a message's top-level type suggests attachments. A mixed multipart almost

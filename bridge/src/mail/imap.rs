@@ -12,23 +12,21 @@ use std::time::Duration;
 use async_imap::extensions::idle::IdleResponse;
 use async_imap::imap_proto::{MailboxDatum, MessageSection, Response, SectionPath};
 use async_imap::types::Fetch;
-use protocol::{
-    Body, BodyContent, Event, Flag, FolderCount, MessageFlags, MessageHeader, MessageView, Note,
-    Sort, SortKey,
-};
+use protocol::{Body, Event, Flag, FolderCount, MessageFlags, MessageHeader, Sort, SortKey};
 
 use super::folders::{FolderEntry, build_tree};
-use super::headers::{flags, header_from_fetch, view_headers};
-use super::message::{MAX_DISPLAY_FETCH, base64_decoded_size, parse_section, render};
+use super::headers::{flags, header_from_fetch};
+use super::message::parse_section;
 use super::news::{MAX_LISTED, News};
 use super::order::{self, MAX_SORT_LINE, MAX_SORTED, Order, SORT_COMMAND};
-use super::structure::{self, Encoding, Kind, Node};
+use super::structure;
 use super::transport::{Bounded, Budget, connect_tcp, server_label, start_tls};
+use super::view::{self, Structure};
 use super::{
     FolderChange, FolderWindow, Links, MailError, MailSource, MessageRef, OpenedMessage, PartMeta,
     Selected, UPSTREAM_DEADLINE, check_command_text,
 };
-use crate::config::{Account, Security};
+use crate::config::{Account, Security, Server};
 
 type Stream = Bounded<TlsStream<TcpStream>>;
 
@@ -36,10 +34,6 @@ type Stream = Bounded<TlsStream<TcpStream>>;
 /// header fields the list shows (`Content-Type` hints at attachments).
 const HEADER_QUERY: &str = "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE CONTENT-TYPE)])";
 
-/// The most header bytes fetched for the reading pane.
-const MAX_HEADER_FETCH: u32 = 256 * 1024;
-/// The most of a broken message's raw text that is shown.
-const MAX_RAW_TEXT: u32 = 256 * 1024;
 /// The most messages one flag change may name.
 const MAX_FLAG_UIDS: usize = 1000;
 
@@ -78,33 +72,28 @@ pub struct ImapSource {
 /// New messages in list order, where each now stands, and where removed ones stood.
 type Placed = (Vec<MessageHeader>, Vec<u32>, Vec<u32>);
 
-/// A message's structure and state, from one FETCH.
-struct Structure {
-    root: Node,
-    notes: Vec<Note>,
-    flags: Vec<Flag>,
-    size: u64,
-}
-
 impl ImapSource {
     /// Connects to the account's server and logs in. Credentials are sent only once
     /// TLS is up and the certificate has been verified.
     pub async fn connect(account: &Account, user: &str, password: &str) -> Result<Self, MailError> {
         check_command_text(user, "user name")?;
         check_command_text(password, "password")?;
-        let server = &account.imap;
+        let server = account
+            .imap
+            .as_ref()
+            .ok_or(MailError::Unsupported("This account has no IMAP server."))?;
         let tcp = connect_tcp(server).await?;
         let tls = match server.security {
             Security::Implicit => start_tls(server, account.tls.clone(), tcp).await?,
             Security::StartTls => {
-                let tcp = starttls(account, tcp).await?;
+                let tcp = starttls(server, tcp).await?;
                 start_tls(server, account.tls.clone(), tcp).await?
             }
         };
         let budget = Budget::new();
         let mut client = async_imap::Client::new(Bounded::new(tls, budget.clone()));
         if server.security == Security::Implicit {
-            read_greeting(&mut client, account).await?;
+            read_greeting(&mut client, server).await?;
         }
         budget.refill();
         let session = match timeout(UPSTREAM_DEADLINE, client.login(user, password)).await {
@@ -329,60 +318,6 @@ impl ImapSource {
         Ok(Some(data.map(<[u8]>::to_vec).unwrap_or_default()))
     }
 
-    /// The header block of the message, or of the message attached at `part`.
-    async fn header_block(&mut self, uid: u32, part: Option<&[u32]>) -> Result<Vec<u8>, MailError> {
-        let (spec, path) = match part {
-            None => (
-                "HEADER".to_owned(),
-                SectionPath::Full(MessageSection::Header),
-            ),
-            Some(path) => (
-                format!("{}.HEADER", join_section(path)),
-                SectionPath::Part(path.to_vec(), Some(MessageSection::Header)),
-            ),
-        };
-        let query = format!("(UID BODY.PEEK[{spec}]<0.{MAX_HEADER_FETCH}>)");
-        let fetch = self.fetch_one(uid, &query).await?;
-        Ok(fetch
-            .and_then(|f| f.section(&path).map(<[u8]>::to_vec))
-            .unwrap_or_default())
-    }
-
-    /// The raw text of the message (or of the one attached at `part`), bounded,
-    /// read as UTF-8 where it is, else as Windows-1252.
-    async fn message_text(&mut self, uid: u32, part: Option<&[u32]>) -> Result<String, MailError> {
-        let (spec, path) = match part {
-            None => ("TEXT".to_owned(), SectionPath::Full(MessageSection::Text)),
-            Some(path) => (
-                format!("{}.TEXT", join_section(path)),
-                SectionPath::Part(path.to_vec(), Some(MessageSection::Text)),
-            ),
-        };
-        let query = format!("(UID BODY.PEEK[{spec}]<0.{MAX_RAW_TEXT}>)");
-        let fetch = self.fetch_one(uid, &query).await?;
-        let raw = fetch
-            .and_then(|f| f.section(&path).map(<[u8]>::to_vec))
-            .unwrap_or_default();
-        Ok(super::decode::text(&raw, Encoding::Identity, None, false).text)
-    }
-
-    /// Fetches the first bytes of a displayable part and renders them.
-    async fn render_part(
-        &mut self,
-        uid: u32,
-        node: &Node,
-        root: &Node,
-        links: &Links,
-    ) -> Result<Body, MailError> {
-        let path = parse_section(&node.id).ok_or(MailError::BadInput("section"))?;
-        let len = node.size.clamp(1, MAX_DISPLAY_FETCH);
-        let bytes = self
-            .fetch_section(uid, Some(&path), 0, len)
-            .await?
-            .unwrap_or_default();
-        Ok(render(node, root, &bytes, links))
-    }
-
     /// Fills `window.messages` with up to `limit` headers after skipping `offset`, in
     /// the order `arrange` set up for the selected folder: in arrival order by
     /// sequence range, in date order by the UIDs kept for it.
@@ -576,6 +511,76 @@ impl ImapSource {
     }
 }
 
+/// One message's sections, read from the selected folder.
+struct ImapSections<'a> {
+    source: &'a mut ImapSource,
+    uid: u32,
+}
+
+impl ImapSource {
+    fn sections(&mut self, uid: u32) -> ImapSections<'_> {
+        ImapSections { source: self, uid }
+    }
+
+    /// The `HEADER` or `TEXT` of the message, or of the one attached at `part`.
+    async fn message_section(
+        &mut self,
+        uid: u32,
+        part: Option<&str>,
+        which: MessageSection,
+        max: u64,
+    ) -> Result<Vec<u8>, MailError> {
+        let name = match which {
+            MessageSection::Header => "HEADER",
+            _ => "TEXT",
+        };
+        let (spec, path) = match part {
+            None => (name.to_owned(), SectionPath::Full(which)),
+            Some(part) => {
+                let path = parse_section(part).ok_or(MailError::BadInput("section"))?;
+                (
+                    format!("{part}.{name}"),
+                    SectionPath::Part(path, Some(which)),
+                )
+            }
+        };
+        let query = format!("(UID BODY.PEEK[{spec}]<0.{max}>)");
+        let fetch = self.fetch_one(uid, &query).await?;
+        Ok(fetch
+            .and_then(|f| f.section(&path).map(<[u8]>::to_vec))
+            .unwrap_or_default())
+    }
+}
+
+impl view::Sections for ImapSections<'_> {
+    async fn section(
+        &mut self,
+        id: Option<&str>,
+        offset: u64,
+        len: u64,
+    ) -> Result<Option<Vec<u8>>, MailError> {
+        let path = match id {
+            None => None,
+            Some(id) => Some(parse_section(id).ok_or(MailError::BadInput("section"))?),
+        };
+        self.source
+            .fetch_section(self.uid, path.as_deref(), offset, len)
+            .await
+    }
+
+    async fn header(&mut self, message: Option<&str>, max: u64) -> Result<Vec<u8>, MailError> {
+        self.source
+            .message_section(self.uid, message, MessageSection::Header, max)
+            .await
+    }
+
+    async fn text(&mut self, message: Option<&str>, max: u64) -> Result<Vec<u8>, MailError> {
+        self.source
+            .message_section(self.uid, message, MessageSection::Text, max)
+            .await
+    }
+}
+
 impl MailSource for ImapSource {
     async fn folders(&mut self) -> Result<Vec<protocol::Folder>, MailError> {
         let names = self.list_all().await?;
@@ -653,84 +658,21 @@ impl MailSource for ImapSource {
         links: &Links,
     ) -> Result<OpenedMessage, MailError> {
         let uid_validity = self.ensure_selected(folder).await?;
-        let Structure {
-            root,
-            mut notes,
-            mut flags,
-            size,
-        } = self.structure(folder, uid).await?;
+        let structure = self.structure(folder, uid).await?;
+        let seen = structure.flags.contains(&Flag::Seen);
         let missing = || not_found(folder, uid, part.map(str::to_owned));
-        let (shown, path, shown_size) = match part {
-            None => (&root, None, size),
-            Some(part) => {
-                let path = parse_section(part).ok_or(MailError::BadInput("section"))?;
-                match root.find(part) {
-                    Some(Node {
-                        kind: Kind::Message(Some(inner)),
-                        size,
-                        ..
-                    }) => (&**inner, Some(path), *size),
-                    _ => return Err(missing()),
-                }
-            }
-        };
-        let headers = view_headers(&self.header_block(uid, path.as_deref()).await?);
-        let layout = structure::layout(shown);
-        let mut body = match layout.body.as_deref().and_then(|id| shown.find(id)) {
-            Some(node) => Some(self.render_part(uid, node, shown, links).await?),
-            None => None,
-        };
-        // A multipart whose boundaries never appear has only empty parts; its text
-        // is still worth showing, as sent.
-        let blank = body.as_ref().is_none_or(|b| match &b.content {
-            BodyContent::Text { text } => text.trim().is_empty(),
-            BodyContent::Html { .. } => false,
-        });
-        if blank && matches!(shown.kind, Kind::Multipart(_)) {
-            let raw = self.message_text(uid, path.as_deref()).await?;
-            if !raw.trim().is_empty() {
-                body = Some(Body {
-                    part: shown.id.clone(),
-                    content: BodyContent::Text { text: raw },
-                    blocked_remote: 0,
-                    remote_loaded: false,
-                    truncated: false,
-                    notes: vec![],
-                });
-                notes.push(Note::MalformedStructure);
-            }
-        }
-        if body.is_none() {
-            notes.push(Note::NoDisplayablePart);
-        }
-        if mark_seen && !flags.contains(&Flag::Seen) {
-            flags = self
+        let mut view = view::open(&mut self.sections(uid), structure, part, links, missing).await?;
+        if mark_seen
+            && !seen
+            && let Some(stored) = self
                 .store(uid.to_string(), "+FLAGS", &[Flag::Seen])
                 .await?
                 .into_iter()
                 .find(|m| m.uid == uid)
-                .map(|m| m.flags)
-                .unwrap_or(flags);
+        {
+            view.flags = stored.flags;
         }
-        Ok(OpenedMessage {
-            view: MessageView {
-                part: part.map(str::to_owned),
-                subject: headers.subject,
-                from: headers.from,
-                to: headers.to,
-                cc: headers.cc,
-                reply_to: headers.reply_to,
-                date: headers.date,
-                flags,
-                size: shown_size,
-                parts: layout.parts,
-                body,
-                alternatives: layout.alternatives,
-                notes,
-                link: String::new(),
-            },
-            uid_validity,
-        })
+        Ok(OpenedMessage { view, uid_validity })
     }
 
     async fn show_part(
@@ -744,13 +686,7 @@ impl MailSource for ImapSource {
         self.ensure_selected(folder).await?;
         let Structure { root, .. } = self.structure(folder, uid).await?;
         let missing = || not_found(folder, uid, Some(part.to_owned()));
-        let node = root.find(part).ok_or_else(missing)?;
-        if !matches!(node.mime.as_str(), "text/plain" | "text/html") {
-            return Err(missing());
-        }
-        // `cid:` links resolve within the message the part belongs to.
-        let owner = message_of(&root, part).unwrap_or(&root);
-        self.render_part(uid, node, owner, links).await
+        view::show_part(&mut self.sections(uid), &root, part, links, missing).await
     }
 
     async fn set_flags(
@@ -884,48 +820,8 @@ impl MailSource for ImapSource {
     ) -> Result<PartMeta, MailError> {
         self.select_message(message).await?;
         let Structure { root, size, .. } = self.structure(&message.folder, message.uid).await?;
-        let Some(part) = part else {
-            return Ok(PartMeta {
-                content_type: "message/rfc822".to_owned(),
-                name: None,
-                encoding: Encoding::Identity,
-                size,
-                decoded_size: Some(size),
-            });
-        };
-        let path = parse_section(part).ok_or(MailError::BadInput("section"))?;
-        let node = root
-            .find(part)
-            .ok_or_else(|| not_found(&message.folder, message.uid, Some(part.to_owned())))?;
-        let decoded_size = match node.encoding {
-            Encoding::Identity => Some(node.size),
-            Encoding::QuotedPrintable => None,
-            Encoding::Base64 => {
-                let head_len = node.size.min(4096);
-                let tail_len = node.size.min(256);
-                let head = self
-                    .fetch_section(message.uid, Some(&path), 0, head_len.max(1))
-                    .await?
-                    .unwrap_or_default();
-                let tail = self
-                    .fetch_section(
-                        message.uid,
-                        Some(&path),
-                        node.size - tail_len,
-                        tail_len.max(1),
-                    )
-                    .await?
-                    .unwrap_or_default();
-                base64_decoded_size(node.size, &head, &tail)
-            }
-        };
-        Ok(PartMeta {
-            content_type: node.mime.clone(),
-            name: node.name.clone(),
-            encoding: node.encoding,
-            size: node.size,
-            decoded_size,
-        })
+        let missing = || not_found(&message.folder, message.uid, part.map(str::to_owned));
+        view::part_meta(&mut self.sections(message.uid), &root, size, part, missing).await
     }
 
     async fn read_part(
@@ -943,6 +839,12 @@ impl MailSource for ImapSource {
         self.fetch_section(message.uid, path.as_deref(), offset, u64::from(len.max(1)))
             .await?
             .ok_or_else(|| not_found(&message.folder, message.uid, part.map(str::to_owned)))
+    }
+
+    async fn listing(&mut self, _: &str) -> Result<super::Listing, MailError> {
+        Err(MailError::Unsupported(
+            "Downloading a whole folder is offered for POP3 mailboxes only.",
+        ))
     }
 
     fn is_broken(&self) -> bool {
@@ -1671,43 +1573,23 @@ fn not_found(folder: &str, uid: u32, part: Option<String>) -> MailError {
     }
 }
 
-/// The attached message (its inner root) that contains section `part`, if any.
-fn message_of<'a>(root: &'a Node, part: &str) -> Option<&'a Node> {
-    let mut owner = None;
-    let mut prefix = String::new();
-    for piece in part.split('.') {
-        if !prefix.is_empty() {
-            if let Some(Node {
-                kind: Kind::Message(Some(inner)),
-                ..
-            }) = root.find(&prefix)
-            {
-                owner = Some(&**inner);
-            }
-            prefix.push('.');
-        }
-        prefix.push_str(piece);
-    }
-    owner
-}
-
 /// Reads the server's greeting; a missing greeting or `BYE` means the server is not
 /// taking connections.
 async fn read_greeting<S>(
     client: &mut async_imap::Client<S>,
-    account: &Account,
+    server: &Server,
 ) -> Result<(), MailError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + std::fmt::Debug + Send,
 {
     let unreachable = |message: &str| MailError::Unreachable {
-        server: server_label(&account.imap),
+        server: server_label(server),
         source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, message.to_owned()),
     };
     match timeout(UPSTREAM_DEADLINE, client.read_response()).await {
         Err(_) => Err(MailError::Timeout("the greeting")),
         Ok(Err(source)) => Err(MailError::Unreachable {
-            server: server_label(&account.imap),
+            server: server_label(server),
             source,
         }),
         Ok(Ok(None)) => Err(unreachable("closed before greeting")),
@@ -1724,10 +1606,10 @@ where
 /// Greets, asks for STARTTLS, and returns the bare TCP stream for the handshake.
 /// Anything the server sent after its OK stays in the dropped client's buffer and is
 /// discarded, so nothing from before TLS can be mistaken for a response after it.
-async fn starttls(account: &Account, tcp: TcpStream) -> Result<TcpStream, MailError> {
+async fn starttls(server: &Server, tcp: TcpStream) -> Result<TcpStream, MailError> {
     let budget = Budget::new();
     let mut client = async_imap::Client::new(Bounded::new(tcp, budget));
-    read_greeting(&mut client, account).await?;
+    read_greeting(&mut client, server).await?;
     match timeout(
         UPSTREAM_DEADLINE,
         client.run_command_and_check_ok("STARTTLS", None),
@@ -1736,8 +1618,8 @@ async fn starttls(account: &Account, tcp: TcpStream) -> Result<TcpStream, MailEr
     {
         Err(_) => Err(MailError::Timeout("STARTTLS")),
         Ok(Err(source)) => Err(MailError::StartTlsRefused {
-            server: server_label(&account.imap),
-            source,
+            server: server_label(server),
+            source: source.into(),
         }),
         Ok(Ok(())) => Ok(client.into_inner().into_inner()),
     }

@@ -1,4 +1,5 @@
-//! Mail sources: one interface over a user's mail server, and its IMAP implementation.
+//! Mail sources: one interface over a user's mail server, and its IMAP and POP3
+//! implementations.
 //!
 //! Only this module talks to mail servers or imports async-imap and mail-parser;
 //! what it returns is already in the wire types of [`protocol`].
@@ -8,11 +9,15 @@ mod folders;
 mod headers;
 mod imap;
 mod message;
+mod mime_scan;
 mod news;
 mod order;
+mod pop3;
 mod sanitize;
+mod store;
 mod structure;
 mod transport;
+mod view;
 
 use protocol::{
     Body, Event, Flag, Folder, FolderCount, MessageFlags, MessageHeader, MessageView, Sort,
@@ -20,7 +25,9 @@ use protocol::{
 
 pub use decode::StreamDecoder;
 pub use imap::ImapSource;
+pub use pop3::{Maildrops, Pop3Source};
 pub use sanitize::Links;
+pub use store::Store;
 pub use structure::Encoding;
 
 /// How long any single upstream step (connect, handshake, one command) may take.
@@ -68,6 +75,14 @@ pub struct PartMeta {
     pub size: u64,
     /// Decoded size, when it can be known before decoding everything.
     pub decoded_size: Option<u64>,
+}
+
+/// A folder's messages for an mbox export, oldest first, each with its date
+/// (seconds since the epoch) where known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub uid_validity: u32,
+    pub messages: Vec<(u32, Option<i64>)>,
 }
 
 /// The selected folder's state as the bridge last heard it.
@@ -201,6 +216,9 @@ pub trait MailSource: Send + 'static {
         len: u32,
     ) -> impl Future<Output = Result<Vec<u8>, MailError>> + Send;
 
+    /// Every message of `folder`, for downloading it whole.
+    fn listing(&mut self, folder: &str) -> impl Future<Output = Result<Listing, MailError>> + Send;
+
     /// True once the connection can no longer be trusted (closed, timed out, overflowed).
     /// Waits for news about the open folder (IDLE) until `stop` completes; returns
     /// `stop`'s output if it did. A failure shows in `is_broken`.
@@ -243,11 +261,11 @@ pub enum MailError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{server} refused STARTTLS")]
+    #[error("{server} refused STARTTLS (or POP3's STLS)")]
     StartTlsRefused {
         server: String,
         #[source]
-        source: async_imap::error::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("the mail server rejected the user name or password")]
     WrongCredentials,
@@ -276,6 +294,19 @@ pub enum MailError {
     /// Something Postern itself does not do, said as a sentence for people.
     #[error("{0}")]
     Unsupported(&'static str),
+    #[error("{action} failed")]
+    Pop3 {
+        action: &'static str,
+        #[source]
+        source: pop3::Pop3Error,
+    },
+    /// The POP3 server says another session has the mailbox (`[IN-USE]`).
+    #[error("the mailbox is in use by another POP3 session")]
+    InUse,
+    #[error("spooling a message failed")]
+    Spool(#[source] std::io::Error),
+    #[error("the bridge's own store failed")]
+    Store(#[from] store::StoreError),
 }
 
 impl MailError {
@@ -292,6 +323,12 @@ impl MailError {
             MailError::MessageNotFound { .. } => ErrorCode::MessageNotFound,
             MailError::BadInput(_) => ErrorCode::BadRequest,
             MailError::Refused(_) | MailError::Unsupported(_) => ErrorCode::Refused,
+            MailError::InUse => ErrorCode::MailboxInUse,
+            MailError::Pop3 { source, .. } => match source {
+                pop3::Pop3Error::Io(_) | pop3::Pop3Error::Timeout => ErrorCode::ServerUnreachable,
+                _ => ErrorCode::Internal,
+            },
+            MailError::Spool(_) | MailError::Store(_) => ErrorCode::Internal,
             MailError::Imap { source, .. } => match source {
                 async_imap::error::Error::Io(_) | async_imap::error::Error::ConnectionLost => {
                     ErrorCode::ServerUnreachable

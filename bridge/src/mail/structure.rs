@@ -99,9 +99,7 @@ impl Builder {
             charset,
             name,
             disposition: disposition.map(|d| d.ty.to_ascii_lowercase()),
-            content_id: single
-                .and_then(|s| s.id.as_deref())
-                .map(|cid| clip(cid.trim().trim_start_matches('<').trim_end_matches('>'))),
+            content_id: single.and_then(|s| s.id.as_deref()).map(content_id),
             encoding: single.map_or(Encoding::Identity, |s| encoding(&s.transfer_encoding)),
             size: single.map_or(0, |s| u64::from(s.octets)),
             depth,
@@ -155,14 +153,32 @@ fn encoding(encoding: &ContentEncoding<'_>) -> Encoding {
     match encoding {
         ContentEncoding::Base64 => Encoding::Base64,
         ContentEncoding::QuotedPrintable => Encoding::QuotedPrintable,
-        ContentEncoding::Other(other) if other.eq_ignore_ascii_case("base64") => Encoding::Base64,
+        ContentEncoding::Other(other) => encoding_named(other),
         _ => Encoding::Identity,
     }
 }
 
+/// The encoding a `Content-Transfer-Encoding` value names, case-insensitively.
+pub(super) fn encoding_named(name: &str) -> Encoding {
+    if name.eq_ignore_ascii_case("base64") {
+        Encoding::Base64
+    } else if name.eq_ignore_ascii_case("quoted-printable") {
+        Encoding::QuotedPrintable
+    } else {
+        Encoding::Identity
+    }
+}
+
+/// A Content-ID as the reading pane matches it against `cid:` links: without the
+/// angle brackets.
+pub(super) fn content_id(raw: &str) -> String {
+    clip(raw.trim().trim_start_matches('<').trim_end_matches('>'))
+}
+
 /// Decodes a part's file name (RFC 2231 parameters, RFC 2047 words) and charset by
-/// handing mail-parser the header lines the structure describes.
-fn decode_params(
+/// handing mail-parser the header lines the structure describes. The parameters are
+/// as IMAP's `BODYSTRUCTURE` gives them (RFC 2231 continuations already joined).
+pub(super) fn decode_params(
     mime: &str,
     params: &[(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)],
     disposition: Option<&str>,

@@ -16,7 +16,7 @@ use tokio::time::timeout;
 use tokio_rustls::client::TlsStream;
 
 use super::{MailError, UPSTREAM_DEADLINE};
-use crate::config::ImapServer;
+use crate::config::Server;
 
 /// The most bytes the server may send in answer to one command.
 pub const RESPONSE_BUDGET: usize = 32 << 20;
@@ -232,7 +232,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Bounded<S> {
 }
 
 /// `host:port`, for messages and logs.
-pub fn server_label(server: &ImapServer) -> String {
+pub fn server_label(server: &Server) -> String {
     if server.host.contains(':') {
         format!("[{}]:{}", server.host, server.port)
     } else {
@@ -241,7 +241,7 @@ pub fn server_label(server: &ImapServer) -> String {
 }
 
 /// Opens the TCP connection, with a deadline.
-pub async fn connect_tcp(server: &ImapServer) -> Result<TcpStream, MailError> {
+pub async fn connect_tcp(server: &Server) -> Result<TcpStream, MailError> {
     let label = server_label(server);
     let tcp = match timeout(
         UPSTREAM_DEADLINE,
@@ -265,7 +265,7 @@ pub async fn connect_tcp(server: &ImapServer) -> Result<TcpStream, MailError> {
 /// Runs the TLS handshake, verifying the certificate against `tls`'s roots and the
 /// configured host name.
 pub async fn start_tls(
-    server: &ImapServer,
+    server: &Server,
     tls: Arc<rustls::ClientConfig>,
     tcp: TcpStream,
 ) -> Result<TlsStream<TcpStream>, MailError> {

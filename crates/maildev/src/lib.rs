@@ -181,6 +181,15 @@ impl Dovecot {
         format!("imap://localhost:{}", self.imap_port)
     }
 
+    pub fn pop3s_url(&self) -> String {
+        format!("pop3s://127.0.0.1:{}", self.pop3s_port)
+    }
+
+    /// The STLS URL, by name, so that the certificate's DNS name is checked too.
+    pub fn pop3_stls_url(&self) -> String {
+        format!("pop3://localhost:{}", self.pop3_port)
+    }
+
     /// Disconnects every session of `user` (`doveadm kick`), as a server restart or
     /// a network cut would.
     pub fn kick(&self, user: &User) -> Result<()> {
@@ -232,12 +241,17 @@ impl Dovecot {
         Ok(())
     }
 
-    /// Opens an independent IMAP session as `user` over implicit TLS.
-    pub async fn imap(&self, user: &User) -> Result<ImapSession> {
-        let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, self.imaps_port)).await?;
+    /// A TLS connection to one of the server's implicit-TLS ports, trusting its CA.
+    pub async fn tls_to(&self, port: u16) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;
         let connector = tokio_rustls::TlsConnector::from(Arc::new(self.ca.client_config()?));
         let name = rustls_pki_types::ServerName::try_from("localhost")?;
-        let tls = connector.connect(name, tcp).await?;
+        Ok(connector.connect(name, tcp).await?)
+    }
+
+    /// Opens an independent IMAP session as `user` over implicit TLS.
+    pub async fn imap(&self, user: &User) -> Result<ImapSession> {
+        let tls = self.tls_to(self.imaps_port).await?;
         let mut client = async_imap::Client::new(tls);
         client
             .read_response()

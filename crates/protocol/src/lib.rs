@@ -17,6 +17,7 @@
 //! Browser to bridge:
 //! ```json
 //! {"id":1,"type":"sign_in","account":"Example","user":"alice","password":"secret"}
+//! {"id":17,"type":"sign_in","account":"Home","user":"alice","password":"secret","protocol":"pop3"}
 //! {"id":2,"type":"list_folders"}
 //! {"id":3,"type":"open_folder","folder":"INBOX","limit":50}
 //! {"id":4,"type":"list_messages","folder":"INBOX","offset":50,"limit":50}
@@ -31,6 +32,7 @@
 //! {"id":13,"type":"rename_folder","folder":"Work/Reports 2027","name":"Reports"}
 //! {"id":14,"type":"delete_folder","folder":"Work/Reports"}
 //! {"id":15,"type":"subscribe_folder","folder":"Work","subscribed":false}
+//! {"id":18,"type":"export_mailbox","folder":"INBOX","delete_after":true}
 //! {"id":5,"type":"sign_out"}
 //! ```
 //!
@@ -38,6 +40,7 @@
 //! ```json
 //! {"type":"hello","accounts":["Example"]}
 //! {"type":"reply","id":1,"reply":{"type":"signed_in","account":"Example","user":"alice"}}
+//! {"type":"reply","id":17,"reply":{"type":"signed_in","account":"Home","user":"alice","protocol":"pop3"}}
 //! {"type":"reply","id":2,"reply":{"type":"folders","folders":[{"id":"INBOX","name":"Inbox","parent":null,"depth":0,"role":"inbox","selectable":true,"subscribed":true,"total":3,"unread":1},{"id":"Lists/Rust","name":"Rust","parent":"Lists","depth":1,"role":null,"selectable":true,"subscribed":false,"total":0,"unread":0}]}}
 //! {"type":"reply","id":3,"reply":{"type":"folder_opened","folder":"INBOX","uid_validity":1700000000,"total":3,"unread":1,"offset":0,"messages":[{"uid":3,"from":[{"name":"Bob","email":"bob@example.org"}],"to":[{"name":null,"email":"alice@example.org"}],"subject":"Lunch?","date":1700000000,"flags":["flagged",{"keyword":"$label1"}],"size":2048,"has_attachments":false}]}}
 //! {"type":"reply","id":4,"reply":{"type":"messages","folder":"INBOX","total":3,"offset":50,"messages":[]}}
@@ -47,6 +50,7 @@
 //! {"type":"reply","id":9,"reply":{"type":"messages_moved","folder":"INBOX","uids":[3,4],"to":"Archive"}}
 //! {"type":"reply","id":10,"reply":{"type":"messages_copied","folder":"INBOX","uids":[3],"to":"Work"}}
 //! {"type":"reply","id":11,"reply":{"type":"messages_expunged","folder":"Trash","uids":[8]}}
+//! {"type":"reply","id":18,"reply":{"type":"export_ready","folder":"INBOX","link":"/mail/Yq2…/mbox"}}
 //! {"type":"reply","id":5,"reply":{"type":"signed_out"}}
 //! {"type":"failed","id":1,"error":{"code":"wrong_credentials","message":"The user name or password is not correct."}}
 //! {"type":"event","event":{"type":"connectivity_changed","state":"lost"}}
@@ -92,6 +96,10 @@ pub enum Request {
         account: Option<String>,
         user: String,
         password: String,
+        /// For an account with both an IMAP and a POP3 server, which to use; by
+        /// default IMAP where the account has it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protocol: Option<MailProtocol>,
     },
     /// The folder tree with counts.
     ListFolders,
@@ -173,6 +181,14 @@ pub enum Request {
     DeleteFolder { folder: String },
     /// Subscribe to a folder, or unsubscribe.
     SubscribeFolder { folder: String, subscribed: bool },
+    /// A link that downloads the whole folder as one mbox file (POP3's "Download
+    /// all"). With `delete_after`, exactly the messages downloaded are then deleted
+    /// from the server, once the file has been sent to the end.
+    ExportMailbox {
+        folder: String,
+        #[serde(default)]
+        delete_after: bool,
+    },
     /// End the mail session; the socket stays open for another sign-in.
     SignOut,
 }
@@ -214,6 +230,21 @@ pub enum ServerMessage {
     Event { event: Event },
 }
 
+/// The protocol a session speaks to the mail server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailProtocol {
+    #[default]
+    Imap,
+    Pop3,
+}
+
+impl MailProtocol {
+    pub fn is_imap(&self) -> bool {
+        *self == MailProtocol::Imap
+    }
+}
+
 /// Successful answers, one kind per request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -221,6 +252,10 @@ pub enum Reply {
     SignedIn {
         account: String,
         user: String,
+        /// What the session speaks. A POP3 mailbox has one folder, the inbox, and
+        /// no moves, copies, labels, folder changes or date order.
+        #[serde(default, skip_serializing_if = "MailProtocol::is_imap")]
+        protocol: MailProtocol,
     },
     Folders {
         folders: Vec<Folder>,
@@ -277,6 +312,11 @@ pub enum Reply {
     MessagesExpunged {
         folder: String,
         uids: Vec<u32>,
+    },
+    /// `link` is a session-bound path for an HTTP GET of the mbox file.
+    ExportReady {
+        folder: String,
+        link: String,
     },
     SignedOut,
 }
@@ -421,6 +461,9 @@ pub enum ErrorCode {
     NotSignedIn,
     /// The mail server refused the change (a folder that exists already, say).
     Refused,
+    /// Another program has the POP3 mailbox open (the server said `[IN-USE]`); the
+    /// bridge keeps trying.
+    MailboxInUse,
     /// The request was malformed or out of bounds.
     BadRequest,
     /// Anything else; details are in the bridge's log.
@@ -446,6 +489,9 @@ impl ErrorCode {
             ErrorCode::UnknownAccount => "That account is not configured on this server.",
             ErrorCode::NotSignedIn => "Please sign in first.",
             ErrorCode::Refused => "The mail server refused that change.",
+            ErrorCode::MailboxInUse => {
+                "Your mailbox is open in another mail program. Postern will keep trying."
+            }
             ErrorCode::BadRequest => "The request was not understood.",
             ErrorCode::Internal => "Something went wrong on the server.",
         }
@@ -593,8 +639,8 @@ mod tests {
         let [client, server] = blocks.as_slice() else {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
-        assert_eq!(client.len(), 16);
-        assert_eq!(server.len(), 18);
+        assert_eq!(client.len(), 18);
+        assert_eq!(server.len(), 20);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));
@@ -643,11 +689,13 @@ mod tests {
                 account: Some("Work".into()),
                 user: "alice".into(),
                 password: "pä\"ss".into(),
+                protocol: None,
             },
             Request::SignIn {
                 account: None,
                 user: "alice".into(),
                 password: String::new(),
+                protocol: Some(MailProtocol::Pop3),
             },
             Request::ListFolders,
             Request::OpenFolder {
@@ -696,6 +744,7 @@ mod tests {
                 reply: Reply::SignedIn {
                     account: "A".into(),
                     user: "alice".into(),
+                    protocol: MailProtocol::Pop3,
                 },
             },
             ServerMessage::Reply {
@@ -785,6 +834,7 @@ mod tests {
             account: None,
             user: "alice".into(),
             password: "hunter2".into(),
+            protocol: None,
         };
         let printed = format!("{request:?}");
         assert!(printed.contains("alice"));

@@ -1,0 +1,981 @@
+//! POP3 mailboxes, shown as one folder, Inbox, that behaves like an IMAP folder.
+//!
+//! POP3 has no flags, no stable numbers, no push and one session at a time, so the
+//! bridge supplies them. A [`Maildrop`] per account and user holds the one POP3
+//! connection all of that user's browsers share, the message list (from `UIDL` and
+//! `LIST`, headers from `TOP n 0` as windows need them), and the last few messages
+//! retrieved, each spooled to an unlinked temporary file and read from there by
+//! section. The [`Store`] keeps a stable UID per unique id and the read and flagged
+//! state. The connection is opened when needed and closed after a short while unused,
+//! which releases the server's lock for the user's other mail programs; a new
+//! session is also how new mail is seen, so the maildrop logs in again every
+//! `folder_counts_seconds` while anyone has it open. Each [`Pop3Source`] is one
+//! browser's view: it remembers what it told its browser and turns the differences
+//! into the same events an IMAP folder gives.
+
+mod client;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use protocol::{
+    Body, Event, Flag, Folder, FolderCount, FolderRole, MessageFlags, MessageHeader, Sort, SortKey,
+};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_rustls::client::TlsStream;
+use zeroize::Zeroizing;
+
+use client::Pop3;
+pub use client::Pop3Error;
+
+use super::headers::header_from_raw;
+use super::mime_scan::{self, Scanned};
+use super::store::{MailboxKey, Store};
+use super::transport::{connect_tcp, server_label, start_tls};
+use super::view::{self, Sections, Structure};
+use super::{
+    FolderChange, FolderWindow, Links, Listing, MailError, MailSource, MessageRef, OpenedMessage,
+    PartMeta, UPSTREAM_DEADLINE, check_command_text,
+};
+use crate::config::{Account, Security, Server};
+
+type Stream = TlsStream<TcpStream>;
+
+/// The one folder's id, as IMAP names the inbox.
+pub const INBOX: &str = "INBOX";
+/// An unused connection is closed after this long, releasing the server's lock.
+const KEEP_OPEN: Duration = Duration::from_secs(10);
+/// The largest message retrieved; bigger ones are listed but cannot be opened.
+const MAX_MESSAGE: u64 = 256 << 20;
+/// Messages kept spooled per maildrop, so that a message's parts and downloads do not
+/// retrieve it again.
+const SPOOLED: usize = 4;
+/// The most of a header block kept for the list.
+const MAX_LIST_HEADER: usize = 64 << 10;
+/// New messages announced with their headers at once; beyond this the browser reloads.
+const MAX_ANNOUNCED: usize = 200;
+
+/// The maildrops in use, one per account and user, shared by that user's sessions.
+pub struct Maildrops {
+    store: Store,
+    open: Mutex<HashMap<MailboxKey, Weak<Maildrop>>>,
+}
+
+impl Maildrops {
+    pub fn new(store: Store) -> Self {
+        Maildrops {
+            store,
+            open: Mutex::default(),
+        }
+    }
+
+    /// The maildrop of `user` at `account`, shared if another session has it.
+    fn get(&self, account: &Account, server: &Server, user: &str, poll: Duration) -> Arc<Maildrop> {
+        let key = MailboxKey {
+            account: account.name.clone(),
+            user: user.to_owned(),
+        };
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.retain(|_, drop| drop.strong_count() > 0);
+        if let Some(drop) = open.get(&key).and_then(Weak::upgrade) {
+            return drop;
+        }
+        let (changed, _) = watch::channel(0);
+        let drop = Arc::new(Maildrop {
+            state: tokio::sync::Mutex::new(State {
+                key: key.clone(),
+                server: server.clone(),
+                tls: account.tls.clone(),
+                store: self.store.clone(),
+                changed,
+                conn: None,
+                credentials: None,
+                uid_validity: 0,
+                messages: Vec::new(),
+                checked: None,
+                spools: VecDeque::new(),
+            }),
+        });
+        open.insert(key, Arc::downgrade(&drop));
+        tokio::spawn(keep(Arc::downgrade(&drop), poll));
+        drop
+    }
+}
+
+/// One user's POP3 mailbox as the bridge keeps it.
+pub struct Maildrop {
+    state: tokio::sync::Mutex<State>,
+}
+
+struct State {
+    key: MailboxKey,
+    server: Server,
+    tls: Arc<rustls::ClientConfig>,
+    store: Store,
+    /// Bumped whenever the list or a flag changes, waking every session's watch.
+    changed: watch::Sender<u64>,
+    conn: Option<Conn>,
+    /// The last user name and password that worked, to log in again.
+    credentials: Option<(Zeroizing<String>, Zeroizing<String>)>,
+    uid_validity: u32,
+    /// In the server's order: oldest first.
+    messages: Vec<Entry>,
+    /// When the list was last read from a fresh session.
+    checked: Option<Instant>,
+    spools: VecDeque<(u32, Arc<Spool>)>,
+}
+
+struct Conn {
+    pop: Pop3<Stream>,
+    /// Message numbers are valid within one session only.
+    numbers: HashMap<u32, u32>,
+    used: Instant,
+}
+
+#[derive(Clone)]
+struct Entry {
+    uid: u32,
+    size: u32,
+    flags: Vec<Flag>,
+    header: Option<MessageHeader>,
+}
+
+/// A retrieved message in an unlinked temporary file, and where its parts are.
+struct Spool {
+    file: std::fs::File,
+    scanned: Scanned,
+}
+
+/// Closes the connection once unused and looks for new mail every `poll`, for as
+/// long as a session holds the maildrop.
+async fn keep(drop: Weak<Maildrop>, poll: Duration) {
+    let tick = poll.min(KEEP_OPEN);
+    loop {
+        tokio::time::sleep(tick).await;
+        let Some(drop) = drop.upgrade() else { return };
+        let mut state = drop.state.lock().await;
+        if state.checked.is_none_or(|at| at.elapsed() >= poll)
+            && let Err(error) = state.check().await
+        {
+            tracing::info!(error = %crate::session::ErrorChain(&error), "checking a POP3 mailbox failed; will retry");
+        }
+        if state
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.used.elapsed() >= KEEP_OPEN)
+        {
+            state.quit().await;
+        }
+    }
+}
+
+impl Maildrop {
+    /// Logs in with these credentials (checking them, whatever other sessions hold)
+    /// and reads the message list.
+    async fn login(&self, user: &str, password: &str) -> Result<(), MailError> {
+        let mut state = self.state.lock().await;
+        // The server allows one session per user: end ours before starting another.
+        state.quit().await;
+        let pop = open(&state.server, state.tls.clone(), user, password).await?;
+        state.credentials = Some((
+            Zeroizing::new(user.to_owned()),
+            Zeroizing::new(password.to_owned()),
+        ));
+        state.adopt(pop).await
+    }
+}
+
+impl State {
+    /// The connection, logging in again if there is none.
+    async fn conn(&mut self) -> Result<&mut Conn, MailError> {
+        if self.conn.is_none() {
+            let (user, password) = self.credentials.clone().ok_or(MailError::Closed)?;
+            let pop = open(&self.server, self.tls.clone(), &user, &password).await?;
+            self.adopt(pop).await?;
+        }
+        let conn = self.conn.as_mut().ok_or(MailError::Closed)?;
+        conn.used = Instant::now();
+        Ok(conn)
+    }
+
+    /// Starts a fresh session, which is how POP3 shows new mail.
+    async fn check(&mut self) -> Result<(), MailError> {
+        self.quit().await;
+        self.conn().await.map(drop)
+    }
+
+    /// Takes `pop` as the connection and reads its message list: unique ids become
+    /// the store's UIDs, flags come from the store, and known headers are kept.
+    async fn adopt(&mut self, mut pop: Pop3<Stream>) -> Result<(), MailError> {
+        let failed = |source| MailError::Pop3 {
+            action: "listing messages",
+            source,
+        };
+        let ids = pop.uidl().await.map_err(failed)?;
+        let sizes: HashMap<u32, u64> = pop.list().await.map_err(failed)?.into_iter().collect();
+        // A hostile server might repeat an id; the first of each is kept.
+        let mut seen = HashSet::new();
+        let ids: Vec<(u32, String)> = ids
+            .into_iter()
+            .filter(|(_, id)| seen.insert(id.clone()))
+            .collect();
+        let synced = self
+            .store
+            .sync(&self.key, ids.iter().map(|(_, id)| id.clone()).collect())
+            .await?;
+        let before: Vec<(u32, Vec<Flag>)> = self
+            .messages
+            .iter()
+            .map(|e| (e.uid, e.flags.clone()))
+            .collect();
+        let mut headers: HashMap<u32, MessageHeader> = self
+            .messages
+            .drain(..)
+            .filter_map(|e| e.header.map(|h| (e.uid, h)))
+            .collect();
+        let mut changed = self.uid_validity != synced.uid_validity;
+        self.uid_validity = synced.uid_validity;
+        let mut numbers = HashMap::new();
+        let mut messages = Vec::with_capacity(ids.len());
+        for ((number, _), known) in ids.iter().zip(synced.messages) {
+            numbers.insert(known.uid, *number);
+            messages.push(Entry {
+                uid: known.uid,
+                size: u32::try_from(sizes.get(number).copied().unwrap_or(0)).unwrap_or(u32::MAX),
+                flags: known.flags,
+                header: headers.remove(&known.uid),
+            });
+        }
+        changed |= before.len() != messages.len()
+            || before
+                .iter()
+                .zip(&messages)
+                .any(|((uid, flags), e)| *uid != e.uid || *flags != e.flags);
+        self.messages = messages;
+        self.spools.retain(|(uid, _)| numbers.contains_key(uid));
+        self.conn = Some(Conn {
+            pop,
+            numbers,
+            used: Instant::now(),
+        });
+        self.checked = Some(Instant::now());
+        if changed {
+            self.changed.send_modify(|v| *v += 1);
+        }
+        Ok(())
+    }
+
+    /// Ends the session politely; errors only mean it was already gone.
+    async fn quit(&mut self) {
+        if let Some(mut conn) = self.conn.take()
+            && let Err(error) = conn.pop.quit().await
+        {
+            tracing::debug!(%error, "POP3 QUIT failed");
+        }
+    }
+
+    /// Runs `step` on the connection; a failure that leaves the exchange out of step
+    /// drops the connection, so that the next step logs in afresh.
+    async fn step<T>(
+        &mut self,
+        action: &'static str,
+        step: impl AsyncFnOnce(&mut Conn) -> Result<T, Pop3Error>,
+    ) -> Result<T, MailError> {
+        let conn = self.conn().await?;
+        match step(conn).await {
+            Ok(value) => Ok(value),
+            Err(source) => {
+                if !source.leaves_session_usable() {
+                    self.conn = None;
+                }
+                Err(MailError::Pop3 { action, source })
+            }
+        }
+    }
+
+    fn index(&self, uid: u32) -> Option<usize> {
+        self.messages.iter().position(|e| e.uid == uid)
+    }
+
+    /// Reads the headers of the messages at `indexes` that are not known yet.
+    async fn load_headers(&mut self, indexes: &[usize]) -> Result<(), MailError> {
+        for &index in indexes {
+            let Some(entry) = self.messages.get(index) else {
+                continue;
+            };
+            if entry.header.is_some() {
+                continue;
+            }
+            let (uid, size) = (entry.uid, entry.size);
+            let Some(number) = self.conn().await?.numbers.get(&uid).copied() else {
+                continue;
+            };
+            let raw = self
+                .step("reading headers", async |c| {
+                    c.pop.top(number, MAX_LIST_HEADER).await
+                })
+                .await?;
+            // The list may have been read again meanwhile; find the entry anew.
+            if let Some(i) = self.index(uid) {
+                self.messages[i].header = Some(header_from_raw(uid, &raw, Vec::new(), size, None));
+            }
+        }
+        Ok(())
+    }
+
+    /// The list entry of the message at `index`, with its current flags.
+    fn header(&self, index: usize) -> Option<MessageHeader> {
+        let entry = self.messages.get(index)?;
+        let mut header = entry.header.clone()?;
+        header.flags = entry.flags.clone();
+        Some(header)
+    }
+
+    fn unread(&self) -> u32 {
+        self.messages
+            .iter()
+            .filter(|e| !e.flags.contains(&Flag::Seen))
+            .count() as u32
+    }
+
+    fn total(&self) -> u32 {
+        self.messages.len() as u32
+    }
+
+    /// The message `uid`, retrieved into a spool file unless it already is.
+    async fn spool(&mut self, uid: u32) -> Result<Arc<Spool>, MailError> {
+        if let Some((_, spool)) = self.spools.iter().find(|(u, _)| *u == uid) {
+            return Ok(spool.clone());
+        }
+        let missing = || MailError::MessageNotFound {
+            folder: INBOX.to_owned(),
+            uid,
+            part: None,
+        };
+        let index = self.index(uid).ok_or_else(missing)?;
+        if u64::from(self.messages[index].size) > MAX_MESSAGE {
+            return Err(MailError::Unsupported(
+                "This message is larger than the 256 MB the bridge retrieves from POP3 servers.",
+            ));
+        }
+        let number = *self.conn().await?.numbers.get(&uid).ok_or_else(missing)?;
+        let file = tempfile::tempfile().map_err(MailError::Spool)?;
+        let mut writer = std::io::BufWriter::with_capacity(
+            256 << 10,
+            file.try_clone().map_err(MailError::Spool)?,
+        );
+        self.step("retrieving a message", async |c| {
+            c.pop
+                .retr(number, MAX_MESSAGE, |chunk| {
+                    std::io::Write::write_all(&mut writer, chunk)
+                })
+                .await
+        })
+        .await?;
+        std::io::Write::flush(&mut writer).map_err(MailError::Spool)?;
+        drop(writer);
+        let reader = file.try_clone().map_err(MailError::Spool)?;
+        let scanned = tokio::task::spawn_blocking(move || {
+            let mut reader = reader;
+            std::io::Seek::rewind(&mut reader)?;
+            mime_scan::scan(std::io::BufReader::with_capacity(64 << 10, reader))
+        })
+        .await
+        .map_err(|e| MailError::Spool(std::io::Error::other(e)))?
+        .map_err(MailError::Spool)?;
+        let spool = Arc::new(Spool { file, scanned });
+        if self.spools.len() == SPOOLED {
+            self.spools.pop_front();
+        }
+        self.spools.push_back((uid, spool.clone()));
+        Ok(spool)
+    }
+
+    /// Removes messages from the server: DELE, then QUIT, which is when the server
+    /// carries it out.
+    async fn delete(&mut self, uids: &[u32]) -> Result<(), MailError> {
+        for &uid in uids {
+            let Some(number) = self.conn().await?.numbers.get(&uid).copied() else {
+                continue;
+            };
+            self.step("deleting a message", async |c| c.pop.dele(number).await)
+                .await?;
+        }
+        let committed = self
+            .step("committing deletions", async |c| c.pop.quit().await)
+            .await;
+        self.conn = None;
+        committed?;
+        self.store.forget(&self.key, uids).await?;
+        self.messages.retain(|e| !uids.contains(&e.uid));
+        self.spools.retain(|(uid, _)| !uids.contains(uid));
+        self.changed.send_modify(|v| *v += 1);
+        Ok(())
+    }
+}
+
+/// Opens an authenticated POP3 session: TLS first (implicit, or STLS, which is then
+/// mandatory), CAPA, then `AUTH PLAIN` where offered, else `USER` and `PASS`.
+async fn open(
+    server: &Server,
+    tls: Arc<rustls::ClientConfig>,
+    user: &str,
+    password: &str,
+) -> Result<Pop3<Stream>, MailError> {
+    check_command_text(user, "user name")?;
+    check_command_text(password, "password")?;
+    let failed = |action| move |source| MailError::Pop3 { action, source };
+    let tcp = connect_tcp(server).await?;
+    let stream = match server.security {
+        Security::Implicit => start_tls(server, tls, tcp).await?,
+        Security::StartTls => {
+            let mut plain = Pop3::new(tcp, UPSTREAM_DEADLINE);
+            plain.greeting().await.map_err(failed("the greeting"))?;
+            match plain.stls().await {
+                Ok(()) => {}
+                Err(source @ Pop3Error::Refused { .. }) => {
+                    return Err(MailError::StartTlsRefused {
+                        server: server_label(server),
+                        source: source.into(),
+                    });
+                }
+                Err(source) => return Err(failed("STLS")(source)),
+            }
+            start_tls(server, tls, plain.into_inner()).await?
+        }
+    };
+    let mut pop = Pop3::new(stream, UPSTREAM_DEADLINE);
+    if server.security == Security::Implicit {
+        pop.greeting().await.map_err(failed("the greeting"))?;
+    }
+    let capabilities = pop
+        .capa()
+        .await
+        .map_err(failed("CAPA"))?
+        .unwrap_or_default();
+    let sasl_plain = capabilities
+        .iter()
+        .any(|c| c.starts_with("SASL ") && c.split_ascii_whitespace().any(|m| m == "PLAIN"));
+    let result = if sasl_plain {
+        pop.auth_plain(user, password).await
+    } else {
+        pop.user_pass(user, password).await
+    };
+    match result {
+        Ok(()) => Ok(pop),
+        Err(error) => Err(match error.code() {
+            Some("IN-USE") => MailError::InUse,
+            Some("SYS/TEMP" | "SYS/PERM" | "LOGIN-DELAY") => failed("logging in")(error),
+            _ if error.leaves_session_usable() => MailError::WrongCredentials,
+            _ => failed("logging in")(error),
+        }),
+    }
+}
+
+/// One browser's view of a maildrop.
+pub struct Pop3Source {
+    maildrop: Arc<Maildrop>,
+    changed: watch::Receiver<u64>,
+    /// What the browser was last told, once it opened the inbox.
+    told: Option<Told>,
+    /// The order the browser lists in: by arrival, either way.
+    sort: Sort,
+}
+
+struct Told {
+    uid_validity: u32,
+    /// Oldest first.
+    uids: Vec<u32>,
+    flags: HashMap<u32, Vec<Flag>>,
+}
+
+impl Pop3Source {
+    /// Signs in to the account's POP3 server, sharing the user's maildrop with their
+    /// other sessions.
+    pub async fn connect(
+        maildrops: &Maildrops,
+        account: &Account,
+        user: &str,
+        password: &str,
+        poll: Duration,
+    ) -> Result<Self, MailError> {
+        let server = account
+            .pop3
+            .as_ref()
+            .ok_or(MailError::Unsupported("This account has no POP3 server."))?;
+        let maildrop = maildrops.get(account, server, user, poll);
+        maildrop.login(user, password).await?;
+        let mut changed = maildrop.state.lock().await.changed.subscribe();
+        changed.mark_unchanged();
+        Ok(Pop3Source {
+            maildrop,
+            changed,
+            told: None,
+            sort: Sort::default(),
+        })
+    }
+
+    /// A window of the inbox in `sort` order (date order is served as arrival).
+    async fn window(
+        &mut self,
+        folder: &str,
+        offset: u32,
+        limit: u32,
+        sort: Sort,
+        open: bool,
+    ) -> Result<FolderWindow, MailError> {
+        inbox(folder)?;
+        let sort = Sort {
+            by: SortKey::Arrival,
+            newest_first: sort.newest_first,
+        };
+        let mut state = self.maildrop.state.lock().await;
+        if state.checked.is_none() {
+            state.check().await?;
+        }
+        let total = state.total();
+        let limit = limit.min(protocol::MAX_WINDOW);
+        let positions = offset.min(total)..offset.saturating_add(limit).min(total);
+        let indexes: Vec<usize> = positions.map(|p| at(total, p, sort) as usize).collect();
+        state.load_headers(&indexes).await?;
+        let messages = indexes.iter().filter_map(|&i| state.header(i)).collect();
+        if open {
+            self.sort = sort;
+            self.told = Some(Told {
+                uid_validity: state.uid_validity,
+                uids: state.messages.iter().map(|e| e.uid).collect(),
+                flags: state
+                    .messages
+                    .iter()
+                    .map(|e| (e.uid, e.flags.clone()))
+                    .collect(),
+            });
+            self.changed.mark_unchanged();
+        }
+        Ok(FolderWindow {
+            folder: INBOX.to_owned(),
+            uid_validity: state.uid_validity,
+            total,
+            unread: state.unread(),
+            offset,
+            messages,
+            sort,
+            labels: Vec::new(),
+            new_labels: false,
+        })
+    }
+}
+
+/// The index (oldest first) of list position `position` in `sort` order.
+fn at(total: u32, position: u32, sort: Sort) -> u32 {
+    if sort.newest_first {
+        total - 1 - position
+    } else {
+        position
+    }
+}
+
+fn inbox(folder: &str) -> Result<(), MailError> {
+    if folder == INBOX {
+        Ok(())
+    } else {
+        Err(MailError::FolderNotFound(folder.to_owned()))
+    }
+}
+
+const NO_FOLDERS: MailError = MailError::Unsupported("A POP3 mailbox has no other folders.");
+
+/// Reads a spooled message's sections from its file.
+struct SpoolSections(Arc<Spool>);
+
+impl SpoolSections {
+    async fn read(&self, range: Range<u64>, offset: u64, len: u64) -> Result<Vec<u8>, MailError> {
+        let start = range.start.saturating_add(offset).min(range.end);
+        let end = start.saturating_add(len).min(range.end);
+        let spool = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut bytes = vec![0; (end - start) as usize];
+            spool.file.read_exact_at(&mut bytes, start).map(|()| bytes)
+        })
+        .await
+        .map_err(|e| MailError::Spool(std::io::Error::other(e)))?
+        .map_err(MailError::Spool)
+    }
+}
+
+impl Sections for SpoolSections {
+    async fn section(
+        &mut self,
+        id: Option<&str>,
+        offset: u64,
+        len: u64,
+    ) -> Result<Option<Vec<u8>>, MailError> {
+        let range = match id {
+            None => 0..self.0.scanned.size,
+            Some(id) => match self.0.scanned.body(id) {
+                Some(range) => range,
+                None => return Ok(None),
+            },
+        };
+        self.read(range, offset, len).await.map(Some)
+    }
+
+    async fn header(&mut self, message: Option<&str>, max: u64) -> Result<Vec<u8>, MailError> {
+        match self.0.scanned.header(message) {
+            Some(range) => self.read(range, 0, max).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn text(&mut self, message: Option<&str>, max: u64) -> Result<Vec<u8>, MailError> {
+        match self.0.scanned.text(message) {
+            Some(range) => self.read(range, 0, max).await,
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+impl MailSource for Pop3Source {
+    async fn folders(&mut self) -> Result<Vec<Folder>, MailError> {
+        let mut state = self.maildrop.state.lock().await;
+        if state.checked.is_none() {
+            state.check().await?;
+        }
+        Ok(vec![Folder {
+            id: INBOX.to_owned(),
+            name: "Inbox".to_owned(),
+            parent: None,
+            depth: 0,
+            role: Some(FolderRole::Inbox),
+            selectable: true,
+            subscribed: true,
+            total: state.total(),
+            unread: state.unread(),
+        }])
+    }
+
+    async fn open_folder(
+        &mut self,
+        folder: &str,
+        limit: u32,
+        sort: Sort,
+    ) -> Result<FolderWindow, MailError> {
+        self.window(folder, 0, limit, sort, true).await
+    }
+
+    async fn messages(
+        &mut self,
+        folder: &str,
+        offset: u32,
+        limit: u32,
+        sort: Sort,
+    ) -> Result<FolderWindow, MailError> {
+        self.window(folder, offset, limit, sort, false).await
+    }
+
+    async fn open_message(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        part: Option<&str>,
+        mark_seen: bool,
+        links: &Links,
+    ) -> Result<OpenedMessage, MailError> {
+        inbox(folder)?;
+        let mut state = self.maildrop.state.lock().await;
+        let spool = state.spool(uid).await?;
+        let flags = state
+            .index(uid)
+            .map(|i| state.messages[i].flags.clone())
+            .unwrap_or_default();
+        let uid_validity = state.uid_validity;
+        let structure = Structure {
+            root: spool.scanned.root.clone(),
+            notes: spool.scanned.notes.clone(),
+            flags: flags.clone(),
+            size: spool.scanned.size,
+        };
+        let missing = || MailError::MessageNotFound {
+            folder: INBOX.to_owned(),
+            uid,
+            part: part.map(str::to_owned),
+        };
+        let mut view =
+            view::open(&mut SpoolSections(spool), structure, part, links, missing).await?;
+        if mark_seen && !flags.contains(&Flag::Seen) {
+            let changed = state.set_flags(&[uid], &[Flag::Seen], &[]).await?;
+            if let Some(m) = changed.into_iter().next() {
+                view.flags = m.flags;
+            }
+        }
+        Ok(OpenedMessage { view, uid_validity })
+    }
+
+    async fn show_part(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        part: &str,
+        links: &Links,
+    ) -> Result<Body, MailError> {
+        inbox(folder)?;
+        let spool = self.maildrop.state.lock().await.spool(uid).await?;
+        let root = spool.scanned.root.clone();
+        let missing = || MailError::MessageNotFound {
+            folder: INBOX.to_owned(),
+            uid,
+            part: Some(part.to_owned()),
+        };
+        view::show_part(&mut SpoolSections(spool), &root, part, links, missing).await
+    }
+
+    async fn set_flags(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        add: &[Flag],
+        remove: &[Flag],
+    ) -> Result<Vec<MessageFlags>, MailError> {
+        inbox(folder)?;
+        let mut state = self.maildrop.state.lock().await;
+        let changed = state.set_flags(uids, add, remove).await?;
+        if let Some(told) = &mut self.told {
+            for m in &changed {
+                told.flags.insert(m.uid, m.flags.clone());
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn move_messages(&mut self, _: &str, _: &[u32], _: &str) -> Result<(), MailError> {
+        Err(NO_FOLDERS)
+    }
+
+    async fn copy_messages(&mut self, _: &str, _: &[u32], _: &str) -> Result<(), MailError> {
+        Err(NO_FOLDERS)
+    }
+
+    async fn expunge_messages(&mut self, folder: &str, uids: &[u32]) -> Result<(), MailError> {
+        inbox(folder)?;
+        if uids.is_empty() {
+            return Err(MailError::BadInput("no messages named"));
+        }
+        self.maildrop.state.lock().await.delete(uids).await?;
+        if let Some(told) = &mut self.told {
+            told.uids.retain(|uid| !uids.contains(uid));
+        }
+        Ok(())
+    }
+
+    async fn change_folder(&mut self, _: FolderChange) -> Result<(), MailError> {
+        Err(NO_FOLDERS)
+    }
+
+    async fn part_meta(
+        &mut self,
+        message: &MessageRef,
+        part: Option<&str>,
+    ) -> Result<PartMeta, MailError> {
+        let spool = self.spool_of(message).await?;
+        let (root, size) = (spool.scanned.root.clone(), spool.scanned.size);
+        let missing = || MailError::MessageNotFound {
+            folder: INBOX.to_owned(),
+            uid: message.uid,
+            part: part.map(str::to_owned),
+        };
+        view::part_meta(&mut SpoolSections(spool), &root, size, part, missing).await
+    }
+
+    async fn read_part(
+        &mut self,
+        message: &MessageRef,
+        part: Option<&str>,
+        offset: u64,
+        len: u32,
+    ) -> Result<Vec<u8>, MailError> {
+        let spool = self.spool_of(message).await?;
+        SpoolSections(spool)
+            .section(part, offset, u64::from(len))
+            .await?
+            .ok_or_else(|| MailError::MessageNotFound {
+                folder: INBOX.to_owned(),
+                uid: message.uid,
+                part: part.map(str::to_owned),
+            })
+    }
+
+    async fn watch<F: Future<Output: Send> + Send>(&mut self, stop: F) -> Option<F::Output> {
+        tokio::select! {
+            output = stop => Some(output),
+            _ = self.changed.changed() => None,
+        }
+    }
+
+    async fn news(&mut self) -> Result<Vec<Event>, MailError> {
+        let Some(told) = &mut self.told else {
+            return Ok(Vec::new());
+        };
+        let mut state = self.maildrop.state.lock().await;
+        if state.uid_validity != told.uid_validity {
+            self.told = None;
+            return Ok(vec![Event::FolderReset {
+                folder: INBOX.to_owned(),
+            }]);
+        }
+        let now: Vec<u32> = state.messages.iter().map(|e| e.uid).collect();
+        let now_set: HashSet<u32> = now.iter().copied().collect();
+        let before: HashSet<u32> = told.uids.iter().copied().collect();
+        let removed: Vec<u32> = told
+            .uids
+            .iter()
+            .copied()
+            .filter(|u| !now_set.contains(u))
+            .collect();
+        let added_indexes: Vec<usize> = (0..now.len())
+            .filter(|&i| !before.contains(&now[i]))
+            .collect();
+        if added_indexes.len() > MAX_ANNOUNCED {
+            self.told = None;
+            return Ok(vec![Event::FolderReset {
+                folder: INBOX.to_owned(),
+            }]);
+        }
+        let flags: Vec<MessageFlags> = state
+            .messages
+            .iter()
+            .filter(|e| before.contains(&e.uid) && told.flags.get(&e.uid) != Some(&e.flags))
+            .map(|e| MessageFlags {
+                uid: e.uid,
+                flags: e.flags.clone(),
+            })
+            .collect();
+        if removed.is_empty() && added_indexes.is_empty() && flags.is_empty() {
+            return Ok(Vec::new());
+        }
+        state.load_headers(&added_indexes).await?;
+        let total = state.total();
+        let newest_first = self.sort.newest_first;
+        // Positions in the list as the browser orders it, after the removals.
+        let position = |index: usize| {
+            if newest_first {
+                total - 1 - index as u32
+            } else {
+                index as u32
+            }
+        };
+        let removed_at = told
+            .uids
+            .iter()
+            .enumerate()
+            .filter(|(_, uid)| !now_set.contains(uid))
+            .map(|(i, _)| {
+                if newest_first {
+                    told.uids.len() as u32 - 1 - i as u32
+                } else {
+                    i as u32
+                }
+            })
+            .collect();
+        let mut added: Vec<(u32, MessageHeader)> = added_indexes
+            .iter()
+            .filter_map(|&i| state.header(i).map(|h| (position(i), h)))
+            .collect();
+        added.sort_by_key(|(at, _)| *at);
+        *told = Told {
+            uid_validity: state.uid_validity,
+            uids: now,
+            flags: state
+                .messages
+                .iter()
+                .map(|e| (e.uid, e.flags.clone()))
+                .collect(),
+        };
+        Ok(vec![Event::FolderChanged {
+            folder: INBOX.to_owned(),
+            total,
+            unread: state.unread(),
+            added_at: added.iter().map(|(at, _)| *at).collect(),
+            added: added.into_iter().map(|(_, h)| h).collect(),
+            flags,
+            removed,
+            removed_at,
+        }])
+    }
+
+    async fn listing(&mut self, folder: &str) -> Result<Listing, MailError> {
+        inbox(folder)?;
+        let mut state = self.maildrop.state.lock().await;
+        if state.checked.is_none() {
+            state.check().await?;
+        }
+        Ok(Listing {
+            uid_validity: state.uid_validity,
+            messages: state
+                .messages
+                .iter()
+                .map(|e| (e.uid, e.header.as_ref().map(|h| h.date)))
+                .collect(),
+        })
+    }
+
+    async fn counts(&mut self) -> Result<Vec<FolderCount>, MailError> {
+        Ok(Vec::new())
+    }
+
+    async fn resume(&mut self, _: Self) -> Result<(), MailError> {
+        Ok(())
+    }
+
+    fn is_broken(&self) -> bool {
+        false
+    }
+
+    async fn logout(self) {
+        // The last session out ends the POP3 session; others keep it.
+        if Arc::strong_count(&self.maildrop) == 1 {
+            self.maildrop.state.lock().await.quit().await;
+        }
+    }
+}
+
+impl Pop3Source {
+    /// The spooled message a download link names, if the mailbox still has it.
+    async fn spool_of(&self, message: &MessageRef) -> Result<Arc<Spool>, MailError> {
+        let mut state = self.maildrop.state.lock().await;
+        if message.folder != INBOX || message.uid_validity != state.uid_validity {
+            return Err(MailError::MessageNotFound {
+                folder: message.folder.clone(),
+                uid: message.uid,
+                part: None,
+            });
+        }
+        state.spool(message.uid).await
+    }
+}
+
+impl State {
+    /// Adds, then removes flags in the store, and wakes the other sessions.
+    async fn set_flags(
+        &mut self,
+        uids: &[u32],
+        add: &[Flag],
+        remove: &[Flag],
+    ) -> Result<Vec<MessageFlags>, MailError> {
+        let changed = self.store.set_flags(&self.key, uids, add, remove).await?;
+        for (uid, flags) in &changed {
+            if let Some(i) = self.index(*uid) {
+                self.messages[i].flags = flags.clone();
+            }
+        }
+        self.changed.send_modify(|v| *v += 1);
+        Ok(changed
+            .into_iter()
+            .map(|(uid, flags)| MessageFlags { uid, flags })
+            .collect())
+    }
+}
