@@ -53,6 +53,14 @@ impl Ui {
         }
     }
 
+    /// Whether the session is POP3: one folder, and no moves, copies or labels.
+    pub fn pop3(self) -> bool {
+        self.session.with(|s| {
+            s.as_ref()
+                .is_some_and(|s| s.protocol == protocol::MailProtocol::Pop3)
+        })
+    }
+
     /// Back to the sign-in page, saying why.
     fn signed_out(self, why: Option<&str>) {
         self.session.set(None);
@@ -395,6 +403,14 @@ pub fn move_messages(ui: Ui, transport: Transport, to: String, done: &str) {
     move_these(ui, transport, folder, uids, to, done);
 }
 
+/// Removes the targets undoably, as `action` once the undo window has passed.
+fn remove_pending(ui: Ui, transport: Transport, action: PendingAction, done: &str) {
+    let Some((folder, uids)) = targets(ui) else {
+        return;
+    };
+    take_pending(ui, transport, folder, uids, action, done);
+}
+
 /// Moves these messages of `folder` (dragged, or the targets), undoably.
 pub fn move_these(
     ui: Ui,
@@ -407,6 +423,26 @@ pub fn move_these(
     if to == folder {
         return;
     }
+    take_pending(
+        ui,
+        transport,
+        folder,
+        uids,
+        PendingAction::Move { to },
+        done,
+    );
+}
+
+/// Takes these messages of `folder` out of the list at once and sends `action` when
+/// the undo window has passed.
+fn take_pending(
+    ui: Ui,
+    transport: Transport,
+    folder: String,
+    uids: Vec<u32>,
+    action: PendingAction,
+    done: &str,
+) {
     // One pending action at a time: an earlier one is sent now.
     commit_pending(ui, transport.clone(), None);
     let open = ui.reader.with_untracked(Reader::current);
@@ -433,7 +469,7 @@ pub fn move_these(
     ui.pending.set(Some(Pending {
         id,
         folder,
-        action: PendingAction::Move { to },
+        action,
         removed,
         label,
     }));
@@ -472,28 +508,36 @@ pub fn archive_messages(ui: Ui, transport: Transport) {
 }
 
 /// Deletes the targets: to Trash, undoably; in Trash, for good once the person
-/// confirms.
+/// confirms. A POP3 mailbox has no Trash: there the person confirms, and the
+/// deletion still waits out the undo window before the server carries it out.
 pub fn delete_messages(ui: Ui, transport: Transport) {
+    if ui.pop3() {
+        if confirmed("Delete from the server? You can undo for a few seconds.") {
+            remove_pending(ui, transport, PendingAction::Expunge, "Deleted");
+        }
+        return;
+    }
     let here = ui.list.with_untracked(|l| l.folder.clone());
     let trash = ui.folders.with_untracked(|f| {
         f.with_role(protocol::FolderRole::Trash)
             .map(|f| f.id.clone())
     });
     match trash {
-        Some(trash) if Some(&trash) == here.as_ref() => {
-            let sure = web_sys::window()
-                .and_then(|w| {
-                    w.confirm_with_message("Delete for good? This cannot be undone.")
-                        .ok()
-                })
-                .unwrap_or(false);
-            if sure {
-                expunge_messages(ui, transport);
-            }
+        Some(trash) if Some(&trash) != here.as_ref() => {
+            move_messages(ui, transport, trash, "Moved to Trash")
         }
-        Some(trash) => move_messages(ui, transport, trash, "Moved to Trash"),
-        None => {}
+        // In Trash itself: for good, once confirmed.
+        Some(_) if confirmed("Delete for good? This cannot be undone.") => {
+            expunge_messages(ui, transport)
+        }
+        _ => {}
     }
+}
+
+fn confirmed(question: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.confirm_with_message(question).ok())
+        .unwrap_or(false)
 }
 
 /// Takes a pending action back: its rows return to the list.
@@ -522,11 +566,10 @@ fn commit_pending(ui: Ui, transport: Transport, id: Option<u64>) {
         return;
     };
     spawn_local(async move {
-        let PendingAction::Move { to } = pending.action.clone();
-        let request = Request::MoveMessages {
-            folder: pending.folder.clone(),
-            uids: pending.uids(),
-            to,
+        let (folder, uids) = (pending.folder.clone(), pending.uids());
+        let request = match pending.action.clone() {
+            PendingAction::Move { to } => Request::MoveMessages { folder, uids, to },
+            PendingAction::Expunge => Request::ExpungeMessages { folder, uids },
         };
         match transport.request(request).await {
             Ok(_) => refresh_counts(ui, transport).await,
@@ -535,6 +578,32 @@ fn commit_pending(ui: Ui, transport: Transport, id: Option<u64>) {
                     .update(|l| l.restore(&pending.folder, pending.removed));
                 ui.problem.set(Some(error.message()));
             }
+        }
+    });
+}
+
+/// Downloads the open folder as mbox (POP3): the bridge gives a link, which the
+/// browser then fetches as a file. With the "delete after download" setting, the
+/// bridge deletes what it sent once the file is complete; the list follows.
+pub fn download_all(ui: Ui, transport: Transport) {
+    let Some(folder) = ui.list.with_untracked(|l| l.folder.clone()) else {
+        return;
+    };
+    let request = Request::ExportMailbox {
+        folder,
+        delete_after: crate::settings::delete_after_download(),
+    };
+    spawn_local(async move {
+        match transport.request(request).await {
+            Ok(Reply::ExportReady { link, .. }) => {
+                if let Some(window) = web_sys::window() {
+                    let _ = window.location().assign(&link);
+                }
+            }
+            Ok(_) => ui
+                .problem
+                .set(Some("Postern gave an unexpected answer.".to_owned())),
+            Err(error) => ui.problem.set(Some(error.message())),
         }
     });
 }

@@ -2,6 +2,7 @@
 
 const MARK_SEEN: &str = "postern.markSeen";
 const REMOTE_SENDERS: &str = "postern.remoteSenders";
+const DELETE_AFTER_DOWNLOAD: &str = "postern.deleteAfterDownload";
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
@@ -17,6 +18,20 @@ pub fn mark_seen() -> bool {
 pub fn set_mark_seen(on: bool) {
     if let Some(s) = storage() {
         let _ = s.set_item(MARK_SEEN, if on { "true" } else { "false" });
+    }
+}
+
+/// Whether "Download all" deletes the downloaded messages from the (POP3) server;
+/// off unless the person turns it on.
+pub fn delete_after_download() -> bool {
+    storage()
+        .and_then(|s| s.get_item(DELETE_AFTER_DOWNLOAD).ok()?)
+        .is_some_and(|v| v == "true")
+}
+
+pub fn set_delete_after_download(on: bool) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(DELETE_AFTER_DOWNLOAD, if on { "true" } else { "false" });
     }
 }
 

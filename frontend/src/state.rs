@@ -13,6 +13,8 @@ pub const WINDOW: u32 = 50;
 pub struct SignedIn {
     pub account: String,
     pub user: String,
+    /// POP3 sessions have one folder and no moves, copies, labels or date order.
+    pub protocol: protocol::MailProtocol,
 }
 
 /// Which pane a phone shows; desktops show all three.
@@ -38,7 +40,11 @@ pub struct Pending {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PendingAction {
-    Move { to: String },
+    Move {
+        to: String,
+    },
+    /// Removal for good (POP3's delete, which has no Trash).
+    Expunge,
 }
 
 impl Pending {

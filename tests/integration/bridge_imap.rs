@@ -16,7 +16,8 @@ async fn signed_in() -> Result<(Dovecot, Bridge, WsClient)> {
         reply,
         Reply::SignedIn {
             account: "Example".into(),
-            user: "alice".into()
+            user: "alice".into(),
+            protocol: protocol::MailProtocol::Imap,
         }
     );
     Ok((dovecot, bridge, client))
@@ -230,6 +231,7 @@ async fn an_unreachable_server_gets_its_code() -> Result<()> {
     let account = AccountSpec {
         name: "Gone".into(),
         imap: format!("imaps://127.0.0.1:{port}"),
+        pop3: None,
         ca_file: None,
     };
     let bridge = Bridge::start(&[account], None).await?;
@@ -248,6 +250,7 @@ async fn websockets_from_other_or_missing_origins_are_refused() -> Result<()> {
         &[AccountSpec {
             name: "X".into(),
             imap: "imaps://127.0.0.1:1".into(),
+            pop3: None,
             ca_file: None,
         }],
         None,

@@ -163,6 +163,7 @@ async fn the_app_is_served_compressed_with_security_headers() -> Result<()> {
         &[AccountSpec {
             name: "X".into(),
             imap: "imaps://127.0.0.1:1".into(),
+            pop3: None,
             ca_file: None,
         }],
         Some(&dist),

@@ -8,6 +8,8 @@ mod hostile_mail;
 mod live;
 mod organizing;
 mod organizing_browser;
+mod pop3;
+mod pop3_browser;
 mod reading;
 mod reading_browser;
 mod seed;

@@ -26,7 +26,7 @@ async fn subjects(dovecot: &Dovecot, user: &User, folder: &str) -> Result<Vec<St
 }
 
 /// Clicks a button in the message's toolbar (the folder list has an "Archive" button too).
-async fn action(browser: &Browser, name: &str) -> Result<()> {
+pub(crate) async fn action(browser: &Browser, name: &str) -> Result<()> {
     let xpath = format!("//div[@role='toolbar']//button[normalize-space()='{name}']");
     browser
         .click(Locator::XPath(&xpath), &format!("the {name:?} action"))
@@ -34,7 +34,7 @@ async fn action(browser: &Browser, name: &str) -> Result<()> {
 }
 
 /// Waits for a button in the message's toolbar.
-async fn shows_action(browser: &Browser, name: &str) -> Result<()> {
+pub(crate) async fn shows_action(browser: &Browser, name: &str) -> Result<()> {
     let xpath = format!("//div[@role='toolbar']//button[normalize-space()='{name}']");
     browser
         .wait_for(Locator::XPath(&xpath), &format!("the {name:?} action"))
@@ -42,7 +42,7 @@ async fn shows_action(browser: &Browser, name: &str) -> Result<()> {
         .map(drop)
 }
 
-async fn row_gone(browser: &Browser, subject: &str) -> Result<()> {
+pub(crate) async fn row_gone(browser: &Browser, subject: &str) -> Result<()> {
     let row = message_row(subject);
     eventually(&format!("the row {subject:?} to leave"), async || {
         Ok(browser
@@ -154,7 +154,7 @@ async fn archive_delete_undo_flag_move_and_delete_for_good() -> Result<()> {
 }
 
 /// The app's undo window plus a margin, for the one check that time has passed.
-fn tests_undo_window() -> std::time::Duration {
+pub(crate) fn tests_undo_window() -> std::time::Duration {
     std::time::Duration::from_secs(6)
 }
 

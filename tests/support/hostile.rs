@@ -58,6 +58,7 @@ impl HostileImap {
         super::AccountSpec {
             name: name.to_owned(),
             imap: format!("imaps://127.0.0.1:{}", self.addr.port()),
+            pop3: None,
             ca_file: Some(self.ca_file.clone()),
         }
     }

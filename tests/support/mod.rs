@@ -24,7 +24,9 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 /// One `[[account]]` of a bridge config.
 pub struct AccountSpec {
     pub name: String,
+    /// The IMAP server's address; empty for a POP3-only account.
     pub imap: String,
+    pub pop3: Option<String>,
     pub ca_file: Option<PathBuf>,
 }
 
@@ -34,6 +36,17 @@ impl AccountSpec {
         AccountSpec {
             name: name.to_owned(),
             imap: dovecot.imaps_url(),
+            pop3: None,
+            ca_file: Some(dovecot.ca_file()),
+        }
+    }
+
+    /// A POP3-only account on `dovecot` at `url`, trusting its throwaway CA.
+    pub fn pop3(name: &str, dovecot: &Dovecot, url: String) -> Self {
+        AccountSpec {
+            name: name.to_owned(),
+            imap: String::new(),
+            pop3: Some(url),
             ca_file: Some(dovecot.ca_file()),
         }
     }
@@ -60,7 +73,20 @@ impl Bridge {
         static_dir: Option<&Path>,
         seconds: u32,
     ) -> Result<Self> {
+        Self::start_keeping(accounts, static_dir, seconds, None).await
+    }
+
+    /// As [`Bridge::start_counting_every`], keeping POP3 state in `data_dir` (by
+    /// default a folder that goes with the bridge), so that a bridge started later
+    /// on the same folder finds it.
+    pub async fn start_keeping(
+        accounts: &[AccountSpec],
+        static_dir: Option<&Path>,
+        seconds: u32,
+        data_dir: Option<&Path>,
+    ) -> Result<Self> {
         let dir = tempfile::tempdir()?;
+        let data_dir = data_dir.map_or_else(|| dir.path().join("data"), Path::to_owned);
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let static_dir = match static_dir {
@@ -73,14 +99,18 @@ impl Bridge {
         };
         // Other folders' counts are refreshed every second, so tests see them soon.
         let mut text = format!(
-            "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\nfolder_counts_seconds = {seconds}\n",
-            static_dir.display().to_string()
+            "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\nfolder_counts_seconds = {seconds}\ndata_dir = {:?}\n",
+            static_dir.display().to_string(),
+            data_dir.display().to_string(),
         );
         for account in accounts {
-            text += &format!(
-                "\n[[account]]\nname = {:?}\nimap = {:?}\n",
-                account.name, account.imap
-            );
+            text += &format!("\n[[account]]\nname = {:?}\n", account.name);
+            if !account.imap.is_empty() {
+                text += &format!("imap = {:?}\n", account.imap);
+            }
+            if let Some(pop3) = &account.pop3 {
+                text += &format!("pop3 = {pop3:?}\n");
+            }
             if let Some(ca) = &account.ca_file {
                 text += &format!("ca_file = {:?}\n", ca.display().to_string());
             }
@@ -231,6 +261,7 @@ impl WsClient {
             account: account.map(str::to_owned),
             user: user.name.clone(),
             password: user.password.clone(),
+            protocol: None,
         })
         .await
     }

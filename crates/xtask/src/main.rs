@@ -243,9 +243,12 @@ async fn run_demo(root: &Path, port: u16) -> Result<()> {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\npublic_origin = \"{origin}\"\nstatic_dir = {:?}\n\n[[account]]\nname = \"Demo\"\nimap = \"{}\"\nca_file = {:?}\n",
+            "listen = \"127.0.0.1:{port}\"\npublic_origin = \"{origin}\"\nstatic_dir = {:?}\ndata_dir = {:?}\n\n[[account]]\nname = \"Demo\"\nimap = \"{}\"\nca_file = {:?}\n\n[[account]]\nname = \"Demo over POP3\"\npop3 = \"{}\"\nca_file = {:?}\n",
             root.join("dist").display().to_string(),
+            dir.path().join("data").display().to_string(),
             dovecot.imaps_url(),
+            dovecot.ca_file().display().to_string(),
+            dovecot.pop3s_url(),
             dovecot.ca_file().display().to_string(),
         ),
     )?;
@@ -261,6 +264,7 @@ async fn run_demo(root: &Path, port: u16) -> Result<()> {
         samples.len() + list_size as usize
     );
     println!("  Open      {origin}");
+    println!("  Accounts  Demo (IMAP), Demo over POP3 (the same inbox)");
     println!("  User name {}", user.name);
     println!("  Password  {}", user.password);
     println!("  Press Ctrl-C to stop.");

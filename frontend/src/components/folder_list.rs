@@ -31,7 +31,10 @@ pub fn FolderList() -> impl IntoView {
                     children=move |folder| view! { <FolderRow folder /> }
                 />
             </ul>
-            <NewFolder />
+            // POP3 has one folder, and no way to make more.
+            <Show when=move || !ui.pop3()>
+                <NewFolder />
+            </Show>
         </nav>
     }
 }

@@ -78,6 +78,18 @@ pub fn Mailbox() -> impl IntoView {
                             />
                             "Mark messages as read when opened"
                         </label>
+                        <Show when=move || ui.pop3()>
+                            <label>
+                                <input
+                                    type="checkbox"
+                                    prop:checked=settings::delete_after_download()
+                                    on:change=move |ev| {
+                                        settings::set_delete_after_download(event_target_checked(&ev))
+                                    }
+                                />
+                                "Delete from server after download"
+                            </label>
+                        </Show>
                     </div>
                 </details>
                 <button class="ghost" on:click=move |_| sign_out(ui, transport.clone())>

@@ -6,8 +6,8 @@ use wasm_bindgen::JsValue;
 
 use super::icons;
 use crate::app::{
-    change_folders, load_window, move_these, open_message, sort_by, toggle_selected, use_transport,
-    use_ui,
+    change_folders, download_all, load_window, move_these, open_message, sort_by, toggle_selected,
+    use_transport, use_ui,
 };
 use crate::format::{DateStyle, date_style, is_label, people, size};
 use crate::state::Pane;
@@ -104,6 +104,7 @@ pub fn MessageList() -> impl IntoView {
                 <h2 id="list-title">{title}</h2>
                 <span class="muted counts">{counts}</span>
                 <SortMenu />
+                <DownloadAll />
                 <FolderMenu />
             </header>
             {move || {
@@ -338,6 +339,29 @@ const SORTS: [(SortKey, bool, &str); 4] = [
     (SortKey::Date, false, "Date, oldest first"),
 ];
 
+/// POP3's "Download all": the whole mailbox as one mbox file, and, if the person
+/// chose so in Settings, those messages deleted from the server afterwards.
+#[component]
+fn DownloadAll() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    move || {
+        let transport = transport.clone();
+        ui.pop3().then(|| {
+            view! {
+                <button
+                    class="icon-button"
+                    aria-label="Download all"
+                    title="Download all messages as one mbox file"
+                    on:click=move |_| download_all(ui, transport.clone())
+                >
+                    {icons::download()}
+                </button>
+            }
+        })
+    }
+}
+
 /// Chooses the list's order: when messages arrived, or the date they say they were
 /// sent, either way round.
 #[component]
@@ -364,11 +388,16 @@ fn SortMenu() -> impl IntoView {
     };
     view! {
         <select class="sort" aria-label="Sort messages" title="Sort messages" prop:value=current on:change=choose>
-            {SORTS
-                .iter()
-                .enumerate()
-                .map(|(i, (_, _, name))| view! { <option value=i.to_string()>{*name}</option> })
-                .collect_view()}
+            {move || {
+                // POP3 gives no dates without reading every message's headers.
+                let pop3 = ui.pop3();
+                SORTS
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (by, _, _))| !pop3 || *by == SortKey::Arrival)
+                    .map(|(i, (_, _, name))| view! { <option value=i.to_string()>{*name}</option> })
+                    .collect_view()
+            }}
         </select>
     }
 }

@@ -354,9 +354,9 @@ fn Organize() -> impl IntoView {
                 }
                 .into_any()
             } else {
-                let trash = trash_id.get();
+                let can = trash_id.get().is_some() || ui.pop3();
                 view! {
-                    <button class="ghost" title="Delete (#)" disabled=trash.is_none() on:click=move |_| {
+                    <button class="ghost" title="Delete (#)" disabled=!can on:click=move |_| {
                         delete_messages(ui, transport.clone())
                     }>{icons::folder(Some(FolderRole::Trash))} <span class="label">"Delete"</span></button>
                 }
@@ -413,9 +413,10 @@ fn Organize() -> impl IntoView {
             view! {
                 {archive_button.clone()}
                 {delete_button.clone()}
-                <Labels />
+                // POP3 has no folders to move to and no labels.
+                {(!ui.pop3()).then(|| view! { <Labels /> })}
                 {flag_button.clone()}
-                {move_menu.clone()}
+                {(!ui.pop3()).then(move_menu.clone())}
             }
         })
     }

@@ -40,14 +40,23 @@ pub fn SignIn() -> impl IntoView {
             account: chosen,
             user: user.get_untracked().trim().to_owned(),
             password: password.get_untracked(),
+            protocol: None,
         };
         let transport = transport.clone();
         spawn_local(async move {
             match transport.request(request).await {
-                Ok(Reply::SignedIn { account, user }) => {
+                Ok(Reply::SignedIn {
+                    account,
+                    user,
+                    protocol,
+                }) => {
                     password.set(String::new());
                     busy.set(false);
-                    ui.session.set(Some(SignedIn { account, user }));
+                    ui.session.set(Some(SignedIn {
+                        account,
+                        user,
+                        protocol,
+                    }));
                     load_mailbox(ui, transport).await;
                 }
                 Ok(_) => {

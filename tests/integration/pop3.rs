@@ -1,0 +1,586 @@
+//! POP3 accounts through the bridge, against Dovecot's POP3 service: sign-in over
+//! implicit TLS and STLS, the list, reading every MIME fixture exactly as IMAP shows
+//! it, state the bridge keeps (read, flagged) across sessions and restarts, delete,
+//! new mail, and a locked maildrop.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use futures::TryStreamExt;
+use maildev::sample::{self, Sample};
+use protocol::{ErrorCode, Event, Flag, MailProtocol, Reply, Request};
+use tests::{AccountSpec, Bridge, Dovecot, User, WsClient, workspace_root};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::seed::{T0, alice};
+
+/// A server whose INBOX holds `messages` in that order.
+pub(crate) async fn server_with(
+    messages: &[Vec<u8>],
+    extra_config: &str,
+) -> Result<(Dovecot, User)> {
+    let user = alice();
+    let dovecot = Dovecot::start_with(std::slice::from_ref(&user), extra_config)?;
+    let mut imap = dovecot.imap(&user).await?;
+    let samples: Vec<Sample> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| Sample {
+            folder: "INBOX".into(),
+            flags: vec![],
+            date: T0 + i as i64,
+            raw: raw.clone(),
+        })
+        .collect();
+    sample::append_all(&mut imap, &samples).await?;
+    imap.logout().await?;
+    Ok((dovecot, user))
+}
+
+pub(crate) fn note(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Bob <bob@example.org>\r\nTo: alice@example.org\r\nSubject: {subject}\r\nDate: Mon, 6 Nov 2023 10:00:00 +0000\r\nMessage-ID: <{subject}@example.org>\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Signs in to the POP3 account `name`.
+async fn pop3_session(bridge: &Bridge, user: &User, name: &str) -> Result<WsClient> {
+    let mut client = bridge.connect().await?;
+    match client.sign_in(Some(name), user).await? {
+        Ok(Reply::SignedIn { protocol, .. }) => {
+            ensure!(
+                protocol == MailProtocol::Pop3,
+                "signed in over {protocol:?}"
+            );
+        }
+        other => bail!("sign-in: {other:?}"),
+    }
+    Ok(client)
+}
+
+/// The subjects and sizes of INBOX as an independent IMAP client sees them, newest
+/// first.
+pub(crate) async fn on_server(dovecot: &Dovecot, user: &User) -> Result<Vec<(String, u32)>> {
+    let mut imap = dovecot.imap(user).await?;
+    imap.select("INBOX").await?;
+    let fetches: Vec<_> = imap
+        .fetch("1:*", "(RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        .await?
+        .try_collect()
+        .await
+        .unwrap_or_default();
+    imap.logout().await?;
+    let mut out: Vec<(String, u32)> = fetches
+        .iter()
+        .map(|f| {
+            let header = String::from_utf8_lossy(f.header().unwrap_or_default()).into_owned();
+            let subject = header
+                .trim()
+                .strip_prefix("Subject: ")
+                .unwrap_or_default()
+                .to_owned();
+            (subject, f.size.unwrap_or(0))
+        })
+        .collect();
+    out.reverse();
+    Ok(out)
+}
+
+#[tokio::test]
+async fn over_pop3s_and_stls_the_list_matches_the_server() -> Result<()> {
+    let messages: Vec<Vec<u8>> = (1..=7)
+        .map(|i| note(&format!("Note {i}"), &"text. ".repeat(i * 10)))
+        .collect();
+    let (dovecot, user) = server_with(&messages, "").await?;
+    let bridge = Bridge::start(
+        &[
+            AccountSpec::pop3("Implicit", &dovecot, dovecot.pop3s_url()),
+            AccountSpec::pop3("Stls", &dovecot, dovecot.pop3_stls_url()),
+        ],
+        None,
+    )
+    .await?;
+    let expected = on_server(&dovecot, &user).await?;
+    for account in ["Implicit", "Stls"] {
+        let mut client = pop3_session(&bridge, &user, account).await?;
+        let folders = client.folders().await?;
+        ensure!(
+            folders.len() == 1 && folders[0].id == "INBOX",
+            "{folders:?}"
+        );
+        ensure!(
+            folders[0].total == 7 && folders[0].unread == 7,
+            "{folders:?}"
+        );
+        // Two windows, newest first, as an IMAP folder would give them.
+        let first = client.open("INBOX", 4).await?;
+        let rest = client.window("INBOX", 4, 4).await?;
+        let listed: Vec<(String, u32)> = first
+            .messages
+            .iter()
+            .chain(&rest.messages)
+            .map(|m| (m.subject.clone(), m.size))
+            .collect();
+        assert_eq!(listed, expected, "{account}");
+        assert_eq!(first.messages[0].from[0].email, "bob@example.org");
+        // Folders are IMAP's: POP3 says so rather than failing oddly.
+        let moved = client
+            .request(Request::MoveMessages {
+                folder: "INBOX".into(),
+                uids: vec![first.messages[0].uid],
+                to: "Archive".into(),
+            })
+            .await?;
+        ensure!(
+            moved.as_ref().is_err_and(|e| e.code == ErrorCode::Refused),
+            "{moved:?}"
+        );
+    }
+    // Dovecot logged both sessions in over TLS, with the SASL mechanism it offered.
+    let logs = dovecot.logs();
+    let logins: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("pop3-login") && l.contains("Login: user="))
+        .collect();
+    ensure!(logins.len() >= 2, "{logs}");
+    for login in logins {
+        ensure!(
+            login.contains("method=PLAIN") && login.contains("TLS"),
+            "{login}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_refused() -> Result<()> {
+    let (dovecot, user) = server_with(&[], "").await?;
+    let account = AccountSpec {
+        ca_file: None,
+        ..AccountSpec::pop3("Example", &dovecot, dovecot.pop3s_url())
+    };
+    let bridge = Bridge::start(&[account], None).await?;
+    let mut client = bridge.connect().await?;
+    let error = client.sign_in(None, &user).await?.expect_err("untrusted");
+    assert_eq!(error.code, ErrorCode::TlsFailure);
+    Ok(())
+}
+
+/// A plain POP3 listener that refuses STLS, recording every line it gets.
+async fn refusing_listener() -> Result<(u16, tokio::task::JoinHandle<Vec<String>>)> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let port = listener.local_addr()?.port();
+    let task = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let Ok((socket, _)) = listener.accept().await else {
+            return seen;
+        };
+        let (read, mut write) = socket.into_split();
+        let mut read = BufReader::new(read);
+        let _ = write.write_all(b"+OK POP3 ready\r\n").await;
+        loop {
+            let mut line = String::new();
+            match read.read_line(&mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            seen.push(line.trim_end().to_owned());
+            let reply: &[u8] = if line.to_ascii_uppercase().starts_with("CAPA") {
+                b"+OK\r\nUSER\r\nSASL PLAIN\r\n.\r\n"
+            } else if line.to_ascii_uppercase().starts_with("STLS") {
+                b"-ERR TLS not available here\r\n"
+            } else {
+                b"+OK\r\n"
+            };
+            let _ = write.write_all(reply).await;
+        }
+        seen
+    });
+    Ok((port, task))
+}
+
+#[tokio::test]
+async fn credentials_never_cross_before_tls() -> Result<()> {
+    let (port, listener) = refusing_listener().await?;
+    let account = AccountSpec {
+        name: "Plain".into(),
+        imap: String::new(),
+        pop3: Some(format!("pop3://127.0.0.1:{port}")),
+        ca_file: None,
+    };
+    let bridge = Bridge::start(&[account], None).await?;
+    let mut client = bridge.connect().await?;
+    let error = client
+        .sign_in(None, &User::new("alice", "hunter2"))
+        .await?
+        .expect_err("STLS refused");
+    assert_eq!(error.code, ErrorCode::TlsFailure);
+    let seen = tokio::time::timeout(Duration::from_secs(10), listener).await??;
+    assert_eq!(seen, ["STLS"], "only STLS may be sent in the clear");
+    Ok(())
+}
+
+/// The view with its session-bound link token taken out, wherever it appears.
+fn same_links(mut view: protocol::MessageView) -> protocol::MessageView {
+    let link = std::mem::take(&mut view.link);
+    if let Some(protocol::Body {
+        content: protocol::BodyContent::Html { document },
+        ..
+    }) = &mut view.body
+    {
+        *document = document.replace(&link, "/mail/TOKEN");
+    }
+    view
+}
+
+/// Every MIME fixture opens through POP3 exactly as through IMAP: headers, part
+/// tree, chosen body, alternatives and notes.
+#[tokio::test]
+async fn every_fixture_reads_as_it_does_over_imap() -> Result<()> {
+    let fixtures: Vec<Vec<u8>> = sample::eml_files(&workspace_root().join("tests/fixtures/mime"))?
+        .iter()
+        .map(std::fs::read)
+        .collect::<Result<_, _>>()?;
+    let (dovecot, user) = server_with(&fixtures, "").await?;
+    let mut imap_account = AccountSpec::trusting("Imap", &dovecot);
+    imap_account.pop3 = None;
+    let bridge = Bridge::start(
+        &[
+            imap_account,
+            AccountSpec::pop3("Pop", &dovecot, dovecot.pop3s_url()),
+        ],
+        None,
+    )
+    .await?;
+    let mut imap = bridge.connect().await?;
+    imap.sign_in(Some("Imap"), &user).await??;
+    let mut pop = pop3_session(&bridge, &user, "Pop").await?;
+    let by_imap = imap.open("INBOX", 100).await?;
+    let by_pop = pop.open("INBOX", 100).await?;
+    assert_eq!(by_imap.subjects(), by_pop.subjects());
+    for (a, b) in by_imap.messages.iter().zip(&by_pop.messages) {
+        let over_imap = same_links(imap.open_message("INBOX", a.uid, None).await?);
+        let over_pop = same_links(pop.open_message("INBOX", b.uid, None).await?);
+        assert_eq!(over_pop, over_imap, "{}", a.subject);
+        // Attached messages open too, with their own parts.
+        for part in over_imap
+            .parts
+            .iter()
+            .filter(|p| p.role == protocol::PartRole::Message)
+        {
+            let inner_imap = same_links(imap.open_message("INBOX", a.uid, Some(&part.id)).await?);
+            let inner_pop = same_links(pop.open_message("INBOX", b.uid, Some(&part.id)).await?);
+            assert_eq!(inner_pop, inner_imap, "{} part {}", a.subject, part.id);
+        }
+    }
+    Ok(())
+}
+
+/// Read and flagged state is the bridge's: another browser of the same user sees
+/// it change, and it survives a restart of the bridge.
+#[tokio::test]
+async fn read_and_flagged_state_is_shared_and_kept() -> Result<()> {
+    let messages: Vec<Vec<u8>> = (1..=3)
+        .map(|i| note(&format!("Kept {i}"), "hello"))
+        .collect();
+    let (dovecot, user) = server_with(&messages, "").await?;
+    let data = tempfile::tempdir()?;
+    let account = || AccountSpec::pop3("Example", &dovecot, dovecot.pop3s_url());
+    let bridge = Bridge::start_keeping(&[account()], None, 1, Some(data.path())).await?;
+    let mut first = pop3_session(&bridge, &user, "Example").await?;
+    let mut second = pop3_session(&bridge, &user, "Example").await?;
+    let window = first.open("INBOX", 10).await?;
+    second.open("INBOX", 10).await?;
+    let newest = window.messages[0].uid;
+    let oldest = window.messages[2].uid;
+    let opened = first.open_message("INBOX", newest, None).await?;
+    ensure!(opened.flags.contains(&Flag::Seen), "{:?}", opened.flags);
+    first
+        .ok(Request::SetFlags {
+            folder: "INBOX".into(),
+            uids: vec![oldest],
+            add: vec![Flag::Flagged],
+            remove: vec![],
+        })
+        .await?;
+    // The other browser hears of both.
+    second
+        .event("the flag change", |e| match e {
+            Event::FolderChanged { flags, unread, .. } => {
+                *unread == 2
+                    && flags
+                        .iter()
+                        .any(|m| m.uid == oldest && m.flags.contains(&Flag::Flagged))
+            }
+            _ => false,
+        })
+        .await?;
+    drop((first, second));
+    drop(bridge);
+
+    // The store file is locked until the first bridge has let go of it; a bridge
+    // that cannot open it does not serve at all.
+    let (_bridge, mut again) = tests::eventually("a bridge on the same store", || async {
+        let bridge = Bridge::start_keeping(&[account()], None, 1, Some(data.path())).await?;
+        match pop3_session(&bridge, &user, "Example").await {
+            Ok(client) => Ok(Some((bridge, client))),
+            Err(_) => Ok(None),
+        }
+    })
+    .await?;
+    let window = again.open("INBOX", 10).await?;
+    assert_eq!(window.unread, 2);
+    let flags = |uid| {
+        window
+            .messages
+            .iter()
+            .find(|m| m.uid == uid)
+            .map(|m| m.flags.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(flags(newest), [Flag::Seen], "same ids after the restart");
+    assert_eq!(flags(oldest), [Flag::Flagged]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn delete_removes_from_the_server_and_new_mail_appears() -> Result<()> {
+    let messages: Vec<Vec<u8>> = (1..=3)
+        .map(|i| note(&format!("Mail {i}"), "hello"))
+        .collect();
+    let (dovecot, user) = server_with(&messages, "").await?;
+    let bridge = Bridge::start(
+        &[AccountSpec::pop3("Example", &dovecot, dovecot.pop3s_url())],
+        None,
+    )
+    .await?;
+    let mut client = pop3_session(&bridge, &user, "Example").await?;
+    let mut other = pop3_session(&bridge, &user, "Example").await?;
+    let window = client.open("INBOX", 10).await?;
+    other.open("INBOX", 10).await?;
+    let doomed = window.messages[1].uid;
+    client
+        .ok(Request::ExpungeMessages {
+            folder: "INBOX".into(),
+            uids: vec![doomed],
+        })
+        .await?;
+    let left: Vec<String> = on_server(&dovecot, &user)
+        .await?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(left, ["Mail 3", "Mail 1"]);
+    other
+        .event(
+            "the removal",
+            |e| matches!(e, Event::FolderChanged { removed, total: 2, .. } if *removed == [doomed]),
+        )
+        .await?;
+
+    // POP3 cannot tell of new mail: the bridge looks again (every second here).
+    let mut imap = dovecot.imap(&user).await?;
+    sample::append_all(
+        &mut imap,
+        &[Sample {
+            folder: "INBOX".into(),
+            flags: vec![],
+            date: T0 + 100,
+            raw: note("Mail 4", "new"),
+        }],
+    )
+    .await?;
+    imap.logout().await?;
+    for session in [&mut client, &mut other] {
+        let event = session
+            .event(
+                "the new message",
+                |e| matches!(e, Event::FolderChanged { added, .. } if !added.is_empty()),
+            )
+            .await?;
+        let Event::FolderChanged {
+            added,
+            added_at,
+            total,
+            ..
+        } = event
+        else {
+            unreachable!()
+        };
+        assert_eq!(added[0].subject, "Mail 4");
+        assert_eq!(added_at, [0], "on top, newest first");
+        assert_eq!(total, 3);
+    }
+    Ok(())
+}
+
+/// A raw POP3 session over TLS that holds the maildrop until dropped.
+async fn hold_maildrop(dovecot: &Dovecot, user: &User) -> Result<impl Drop> {
+    let mut stream = BufReader::new(dovecot.tls_to(dovecot.pop3s_port).await?);
+    let mut line = String::new();
+    for command in [
+        "",
+        &format!("USER {}", user.name),
+        &format!("PASS {}", user.password),
+    ] {
+        if !command.is_empty() {
+            stream
+                .get_mut()
+                .write_all(format!("{command}\r\n").as_bytes())
+                .await?;
+        }
+        line.clear();
+        stream.read_line(&mut line).await?;
+        ensure!(line.starts_with("+OK"), "{command}: {line}");
+    }
+    struct Held(
+        #[allow(dead_code)] BufReader<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+    );
+    impl Drop for Held {
+        fn drop(&mut self) {}
+    }
+    Ok(Held(stream))
+}
+
+#[tokio::test]
+async fn a_locked_maildrop_says_so_and_works_once_free() -> Result<()> {
+    let (dovecot, user) = server_with(&[note("Locked", "x")], "pop3_lock_session = yes\n").await?;
+    let bridge = Bridge::start(
+        &[AccountSpec::pop3("Example", &dovecot, dovecot.pop3s_url())],
+        None,
+    )
+    .await?;
+    let held = hold_maildrop(&dovecot, &user).await?;
+    let mut client = bridge.connect().await?;
+    let error = client.sign_in(None, &user).await?.expect_err("in use");
+    assert_eq!(error.code, ErrorCode::MailboxInUse, "{error:?}");
+    drop(held);
+    let mut client = pop3_session(&bridge, &user, "Example").await?;
+    let window = client.open("INBOX", 10).await.context("after the lock")?;
+    assert_eq!(window.subjects(), ["Locked"]);
+    Ok(())
+}
+
+/// The messages of an mboxrd file, unquoted.
+fn mbox_messages(mbox: &[u8]) -> Vec<Vec<u8>> {
+    let mut messages: Vec<Vec<u8>> = Vec::new();
+    for line in mbox.split_inclusive(|b| *b == b'\n') {
+        if line.starts_with(b"From ") {
+            messages.push(Vec::new());
+            continue;
+        }
+        let Some(message) = messages.last_mut() else {
+            continue;
+        };
+        let quotes = line.iter().take_while(|b| **b == b'>').count();
+        if quotes > 0 && line[quotes..].starts_with(b"From ") {
+            message.extend_from_slice(&line[1..]);
+        } else {
+            message.extend_from_slice(line);
+        }
+    }
+    // Each message ends with the blank line that separates it from the next.
+    for message in &mut messages {
+        message.pop();
+    }
+    messages
+}
+
+async fn export(
+    client: &mut WsClient,
+    bridge: &Bridge,
+    delete_after: bool,
+) -> Result<Vec<Vec<u8>>> {
+    let link = match client
+        .ok(Request::ExportMailbox {
+            folder: "INBOX".into(),
+            delete_after,
+        })
+        .await?
+    {
+        Reply::ExportReady { link, .. } => link,
+        other => bail!("expected an export link, got {other:?}"),
+    };
+    let response = tests::http_get(&format!("{}{link}", bridge.origin())).await?;
+    ensure!(response.status == 200, "status {}", response.status);
+    let header = |name: &str| {
+        response
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    ensure!(
+        header("content-type") == "application/mbox",
+        "{:?}",
+        response.headers
+    );
+    ensure!(
+        header("content-disposition").contains("Inbox.mbox"),
+        "{:?}",
+        response.headers
+    );
+    Ok(mbox_messages(&response.body))
+}
+
+#[tokio::test]
+async fn download_all_gives_the_originals_and_can_delete_exactly_those() -> Result<()> {
+    let mut originals: Vec<Vec<u8>> = (1..=3)
+        .map(|i| note(&format!("Export {i}"), "hello"))
+        .collect();
+    // Lines an mbox must quote, and one it must leave alone.
+    originals.push(note(
+        "Tricky lines",
+        "From the start of a line\r\n>From a quoted one\r\n>>From twice\r\nFrom\r\n.\r\n..dots\r\nend",
+    ));
+    let (dovecot, user) = server_with(&originals, "").await?;
+    let bridge = Bridge::start(
+        &[AccountSpec::pop3("Example", &dovecot, dovecot.pop3s_url())],
+        None,
+    )
+    .await?;
+    let mut client = pop3_session(&bridge, &user, "Example").await?;
+    client.open("INBOX", 10).await?;
+
+    // Oldest first, each byte for byte as it was delivered.
+    assert_eq!(export(&mut client, &bridge, false).await?, originals);
+    ensure!(
+        on_server(&dovecot, &user).await?.len() == 4,
+        "nothing deleted"
+    );
+
+    // With "delete after download", exactly the messages in the file leave the
+    // server; one that arrives meanwhile may or may not be in it, and stays if not.
+    let mut imap = dovecot.imap(&user).await?;
+    let late = note("Late", "arrived during the download");
+    sample::append_all(
+        &mut imap,
+        &[Sample {
+            folder: "INBOX".into(),
+            flags: vec![],
+            date: T0 + 50,
+            raw: late.clone(),
+        }],
+    )
+    .await?;
+    imap.logout().await?;
+    let exported = export(&mut client, &bridge, true).await?;
+    ensure!(
+        exported[..4] == originals[..],
+        "the first four are the originals"
+    );
+    let left: Vec<String> = on_server(&dovecot, &user)
+        .await?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    if exported.len() == 5 {
+        assert_eq!(exported[4], late);
+        ensure!(left.is_empty(), "{left:?}");
+    } else {
+        assert_eq!(left, ["Late"]);
+    }
+    Ok(())
+}

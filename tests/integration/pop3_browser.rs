@@ -1,0 +1,131 @@
+//! A POP3 account in the real app: the inbox reads like an IMAP folder, what POP3
+//! cannot do is not offered, delete asks and can be undone before the server
+//! carries it out, and new mail appears on its own.
+
+use anyhow::{Result, ensure};
+use fantoccini::Locator;
+use maildev::sample::{self, Sample};
+use tests::browser::{Browser, dist_dir, message_row};
+use tests::{AccountSpec, Bridge, eventually, screenshot_dir};
+
+use crate::organizing_browser::{action, row_gone, shows_action, tests_undo_window};
+use crate::pop3::{note, on_server, server_with};
+use crate::seed::T0;
+
+#[tokio::test]
+async fn a_pop3_inbox_in_the_app() -> Result<()> {
+    let messages: Vec<Vec<u8>> = ["Oldest", "Older", "Newer", "Newest"]
+        .iter()
+        .map(|s| note(s, &format!("This is the {s} message.")))
+        .collect();
+    let (dovecot, user) = server_with(&messages, "").await?;
+    let bridge = Bridge::start(
+        &[AccountSpec::pop3("Home", &dovecot, dovecot.pop3s_url())],
+        Some(&dist_dir()?),
+    )
+    .await?;
+    let browser = Browser::start(1280, 860).await?;
+    browser.sign_in(&bridge.origin(), &user).await?;
+    browser.open_message("Newest").await?;
+
+    // One folder, and nothing offered that POP3 cannot do.
+    let folders = browser
+        .client
+        .find_all(Locator::XPath("//nav[@aria-label='Folders']//li"))
+        .await?;
+    ensure!(folders.len() == 1, "{} folders listed", folders.len());
+    for absent in [
+        "select[aria-label='Move to folder']",
+        "select[aria-label='Copy to folder']",
+        "button.new-folder",
+    ] {
+        let found = browser.client.find_all(Locator::Css(absent)).await?;
+        ensure!(found.is_empty(), "{absent} is offered for POP3");
+    }
+    let labels = browser
+        .client
+        .find_all(Locator::XPath(
+            "//div[@role='toolbar']//summary[normalize-space()='Labels']",
+        ))
+        .await?;
+    ensure!(labels.is_empty(), "labels are offered for POP3");
+    let orders = browser
+        .client
+        .find_all(Locator::Css("select[aria-label='Sort messages'] option"))
+        .await?;
+    ensure!(orders.len() == 2, "{} orders offered", orders.len());
+
+    // What POP3 offers instead: the whole mailbox as a file.
+    browser.button("Download all").await?;
+
+    // Flag, kept by the bridge.
+    action(&browser, "Flag").await?;
+    shows_action(&browser, "Remove flag").await?;
+    browser
+        .screenshot(&screenshot_dir()?.join("pop3-desktop.png"))
+        .await?;
+
+    // Delete asks first; undo keeps the message on the server.
+    browser.open_message("Older").await?;
+    action(&browser, "Delete").await?;
+    browser.client.accept_alert().await?;
+    row_gone(&browser, "Older").await?;
+    browser
+        .click(Locator::XPath("//button[normalize-space()='Undo']"), "Undo")
+        .await?;
+    browser
+        .wait_for(Locator::XPath(&message_row("Older")), "the row back")
+        .await?;
+    tokio::time::sleep(tests_undo_window()).await;
+    let subjects = |list: Vec<(String, u32)>| list.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
+    ensure!(
+        subjects(on_server(&dovecot, &user).await?).contains(&"Older".to_owned()),
+        "an undone delete reached the server"
+    );
+
+    // Deleted for good once the window has passed.
+    browser.open_message("Older").await?;
+    action(&browser, "Delete").await?;
+    browser.client.accept_alert().await?;
+    row_gone(&browser, "Older").await?;
+    eventually("the server to lose the message", async || {
+        let left = subjects(on_server(&dovecot, &user).await?);
+        Ok((!left.contains(&"Older".to_owned())).then_some(()))
+    })
+    .await?;
+
+    // New mail shows up without a reload.
+    let mut imap = dovecot.imap(&user).await?;
+    sample::append_all(
+        &mut imap,
+        &[Sample {
+            folder: "INBOX".into(),
+            flags: vec![],
+            date: T0 + 50,
+            raw: note("Arrived later", "Hello again."),
+        }],
+    )
+    .await?;
+    imap.logout().await?;
+    browser
+        .wait_for(
+            Locator::XPath(&message_row("Arrived later")),
+            "the new message",
+        )
+        .await?;
+    browser.close().await?;
+
+    // A phone shows one pane at a time, as for IMAP.
+    let phone = Browser::start(390, 844).await?;
+    phone.sign_in(&bridge.origin(), &user).await?;
+    phone
+        .wait_for(
+            Locator::XPath(&message_row("Newest")),
+            "the list on a phone",
+        )
+        .await?;
+    phone
+        .screenshot(&screenshot_dir()?.join("pop3-phone.png"))
+        .await?;
+    phone.close().await
+}
