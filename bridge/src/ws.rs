@@ -80,13 +80,26 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
         let _ = sink.close().await;
     });
 
-    let accounts = state
-        .config
-        .accounts
-        .iter()
-        .map(|a| a.name.clone())
-        .collect();
-    let _ = outbound.send(ServerMessage::Hello { accounts }).await;
+    let accounts = &state.config.accounts;
+    let named = |offers: fn(&crate::config::Account) -> bool| {
+        accounts
+            .iter()
+            .filter(|a| offers(a))
+            .map(|a| a.name.clone())
+            .collect::<Vec<_>>()
+    };
+    let pop3 = named(|a| a.pop3.is_some());
+    let imap = if pop3.is_empty() {
+        Vec::new()
+    } else {
+        named(|a| a.imap.is_some())
+    };
+    let hello = ServerMessage::Hello {
+        accounts: accounts.iter().map(|a| a.name.clone()).collect(),
+        pop3,
+        imap,
+    };
+    let _ = outbound.send(hello).await;
 
     let mut session: Option<SessionHandle> = None;
     let mut last_request = tokio::time::Instant::now();

@@ -16,6 +16,8 @@ use crate::transport::{Notice, Transport};
 #[derive(Clone, Copy)]
 pub struct Ui {
     pub accounts: RwSignal<Vec<String>>,
+    /// Accounts that offer both IMAP and POP3.
+    pub both_protocols: RwSignal<Vec<String>>,
     pub session: RwSignal<Option<SignedIn>>,
     /// Why the person was signed out, shown on the sign-in page.
     pub notice: RwSignal<Option<String>>,
@@ -39,6 +41,7 @@ impl Ui {
     fn new() -> Self {
         Ui {
             accounts: RwSignal::new(Vec::new()),
+            both_protocols: RwSignal::new(Vec::new()),
             session: RwSignal::new(None),
             notice: RwSignal::new(None),
             folders: RwSignal::new(Folders::default()),
@@ -90,7 +93,16 @@ pub fn App() -> impl IntoView {
     // The transport's own notices may need the transport (to reload a folder).
     let this = StoredValue::new(None::<Transport>);
     let transport = Transport::start(move |notice| match notice {
-        Notice::Connected { accounts } => ui.accounts.set(accounts),
+        Notice::Connected {
+            accounts,
+            pop3,
+            imap,
+        } => {
+            // Accounts with both: people choose when signing in.
+            ui.both_protocols
+                .set(pop3.into_iter().filter(|a| imap.contains(a)).collect());
+            ui.accounts.set(accounts);
+        }
         Notice::Event(Event::ConnectivityChanged {
             state: Connectivity::Lost,
         }) => ui.signed_out(Some(

@@ -33,8 +33,13 @@ impl RequestError {
 
 /// What the transport tells the app besides replies.
 pub enum Notice {
-    /// The socket opened; these are the configured accounts.
-    Connected { accounts: Vec<String> },
+    /// The socket opened; these are the configured accounts, and which of them
+    /// offer POP3 and IMAP (both lists empty: all IMAP).
+    Connected {
+        accounts: Vec<String>,
+        pop3: Vec<String>,
+        imap: Vec<String>,
+    },
     /// The bridge pushed an event.
     Event(Event),
     /// The socket closed (or could not open).
@@ -132,7 +137,15 @@ async fn run(mut requests: mpsc::UnboundedReceiver<Outgoing>, notify: impl Fn(No
                     }
                 }
                 Input::Frame(Some(text)) => match serde_json::from_str::<ServerMessage>(&text) {
-                    Ok(ServerMessage::Hello { accounts }) => notify(Notice::Connected { accounts }),
+                    Ok(ServerMessage::Hello {
+                        accounts,
+                        pop3,
+                        imap,
+                    }) => notify(Notice::Connected {
+                        accounts,
+                        pop3,
+                        imap,
+                    }),
                     Ok(ServerMessage::Reply { id, reply }) => {
                         if let Some(answer) = pending.remove(&id) {
                             let _ = answer.send(Ok(reply));

@@ -584,3 +584,35 @@ async fn download_all_gives_the_originals_and_can_delete_exactly_those() -> Resu
     }
     Ok(())
 }
+
+/// An account with both servers lets people choose; IMAP is the default.
+#[tokio::test]
+async fn an_account_with_both_protocols_signs_in_over_either() -> Result<()> {
+    let (dovecot, user) = server_with(&[note("Both ways", "x")], "").await?;
+    let account = AccountSpec {
+        pop3: Some(dovecot.pop3s_url()),
+        ..AccountSpec::trusting("Example", &dovecot)
+    };
+    let bridge = Bridge::start(&[account], None).await?;
+    for (asked, got) in [
+        (None, MailProtocol::Imap),
+        (Some(MailProtocol::Imap), MailProtocol::Imap),
+        (Some(MailProtocol::Pop3), MailProtocol::Pop3),
+    ] {
+        let mut client = bridge.connect().await?;
+        match client.sign_in_over(None, &user, asked).await?? {
+            Reply::SignedIn { protocol, .. } => assert_eq!(protocol, got, "{asked:?}"),
+            other => bail!("{other:?}"),
+        }
+        assert_eq!(client.open("INBOX", 10).await?.subjects(), ["Both ways"]);
+    }
+    // An IMAP-only account refuses POP3.
+    let imap_only = Bridge::start(&[AccountSpec::trusting("Imap", &dovecot)], None).await?;
+    let mut client = imap_only.connect().await?;
+    let refused = client
+        .sign_in_over(None, &user, Some(MailProtocol::Pop3))
+        .await?
+        .expect_err("no POP3 here");
+    assert_eq!(refused.code, ErrorCode::BadRequest);
+    Ok(())
+}

@@ -108,10 +108,10 @@ impl Browser {
         })
     }
 
-    /// The text input labelled `label` (by `<label for>` or `aria-label`).
+    /// The input or menu labelled `label` (by `<label for>` or `aria-label`).
     pub async fn field(&self, label: &str) -> Result<Element> {
         let xpath = format!(
-            "//input[@id=//label[normalize-space()={0}]/@for or @aria-label={0}]",
+            "//*[self::input or self::select][@id=//label[normalize-space()={0}]/@for or @aria-label={0}]",
             xpath_literal(label)
         );
         self.wait_for(Locator::XPath(&xpath), &format!("field {label:?}"))

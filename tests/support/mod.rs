@@ -179,7 +179,7 @@ impl WsClient {
             bytes_received: 0,
         };
         match client.next_message().await? {
-            ServerMessage::Hello { accounts } => client.accounts = accounts,
+            ServerMessage::Hello { accounts, .. } => client.accounts = accounts,
             other => bail!("expected hello, got {other:?}"),
         }
         Ok(client)
@@ -257,11 +257,21 @@ impl WsClient {
         account: Option<&str>,
         user: &User,
     ) -> Result<Result<Reply, WireError>> {
+        self.sign_in_over(account, user, None).await
+    }
+
+    /// Signs in over `protocol`, for an account that offers both.
+    pub async fn sign_in_over(
+        &mut self,
+        account: Option<&str>,
+        user: &User,
+        protocol: Option<protocol::MailProtocol>,
+    ) -> Result<Result<Reply, WireError>> {
         self.request(Request::SignIn {
             account: account.map(str::to_owned),
             user: user.name.clone(),
             password: user.password.clone(),
-            protocol: None,
+            protocol,
         })
         .await
     }

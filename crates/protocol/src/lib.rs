@@ -39,6 +39,7 @@
 //! Bridge to browser:
 //! ```json
 //! {"type":"hello","accounts":["Example"]}
+//! {"type":"hello","accounts":["Work","Home"],"pop3":["Home"],"imap":["Work"]}
 //! {"type":"reply","id":1,"reply":{"type":"signed_in","account":"Example","user":"alice"}}
 //! {"type":"reply","id":17,"reply":{"type":"signed_in","account":"Home","user":"alice","protocol":"pop3"}}
 //! {"type":"reply","id":2,"reply":{"type":"folders","folders":[{"id":"INBOX","name":"Inbox","parent":null,"depth":0,"role":"inbox","selectable":true,"subscribed":true,"total":3,"unread":1},{"id":"Lists/Rust","name":"Rust","parent":"Lists","depth":1,"role":null,"selectable":true,"subscribed":false,"total":0,"unread":0}]}}
@@ -220,8 +221,16 @@ impl std::fmt::Debug for Request {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
-    /// Sent once, right after the WebSocket opens.
-    Hello { accounts: Vec<String> },
+    /// Sent once, right after the WebSocket opens. `pop3` names the accounts that
+    /// offer POP3; those not also in `imap` offer only POP3. (Both lists are left
+    /// out when every account is IMAP only, and `imap` then means all of them.)
+    Hello {
+        accounts: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pop3: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        imap: Vec<String>,
+    },
     /// The successful answer to request `id`.
     Reply { id: RequestId, reply: Reply },
     /// The failed answer to request `id`.
@@ -640,7 +649,7 @@ mod tests {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
         assert_eq!(client.len(), 18);
-        assert_eq!(server.len(), 20);
+        assert_eq!(server.len(), 21);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));
@@ -738,6 +747,8 @@ mod tests {
         let mut messages = vec![
             ServerMessage::Hello {
                 accounts: vec!["A".into(), "B".into()],
+                pop3: vec!["B".into()],
+                imap: vec!["A".into(), "B".into()],
             },
             ServerMessage::Reply {
                 id: 1,
