@@ -149,19 +149,7 @@ async fn main() -> Result<()> {
         bail!("the single download was incomplete: {single}");
     }
     let idle_rss = rss_kib(pid)?;
-    let peak = Arc::new(AtomicU64::new(idle_rss));
-    let running = Arc::new(AtomicBool::new(true));
-    let sampler = {
-        let (peak, running) = (peak.clone(), running.clone());
-        tokio::spawn(async move {
-            while running.load(Ordering::Relaxed) {
-                if let Ok(rss) = rss_kib(pid) {
-                    peak.fetch_max(rss, Ordering::Relaxed);
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-    };
+    let sampler = PeakRss::start(pid, idle_rss);
     let start = Instant::now();
     let downloads: Vec<_> = (0..4)
         .map(|_| tokio::spawn(download(url.clone())))
@@ -171,14 +159,48 @@ async fn main() -> Result<()> {
         sizes.push(download.await??);
     }
     let download_time = start.elapsed();
-    running.store(false, Ordering::Relaxed);
-    sampler.await?;
+    let peak_rss = sampler.stop().await?;
     if sizes.iter().any(|&s| s != 50 << 20) {
         bail!("a download was incomplete: {sizes:?}");
     }
-    let peak_rss = peak.load(Ordering::Relaxed);
     let high_water = high_water_kib(pid)?;
     drop(client);
+
+    eprintln!(
+        "==> POP3: opening the 50 MB message (RETR into the spool) and downloading its attachment"
+    );
+    let mut pop = process.signed_in_to("BenchPop", &user).await?;
+    let pop_window = pop.open("INBOX", 10).await?;
+    let pop_uid = pop_window
+        .messages
+        .iter()
+        .find(|m| m.subject == "The 50 MB file")
+        .map(|m| m.uid)
+        .context("the 50 MB message is not in the POP3 inbox")?;
+    let pop_idle = rss_kib(pid)?;
+    let sampler = PeakRss::start(pid, pop_idle);
+    let start = Instant::now();
+    let pop_view = open(&mut pop, pop_uid).await?;
+    let pop_open_time = start.elapsed();
+    let pop_file = pop_view
+        .parts
+        .iter()
+        .find(|p| p.name.as_deref() == Some("file.bin"))
+        .context("the 50 MB attachment is not listed over POP3")?;
+    let start = Instant::now();
+    let pop_size = download(format!(
+        "{}{}/part/{}",
+        bridge.origin(),
+        pop_view.link,
+        pop_file.id
+    ))
+    .await?;
+    let pop_download_time = start.elapsed();
+    let pop_peak = sampler.stop().await?;
+    if pop_size != 50 << 20 {
+        bail!("the POP3 download was incomplete: {pop_size}");
+    }
+    drop(pop);
     drop(process);
     let live = live::measure(&postern, &dovecot, &user).await?;
 
@@ -221,6 +243,19 @@ async fn main() -> Result<()> {
         "  4 × 50 MB downloaded in                            {:>6.2} s ({:.0} MB/s in total)",
         download_time.as_secs_f64(),
         200.0 * 1.048_576 / download_time.as_secs_f64()
+    );
+    println!(
+        "  POP3: open the 50 MB message (RETR to the spool)   {:>6.2} s",
+        pop_open_time.as_secs_f64()
+    );
+    println!(
+        "  POP3: its attachment, decoded from the spool       {:>6.2} s",
+        pop_download_time.as_secs_f64()
+    );
+    println!(
+        "  POP3: bridge memory peak during both               {:>6.1} MiB (+{:.1} MiB)",
+        pop_peak as f64 / 1024.0,
+        pop_peak.saturating_sub(pop_idle) as f64 / 1024.0
     );
     println!();
     println!(
@@ -284,6 +319,10 @@ async fn main() -> Result<()> {
         "download_4x50mb_seconds": download_time.as_secs_f64(),
         "download_50mb_bridge_seconds": single_time.as_secs_f64(),
         "fetch_50mb_direct_seconds": direct_time.as_secs_f64(),
+        "pop3_open_50mb_seconds": pop_open_time.as_secs_f64(),
+        "pop3_download_50mb_seconds": pop_download_time.as_secs_f64(),
+        "pop3_rss_before_kib": pop_idle,
+        "pop3_rss_peak_kib": pop_peak,
     });
     std::fs::write(
         out.join("reading.json"),
@@ -354,6 +393,43 @@ async fn download(url: String) -> Result<u64> {
     Ok(total)
 }
 
+/// The highest resident memory of process `pid` while it runs, read every 5 ms.
+struct PeakRss {
+    peak: Arc<AtomicU64>,
+    running: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PeakRss {
+    fn start(pid: u32, now_kib: u64) -> Self {
+        let peak = Arc::new(AtomicU64::new(now_kib));
+        let running = Arc::new(AtomicBool::new(true));
+        let task = {
+            let (peak, running) = (peak.clone(), running.clone());
+            tokio::spawn(async move {
+                while running.load(Ordering::Relaxed) {
+                    if let Ok(rss) = rss_kib(pid) {
+                        peak.fetch_max(rss, Ordering::Relaxed);
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        };
+        PeakRss {
+            peak,
+            running,
+            task,
+        }
+    }
+
+    /// Stops sampling; the peak in KiB.
+    async fn stop(self) -> Result<u64> {
+        self.running.store(false, Ordering::Relaxed);
+        self.task.await?;
+        Ok(self.peak.load(Ordering::Relaxed))
+    }
+}
+
 fn status_field(pid: u32, field: &str) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
@@ -389,10 +465,12 @@ impl BridgeProcess {
         std::fs::write(
             &config,
             format!(
-                "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\n\n[[account]]\nname = \"Bench\"\nimap = {:?}\nca_file = {:?}\n",
+                "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\ndata_dir = {:?}\n\n[[account]]\nname = \"Bench\"\nimap = {:?}\nca_file = {ca:?}\n\n[[account]]\nname = \"BenchPop\"\npop3 = {:?}\nca_file = {ca:?}\n",
                 dir.path().join("static").display().to_string(),
+                dir.path().join("data").display().to_string(),
                 dovecot.imaps_url(),
-                dovecot.ca_file().display().to_string()
+                dovecot.pop3s_url(),
+                ca = dovecot.ca_file().display().to_string()
             ),
         )?;
         let process = tokio::process::Command::new(postern)
@@ -415,9 +493,14 @@ impl BridgeProcess {
         })
     }
 
+    /// A client signed in to the IMAP account.
     pub async fn signed_in(&self, user: &User) -> Result<WsClient> {
+        self.signed_in_to("Bench", user).await
+    }
+
+    pub async fn signed_in_to(&self, account: &str, user: &User) -> Result<WsClient> {
         let mut client = self.bridge.connect().await?;
-        client.sign_in(None, user).await??;
+        client.sign_in(Some(account), user).await??;
         Ok(client)
     }
 }

@@ -616,3 +616,77 @@ async fn an_account_with_both_protocols_signs_in_over_either() -> Result<()> {
     assert_eq!(refused.code, ErrorCode::BadRequest);
     Ok(())
 }
+
+/// A 30 MB message: retrieved only when opened, into the spool file, and its
+/// attachment downloads byte for byte, with its exact length.
+#[tokio::test]
+async fn a_30_mb_message_opens_and_its_attachment_downloads() -> Result<()> {
+    let content = sample::noise(30 << 20);
+    let raw = sample::with_attachment(
+        &sample::Headers {
+            from: "\"Sam Rivera\" <sam@example.org>",
+            to: "alice@example.org",
+            subject: "The 30 MB file",
+            date: T0,
+        },
+        "The file is attached.",
+        &sample::Attachment {
+            file_name: "big.bin",
+            content_type: "application/octet-stream",
+            content: &content,
+        },
+    );
+    let (dovecot, user) = server_with(&[note("Small", "x"), raw], "").await?;
+    let bridge = Bridge::start(
+        &[AccountSpec::pop3("Example", &dovecot, dovecot.pop3s_url())],
+        None,
+    )
+    .await?;
+    let mut client = pop3_session(&bridge, &user, "Example").await?;
+    let window = client.open("INBOX", 10).await?;
+    assert_eq!(window.subjects(), ["The 30 MB file", "Small"]);
+    ensure!(
+        window.messages[0].size > 40 << 20,
+        "listed at its encoded size"
+    );
+    let view = client
+        .open_message("INBOX", window.messages[0].uid, None)
+        .await?;
+    let body = view.body.as_ref().context("no body")?;
+    ensure!(
+        matches!(&body.content, protocol::BodyContent::Text { text } if text.contains("The file is attached.")),
+        "{body:?}"
+    );
+    let part = view
+        .parts
+        .iter()
+        .find(|p| p.name.as_deref() == Some("big.bin"))
+        .context("the attachment is not listed")?;
+    let url = format!("{}{}/part/{}", bridge.origin(), view.link, part.id);
+    let response = tests::http_get(&url).await?;
+    ensure!(response.status == 200, "status {}", response.status);
+    let length = response
+        .headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .map(|(_, v)| v.clone());
+    assert_eq!(length, Some(content.len().to_string()));
+    ensure!(
+        response.body == content,
+        "the download differs from the original"
+    );
+    // Dovecot served it once, through one RETR, and the part download read the
+    // spool file rather than retrieving it again (each session logs its count).
+    drop(client);
+    let logs = tests::eventually("the POP3 session to end", async || {
+        let logs = dovecot.logs();
+        Ok(logs.contains("retr=1/").then_some(logs))
+    })
+    .await?;
+    let retrievals: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("retr=") && !l.contains("retr=0/"))
+        .collect();
+    assert_eq!(retrievals.len(), 1, "{retrievals:?}");
+    Ok(())
+}
