@@ -727,6 +727,12 @@ pub fn change_folders(ui: Ui, transport: Transport, request: Request) {
 }
 
 /// Reloads the folder list for its counts, keeping the selection.
+/// Asks for the folder list again, which makes a POP3 bridge look for new mail;
+/// new messages then arrive as events.
+pub fn look_for_mail(ui: Ui, transport: Transport) {
+    spawn_local(refresh_counts(ui, transport));
+}
+
 async fn refresh_counts(ui: Ui, transport: Transport) {
     if let Ok(Reply::Folders { folders }) = transport.request(Request::ListFolders).await {
         ui.folders.update(|f| f.loaded(folders));

@@ -690,3 +690,47 @@ async fn a_30_mb_message_opens_and_its_attachment_downloads() -> Result<()> {
     assert_eq!(retrievals.len(), 1, "{retrievals:?}");
     Ok(())
 }
+
+/// With the regular look for new mail an hour away, asking for the folder list (as
+/// the app does when it comes back into view) looks at once.
+#[tokio::test]
+async fn asking_for_folders_looks_for_new_mail() -> Result<()> {
+    let (dovecot, user) = server_with(&[note("First", "x")], "").await?;
+    let bridge = Bridge::start_counting_every(
+        &[AccountSpec::pop3("Example", &dovecot, dovecot.pop3s_url())],
+        None,
+        3600,
+    )
+    .await?;
+    let mut client = pop3_session(&bridge, &user, "Example").await?;
+    client.open("INBOX", 10).await?;
+    let mut imap = dovecot.imap(&user).await?;
+    sample::append_all(
+        &mut imap,
+        &[Sample {
+            folder: "INBOX".into(),
+            flags: vec![],
+            date: T0 + 10,
+            raw: note("Second", "y"),
+        }],
+    )
+    .await?;
+    imap.logout().await?;
+    // The last look may be just younger than the five seconds between looks.
+    let deadline = tokio::time::Instant::now() + tests::DEADLINE;
+    let folders = loop {
+        let folders = client.folders().await?;
+        if folders[0].total == 2 {
+            break folders;
+        }
+        ensure!(tokio::time::Instant::now() < deadline, "{folders:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(folders[0].unread, 2);
+    client
+        .event("the new message", |e| {
+            matches!(e, Event::FolderChanged { added, .. } if added.iter().any(|m| m.subject == "Second"))
+        })
+        .await?;
+    Ok(())
+}

@@ -8,7 +8,7 @@ use super::icons;
 use super::message_list::MessageList;
 use super::reader::Reader;
 use super::shortcuts::Shortcuts;
-use crate::app::{commit_pending_now, sign_out, undo, use_transport, use_ui};
+use crate::app::{commit_pending_now, look_for_mail, sign_out, undo, use_transport, use_ui};
 use crate::settings;
 use crate::state::Pane;
 
@@ -26,6 +26,9 @@ pub fn Mailbox() -> impl IntoView {
                 .is_some_and(|d| d.hidden());
             if hidden {
                 commit_pending_now(ui, transport.clone());
+            } else if ui.pop3() {
+                // POP3 cannot tell of new mail: coming back is a good moment to look.
+                look_for_mail(ui, transport.clone());
             }
         })
     };

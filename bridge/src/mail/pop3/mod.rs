@@ -57,6 +57,8 @@ const MAX_MESSAGE: u64 = 256 << 20;
 const SPOOLED: usize = 4;
 /// The most of a header block kept for the list.
 const MAX_LIST_HEADER: usize = 64 << 10;
+/// Asking for the folder list looks for new mail, unless the last look is younger.
+const RECHECK_AFTER: Duration = Duration::from_secs(5);
 /// New messages announced with their headers at once; beyond this the browser reloads.
 const MAX_ANNOUNCED: usize = 200;
 
@@ -216,7 +218,15 @@ impl State {
             action: "listing messages",
             source,
         };
-        let ids = pop.uidl().await.map_err(failed)?;
+        let ids = match pop.uidl().await {
+            Ok(ids) => ids,
+            Err(Pop3Error::Refused { .. }) => {
+                return Err(MailError::Unsupported(
+                    "This POP3 server gives messages no lasting ids (UIDL), which Postern needs.",
+                ));
+            }
+            Err(error) => return Err(failed(error)),
+        };
         let sizes: HashMap<u32, u64> = pop.list().await.map_err(failed)?.into_iter().collect();
         // A hostile server might repeat an id; the first of each is kept.
         let mut seen = HashSet::new();
@@ -369,14 +379,24 @@ impl State {
             256 << 10,
             file.try_clone().map_err(MailError::Spool)?,
         );
-        self.step("retrieving a message", async |c| {
-            c.pop
-                .retr(number, MAX_MESSAGE, |chunk| {
-                    std::io::Write::write_all(&mut writer, chunk)
-                })
-                .await
-        })
-        .await?;
+        let retrieved = self
+            .step("retrieving a message", async |c| {
+                c.pop
+                    .retr(number, MAX_MESSAGE, |chunk| {
+                        std::io::Write::write_all(&mut writer, chunk)
+                    })
+                    .await
+            })
+            .await;
+        match retrieved {
+            Ok(()) => {}
+            // Deleted by another program since the list was read.
+            Err(MailError::Pop3 {
+                source: Pop3Error::Refused { .. },
+                ..
+            }) => return Err(missing()),
+            Err(other) => return Err(other),
+        }
         std::io::Write::flush(&mut writer).map_err(MailError::Spool)?;
         drop(writer);
         let reader = file.try_clone().map_err(MailError::Spool)?;
@@ -642,8 +662,10 @@ impl Sections for SpoolSections {
 
 impl MailSource for Pop3Source {
     async fn folders(&mut self) -> Result<Vec<Folder>, MailError> {
+        // The app asks for folders when it comes back into view: a moment to look
+        // for new mail, unless the maildrop just did.
         let mut state = self.maildrop.state.lock().await;
-        if state.checked.is_none() {
+        if state.checked.is_none_or(|at| at.elapsed() >= RECHECK_AFTER) {
             state.check().await?;
         }
         Ok(vec![Folder {
