@@ -80,6 +80,16 @@ impl LinkRegistry {
         }
     }
 
+    /// The session and folder behind an export link, which is used up by this.
+    pub fn take_export(&self, token: &str) -> Option<(SessionHandle, Target)> {
+        let found = self.resolve_any(token)?;
+        if !matches!(found.1, Target::Export { .. }) {
+            return None;
+        }
+        self.lock().remove(token);
+        Some(found)
+    }
+
     /// The session and target behind `token`, if it is still valid.
     pub fn resolve_any(&self, token: &str) -> Option<(SessionHandle, Target)> {
         let now = Instant::now();

@@ -40,12 +40,13 @@ fn civil(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
-/// Quotes one message's bytes as they stream: a line start that reads `>*From `
-/// gets another `>`. Bytes at a line start are held back only while they could
-/// still turn out to be such a line.
+/// Quotes one message's bytes as they stream: a line that reads `>*From ` gets
+/// another `>`. The `>`s at a line start go out at once (one more in front of the
+/// run is the same bytes as one more at its end), and at most the five bytes that
+/// might still spell `From ` are held back.
 #[derive(Debug)]
 pub struct Quoter {
-    /// At a line start, the bytes seen so far that may still become `>*From `.
+    /// After a line start and any `>`s: the bytes that may still become `From `.
     held: Vec<u8>,
     at_line_start: bool,
     /// The last byte written, to end the message with a line break.
@@ -55,7 +56,7 @@ pub struct Quoter {
 impl Default for Quoter {
     fn default() -> Self {
         Quoter {
-            held: Vec::new(),
+            held: Vec::with_capacity(5),
             at_line_start: true,
             last: None,
         }
@@ -71,16 +72,16 @@ impl Quoter {
                 self.at_line_start = byte == b'\n';
                 continue;
             }
-            self.held.push(byte);
-            let quotes = self.held.iter().take_while(|b| **b == b'>').count();
-            let rest = &self.held[quotes..];
-            if rest.len() < 5 && b"From ".starts_with(rest) {
-                // Still a prefix of `>*From `: wait for more.
+            if self.held.is_empty() && byte == b'>' {
+                self.emit(b">", out);
                 continue;
             }
-            let quote = rest == b"From ";
+            self.held.push(byte);
+            if self.held.len() < 5 && b"From ".starts_with(&self.held) {
+                continue;
+            }
             let held = std::mem::take(&mut self.held);
-            if quote {
+            if held == b"From " {
                 self.emit(b">", out);
             }
             self.emit(&held, out);
@@ -134,6 +135,18 @@ mod tests {
                 "chunks of {chunk}"
             );
         }
+    }
+
+    #[test]
+    fn a_long_run_of_quote_marks_is_not_held_back() {
+        let mut line = vec![b'>'; 100_000];
+        line.extend_from_slice(b"From x\n");
+        let mut quoter = Quoter::default();
+        let mut out = Vec::new();
+        quoter.push(&line[..50_000], &mut out);
+        assert_eq!(out.len(), 50_000, "the run goes out as it comes");
+        quoter.push(&line[50_000..], &mut out);
+        assert_eq!(out.len(), line.len() + 1, "one more quote mark");
     }
 
     #[test]

@@ -44,13 +44,15 @@ pub fn router() -> Router<Arc<AppState>> {
 /// any download. With `delete_after`, the messages sent are then deleted, once the
 /// file has gone out to its end; a download cut short deletes nothing.
 async fn export(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    // An export link works once: a repeated request (a retry, the history) must
+    // not export, and delete, again.
     let Some((
         session,
         Target::Export {
             folder,
             delete_after,
         },
-    )) = state.links.resolve_any(&token)
+    )) = state.links.take_export(&token)
     else {
         return plain(
             StatusCode::NOT_FOUND,
@@ -187,7 +189,14 @@ fn mbox(
                     at.done = true;
                     return Some((Err(fail(error)), at));
                 }
-                Ok(bytes) if bytes.is_empty() => current.size = current.offset,
+                // Shorter than announced: the file must not claim it whole (nor
+                // may it be deleted as sent).
+                Ok(bytes) if bytes.is_empty() => {
+                    at.done = true;
+                    let short =
+                        MailError::Spool(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+                    return Some((Err(fail(short)), at));
+                }
                 Ok(bytes) => {
                     current.offset += bytes.len() as u64;
                     current.quoter.push(&bytes, &mut out);

@@ -607,17 +607,28 @@ pub fn download_all(ui: Ui, transport: Transport) {
     };
     spawn_local(async move {
         match transport.request(request).await {
-            Ok(Reply::ExportReady { link, .. }) => {
-                if let Some(window) = web_sys::window() {
-                    let _ = window.location().assign(&link);
-                }
-            }
+            Ok(Reply::ExportReady { link, .. }) => save(&link),
             Ok(_) => ui
                 .problem
                 .set(Some("Postern gave an unexpected answer.".to_owned())),
             Err(error) => ui.problem.set(Some(error.message())),
         }
     });
+}
+
+/// Has the browser save what `link` serves, without leaving the app (a failed
+/// download fails in the download list, not in place of the app).
+fn save(link: &str) {
+    use wasm_bindgen::JsCast;
+    let anchor = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.create_element("a").ok())
+        .and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok());
+    if let Some(anchor) = anchor {
+        anchor.set_href(link);
+        anchor.set_download("");
+        anchor.click();
+    }
 }
 
 /// Copies the targets into `to`; the list stays as it is, and the bar says where
@@ -726,13 +737,13 @@ pub fn change_folders(ui: Ui, transport: Transport, request: Request) {
     });
 }
 
-/// Reloads the folder list for its counts, keeping the selection.
 /// Asks for the folder list again, which makes a POP3 bridge look for new mail;
 /// new messages then arrive as events.
 pub fn look_for_mail(ui: Ui, transport: Transport) {
     spawn_local(refresh_counts(ui, transport));
 }
 
+/// Reloads the folder list for its counts, keeping the selection.
 async fn refresh_counts(ui: Ui, transport: Transport) {
     if let Ok(Reply::Folders { folders }) = transport.request(Request::ListFolders).await {
         ui.folders.update(|f| f.loaded(folders));

@@ -502,8 +502,12 @@ async fn export(
         Reply::ExportReady { link, .. } => link,
         other => bail!("expected an export link, got {other:?}"),
     };
-    let response = tests::http_get(&format!("{}{link}", bridge.origin())).await?;
+    let url = format!("{}{link}", bridge.origin());
+    let response = tests::http_get(&url).await?;
     ensure!(response.status == 200, "status {}", response.status);
+    // The link works once: asking again must not export (or delete) again.
+    let again = tests::http_get(&url).await?;
+    ensure!(again.status == 404, "a second GET gave {}", again.status);
     let header = |name: &str| {
         response
             .headers
@@ -582,6 +586,14 @@ async fn download_all_gives_the_originals_and_can_delete_exactly_those() -> Resu
     } else {
         assert_eq!(left, ["Late"]);
     }
+    // The browser that downloaded hears of the removals like any other.
+    let sent = exported.len();
+    client
+        .event(
+            "the removals",
+            |e| matches!(e, Event::FolderChanged { removed, .. } if removed.len() == sent),
+        )
+        .await?;
     Ok(())
 }
 

@@ -51,6 +51,23 @@ impl Pop3Error {
     }
 }
 
+/// `-ERR [CODE] text` as an error; `None` for any other line.
+fn refusal(line: &str) -> Option<Pop3Error> {
+    let rest = line.strip_prefix("-ERR")?;
+    if !(rest.is_empty() || rest.starts_with(' ')) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let (code, text) = match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((code, text)) => (Some(code.to_ascii_uppercase()), text.trim_start()),
+        None => (None, rest),
+    };
+    Some(Pop3Error::Refused {
+        code,
+        text: text.chars().take(200).collect(),
+    })
+}
+
 /// One POP3 conversation. Every read waits at most `deadline` for the next bytes.
 pub struct Pop3<S> {
     stream: S,
@@ -90,12 +107,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         self.status().await
     }
 
+    /// Writes the line and its CRLF without copying it (a line may hold a password).
     async fn send(&mut self, line: &str) -> Result<(), Pop3Error> {
-        let mut bytes = Vec::with_capacity(line.len() + 2);
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.extend_from_slice(b"\r\n");
         let write = async {
-            self.stream.write_all(&bytes).await?;
+            self.stream.write_all(line.as_bytes()).await?;
+            self.stream.write_all(b"\r\n").await?;
             self.stream.flush().await
         };
         match timeout(self.deadline, write).await {
@@ -123,7 +139,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         self.command("STLS").await.map(drop)
     }
 
-    /// `AUTH PLAIN` with the initial response (RFC 5034).
+    /// `AUTH PLAIN` (RFC 5034): with the initial response on the command line when
+    /// that stays within the 255 octets allowed, else after the server's `+`.
     pub async fn auth_plain(&mut self, user: &str, password: &str) -> Result<(), Pop3Error> {
         use base64::Engine;
         let mut token =
@@ -132,11 +149,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         token.extend_from_slice(user.as_bytes());
         token.push(0);
         token.extend_from_slice(password.as_bytes());
-        let line = zeroize::Zeroizing::new(format!(
-            "AUTH PLAIN {}",
-            base64::engine::general_purpose::STANDARD.encode(&*token)
-        ));
-        self.command(&line).await.map(drop)
+        let mut line = zeroize::Zeroizing::new(String::with_capacity(2 * token.len() + 16));
+        line.push_str("AUTH PLAIN ");
+        let at = line.len();
+        base64::engine::general_purpose::STANDARD.encode_string(&*token, &mut line);
+        if line.len() <= 255 {
+            return self.command(&line).await.map(drop);
+        }
+        self.send("AUTH PLAIN").await?;
+        self.continuation().await?;
+        self.command(&line[at..]).await.map(drop)
+    }
+
+    /// Reads the server's `+ ` invitation to go on with an AUTH exchange.
+    async fn continuation(&mut self) -> Result<(), Pop3Error> {
+        match self.line().await? {
+            line if line == "+" || line.starts_with("+ ") => Ok(()),
+            line => Err(refusal(&line).unwrap_or(Pop3Error::Protocol(
+                "an AUTH answer that is neither + nor -ERR",
+            ))),
+        }
     }
 
     /// `USER` then `PASS`.
@@ -218,7 +250,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     /// Reads one status line: `+OK text` gives the text, `-ERR [CODE] text` an error.
     async fn status(&mut self) -> Result<String, Pop3Error> {
-        let line = loop {
+        let line = self.line().await?;
+        if line == "+OK" {
+            return Ok(String::new());
+        }
+        if let Some(text) = line.strip_prefix("+OK ") {
+            return Ok(text.to_owned());
+        }
+        Err(refusal(&line).unwrap_or(Pop3Error::Protocol(
+            "a status line that is neither +OK nor -ERR",
+        )))
+    }
+
+    /// Reads one line, without its line end, within [`MAX_STATUS_LINE`].
+    async fn line(&mut self) -> Result<String, Pop3Error> {
+        loop {
             if let Some(at) = self.buf[self.start..self.end]
                 .iter()
                 .position(|b| *b == b'\n')
@@ -227,7 +273,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
                 let line = line.strip_suffix(b"\r").unwrap_or(line);
                 let text = String::from_utf8_lossy(line).into_owned();
                 self.start += at + 1;
-                break text;
+                return Ok(text);
             }
             if self.end - self.start >= MAX_STATUS_LINE {
                 return Err(Pop3Error::Protocol("a status line too long"));
@@ -235,23 +281,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
             if !self.fill().await? {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
-        };
-        if let Some(rest) = line.strip_prefix("+OK") {
-            Ok(rest.trim_start().to_owned())
-        } else if let Some(rest) = line.strip_prefix("-ERR") {
-            let rest = rest.trim_start();
-            let (code, text) = match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
-                Some((code, text)) => (Some(code.to_ascii_uppercase()), text.trim_start()),
-                None => (None, rest),
-            };
-            Err(Pop3Error::Refused {
-                code,
-                text: text.chars().take(200).collect(),
-            })
-        } else {
-            Err(Pop3Error::Protocol(
-                "a status line that is neither +OK nor -ERR",
-            ))
         }
     }
 
@@ -434,6 +463,20 @@ mod tests {
         assert!(error.leaves_session_usable());
         let sent = server.await.expect("server");
         assert_eq!(sent[3], "AUTH PLAIN AHUAcA==");
+    }
+
+    #[tokio::test]
+    async fn long_credentials_go_after_the_continuation() {
+        let (mut pop, server) =
+            scripted("+OK\r\n", vec![b"+ \r\n", b"+OK welcome\r\n", b"+OKAY\r\n"]).await;
+        pop.greeting().await.expect("greeting");
+        let password = "p".repeat(300);
+        pop.auth_plain("alice", &password).await.expect("signed in");
+        let error = pop.command("NOOP").await.expect_err("not +OK");
+        assert!(matches!(error, Pop3Error::Protocol(_)), "{error:?}");
+        let sent = server.await.expect("server");
+        assert_eq!(sent[0], "AUTH PLAIN");
+        assert!(sent[1].len() > 255 && !sent[1].contains(' '), "{}", sent[1]);
     }
 
     #[tokio::test]

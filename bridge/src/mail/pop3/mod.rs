@@ -18,6 +18,7 @@ mod client;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -88,13 +89,16 @@ impl Maildrops {
             return drop;
         }
         let (changed, _) = watch::channel(0);
+        let lost = Arc::new(AtomicBool::new(false));
         let drop = Arc::new(Maildrop {
+            lost: lost.clone(),
             state: tokio::sync::Mutex::new(State {
                 key: key.clone(),
                 server: server.clone(),
                 tls: account.tls.clone(),
                 store: self.store.clone(),
                 changed,
+                lost,
                 conn: None,
                 credentials: None,
                 uid_validity: 0,
@@ -112,6 +116,8 @@ impl Maildrops {
 /// One user's POP3 mailbox as the bridge keeps it.
 pub struct Maildrop {
     state: tokio::sync::Mutex<State>,
+    /// Set when the password stopped working; read without the lock.
+    lost: Arc<AtomicBool>,
 }
 
 struct State {
@@ -121,6 +127,8 @@ struct State {
     store: Store,
     /// Bumped whenever the list or a flag changes, waking every session's watch.
     changed: watch::Sender<u64>,
+    /// Set when the password stopped working: the sessions end.
+    lost: Arc<AtomicBool>,
     conn: Option<Conn>,
     /// The last user name and password that worked, to log in again.
     credentials: Option<(Zeroizing<String>, Zeroizing<String>)>,
@@ -161,9 +169,12 @@ async fn keep(drop: Weak<Maildrop>, poll: Duration) {
         tokio::time::sleep(tick).await;
         let Some(drop) = drop.upgrade() else { return };
         let mut state = drop.state.lock().await;
-        if state.checked.is_none_or(|at| at.elapsed() >= poll)
+        if state.credentials.is_some()
+            && state.checked.is_none_or(|at| at.elapsed() >= poll)
             && let Err(error) = state.check().await
         {
+            // Tried again a whole `poll` later, not at the next tick.
+            state.checked = Some(Instant::now());
             tracing::info!(error = %crate::session::ErrorChain(&error), "checking a POP3 mailbox failed; will retry");
         }
         if state
@@ -180,10 +191,24 @@ impl Maildrop {
     /// Logs in with these credentials (checking them, whatever other sessions hold)
     /// and reads the message list.
     async fn login(&self, user: &str, password: &str) -> Result<(), MailError> {
+        // Checked beside the shared connection, so that a wrong password costs the
+        // other sessions nothing; only a server that allows one session at a time
+        // (`[IN-USE]`) needs ours ended first.
+        let (server, tls) = {
+            let state = self.state.lock().await;
+            (state.server.clone(), state.tls.clone())
+        };
+        let first = open(&server, tls.clone(), user, password).await;
         let mut state = self.state.lock().await;
-        // The server allows one session per user: end ours before starting another.
+        let pop = match first {
+            Err(MailError::InUse) if state.conn.is_some() => {
+                state.quit().await;
+                open(&server, tls, user, password).await?
+            }
+            other => other?,
+        };
         state.quit().await;
-        let pop = open(&state.server, state.tls.clone(), user, password).await?;
+        state.lost.store(false, Ordering::Relaxed);
         state.credentials = Some((
             Zeroizing::new(user.to_owned()),
             Zeroizing::new(password.to_owned()),
@@ -197,7 +222,16 @@ impl State {
     async fn conn(&mut self) -> Result<&mut Conn, MailError> {
         if self.conn.is_none() {
             let (user, password) = self.credentials.clone().ok_or(MailError::Closed)?;
-            let pop = open(&self.server, self.tls.clone(), &user, &password).await?;
+            let pop = match open(&self.server, self.tls.clone(), &user, &password).await {
+                Err(MailError::WrongCredentials) => {
+                    // The password changed: stop trying it, and end the sessions.
+                    self.credentials = None;
+                    self.lost.store(true, Ordering::Relaxed);
+                    self.changed.send_modify(|v| *v += 1);
+                    return Err(MailError::WrongCredentials);
+                }
+                other => other?,
+            };
             self.adopt(pop).await?;
         }
         let conn = self.conn.as_mut().ok_or(MailError::Closed)?;
@@ -312,36 +346,61 @@ impl State {
         self.messages.iter().position(|e| e.uid == uid)
     }
 
-    /// Reads the headers of the messages at `indexes` that are not known yet.
-    async fn load_headers(&mut self, indexes: &[usize]) -> Result<(), MailError> {
-        for &index in indexes {
-            let Some(entry) = self.messages.get(index) else {
-                continue;
-            };
-            if entry.header.is_some() {
+    /// Reads the headers of the messages `uids` that are not known yet, over the
+    /// connection the list was read on: if it is gone, the list may have changed,
+    /// and the caller must look again (`Ok(false)`). A message whose headers the
+    /// server will not give is listed without them.
+    async fn load_headers(&mut self, uids: &[u32]) -> Result<bool, MailError> {
+        for &uid in uids {
+            let Some(i) = self.index(uid) else { continue };
+            if self.messages[i].header.is_some() {
                 continue;
             }
-            let (uid, size) = (entry.uid, entry.size);
-            let Some(number) = self.conn().await?.numbers.get(&uid).copied() else {
-                continue;
+            let size = self.messages[i].size;
+            let Some(number) = self.conn.as_ref().map(|c| c.numbers.get(&uid).copied()) else {
+                return Ok(false);
             };
-            let raw = self
+            let Some(number) = number else { continue };
+            let raw = match self
                 .step("reading headers", async |c| {
                     c.pop.top(number, MAX_LIST_HEADER).await
                 })
-                .await?;
-            // The list may have been read again meanwhile; find the entry anew.
-            if let Some(i) = self.index(uid) {
-                self.messages[i].header = Some(header_from_raw(uid, &raw, Vec::new(), size, None));
-            }
+                .await
+            {
+                Ok(raw) => raw,
+                Err(MailError::Pop3 {
+                    source: Pop3Error::Refused { .. },
+                    ..
+                }) => Vec::new(),
+                Err(other) => return Err(other),
+            };
+            self.messages[i].header = Some(header_from_raw(uid, &raw, Vec::new(), size, None));
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// Makes sure the connection is up when headers of `uids` are to be read;
+    /// true if that took a new login, which reads the list afresh (so what was
+    /// worked out from the old one must be worked out again).
+    async fn ready_for(&mut self, uids: &[u32]) -> Result<bool, MailError> {
+        let missing = uids.iter().any(|uid| {
+            self.index(*uid)
+                .is_some_and(|i| self.messages[i].header.is_none())
+        });
+        if missing && self.conn.is_none() {
+            self.conn().await?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// The list entry of the message at `index`, with its current flags.
     fn header(&self, index: usize) -> Option<MessageHeader> {
         let entry = self.messages.get(index)?;
-        let mut header = entry.header.clone()?;
+        let mut header = entry
+            .header
+            .clone()
+            .unwrap_or_else(|| header_from_raw(entry.uid, b"", Vec::new(), entry.size, None));
         header.flags = entry.flags.clone();
         Some(header)
     }
@@ -359,8 +418,12 @@ impl State {
 
     /// The message `uid`, retrieved into a spool file unless it already is.
     async fn spool(&mut self, uid: u32) -> Result<Arc<Spool>, MailError> {
-        if let Some((_, spool)) = self.spools.iter().find(|(u, _)| *u == uid) {
-            return Ok(spool.clone());
+        if let Some(at) = self.spools.iter().position(|(u, _)| *u == uid) {
+            // Most recently used last: eviction takes the front.
+            let hit = self.spools.remove(at).ok_or(MailError::Closed)?;
+            let spool = hit.1.clone();
+            self.spools.push_back(hit);
+            return Ok(spool);
         }
         let missing = || MailError::MessageNotFound {
             folder: INBOX.to_owned(),
@@ -423,8 +486,14 @@ impl State {
             let Some(number) = self.conn().await?.numbers.get(&uid).copied() else {
                 continue;
             };
-            self.step("deleting a message", async |c| c.pop.dele(number).await)
-                .await?;
+            if let Err(error) = self
+                .step("deleting a message", async |c| c.pop.dele(number).await)
+                .await
+            {
+                // Ended without QUIT, the session commits none of its marks.
+                self.conn = None;
+                return Err(error);
+            }
         }
         let committed = self
             .step("committing deletions", async |c| c.pop.quit().await)
@@ -432,8 +501,9 @@ impl State {
         self.conn = None;
         committed?;
         self.store.forget(&self.key, uids).await?;
-        self.messages.retain(|e| !uids.contains(&e.uid));
-        self.spools.retain(|(uid, _)| !uids.contains(uid));
+        let gone: HashSet<u32> = uids.iter().copied().collect();
+        self.messages.retain(|e| !gone.contains(&e.uid));
+        self.spools.retain(|(uid, _)| !gone.contains(uid));
         self.changed.send_modify(|v| *v += 1);
         Ok(())
     }
@@ -558,23 +628,22 @@ impl Pop3Source {
         if state.checked.is_none() {
             state.check().await?;
         }
-        let total = state.total();
         let limit = limit.min(protocol::MAX_WINDOW);
-        let positions = offset.min(total)..offset.saturating_add(limit).min(total);
-        let indexes: Vec<usize> = positions.map(|p| at(total, p, sort) as usize).collect();
-        state.load_headers(&indexes).await?;
+        // The window, total and list all from one reading of the list: reading
+        // headers may need a new login, which reads the list again.
+        let (total, indexes) = loop {
+            let total = state.total();
+            let positions = offset.min(total)..offset.saturating_add(limit).min(total);
+            let indexes: Vec<usize> = positions.map(|p| at(total, p, sort) as usize).collect();
+            let uids: Vec<u32> = indexes.iter().map(|&i| state.messages[i].uid).collect();
+            if !state.ready_for(&uids).await? && state.load_headers(&uids).await? {
+                break (total, indexes);
+            }
+        };
         let messages = indexes.iter().filter_map(|&i| state.header(i)).collect();
         if open {
             self.sort = sort;
-            self.told = Some(Told {
-                uid_validity: state.uid_validity,
-                uids: state.messages.iter().map(|e| e.uid).collect(),
-                flags: state
-                    .messages
-                    .iter()
-                    .map(|e| (e.uid, e.flags.clone()))
-                    .collect(),
-            });
+            self.told = Some(Told::of(&state));
             self.changed.mark_unchanged();
         }
         Ok(FolderWindow {
@@ -591,12 +660,27 @@ impl Pop3Source {
     }
 }
 
-/// The index (oldest first) of list position `position` in `sort` order.
+/// The index (oldest first) of list position `position` in `sort` order, and the
+/// other way round.
 fn at(total: u32, position: u32, sort: Sort) -> u32 {
     if sort.newest_first {
         total - 1 - position
     } else {
         position
+    }
+}
+
+impl Told {
+    fn of(state: &State) -> Self {
+        Told {
+            uid_validity: state.uid_validity,
+            uids: state.messages.iter().map(|e| e.uid).collect(),
+            flags: state
+                .messages
+                .iter()
+                .map(|e| (e.uid, e.flags.clone()))
+                .collect(),
+        }
     }
 }
 
@@ -787,11 +871,9 @@ impl MailSource for Pop3Source {
         if uids.is_empty() {
             return Err(MailError::BadInput("no messages named"));
         }
-        self.maildrop.state.lock().await.delete(uids).await?;
-        if let Some(told) = &mut self.told {
-            told.uids.retain(|uid| !uids.contains(uid));
-        }
-        Ok(())
+        // The browser hears of the removal like any other; when it asked for it,
+        // it has taken the rows out already, as after an IMAP move.
+        self.maildrop.state.lock().await.delete(uids).await
     }
 
     async fn change_folder(&mut self, _: FolderChange) -> Result<(), MailError> {
@@ -842,90 +924,78 @@ impl MailSource for Pop3Source {
         let Some(told) = &mut self.told else {
             return Ok(Vec::new());
         };
-        let mut state = self.maildrop.state.lock().await;
-        if state.uid_validity != told.uid_validity {
-            self.told = None;
-            return Ok(vec![Event::FolderReset {
+        let reset = || {
+            Ok(vec![Event::FolderReset {
                 folder: INBOX.to_owned(),
-            }]);
-        }
-        let now: Vec<u32> = state.messages.iter().map(|e| e.uid).collect();
-        let now_set: HashSet<u32> = now.iter().copied().collect();
-        let before: HashSet<u32> = told.uids.iter().copied().collect();
-        let removed: Vec<u32> = told
-            .uids
-            .iter()
-            .copied()
-            .filter(|u| !now_set.contains(u))
-            .collect();
-        let added_indexes: Vec<usize> = (0..now.len())
-            .filter(|&i| !before.contains(&now[i]))
-            .collect();
-        if added_indexes.len() > MAX_ANNOUNCED {
-            self.told = None;
-            return Ok(vec![Event::FolderReset {
-                folder: INBOX.to_owned(),
-            }]);
-        }
-        let flags: Vec<MessageFlags> = state
-            .messages
-            .iter()
-            .filter(|e| before.contains(&e.uid) && told.flags.get(&e.uid) != Some(&e.flags))
-            .map(|e| MessageFlags {
-                uid: e.uid,
-                flags: e.flags.clone(),
-            })
-            .collect();
-        if removed.is_empty() && added_indexes.is_empty() && flags.is_empty() {
-            return Ok(Vec::new());
-        }
-        state.load_headers(&added_indexes).await?;
-        let total = state.total();
-        let newest_first = self.sort.newest_first;
-        // Positions in the list as the browser orders it, after the removals.
-        let position = |index: usize| {
-            if newest_first {
-                total - 1 - index as u32
-            } else {
-                index as u32
-            }
+            }])
         };
-        let removed_at = told
-            .uids
-            .iter()
-            .enumerate()
-            .filter(|(_, uid)| !now_set.contains(uid))
-            .map(|(i, _)| {
-                if newest_first {
-                    told.uids.len() as u32 - 1 - i as u32
-                } else {
-                    i as u32
-                }
-            })
-            .collect();
-        let mut added: Vec<(u32, MessageHeader)> = added_indexes
-            .iter()
-            .filter_map(|&i| state.header(i).map(|h| (position(i), h)))
-            .collect();
-        added.sort_by_key(|(at, _)| *at);
-        *told = Told {
-            uid_validity: state.uid_validity,
-            uids: now,
-            flags: state
+        let mut state = self.maildrop.state.lock().await;
+        // Worked out from one reading of the list: reading the new messages' headers
+        // may need a new login, which reads the list again.
+        let (removed, added, flags) = loop {
+            if state.uid_validity != told.uid_validity {
+                self.told = None;
+                return reset();
+            }
+            let now: HashSet<u32> = state.messages.iter().map(|e| e.uid).collect();
+            let before: HashSet<u32> = told.uids.iter().copied().collect();
+            let removed: Vec<u32> = told
+                .uids
+                .iter()
+                .copied()
+                .filter(|u| !now.contains(u))
+                .collect();
+            let added: Vec<u32> = state
                 .messages
                 .iter()
-                .map(|e| (e.uid, e.flags.clone()))
-                .collect(),
+                .map(|e| e.uid)
+                .filter(|u| !before.contains(u))
+                .collect();
+            if added.len() > MAX_ANNOUNCED {
+                self.told = None;
+                return reset();
+            }
+            let flags: Vec<MessageFlags> = state
+                .messages
+                .iter()
+                .filter(|e| before.contains(&e.uid) && told.flags.get(&e.uid) != Some(&e.flags))
+                .map(|e| MessageFlags {
+                    uid: e.uid,
+                    flags: e.flags.clone(),
+                })
+                .collect();
+            if removed.is_empty() && added.is_empty() && flags.is_empty() {
+                return Ok(Vec::new());
+            }
+            if !state.ready_for(&added).await? && state.load_headers(&added).await? {
+                break (removed, added, flags);
+            }
         };
+        // New messages at their positions in the list as the browser orders it,
+        // after the removals; removals go by UID, as for an IMAP folder by arrival.
+        let total = state.total();
+        let added: HashSet<u32> = added.into_iter().collect();
+        let mut placed: Vec<(u32, MessageHeader)> = state
+            .messages
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| added.contains(&e.uid))
+            .filter_map(|(i, _)| {
+                let header = state.header(i)?;
+                Some((at(total, i as u32, self.sort), header))
+            })
+            .collect();
+        placed.sort_by_key(|(at, _)| *at);
+        *told = Told::of(&state);
         Ok(vec![Event::FolderChanged {
             folder: INBOX.to_owned(),
             total,
             unread: state.unread(),
-            added_at: added.iter().map(|(at, _)| *at).collect(),
-            added: added.into_iter().map(|(_, h)| h).collect(),
+            added_at: placed.iter().map(|(at, _)| *at).collect(),
+            added: placed.into_iter().map(|(_, h)| h).collect(),
             flags,
             removed,
-            removed_at,
+            removed_at: Vec::new(),
         }])
     }
 
@@ -953,8 +1023,10 @@ impl MailSource for Pop3Source {
         Ok(())
     }
 
+    /// Only once the password stopped working: the session then ends (there is no
+    /// way to reconnect); otherwise the maildrop reconnects by itself.
     fn is_broken(&self) -> bool {
-        false
+        self.maildrop.lost.load(Ordering::Relaxed)
     }
 
     async fn logout(self) {
