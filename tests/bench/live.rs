@@ -1,8 +1,10 @@
 //! Organizing, live: push latency (another client's APPEND to the event at the
 //! WebSocket, beside a direct IMAP client idling on the same folder), the first
 //! window of a 100,000-message folder through the bridge against a direct client's
-//! same commands (in arrival order, and by date with SORT), and the bridge's memory per idle signed-in session (IDLE running)
-//! at 1, 100 and 1,000 sessions.
+//! same commands (in arrival order, and by date with SORT) and a window from its
+//! middle, the bridge's memory per idle signed-in session (IDLE running) at 1, 100
+//! and 1,000 sessions, and with 1,000 signed in, the wait for a header window that
+//! 100 of them ask for at once.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -25,6 +27,8 @@ const BIG: u32 = 100_000;
 const WINDOW_RUNS: usize = 15;
 /// The first window's size, as the app asks for it.
 const WINDOW: u32 = 50;
+/// Sessions asking for a window at once, of the 1,000 signed in.
+const LOADED: usize = 100;
 
 pub struct Figures {
     pub push_bridge: Stats,
@@ -35,6 +39,11 @@ pub struct Figures {
     pub window_direct: Stats,
     pub by_date_bridge: Stats,
     pub by_date_direct: Stats,
+    pub middle_bridge: Stats,
+    pub middle_direct: Stats,
+    /// A header window asked for by 100 of 1,000 signed-in sessions at once.
+    pub under_load: Stats,
+    pub under_load_p99: f64,
     /// (sessions, RSS in KiB, KiB per session over the bridge with none).
     pub sessions: Vec<(usize, u64, f64)>,
     pub json: serde_json::Value,
@@ -43,10 +52,16 @@ pub struct Figures {
 pub async fn measure(postern: &Path, dovecot: &Dovecot, user: &User) -> Result<Figures> {
     let bridge = BridgeProcess::start(postern, dovecot).await?;
     let (push_bridge, push_direct) = push_latency(&bridge, dovecot, user).await?;
-    let [window_bridge, window_direct, by_date_bridge, by_date_direct] =
-        first_window(&bridge, dovecot, user).await?;
+    let [
+        window_bridge,
+        window_direct,
+        by_date_bridge,
+        by_date_direct,
+        middle_bridge,
+        middle_direct,
+    ] = first_window(&bridge, dovecot, user).await?;
     drop(bridge);
-    let sessions = memory_per_session(postern, dovecot, user).await?;
+    let (sessions, under_load) = memory_per_session(postern, dovecot, user).await?;
 
     let ms = |times: &[Duration]| {
         times
@@ -61,6 +76,9 @@ pub async fn measure(postern: &Path, dovecot: &Dovecot, user: &User) -> Result<F
         "first_window_100k_direct_ms": ms(&window_direct),
         "first_window_100k_by_date_bridge_ms": ms(&by_date_bridge),
         "first_window_100k_by_date_direct_ms": ms(&by_date_direct),
+        "middle_window_100k_bridge_ms": ms(&middle_bridge),
+        "middle_window_100k_direct_ms": ms(&middle_direct),
+        "window_with_1000_sessions_100_at_once_ms": ms(&under_load),
         "idle_sessions_rss_kib": sessions.iter().map(|(n, rss, per)| serde_json::json!({
             "sessions": n, "rss_kib": rss, "kib_per_session": per,
         })).collect::<Vec<_>>(),
@@ -74,6 +92,10 @@ pub async fn measure(postern: &Path, dovecot: &Dovecot, user: &User) -> Result<F
         window_direct: stats(&window_direct),
         by_date_bridge: stats(&by_date_bridge),
         by_date_direct: stats(&by_date_direct),
+        middle_bridge: stats(&middle_bridge),
+        middle_direct: stats(&middle_direct),
+        under_load_p99: p99(&under_load),
+        under_load: stats(&under_load),
         sessions,
         json,
     })
@@ -170,7 +192,7 @@ async fn first_window(
     bridge: &BridgeProcess,
     dovecot: &Dovecot,
     user: &User,
-) -> Result<[Vec<Duration>; 4]> {
+) -> Result<[Vec<Duration>; 6]> {
     eprintln!("==> seeding a folder of {BIG} messages");
     let mut direct = dovecot.imap(user).await?;
     direct.create("Big").await?;
@@ -224,6 +246,35 @@ async fn first_window(
             bail!("the direct window has {} messages", fetched.len());
         }
     }
+    // Scrolling: a window from the middle of the open folder.
+    eprintln!("==> a window from the middle of the big folder: bridge against direct");
+    let mut middle_bridge = Vec::new();
+    let mut middle_straight = Vec::new();
+    client.open("Big", WINDOW).await?;
+    direct.select("Big").await?;
+    let offset = BIG / 2;
+    for _ in 0..=WINDOW_RUNS {
+        let start = Instant::now();
+        let window = client.window("Big", offset, WINDOW).await?;
+        middle_bridge.push(start.elapsed());
+        if window.messages.len() != WINDOW as usize {
+            bail!(
+                "the bridge's middle window has {} messages",
+                window.messages.len()
+            );
+        }
+        let start = Instant::now();
+        let high = BIG - offset;
+        let fetched: Vec<_> = direct
+            .fetch(format!("{}:{high}", high - WINDOW + 1), query)
+            .await?
+            .try_collect()
+            .await?;
+        middle_straight.push(start.elapsed());
+        if fetched.len() != WINDOW as usize {
+            bail!("the direct middle window has {} messages", fetched.len());
+        }
+    }
     // By date, after the arrival runs, so that neither order's runs share the
     // other's warm-up.
     for _ in 0..=WINDOW_RUNS {
@@ -254,11 +305,20 @@ async fn first_window(
         &mut straight,
         &mut sorted_bridge,
         &mut sorted_straight,
+        &mut middle_bridge,
+        &mut middle_straight,
     ] {
         times.remove(0);
     }
     direct.logout().await?;
-    Ok([through_bridge, straight, sorted_bridge, sorted_straight])
+    Ok([
+        through_bridge,
+        straight,
+        sorted_bridge,
+        sorted_straight,
+        middle_bridge,
+        middle_straight,
+    ])
 }
 
 fn by_date() -> protocol::Sort {
@@ -286,12 +346,14 @@ async fn uid_sort(session: &mut maildev::ImapSession, command: &str) -> Result<V
 }
 
 /// The bridge's memory with 0, 1, 100 and 1,000 signed-in sessions, each with
-/// INBOX open and IDLE running; per session over the bridge with none.
+/// INBOX open and IDLE running; per session over the bridge with none. Then, with
+/// the 1,000 signed in, 100 of them ask for a header window at once: how long each
+/// waits.
 async fn memory_per_session(
     postern: &Path,
     dovecot: &Dovecot,
     user: &User,
-) -> Result<Vec<(usize, u64, f64)>> {
+) -> Result<(Vec<(usize, u64, f64)>, Vec<Duration>)> {
     let bridge = BridgeProcess::start(postern, dovecot).await?;
     settle().await;
     let base = rss_kib(bridge.pid)?;
@@ -309,8 +371,33 @@ async fn memory_per_session(
         figures.push((level, rss, rss.saturating_sub(base) as f64 / level as f64));
     }
     figures.insert(0, (0, base, 0.0));
+    eprintln!("==> 100 of the 1,000 sessions asking for a window at once");
+    let asking: Vec<WsClient> = clients.drain(..LOADED).collect();
+    let gate = std::sync::Arc::new(tokio::sync::Barrier::new(LOADED));
+    let tasks: Vec<_> = asking
+        .into_iter()
+        .map(|mut client| {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                gate.wait().await;
+                let start = Instant::now();
+                let window = client.window("INBOX", 0, WINDOW).await?;
+                let took = start.elapsed();
+                if window.messages.is_empty() {
+                    bail!("an empty window under load");
+                }
+                Ok::<_, anyhow::Error>((took, client))
+            })
+        })
+        .collect();
+    let mut under_load = Vec::new();
+    for task in tasks {
+        let (took, client) = task.await??;
+        under_load.push(took);
+        clients.push(client);
+    }
     drop(clients);
-    Ok(figures)
+    Ok((figures, under_load))
 }
 
 /// Lets sessions reach IDLE and the allocator settle before memory is read.

@@ -31,10 +31,9 @@ const RUNS: usize = 25;
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let postern: PathBuf = std::env::args()
-        .nth(1)
-        .context("usage: bench <path to the postern binary>")?
-        .into();
+    let usage = "usage: bench <path to the postern binary> <the built app (dist)>";
+    let postern: PathBuf = std::env::args().nth(1).context(usage)?.into();
+    let dist: PathBuf = std::env::args().nth(2).context(usage)?.into();
     let user = User::new("bench", "bench-password");
     eprintln!("==> starting Dovecot and seeding a 10 MB and a 50 MB attachment");
     let dovecot = Dovecot::start(std::slice::from_ref(&user))?;
@@ -50,8 +49,10 @@ async fn main() -> Result<()> {
     sample::append_all(&mut imap, &samples).await?;
     imap.select("INBOX").await?;
 
-    let process = BridgeProcess::start(&postern, &dovecot).await?;
+    let process = BridgeProcess::start_serving(&postern, &dovecot, Some(&dist)).await?;
     let pid = process.pid;
+    eprintln!("==> weighing a cold load of the app");
+    let weight = weigh(&process.bridge.origin()).await?;
     let bridge = &process.bridge;
     let mut client = process.signed_in(&user).await?;
     let window = client.open("INBOX", 10).await?;
@@ -207,6 +208,15 @@ async fn main() -> Result<()> {
     let bridge_ms = stats(&bridge_times);
     let direct_ms = stats(&direct_times);
     println!();
+    println!("Weight: a cold load of the app                       as served   uncompressed");
+    for (path, served, raw) in &weight {
+        println!("  {path:<50} {served:>7} B  {raw:>9} B");
+    }
+    let (served, raw) = weight
+        .iter()
+        .fold((0, 0), |(s, r), (_, served, raw)| (s + served, r + raw));
+    println!("  {:<50} {served:>7} B  {raw:>9} B", "in all");
+    println!();
     println!("Reading mail                                         median      p10–p90");
     println!("  bytes over the WebSocket to open the 10 MB note    {open_bytes} B");
     println!(
@@ -299,6 +309,16 @@ async fn main() -> Result<()> {
         "direct IMAP: STATUS, SELECT, UID SORT, UID FETCH",
         &live.by_date_direct,
     );
+    row(
+        "a window from the middle of it, bridge",
+        &live.middle_bridge,
+    );
+    row("direct IMAP: the same FETCH", &live.middle_direct);
+    row("a window, 100 of 1,000 sessions at once", &live.under_load);
+    println!(
+        "  {:<50} {:>6.1} ms",
+        "  (p99 of the same)", live.under_load_p99
+    );
     for (sessions, rss, per) in &live.sessions {
         println!(
             "  bridge memory with {sessions:>4} idle sessions (IDLE on)    {:>6.1} MiB  {per:.0} KiB per session",
@@ -310,6 +330,9 @@ async fn main() -> Result<()> {
     let out = workspace_root().join("target").join("bench");
     std::fs::create_dir_all(&out)?;
     let json = serde_json::json!({
+        "cold_load": weight.iter().map(|(path, served, raw)| serde_json::json!({
+            "path": path, "served_bytes": served, "uncompressed_bytes": raw,
+        })).collect::<Vec<_>>(),
         "open_10mb_note_websocket_bytes": open_bytes,
         "open_message_bridge_ms": bridge_times.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
         "open_message_direct_ms": direct_times.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
@@ -376,6 +399,53 @@ async fn open(client: &mut WsClient, uid: u32) -> Result<protocol::MessageView> 
         Reply::MessageOpened { message, .. } => Ok(*message),
         other => bail!("expected a message, got {other:?}"),
     }
+}
+
+/// What a browser downloads on a cold load of the app: the page and every file it
+/// names (scripts, the wasm, styles, icons), each as served to a browser that
+/// accepts gzip, and uncompressed.
+async fn weigh(origin: &str) -> Result<Vec<(String, u64, u64)>> {
+    let page = get(&format!("{origin}/"), false).await?;
+    let text = String::from_utf8_lossy(&page);
+    let mut paths = vec!["/".to_owned()];
+    for attribute in ["href=\"", "src=\""] {
+        for piece in text.split(attribute).skip(1) {
+            let Some(path) = piece.split('"').next() else {
+                continue;
+            };
+            if path.starts_with('/') && !path.starts_with("//") && !paths.iter().any(|p| p == path)
+            {
+                paths.push(path.to_owned());
+            }
+        }
+    }
+    let mut weights = Vec::new();
+    for path in paths {
+        let url = format!("{origin}{path}");
+        let served = get(&url, true).await?.len() as u64;
+        let raw = get(&url, false).await?.len() as u64;
+        weights.push((path, served, raw));
+    }
+    if weights.len() < 3 {
+        bail!("the page names too few files to be the app: {weights:?}");
+    }
+    Ok(weights)
+}
+
+/// The body of a GET, as it crossed the wire (gzip when `gzip` and the bridge
+/// compresses).
+async fn get(url: &str, gzip: bool) -> Result<Vec<u8>> {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let request = hyper::Request::get(url)
+        .header("accept-encoding", if gzip { "gzip" } else { "identity" })
+        .body(http_body_util::Empty::new())?;
+    let response = client.request(request).await?;
+    if !response.status().is_success() {
+        bail!("GET {url}: {}", response.status());
+    }
+    Ok(response.into_body().collect().await?.to_bytes().to_vec())
 }
 
 /// Streams a download, counting its bytes without keeping them.
@@ -457,6 +527,15 @@ pub struct BridgeProcess {
 
 impl BridgeProcess {
     pub async fn start(postern: &Path, dovecot: &Dovecot) -> Result<Self> {
+        Self::start_serving(postern, dovecot, None).await
+    }
+
+    /// As `start`, serving the built app from `dist` (else an empty folder).
+    pub async fn start_serving(
+        postern: &Path,
+        dovecot: &Dovecot,
+        dist: Option<&Path>,
+    ) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let port = maildev::free_port()?;
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
@@ -466,7 +545,9 @@ impl BridgeProcess {
             &config,
             format!(
                 "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\ndata_dir = {:?}\n\n[[account]]\nname = \"Bench\"\nimap = {:?}\nca_file = {ca:?}\n\n[[account]]\nname = \"BenchPop\"\npop3 = {:?}\nca_file = {ca:?}\n",
-                dir.path().join("static").display().to_string(),
+                dist.map_or_else(|| dir.path().join("static"), Path::to_owned)
+                    .display()
+                    .to_string(),
                 dir.path().join("data").display().to_string(),
                 dovecot.imaps_url(),
                 dovecot.pop3s_url(),

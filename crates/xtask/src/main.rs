@@ -131,7 +131,9 @@ fn test(root: &Path) -> Result<()> {
 }
 
 fn bench(root: &Path) -> Result<()> {
-    setup::ensure_tools(root)?;
+    // The app is built too: the benchmark weighs what a browser downloads.
+    let tools = setup::ensure_tools(root)?;
+    build_frontend(&tools)?;
     run(
         "building the bridge and the benchmark (release)",
         cargo().args([
@@ -149,7 +151,9 @@ fn bench(root: &Path) -> Result<()> {
     )?;
     run(
         "measuring",
-        Command::new(root.join("target/release/bench")).arg(root.join("target/release/postern")),
+        Command::new(root.join("target/release/bench"))
+            .arg(root.join("target/release/postern"))
+            .arg(root.join("dist")),
     )
 }
 
