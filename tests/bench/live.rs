@@ -41,6 +41,10 @@ pub struct Figures {
     pub by_date_direct: Stats,
     pub middle_bridge: Stats,
     pub middle_direct: Stats,
+    /// From opening the WebSocket through sign-in to the first window of the big
+    /// folder; and a direct client's connect, TLS, LOGIN, SELECT and FETCH.
+    pub first_screen_bridge: Stats,
+    pub first_screen_direct: Stats,
     /// A header window asked for by 100 of 1,000 signed-in sessions at once.
     pub under_load: Stats,
     pub under_load_p99: f64,
@@ -59,6 +63,8 @@ pub async fn measure(postern: &Path, dovecot: &Dovecot, user: &User) -> Result<F
         by_date_direct,
         middle_bridge,
         middle_direct,
+        first_screen_bridge,
+        first_screen_direct,
     ] = first_window(&bridge, dovecot, user).await?;
     drop(bridge);
     let (sessions, under_load) = memory_per_session(postern, dovecot, user).await?;
@@ -78,6 +84,8 @@ pub async fn measure(postern: &Path, dovecot: &Dovecot, user: &User) -> Result<F
         "first_window_100k_by_date_direct_ms": ms(&by_date_direct),
         "middle_window_100k_bridge_ms": ms(&middle_bridge),
         "middle_window_100k_direct_ms": ms(&middle_direct),
+        "first_screen_100k_bridge_ms": ms(&first_screen_bridge),
+        "first_screen_100k_direct_ms": ms(&first_screen_direct),
         "window_with_1000_sessions_100_at_once_ms": ms(&under_load),
         "idle_sessions_rss_kib": sessions.iter().map(|(n, rss, per)| serde_json::json!({
             "sessions": n, "rss_kib": rss, "kib_per_session": per,
@@ -94,6 +102,8 @@ pub async fn measure(postern: &Path, dovecot: &Dovecot, user: &User) -> Result<F
         by_date_direct: stats(&by_date_direct),
         middle_bridge: stats(&middle_bridge),
         middle_direct: stats(&middle_direct),
+        first_screen_bridge: stats(&first_screen_bridge),
+        first_screen_direct: stats(&first_screen_direct),
         under_load_p99: p99(&under_load),
         under_load: stats(&under_load),
         sessions,
@@ -192,7 +202,7 @@ async fn first_window(
     bridge: &BridgeProcess,
     dovecot: &Dovecot,
     user: &User,
-) -> Result<[Vec<Duration>; 6]> {
+) -> Result<[Vec<Duration>; 8]> {
     eprintln!("==> seeding a folder of {BIG} messages");
     let mut direct = dovecot.imap(user).await?;
     direct.create("Big").await?;
@@ -275,6 +285,38 @@ async fn first_window(
             bail!("the direct middle window has {} messages", fetched.len());
         }
     }
+    // The first screen: a new WebSocket, sign-in and the first window, against a
+    // new direct connection doing the same work, alternately.
+    eprintln!("==> first screen of the big folder, from a cold connection: bridge against direct");
+    let mut screen_bridge = Vec::new();
+    let mut screen_straight = Vec::new();
+    for _ in 0..=WINDOW_RUNS {
+        let start = Instant::now();
+        let mut fresh = bridge.signed_in(user).await?;
+        let window = fresh.open("Big", WINDOW).await?;
+        screen_bridge.push(start.elapsed());
+        drop(fresh);
+        if window.messages.len() != WINDOW as usize {
+            bail!(
+                "the bridge's first screen has {} messages",
+                window.messages.len()
+            );
+        }
+        let start = Instant::now();
+        let mut cold = dovecot.imap(user).await?;
+        let mailbox = cold.select("Big").await?;
+        let low = mailbox.exists - WINDOW + 1;
+        let fetched: Vec<_> = cold
+            .fetch(format!("{low}:{}", mailbox.exists), query)
+            .await?
+            .try_collect()
+            .await?;
+        screen_straight.push(start.elapsed());
+        cold.logout().await?;
+        if fetched.len() != WINDOW as usize {
+            bail!("the direct first screen has {} messages", fetched.len());
+        }
+    }
     // By date, after the arrival runs, so that neither order's runs share the
     // other's warm-up.
     for _ in 0..=WINDOW_RUNS {
@@ -307,6 +349,8 @@ async fn first_window(
         &mut sorted_straight,
         &mut middle_bridge,
         &mut middle_straight,
+        &mut screen_bridge,
+        &mut screen_straight,
     ] {
         times.remove(0);
     }
@@ -318,6 +362,8 @@ async fn first_window(
         sorted_straight,
         middle_bridge,
         middle_straight,
+        screen_bridge,
+        screen_straight,
     ])
 }
 

@@ -294,6 +294,19 @@ async fn main() -> Result<()> {
         )
     };
     row(
+        "first screen: WebSocket, sign-in, first window",
+        &live.first_screen_bridge,
+    );
+    row(
+        "direct IMAP: connect, TLS, LOGIN, SELECT, FETCH",
+        &live.first_screen_direct,
+    );
+    println!(
+        "  {:<50} {:>6.2}×",
+        "  (ratio, bridge / direct)",
+        live.first_screen_bridge.median / live.first_screen_direct.median
+    );
+    row(
         "first window of 100,000 messages, bridge",
         &live.window_bridge,
     );
