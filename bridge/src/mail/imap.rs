@@ -24,7 +24,7 @@ use super::transport::{Bounded, Budget, connect_tcp, server_label, start_tls};
 use super::view::{self, Structure};
 use super::{
     FolderChange, FolderWindow, Links, MailError, MailSource, MessageRef, OpenedMessage, PartMeta,
-    Selected, UPSTREAM_DEADLINE, check_command_text,
+    Selected, UPSTREAM_DEADLINE, check_command_text, not_found,
 };
 use crate::config::{Account, Security, Server};
 
@@ -660,7 +660,7 @@ impl MailSource for ImapSource {
         let uid_validity = self.ensure_selected(folder).await?;
         let structure = self.structure(folder, uid).await?;
         let seen = structure.flags.contains(&Flag::Seen);
-        let missing = || not_found(folder, uid, part.map(str::to_owned));
+        let missing = || not_found(folder, uid, part);
         let mut view = view::open(&mut self.sections(uid), structure, part, links, missing).await?;
         if mark_seen
             && !seen
@@ -685,7 +685,7 @@ impl MailSource for ImapSource {
         parse_section(part).ok_or(MailError::BadInput("section"))?;
         self.ensure_selected(folder).await?;
         let Structure { root, .. } = self.structure(folder, uid).await?;
-        let missing = || not_found(folder, uid, Some(part.to_owned()));
+        let missing = || not_found(folder, uid, Some(part));
         view::show_part(&mut self.sections(uid), &root, part, links, missing).await
     }
 
@@ -820,7 +820,7 @@ impl MailSource for ImapSource {
     ) -> Result<PartMeta, MailError> {
         self.select_message(message).await?;
         let Structure { root, size, .. } = self.structure(&message.folder, message.uid).await?;
-        let missing = || not_found(&message.folder, message.uid, part.map(str::to_owned));
+        let missing = || not_found(&message.folder, message.uid, part);
         view::part_meta(&mut self.sections(message.uid), &root, size, part, missing).await
     }
 
@@ -838,7 +838,7 @@ impl MailSource for ImapSource {
         };
         self.fetch_section(message.uid, path.as_deref(), offset, u64::from(len.max(1)))
             .await?
-            .ok_or_else(|| not_found(&message.folder, message.uid, part.map(str::to_owned)))
+            .ok_or_else(|| not_found(&message.folder, message.uid, part))
     }
 
     async fn listing(&mut self, _: &str) -> Result<super::Listing, MailError> {
@@ -1563,14 +1563,6 @@ fn join_section(path: &[u32]) -> String {
         .map(u32::to_string)
         .collect::<Vec<_>>()
         .join(".")
-}
-
-fn not_found(folder: &str, uid: u32, part: Option<String>) -> MailError {
-    MailError::MessageNotFound {
-        folder: folder.to_owned(),
-        uid,
-        part,
-    }
 }
 
 /// Reads the server's greeting; a missing greeting or `BYE` means the server is not

@@ -339,6 +339,15 @@ impl MailError {
     }
 }
 
+/// The error for a message (or part) that is not in `folder`.
+pub fn not_found(folder: &str, uid: u32, part: Option<&str>) -> MailError {
+    MailError::MessageNotFound {
+        folder: folder.to_owned(),
+        uid,
+        part: part.map(str::to_owned),
+    }
+}
+
 /// Refuses text that would break out of an IMAP command line: CR, LF and NUL.
 pub fn check_command_text(text: &str, what: &'static str) -> Result<(), MailError> {
     if text.contains(['\r', '\n', '\0']) {

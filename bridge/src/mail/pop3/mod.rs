@@ -41,7 +41,7 @@ use super::transport::{connect_tcp, server_label, start_tls};
 use super::view::{self, Sections, Structure};
 use super::{
     FolderChange, FolderWindow, Links, Listing, MailError, MailSource, MessageRef, OpenedMessage,
-    PartMeta, UPSTREAM_DEADLINE, check_command_text,
+    PartMeta, UPSTREAM_DEADLINE, check_command_text, not_found,
 };
 use crate::config::{Account, Security, Server};
 
@@ -425,11 +425,7 @@ impl State {
             self.spools.push_back(hit);
             return Ok(spool);
         }
-        let missing = || MailError::MessageNotFound {
-            folder: INBOX.to_owned(),
-            uid,
-            part: None,
-        };
+        let missing = || not_found(INBOX, uid, None);
         let index = self.index(uid).ok_or_else(missing)?;
         if u64::from(self.messages[index].size) > MAX_MESSAGE {
             return Err(MailError::Unsupported(
@@ -806,11 +802,7 @@ impl MailSource for Pop3Source {
             flags: flags.clone(),
             size: spool.scanned.size,
         };
-        let missing = || MailError::MessageNotFound {
-            folder: INBOX.to_owned(),
-            uid,
-            part: part.map(str::to_owned),
-        };
+        let missing = || not_found(INBOX, uid, part);
         let mut view =
             view::open(&mut SpoolSections(spool), structure, part, links, missing).await?;
         if mark_seen && !flags.contains(&Flag::Seen) {
@@ -832,11 +824,7 @@ impl MailSource for Pop3Source {
         inbox(folder)?;
         let spool = self.maildrop.state.lock().await.spool(uid).await?;
         let root = spool.scanned.root.clone();
-        let missing = || MailError::MessageNotFound {
-            folder: INBOX.to_owned(),
-            uid,
-            part: Some(part.to_owned()),
-        };
+        let missing = || not_found(INBOX, uid, Some(part));
         view::show_part(&mut SpoolSections(spool), &root, part, links, missing).await
     }
 
@@ -887,11 +875,7 @@ impl MailSource for Pop3Source {
     ) -> Result<PartMeta, MailError> {
         let spool = self.spool_of(message).await?;
         let (root, size) = (spool.scanned.root.clone(), spool.scanned.size);
-        let missing = || MailError::MessageNotFound {
-            folder: INBOX.to_owned(),
-            uid: message.uid,
-            part: part.map(str::to_owned),
-        };
+        let missing = || not_found(INBOX, message.uid, part);
         view::part_meta(&mut SpoolSections(spool), &root, size, part, missing).await
     }
 
@@ -906,11 +890,7 @@ impl MailSource for Pop3Source {
         SpoolSections(spool)
             .section(part, offset, u64::from(len))
             .await?
-            .ok_or_else(|| MailError::MessageNotFound {
-                folder: INBOX.to_owned(),
-                uid: message.uid,
-                part: part.map(str::to_owned),
-            })
+            .ok_or_else(|| not_found(INBOX, message.uid, part))
     }
 
     async fn watch<F: Future<Output: Send> + Send>(&mut self, stop: F) -> Option<F::Output> {
@@ -1042,11 +1022,7 @@ impl Pop3Source {
     async fn spool_of(&self, message: &MessageRef) -> Result<Arc<Spool>, MailError> {
         let mut state = self.maildrop.state.lock().await;
         if message.folder != INBOX || message.uid_validity != state.uid_validity {
-            return Err(MailError::MessageNotFound {
-                folder: message.folder.clone(),
-                uid: message.uid,
-                part: None,
-            });
+            return Err(not_found(&message.folder, message.uid, None));
         }
         state.spool(message.uid).await
     }
