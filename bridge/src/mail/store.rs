@@ -555,6 +555,13 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
+    /// A store in a new file; the folder goes when the first value is dropped.
+    fn fresh() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("s.redb")).expect("open");
+        (dir, store)
+    }
+
     fn mailbox(account: &str, user: &str) -> MailboxKey {
         MailboxKey {
             account: account.into(),
@@ -606,8 +613,7 @@ mod tests {
 
     #[tokio::test]
     async fn new_uidls_get_higher_uids_in_the_order_given() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("s.redb")).expect("open");
+        let (_dir, store) = fresh();
         let inbox = mailbox("example", "alice");
         store.sync(&inbox, uidls(&["a", "b"])).await.expect("sync");
         let more = store
@@ -621,8 +627,7 @@ mod tests {
 
     #[tokio::test]
     async fn pruning_drops_gone_uidls_and_their_flags_and_never_reuses_uids() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("s.redb")).expect("open");
+        let (_dir, store) = fresh();
         let inbox = mailbox("example", "alice");
         let first = store
             .sync(&inbox, uidls(&["a", "b", "c"]))
@@ -722,8 +727,7 @@ mod tests {
 
     #[tokio::test]
     async fn forgotten_uids_are_gone_and_not_reused() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("s.redb")).expect("open");
+        let (_dir, store) = fresh();
         let inbox = mailbox("example", "alice");
         store
             .sync(&inbox, uidls(&["a", "b", "c"]))
@@ -741,8 +745,7 @@ mod tests {
 
     #[tokio::test]
     async fn mailboxes_are_independent() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("s.redb")).expect("open");
+        let (_dir, store) = fresh();
         let alice = mailbox("example", "alice");
         let bob = mailbox("example", "bob");
         let other_alice = mailbox("other", "alice");
@@ -782,8 +785,7 @@ mod tests {
 
     #[tokio::test]
     async fn uidls_are_opaque() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("s.redb")).expect("open");
+        let (_dir, store) = fresh();
         let inbox = mailbox("example", "alice");
         let odd = vec![
             "\u{0}".to_string(),
@@ -807,8 +809,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_uidl_listed_twice_gets_one_uid() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("s.redb")).expect("open");
+        let (_dir, store) = fresh();
         let inbox = mailbox("example", "alice");
         let synced = store
             .sync(&inbox, uidls(&["a", "b", "a"]))
@@ -819,8 +820,7 @@ mod tests {
 
     #[tokio::test]
     async fn twenty_thousand_uidls() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("s.redb")).expect("open");
+        let (_dir, store) = fresh();
         let inbox = mailbox("example", "alice");
         let many: Vec<String> = (0..20_000).map(|i| format!("uidl-{i:08}")).collect();
 
@@ -846,8 +846,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_syncs_agree_on_uids() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("s.redb")).expect("open");
+        let (_dir, store) = fresh();
         let inbox = mailbox("example", "alice");
         let list: Vec<String> = (0..500).map(|i| format!("m{i}")).collect();
 

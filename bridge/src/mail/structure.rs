@@ -410,22 +410,25 @@ fn describe(
     }
 }
 
+/// The tree of a `BODYSTRUCTURE` as a server writes it, for tests here and of the
+/// POP3 scan, which must build the same trees.
+#[cfg(test)]
+pub fn tree(bodystructure: &str) -> (Node, Vec<Note>) {
+    use async_imap::imap_proto::{AttributeValue, Response};
+    let line = format!("* 1 FETCH (BODYSTRUCTURE {bodystructure})\r\n");
+    let (_, response) = Response::parse(line.as_bytes()).expect("parses");
+    let Response::Fetch(_, attributes) = response else {
+        panic!("not a fetch")
+    };
+    let Some(AttributeValue::BodyStructure(structure)) = attributes.first() else {
+        panic!("no structure")
+    };
+    from_imap(structure)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use async_imap::imap_proto::{AttributeValue, Response};
-
-    fn tree(bodystructure: &str) -> (Node, Vec<Note>) {
-        let line = format!("* 1 FETCH (BODYSTRUCTURE {bodystructure})\r\n");
-        let (_, response) = Response::parse(line.as_bytes()).expect("parses");
-        let Response::Fetch(_, attributes) = response else {
-            panic!("not a fetch")
-        };
-        let Some(AttributeValue::BodyStructure(structure)) = attributes.first() else {
-            panic!("no structure")
-        };
-        from_imap(structure)
-    }
 
     const TEXT: &str =
         r#"("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 12 1 NIL NIL NIL NIL)"#;

@@ -2,20 +2,9 @@
 //! the MIME fixtures and for edge cases, turned into trees by `structure::from_imap`.
 
 use super::*;
-use async_imap::imap_proto::{AttributeValue, Response};
 use std::io::Read;
 
-fn from_bodystructure(bodystructure: &str) -> (Node, Vec<Note>) {
-    let line = format!("* 1 FETCH (BODYSTRUCTURE {bodystructure})\r\n");
-    let (_, response) = Response::parse(line.as_bytes()).expect("parses");
-    let Response::Fetch(_, attributes) = response else {
-        panic!("not a fetch")
-    };
-    let Some(AttributeValue::BodyStructure(structure)) = attributes.first() else {
-        panic!("no structure")
-    };
-    structure::from_imap(structure)
-}
+use structure::tree as from_bodystructure;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
