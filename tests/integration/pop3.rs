@@ -7,35 +7,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use futures::TryStreamExt;
-use maildev::sample::{self, Sample};
+use maildev::sample;
 use protocol::{ErrorCode, Event, Flag, MailProtocol, Reply, Request};
 use tests::{AccountSpec, Bridge, Dovecot, User, WsClient, workspace_root};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::seed::{T0, alice};
-
-/// A server whose INBOX holds `messages` in that order.
-pub(crate) async fn server_with(
-    messages: &[Vec<u8>],
-    extra_config: &str,
-) -> Result<(Dovecot, User)> {
-    let user = alice();
-    let dovecot = Dovecot::start_with(std::slice::from_ref(&user), extra_config)?;
-    let mut imap = dovecot.imap(&user).await?;
-    let samples: Vec<Sample> = messages
-        .iter()
-        .enumerate()
-        .map(|(i, raw)| Sample {
-            folder: "INBOX".into(),
-            flags: vec![],
-            date: T0 + i as i64,
-            raw: raw.clone(),
-        })
-        .collect();
-    sample::append_all(&mut imap, &samples).await?;
-    imap.logout().await?;
-    Ok((dovecot, user))
-}
+use crate::seed::{T0, deliver, inbox_with};
 
 pub(crate) fn note(subject: &str, body: &str) -> Vec<u8> {
     format!(
@@ -92,7 +69,7 @@ async fn over_pop3s_and_stls_the_list_matches_the_server() -> Result<()> {
     let messages: Vec<Vec<u8>> = (1..=7)
         .map(|i| note(&format!("Note {i}"), &"text. ".repeat(i * 10)))
         .collect();
-    let (dovecot, user) = server_with(&messages, "").await?;
+    let (dovecot, user) = inbox_with(&messages, "").await?;
     let bridge = Bridge::start(
         &[
             AccountSpec::pop3("Implicit", &dovecot, dovecot.pop3s_url()),
@@ -155,7 +132,7 @@ async fn over_pop3s_and_stls_the_list_matches_the_server() -> Result<()> {
 
 #[tokio::test]
 async fn an_untrusted_certificate_is_refused() -> Result<()> {
-    let (dovecot, user) = server_with(&[], "").await?;
+    let (dovecot, user) = inbox_with(&[], "").await?;
     let account = AccountSpec {
         ca_file: None,
         ..AccountSpec::pop3("Example", &dovecot, dovecot.pop3s_url())
@@ -242,7 +219,7 @@ async fn every_fixture_reads_as_it_does_over_imap() -> Result<()> {
         .iter()
         .map(std::fs::read)
         .collect::<Result<_, _>>()?;
-    let (dovecot, user) = server_with(&fixtures, "").await?;
+    let (dovecot, user) = inbox_with(&fixtures, "").await?;
     let mut imap_account = AccountSpec::trusting("Imap", &dovecot);
     imap_account.pop3 = None;
     let bridge = Bridge::start(
@@ -284,7 +261,7 @@ async fn read_and_flagged_state_is_shared_and_kept() -> Result<()> {
     let messages: Vec<Vec<u8>> = (1..=3)
         .map(|i| note(&format!("Kept {i}"), "hello"))
         .collect();
-    let (dovecot, user) = server_with(&messages, "").await?;
+    let (dovecot, user) = inbox_with(&messages, "").await?;
     let data = tempfile::tempdir()?;
     let account = || AccountSpec::pop3("Example", &dovecot, dovecot.pop3s_url());
     let bridge = Bridge::start_keeping(&[account()], None, 1, Some(data.path())).await?;
@@ -349,7 +326,7 @@ async fn delete_removes_from_the_server_and_new_mail_appears() -> Result<()> {
     let messages: Vec<Vec<u8>> = (1..=3)
         .map(|i| note(&format!("Mail {i}"), "hello"))
         .collect();
-    let (dovecot, user) = server_with(&messages, "").await?;
+    let (dovecot, user) = inbox_with(&messages, "").await?;
     let bridge = Bridge::start(
         &[AccountSpec::pop3("Example", &dovecot, dovecot.pop3s_url())],
         None,
@@ -380,18 +357,7 @@ async fn delete_removes_from_the_server_and_new_mail_appears() -> Result<()> {
         .await?;
 
     // POP3 cannot tell of new mail: the bridge looks again (every second here).
-    let mut imap = dovecot.imap(&user).await?;
-    sample::append_all(
-        &mut imap,
-        &[Sample {
-            folder: "INBOX".into(),
-            flags: vec![],
-            date: T0 + 100,
-            raw: note("Mail 4", "new"),
-        }],
-    )
-    .await?;
-    imap.logout().await?;
+    deliver(&dovecot, &user, note("Mail 4", "new"), T0 + 100).await?;
     for session in [&mut client, &mut other] {
         let event = session
             .event(
@@ -445,7 +411,7 @@ async fn hold_maildrop(dovecot: &Dovecot, user: &User) -> Result<impl Drop> {
 
 #[tokio::test]
 async fn a_locked_maildrop_says_so_and_works_once_free() -> Result<()> {
-    let (dovecot, user) = server_with(&[note("Locked", "x")], "pop3_lock_session = yes\n").await?;
+    let (dovecot, user) = inbox_with(&[note("Locked", "x")], "pop3_lock_session = yes\n").await?;
     let bridge = Bridge::start(
         &[AccountSpec::pop3("Example", &dovecot, dovecot.pop3s_url())],
         None,
@@ -539,7 +505,7 @@ async fn download_all_gives_the_originals_and_can_delete_exactly_those() -> Resu
         "Tricky lines",
         "From the start of a line\r\n>From a quoted one\r\n>>From twice\r\nFrom\r\n.\r\n..dots\r\nend",
     ));
-    let (dovecot, user) = server_with(&originals, "").await?;
+    let (dovecot, user) = inbox_with(&originals, "").await?;
     let bridge = Bridge::start(
         &[AccountSpec::pop3("Example", &dovecot, dovecot.pop3s_url())],
         None,
@@ -557,19 +523,8 @@ async fn download_all_gives_the_originals_and_can_delete_exactly_those() -> Resu
 
     // With "delete after download", exactly the messages in the file leave the
     // server; one that arrives meanwhile may or may not be in it, and stays if not.
-    let mut imap = dovecot.imap(&user).await?;
     let late = note("Late", "arrived during the download");
-    sample::append_all(
-        &mut imap,
-        &[Sample {
-            folder: "INBOX".into(),
-            flags: vec![],
-            date: T0 + 50,
-            raw: late.clone(),
-        }],
-    )
-    .await?;
-    imap.logout().await?;
+    deliver(&dovecot, &user, late.clone(), T0 + 50).await?;
     let exported = export(&mut client, &bridge, true).await?;
     ensure!(
         exported[..4] == originals[..],
@@ -600,7 +555,7 @@ async fn download_all_gives_the_originals_and_can_delete_exactly_those() -> Resu
 /// An account with both servers lets people choose; IMAP is the default.
 #[tokio::test]
 async fn an_account_with_both_protocols_signs_in_over_either() -> Result<()> {
-    let (dovecot, user) = server_with(&[note("Both ways", "x")], "").await?;
+    let (dovecot, user) = inbox_with(&[note("Both ways", "x")], "").await?;
     let account = AccountSpec {
         pop3: Some(dovecot.pop3s_url()),
         ..AccountSpec::trusting("Example", &dovecot)
@@ -650,7 +605,7 @@ async fn a_30_mb_message_opens_and_its_attachment_downloads() -> Result<()> {
             content: &sample::noise(BIG),
         },
     );
-    let (dovecot, user) = server_with(&[note("Small", "x"), raw], "").await?;
+    let (dovecot, user) = inbox_with(&[note("Small", "x"), raw], "").await?;
     let output = tokio::process::Command::new(std::env::current_exe()?)
         .args([
             "--exact",
@@ -787,7 +742,7 @@ fn memory_kib(field: &str) -> Result<u64> {
 /// the app does when it comes back into view) looks at once.
 #[tokio::test]
 async fn asking_for_folders_looks_for_new_mail() -> Result<()> {
-    let (dovecot, user) = server_with(&[note("First", "x")], "").await?;
+    let (dovecot, user) = inbox_with(&[note("First", "x")], "").await?;
     let bridge = Bridge::start_counting_every(
         &[AccountSpec::pop3("Example", &dovecot, dovecot.pop3s_url())],
         None,
@@ -796,18 +751,7 @@ async fn asking_for_folders_looks_for_new_mail() -> Result<()> {
     .await?;
     let mut client = pop3_session(&bridge, &user, "Example").await?;
     client.open("INBOX", 10).await?;
-    let mut imap = dovecot.imap(&user).await?;
-    sample::append_all(
-        &mut imap,
-        &[Sample {
-            folder: "INBOX".into(),
-            flags: vec![],
-            date: T0 + 10,
-            raw: note("Second", "y"),
-        }],
-    )
-    .await?;
-    imap.logout().await?;
+    deliver(&dovecot, &user, note("Second", "y"), T0 + 10).await?;
     // The last look may be just younger than the five seconds between looks.
     let deadline = tokio::time::Instant::now() + tests::DEADLINE;
     let folders = loop {

@@ -4,13 +4,12 @@
 
 use anyhow::{Result, ensure};
 use fantoccini::Locator;
-use maildev::sample::{self, Sample};
 use tests::browser::{Browser, dist_dir, message_row};
 use tests::{AccountSpec, Bridge, eventually, screenshot_dir};
 
 use crate::organizing_browser::{action, row_gone, shows_action, tests_undo_window};
-use crate::pop3::{note, on_server, server_with};
-use crate::seed::T0;
+use crate::pop3::{note, on_server};
+use crate::seed::{T0, deliver, inbox_with};
 
 /// Signs in through the form, choosing POP3.
 async fn sign_in_over_pop3(browser: &Browser, bridge: &Bridge, user: &tests::User) -> Result<()> {
@@ -43,7 +42,7 @@ async fn a_pop3_inbox_in_the_app() -> Result<()> {
         .iter()
         .map(|s| note(s, &format!("This is the {s} message.")))
         .collect();
-    let (dovecot, user) = server_with(&messages, "").await?;
+    let (dovecot, user) = inbox_with(&messages, "").await?;
     // An account with both servers: the form asks which to use.
     let account = AccountSpec {
         pop3: Some(dovecot.pop3s_url()),
@@ -121,18 +120,13 @@ async fn a_pop3_inbox_in_the_app() -> Result<()> {
     .await?;
 
     // New mail shows up without a reload.
-    let mut imap = dovecot.imap(&user).await?;
-    sample::append_all(
-        &mut imap,
-        &[Sample {
-            folder: "INBOX".into(),
-            flags: vec![],
-            date: T0 + 50,
-            raw: note("Arrived later", "Hello again."),
-        }],
+    deliver(
+        &dovecot,
+        &user,
+        note("Arrived later", "Hello again."),
+        T0 + 50,
     )
     .await?;
-    imap.logout().await?;
     browser
         .wait_for(
             Locator::XPath(&message_row("Arrived later")),

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 
 use anyhow::{Context, Result, bail};
-use maildev::sample::{self, Attachment, Headers, Sample};
+use maildev::sample::{self, Attachment, Headers};
 use protocol::{Body, BodyContent, Flag, MessageView, Note, PartRole, Request};
 use tests::{AccountSpec, Bridge, Dovecot, User, WsClient, http_get, workspace_root};
 
-use crate::seed::{T0, alice};
+use crate::seed::{T0, inbox_with};
 
 /// The fixtures, in file-name order, appended to INBOX in that order.
 fn fixtures() -> Result<Vec<(String, Vec<u8>)>> {
@@ -27,21 +27,7 @@ fn fixtures() -> Result<Vec<(String, Vec<u8>)>> {
 /// A server whose INBOX holds `messages`, with a bridge signed in to it. Returns
 /// the UIDs in append order.
 async fn reading(messages: &[Vec<u8>]) -> Result<(Dovecot, User, Bridge, WsClient, Vec<u32>)> {
-    let user = alice();
-    let dovecot = Dovecot::start(std::slice::from_ref(&user))?;
-    let mut imap = dovecot.imap(&user).await?;
-    let samples: Vec<Sample> = messages
-        .iter()
-        .enumerate()
-        .map(|(i, raw)| Sample {
-            folder: "INBOX".into(),
-            flags: vec![],
-            date: T0 + i as i64,
-            raw: raw.clone(),
-        })
-        .collect();
-    sample::append_all(&mut imap, &samples).await?;
-    imap.logout().await?;
+    let (dovecot, user) = inbox_with(messages, "").await?;
     let bridge = Bridge::start(&[AccountSpec::trusting("Example", &dovecot)], None).await?;
     let mut client = bridge.connect().await?;
     client.sign_in(None, &user).await??;

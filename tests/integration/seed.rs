@@ -34,6 +34,44 @@ pub async fn seeded_server() -> Result<(Dovecot, User)> {
     Ok((dovecot, user))
 }
 
+/// A server (with `extra_config`) whose INBOX holds `messages` in that order, a
+/// second apart from [`T0`].
+pub async fn inbox_with(messages: &[Vec<u8>], extra_config: &str) -> Result<(Dovecot, User)> {
+    let user = alice();
+    let dovecot = Dovecot::start_with(std::slice::from_ref(&user), extra_config)?;
+    let mut imap = dovecot.imap(&user).await?;
+    let samples: Vec<Sample> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| Sample {
+            folder: "INBOX".into(),
+            flags: vec![],
+            date: T0 + i as i64,
+            raw: raw.clone(),
+        })
+        .collect();
+    sample::append_all(&mut imap, &samples).await?;
+    imap.logout().await?;
+    Ok((dovecot, user))
+}
+
+/// Another client delivers `raw` to `user`'s INBOX, as arriving at `date`.
+pub async fn deliver(dovecot: &Dovecot, user: &User, raw: Vec<u8>, date: i64) -> Result<()> {
+    let mut imap = dovecot.imap(user).await?;
+    sample::append_all(
+        &mut imap,
+        &[Sample {
+            folder: "INBOX".into(),
+            flags: vec![],
+            date,
+            raw,
+        }],
+    )
+    .await?;
+    imap.logout().await?;
+    Ok(())
+}
+
 fn samples() -> Vec<Sample> {
     let at = |folder: &str, flags: Vec<&'static str>, date: i64, raw: Vec<u8>| Sample {
         folder: folder.to_owned(),
