@@ -3,6 +3,7 @@
 //! and test) and `bench` (measurements). All first install what is missing,
 //! idempotently.
 
+mod compress;
 mod setup;
 
 use std::net::{Ipv4Addr, TcpListener};
@@ -36,6 +37,12 @@ enum Task {
     /// Build the release bridge and measure it against a private Dovecot; prints a
     /// table and writes the raw figures under `target/bench/`.
     Bench,
+    /// Write Brotli and gzip copies beside each file of the built app (Trunk runs
+    /// this after a release build; the bridge serves the copies).
+    Compress {
+        /// The built app (default: Trunk's staging folder, when run as its hook).
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -47,6 +54,7 @@ fn main() -> Result<()> {
         Task::Test => test(&root),
         Task::Demo { port } => demo(&root, port),
         Task::Bench => bench(&root),
+        Task::Compress { dir } => compress::compress(dir),
     }
 }
 

@@ -1,0 +1,72 @@
+//! `cargo xtask compress`: writes a Brotli (`.br`) and a gzip (`.gz`) copy beside
+//! each file of the built app, at the best compression either offers, so that the
+//! bridge serves them as they are instead of compressing on every request, and
+//! smaller than it could afford to on the fly. Trunk runs it after a release build
+//! (see `Trunk.toml`), on its staging folder.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// Files smaller than this go out as they are: compression would save next to
+/// nothing, and the bridge compresses on the fly what has no copy.
+const SMALLEST: u64 = 512;
+
+/// Compresses the app in `dir`, or in Trunk's staging folder when run as Trunk's
+/// hook (a release build only: `trunk serve` need not wait for it).
+pub fn compress(dir: Option<PathBuf>) -> Result<()> {
+    let dir = match dir {
+        Some(dir) => dir,
+        None => {
+            if std::env::var("TRUNK_PROFILE").as_deref() != Ok("release") {
+                eprintln!("==> not a release build: the app is served as it is");
+                return Ok(());
+            }
+            std::env::var_os("TRUNK_STAGING_DIR")
+                .map(PathBuf::from)
+                .context("give the folder to compress (Trunk names it in TRUNK_STAGING_DIR)")?
+        }
+    };
+    eprintln!(
+        "==> compressing the app in {} (Brotli and gzip)",
+        dir.display()
+    );
+    for entry in
+        std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
+    {
+        let path = entry?.path();
+        if worth_compressing(&path)? {
+            write_compressed(&path)?;
+        }
+    }
+    Ok(())
+}
+
+fn worth_compressing(path: &Path) -> Result<bool> {
+    let text_or_wasm = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("html" | "js" | "css" | "wasm" | "svg" | "json" | "txt")
+    );
+    Ok(text_or_wasm && path.is_file() && path.metadata()?.len() >= SMALLEST)
+}
+
+fn write_compressed(path: &Path) -> Result<()> {
+    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut br = Vec::new();
+    {
+        // Quality 11 with a 4 MiB window: the smallest Brotli makes.
+        let mut writer = brotli::CompressorWriter::new(&mut br, 64 << 10, 11, 22);
+        writer.write_all(&data)?;
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&data)?;
+    let gz = gz.finish()?;
+    for (copy, suffix) in [(&br, "br"), (&gz, "gz")] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".");
+        name.push(suffix);
+        std::fs::write(&name, copy).with_context(|| format!("cannot write {name:?}"))?;
+    }
+    Ok(())
+}
