@@ -70,3 +70,37 @@ fn write_compressed(path: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    #[test]
+    fn copies_decompress_to_the_original_and_small_files_are_left_alone() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let script: Vec<u8> = (0..20_000u32)
+            .flat_map(|i| format!("let v{i} = {};\n", i % 97).into_bytes())
+            .collect();
+        std::fs::write(dir.path().join("app.js"), &script)?;
+        std::fs::write(dir.path().join("tiny.css"), "p{}")?;
+        std::fs::write(dir.path().join("photo.png"), vec![7u8; 4096])?;
+        compress(Some(dir.path().to_owned()))?;
+
+        let br = std::fs::read(dir.path().join("app.js.br"))?;
+        let mut back = Vec::new();
+        brotli::Decompressor::new(&br[..], 4096).read_to_end(&mut back)?;
+        assert_eq!(back, script);
+        let gz = std::fs::read(dir.path().join("app.js.gz"))?;
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut back)?;
+        assert_eq!(back, script);
+        assert!(br.len() < gz.len() && gz.len() < script.len() / 4);
+
+        for left in ["tiny.css.br", "tiny.css.gz", "photo.png.br", "photo.png.gz"] {
+            assert!(!dir.path().join(left).exists(), "{left} was written");
+        }
+        Ok(())
+    }
+}
