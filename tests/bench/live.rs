@@ -4,7 +4,7 @@
 //! same commands (in arrival order, and by date with SORT) and a window from its
 //! middle, the bridge's memory per idle signed-in session (IDLE running) at 1, 100
 //! and 1,000 sessions, and with 1,000 signed in, the wait for a header window that
-//! 100 of them ask for at once.
+//! 100 of them ask for at once, against 100 direct clients doing the same.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -17,7 +17,8 @@ use maildev::sample::{self, Headers};
 use protocol::Event;
 use tests::{Dovecot, User, WsClient};
 
-use crate::{BridgeProcess, Stats, rss_kib, stats};
+use crate::report::{Report, Section};
+use crate::{BridgeProcess, rss_kib};
 
 /// Push latency trials.
 const PUSHES: usize = 100;
@@ -29,31 +30,17 @@ const WINDOW_RUNS: usize = 15;
 const WINDOW: u32 = 50;
 /// Sessions asking for a window at once, of the 1,000 signed in.
 const LOADED: usize = 100;
+/// Rounds of those 100 requests, for bridge and direct clients alike.
+const BURSTS: usize = 3;
+/// What the bridge asks for a header window.
+const HEADER_QUERY: &str = "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE CONTENT-TYPE)])";
 
-pub struct Figures {
-    pub push_bridge: Stats,
-    pub push_direct: Stats,
-    pub push_bridge_p99: f64,
-    pub push_direct_p99: f64,
-    pub window_bridge: Stats,
-    pub window_direct: Stats,
-    pub by_date_bridge: Stats,
-    pub by_date_direct: Stats,
-    pub middle_bridge: Stats,
-    pub middle_direct: Stats,
-    /// From opening the WebSocket through sign-in to the first window of the big
-    /// folder; and a direct client's connect, TLS, LOGIN, SELECT and FETCH.
-    pub first_screen_bridge: Stats,
-    pub first_screen_direct: Stats,
-    /// A header window asked for by 100 of 1,000 signed-in sessions at once.
-    pub under_load: Stats,
-    pub under_load_p99: f64,
-    /// (sessions, RSS in KiB, KiB per session over the bridge with none).
-    pub sessions: Vec<(usize, u64, f64)>,
-    pub json: serde_json::Value,
-}
-
-pub async fn measure(postern: &Path, dovecot: &Dovecot, user: &User) -> Result<Figures> {
+pub async fn measure(
+    postern: &Path,
+    dovecot: &Dovecot,
+    user: &User,
+    report: &mut Report,
+) -> Result<()> {
     let bridge = BridgeProcess::start(postern, dovecot).await?;
     let (push_bridge, push_direct) = push_latency(&bridge, dovecot, user).await?;
     let [
@@ -69,52 +56,133 @@ pub async fn measure(postern: &Path, dovecot: &Dovecot, user: &User) -> Result<F
     drop(bridge);
     let (sessions, under_load) = memory_per_session(postern, dovecot, user).await?;
 
-    let ms = |times: &[Duration]| {
-        times
+    let s = Section::FirstScreen;
+    let bridge = report.times(
+        s,
+        "new WebSocket, sign-in, first window, bridge",
+        "first_screen_100k_bridge_ms",
+        &first_screen_bridge,
+        false,
+    );
+    let direct = report.times(
+        s,
+        "direct IMAP: connect, TLS, LOGIN, SELECT, FETCH",
+        "first_screen_100k_direct_ms",
+        &first_screen_direct,
+        false,
+    );
+    report.ratio(s, "ratio, bridge / direct", &bridge, &direct);
+    let bridge = report.times(
+        s,
+        "signed in: open the folder, bridge",
+        "first_window_100k_bridge_ms",
+        &window_bridge,
+        false,
+    );
+    let direct = report.times(
+        s,
+        "direct IMAP: STATUS, SELECT, FETCH",
+        "first_window_100k_direct_ms",
+        &window_direct,
+        false,
+    );
+    report.ratio(s, "ratio, bridge / direct", &bridge, &direct);
+    let bridge = report.times(
+        s,
+        "the same by date (newest first), bridge",
+        "first_window_100k_by_date_bridge_ms",
+        &by_date_bridge,
+        false,
+    );
+    let direct = report.times(
+        s,
+        "direct IMAP: STATUS, SELECT, UID SORT, UID FETCH",
+        "first_window_100k_by_date_direct_ms",
+        &by_date_direct,
+        false,
+    );
+    report.ratio(s, "ratio, bridge / direct", &bridge, &direct);
+    let s = Section::Scrolling;
+    let bridge = report.times(
+        s,
+        "a window from the middle of the folder, bridge",
+        "middle_window_100k_bridge_ms",
+        &middle_bridge,
+        false,
+    );
+    let direct = report.times(
+        s,
+        "direct IMAP: the same FETCH",
+        "middle_window_100k_direct_ms",
+        &middle_direct,
+        false,
+    );
+    report.ratio(s, "ratio, bridge / direct", &bridge, &direct);
+    let s = Section::Memory;
+    for (count, rss, per) in &sessions {
+        report.text(
+            s,
+            &format!("bridge with {count} sessions"),
+            format!("{:.1} MiB", *rss as f64 / 1024.0),
+            if *count == 0 {
+                String::new()
+            } else {
+                format!("{per:.0} KiB per session")
+            },
+        );
+    }
+    report.raw(
+        "idle_sessions_rss_kib",
+        sessions
             .iter()
-            .map(|d| d.as_secs_f64() * 1000.0)
-            .collect::<Vec<_>>()
-    };
-    let json = serde_json::json!({
-        "push_latency_bridge_ms": ms(&push_bridge),
-        "push_latency_direct_idle_ms": ms(&push_direct),
-        "first_window_100k_bridge_ms": ms(&window_bridge),
-        "first_window_100k_direct_ms": ms(&window_direct),
-        "first_window_100k_by_date_bridge_ms": ms(&by_date_bridge),
-        "first_window_100k_by_date_direct_ms": ms(&by_date_direct),
-        "middle_window_100k_bridge_ms": ms(&middle_bridge),
-        "middle_window_100k_direct_ms": ms(&middle_direct),
-        "first_screen_100k_bridge_ms": ms(&first_screen_bridge),
-        "first_screen_100k_direct_ms": ms(&first_screen_direct),
-        "window_with_1000_sessions_100_at_once_ms": ms(&under_load),
-        "idle_sessions_rss_kib": sessions.iter().map(|(n, rss, per)| serde_json::json!({
-            "sessions": n, "rss_kib": rss, "kib_per_session": per,
-        })).collect::<Vec<_>>(),
-    });
-    Ok(Figures {
-        push_bridge_p99: p99(&push_bridge),
-        push_direct_p99: p99(&push_direct),
-        push_bridge: stats(&push_bridge),
-        push_direct: stats(&push_direct),
-        window_bridge: stats(&window_bridge),
-        window_direct: stats(&window_direct),
-        by_date_bridge: stats(&by_date_bridge),
-        by_date_direct: stats(&by_date_direct),
-        middle_bridge: stats(&middle_bridge),
-        middle_direct: stats(&middle_direct),
-        first_screen_bridge: stats(&first_screen_bridge),
-        first_screen_direct: stats(&first_screen_direct),
-        under_load_p99: p99(&under_load),
-        under_load: stats(&under_load),
-        sessions,
-        json,
-    })
-}
-
-fn p99(times: &[Duration]) -> f64 {
-    let mut ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-    ms.sort_by(f64::total_cmp);
-    ms[((ms.len() - 1) as f64 * 0.99).round() as usize]
+            .map(|(n, rss, per)| {
+                serde_json::json!({
+                    "sessions": n, "rss_kib": rss, "kib_per_session": per,
+                })
+            })
+            .collect(),
+    );
+    let s = Section::UnderLoad;
+    report.times(
+        s,
+        "a header window asked for by 100 at once, bridge",
+        "window_with_1000_sessions_100_at_once_ms",
+        &under_load.bridge,
+        true,
+    );
+    report.times(
+        s,
+        "100 direct IMAP clients: SELECT and FETCH at once",
+        "window_100_direct_clients_at_once_ms",
+        &under_load.direct,
+        true,
+    );
+    report.text(
+        s,
+        "the bridge's own CPU time per window",
+        format!("{:.2} ms", under_load.bridge_cpu_ms),
+        String::new(),
+    );
+    report.raw(
+        "window_under_load_bridge_cpu_ms",
+        under_load.bridge_cpu_ms.into(),
+    );
+    let s = Section::Push;
+    report.times(
+        s,
+        "APPEND to the event on the WebSocket",
+        "push_latency_bridge_ms",
+        &push_bridge,
+        true,
+    );
+    report.times(
+        s,
+        "direct IMAP client in IDLE: APPEND to EXISTS",
+        "push_latency_direct_idle_ms",
+        &push_direct,
+        true,
+    );
+    Ok(())
 }
 
 fn note(subject: &str) -> Vec<u8> {
@@ -220,7 +288,7 @@ async fn first_window(
         bail!("the big folder has {} messages", mailbox.exists);
     }
     eprintln!(
-        "    Dovecot indexed it in {:.1} s",
+        "    its first SELECT (after doveadm index) took {:.2} s",
         started.elapsed().as_secs_f64()
     );
     direct.select("INBOX").await?;
@@ -228,7 +296,7 @@ async fn first_window(
     // Once each, so that both read a warm index and cache.
     client.open("Big", WINDOW).await?;
     eprintln!("==> first window of the big folder: bridge against direct, {WINDOW_RUNS} runs each");
-    let query = "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE CONTENT-TYPE)])";
+    let query = HEADER_QUERY;
     let mut through_bridge = Vec::new();
     let mut straight = Vec::new();
     let mut sorted_bridge = Vec::new();
@@ -399,7 +467,7 @@ async fn memory_per_session(
     postern: &Path,
     dovecot: &Dovecot,
     user: &User,
-) -> Result<(Vec<(usize, u64, f64)>, Vec<Duration>)> {
+) -> Result<(Vec<(usize, u64, f64)>, UnderLoad)> {
     let bridge = BridgeProcess::start(postern, dovecot).await?;
     settle().await;
     let base = rss_kib(bridge.pid)?;
@@ -417,33 +485,122 @@ async fn memory_per_session(
         figures.push((level, rss, rss.saturating_sub(base) as f64 / level as f64));
     }
     figures.insert(0, (0, base, 0.0));
-    eprintln!("==> 100 of the 1,000 sessions asking for a window at once");
-    let asking: Vec<WsClient> = clients.drain(..LOADED).collect();
-    let gate = std::sync::Arc::new(tokio::sync::Barrier::new(LOADED));
-    let tasks: Vec<_> = asking
+    eprintln!(
+        "==> {LOADED} of the 1,000 sessions asking for a window at once, against {LOADED} direct clients, {BURSTS} times each"
+    );
+    let mut direct = Vec::new();
+    for _ in 0..LOADED {
+        let mut session = dovecot.imap(user).await?;
+        session.select("INBOX").await?;
+        direct.push(session);
+    }
+    let mut load = UnderLoad::default();
+    let cpu_before = cpu_ticks(bridge.pid)?;
+    for _ in 0..BURSTS {
+        let asking: Vec<WsClient> = clients.drain(..LOADED).collect();
+        let (times, asked) = at_once(asking, async |mut client: WsClient| {
+            let window = client.window("INBOX", 0, WINDOW).await?;
+            if window.messages.is_empty() {
+                bail!("an empty window under load");
+            }
+            Ok(client)
+        })
+        .await?;
+        load.bridge.extend(times);
+        clients.extend(asked);
+        settle().await;
+    }
+    load.bridge_cpu_ms = (cpu_ticks(bridge.pid)? - cpu_before) as f64 * 1000.0
+        / ticks_per_second()
+        / (BURSTS * LOADED) as f64;
+    for _ in 0..BURSTS {
+        let (times, back) = at_once(direct, async |mut session: maildev::ImapSession| {
+            let mailbox = session.select("INBOX").await?;
+            let low = mailbox.exists.saturating_sub(WINDOW) + 1;
+            let fetched: Vec<_> = session
+                .fetch(format!("{low}:*"), HEADER_QUERY)
+                .await?
+                .try_collect()
+                .await?;
+            if fetched.is_empty() {
+                bail!("an empty direct window under load");
+            }
+            Ok(session)
+        })
+        .await?;
+        load.direct.extend(times);
+        direct = back;
+        settle().await;
+    }
+    drop(direct);
+    drop(clients);
+    Ok((figures, load))
+}
+
+/// A header window asked for by many at once.
+#[derive(Default)]
+pub struct UnderLoad {
+    /// Sessions of the bridge, each with its folder open and IDLE running.
+    pub bridge: Vec<Duration>,
+    /// Direct IMAP clients: SELECT and FETCH of the same window.
+    pub direct: Vec<Duration>,
+    /// The bridge's own CPU time per request.
+    pub bridge_cpu_ms: f64,
+}
+
+/// Runs `ask` on each of `clients` at the same moment; how long each took.
+async fn at_once<C, F, Fut>(clients: Vec<C>, ask: F) -> Result<(Vec<Duration>, Vec<C>)>
+where
+    C: Send + 'static,
+    F: Fn(C) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<C>> + Send,
+{
+    let gate = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
+    let tasks: Vec<_> = clients
         .into_iter()
-        .map(|mut client| {
-            let gate = gate.clone();
+        .map(|client| {
+            let (gate, ask) = (gate.clone(), ask.clone());
             tokio::spawn(async move {
                 gate.wait().await;
                 let start = Instant::now();
-                let window = client.window("INBOX", 0, WINDOW).await?;
-                let took = start.elapsed();
-                if window.messages.is_empty() {
-                    bail!("an empty window under load");
-                }
-                Ok::<_, anyhow::Error>((took, client))
+                let client = ask(client).await?;
+                Ok::<_, anyhow::Error>((start.elapsed(), client))
             })
         })
         .collect();
-    let mut under_load = Vec::new();
+    let mut times = Vec::new();
+    let mut back = Vec::new();
     for task in tasks {
         let (took, client) = task.await??;
-        under_load.push(took);
-        clients.push(client);
+        times.push(took);
+        back.push(client);
     }
-    drop(clients);
-    Ok((figures, under_load))
+    Ok((times, back))
+}
+
+/// User and system CPU time of process `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which ends at the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("unreadable /proc stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let field = |n: usize| -> Result<u64> {
+        fields
+            .get(n)
+            .and_then(|v| v.parse().ok())
+            .context("unreadable /proc stat")
+    };
+    // utime and stime are fields 14 and 15 of the whole line.
+    Ok(field(11)? + field(12)?)
+}
+
+/// Linux reports CPU times in ticks of 1/100 s on every platform it runs on.
+fn ticks_per_second() -> f64 {
+    100.0
 }
 
 /// Lets sessions reach IDLE and the allocator settle before memory is read.

@@ -1,18 +1,19 @@
 //! `cargo xtask bench`: Postern's measurements, against a private Dovecot and the
 //! release bridge running as its own process (so that its memory is its own).
 //!
-//! Reading mail: bytes over the WebSocket to open a note with a 10 MB attachment;
-//! time to open a message through the bridge against a direct IMAP fetch of the same
-//! structure and part; the bridge's peak memory while four clients download a 50 MB
-//! attachment at once.
+//! Here: the weight of a cold load of the app; opening a note with a 10 MB
+//! attachment (bytes over the WebSocket, and the time to its text against a direct
+//! fetch of the part); the bridge's memory while four clients download a 50 MB
+//! attachment at once; the same message over POP3.
 //!
-//! Organizing, live (`live`): push latency, the first window of a 100,000-message
-//! folder, and memory per idle session.
+//! In `live`: the first screen and windows of a 100,000-message folder against a
+//! direct IMAP client, memory per idle session, a window under load, push latency.
 //!
-//! Prints a table and writes the raw figures to `target/bench/reading.json` and
-//! `target/bench/live.json`.
+//! `report` gathers them into one table, printed and written with the raw figures
+//! to `target/bench/results.json`.
 
 mod live;
+mod report;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use anyhow::{Context, Result, bail};
 use futures::TryStreamExt;
 use maildev::sample::{self, Attachment, Headers, Sample};
 use protocol::{Reply, Request};
+use report::{Report, Section};
 use tests::{Bridge, Dovecot, User, WsClient, workspace_root};
 
 /// Runs of each timed measurement.
@@ -79,11 +81,22 @@ async fn main() -> Result<()> {
         .map(|b| b.part.clone())
         .context("no body")?;
     let mut bridge_times = Vec::new();
+    let mut part_times = Vec::new();
     let mut direct_times = Vec::new();
+    let fetch_part = format!("(UID BODY.PEEK[{text_part}]<0.1048576>)");
     for _ in 0..RUNS {
         let start = Instant::now();
         open(&mut client, note_uid).await?;
         bridge_times.push(start.elapsed());
+        // The floor: the text part alone, as a client that knew the structure would.
+        let start = Instant::now();
+        let part: Vec<_> = imap
+            .uid_fetch(note_uid.to_string(), &fetch_part)
+            .await?
+            .try_collect()
+            .await?;
+        part_times.push(start.elapsed());
+        // What a client that knows nothing of the message needs: its structure too.
         let start = Instant::now();
         let structure: Vec<_> = imap
             .uid_fetch(
@@ -93,16 +106,13 @@ async fn main() -> Result<()> {
             .await?
             .try_collect()
             .await?;
-        let part: Vec<_> = imap
-            .uid_fetch(
-                note_uid.to_string(),
-                format!("(UID BODY.PEEK[{text_part}]<0.1048576>)"),
-            )
+        let again: Vec<_> = imap
+            .uid_fetch(note_uid.to_string(), &fetch_part)
             .await?
             .try_collect()
             .await?;
         direct_times.push(start.elapsed());
-        if structure.is_empty() || part.is_empty() {
+        if structure.is_empty() || part.is_empty() || again.is_empty() {
             bail!("the direct fetch found nothing");
         }
     }
@@ -203,176 +213,111 @@ async fn main() -> Result<()> {
     }
     drop(pop);
     drop(process);
-    let live = live::measure(&postern, &dovecot, &user).await?;
 
-    let bridge_ms = stats(&bridge_times);
-    let direct_ms = stats(&direct_times);
-    println!();
-    println!("Weight: a cold load of the app                       as served   uncompressed");
-    for (path, served, raw) in &weight {
-        println!("  {path:<50} {served:>7} B  {raw:>9} B");
-    }
-    let (served, raw) = weight
-        .iter()
-        .fold((0, 0), |(s, r), (_, served, raw)| (s + served, r + raw));
-    println!("  {:<50} {served:>7} B  {raw:>9} B", "in all");
-    println!();
-    println!("Reading mail                                         median      p10–p90");
-    println!("  bytes over the WebSocket to open the 10 MB note    {open_bytes} B");
-    println!(
-        "  open a message through the bridge                  {:>6.2} ms  {:.2}–{:.2} ms",
-        bridge_ms.median, bridge_ms.p10, bridge_ms.p90
+    let mut report = Report::default();
+    weight.report(&mut report);
+    let s = Section::Opening;
+    report.bytes(
+        s,
+        "bytes over the WebSocket to open it",
+        "open_10mb_note_websocket_bytes",
+        open_bytes as u64,
+        "structure, headers and the text part",
     );
-    println!(
-        "  direct IMAP: structure + the same part             {:>6.2} ms  {:.2}–{:.2} ms",
-        direct_ms.median, direct_ms.p10, direct_ms.p90
+    let bridge_ms = report.times(
+        s,
+        "open it and show its text, bridge",
+        "open_message_bridge_ms",
+        &bridge_times,
+        false,
     );
-    println!(
-        "  ratio (bridge / direct)                            {:>6.2}×",
-        bridge_ms.median / direct_ms.median
+    let part_ms = report.times(
+        s,
+        "direct IMAP: fetch of the text part",
+        "open_message_direct_part_ms",
+        &part_times,
+        false,
     );
-    println!(
-        "  bridge memory, idle after sign-in                  {:>6.1} MiB",
-        idle_rss as f64 / 1024.0
+    report.ratio(s, "ratio, bridge / direct", &bridge_ms, &part_ms);
+    report.times(
+        s,
+        "direct IMAP: BODYSTRUCTURE, then the part",
+        "open_message_direct_structure_and_part_ms",
+        &direct_times,
+        false,
     );
-    println!(
-        "  peak during 4 × 50 MB downloads                    {:>6.1} MiB (+{:.1} MiB; high-water mark {:.1} MiB)",
-        peak_rss as f64 / 1024.0,
-        (peak_rss.saturating_sub(idle_rss)) as f64 / 1024.0,
-        high_water as f64 / 1024.0
+    let s = Section::BigAttachment;
+    report.kib(
+        s,
+        "bridge memory, idle after sign-in",
+        "bridge_rss_idle_kib",
+        idle_rss,
+        String::new(),
     );
-    println!(
-        "  one 50 MB download through the bridge              {:>6.2} s",
-        single_time.as_secs_f64()
+    report.kib(
+        s,
+        "bridge peak while 4 clients download it at once",
+        "bridge_rss_peak_during_4x50mb_kib",
+        peak_rss,
+        format!(
+            "+{:.1} MiB; high-water mark {:.1} MiB",
+            peak_rss.saturating_sub(idle_rss) as f64 / 1024.0,
+            high_water as f64 / 1024.0
+        ),
     );
-    println!(
-        "  direct IMAP: the same part in 512 KiB fetches      {:>6.2} s ({offset} encoded bytes)",
-        direct_time.as_secs_f64()
+    report.raw("bridge_vmhwm_kib", high_water.into());
+    report.seconds(
+        s,
+        "4 downloads at once, all done in",
+        "download_4x50mb_seconds",
+        download_time,
+        &format!(
+            "{:.0} MB/s in all",
+            200.0 * 1.048_576 / download_time.as_secs_f64()
+        ),
     );
-    println!(
-        "  4 × 50 MB downloaded in                            {:>6.2} s ({:.0} MB/s in total)",
-        download_time.as_secs_f64(),
-        200.0 * 1.048_576 / download_time.as_secs_f64()
+    report.seconds(
+        s,
+        "one download through the bridge",
+        "download_50mb_bridge_seconds",
+        single_time,
+        "",
     );
-    println!(
-        "  POP3: open the 50 MB message (RETR to the spool)   {:>6.2} s",
-        pop_open_time.as_secs_f64()
+    report.seconds(
+        s,
+        "direct IMAP: the part in 512 KiB fetches",
+        "fetch_50mb_direct_seconds",
+        direct_time,
+        &format!("{offset} bytes, still base64"),
     );
-    println!(
-        "  POP3: its attachment, decoded from the spool       {:>6.2} s",
-        pop_download_time.as_secs_f64()
+    let s = Section::Pop3;
+    report.seconds(
+        s,
+        "open it (RETR into the spool, MIME scan)",
+        "pop3_open_50mb_seconds",
+        pop_open_time,
+        "",
     );
-    println!(
-        "  POP3: bridge memory peak during both               {:>6.1} MiB (+{:.1} MiB)",
-        pop_peak as f64 / 1024.0,
-        pop_peak.saturating_sub(pop_idle) as f64 / 1024.0
+    report.seconds(
+        s,
+        "its attachment, decoded from the spool",
+        "pop3_download_50mb_seconds",
+        pop_download_time,
+        "",
     );
-    println!();
-    println!(
-        "Organizing, live                                     median      p10–p90          p99"
+    report.raw("pop3_rss_before_kib", pop_idle.into());
+    report.kib(
+        s,
+        "bridge memory peak during both",
+        "pop3_rss_peak_kib",
+        pop_peak,
+        format!(
+            "+{:.1} MiB",
+            pop_peak.saturating_sub(pop_idle) as f64 / 1024.0
+        ),
     );
-    let row = |what: &str, s: &Stats, p99: f64| {
-        println!(
-            "  {what:<50} {:>6.1} ms  {:.1}–{:.1} ms  {p99:.1} ms",
-            s.median, s.p10, s.p90
-        )
-    };
-    row(
-        "push: APPEND to the event at the WebSocket",
-        &live.push_bridge,
-        live.push_bridge_p99,
-    );
-    row(
-        "direct IMAP client in IDLE: APPEND to EXISTS",
-        &live.push_direct,
-        live.push_direct_p99,
-    );
-    let row = |what: &str, s: &Stats| {
-        println!(
-            "  {what:<50} {:>6.1} ms  {:.1}–{:.1} ms",
-            s.median, s.p10, s.p90
-        )
-    };
-    row(
-        "first screen: WebSocket, sign-in, first window",
-        &live.first_screen_bridge,
-    );
-    row(
-        "direct IMAP: connect, TLS, LOGIN, SELECT, FETCH",
-        &live.first_screen_direct,
-    );
-    println!(
-        "  {:<50} {:>6.2}×",
-        "  (ratio, bridge / direct)",
-        live.first_screen_bridge.median / live.first_screen_direct.median
-    );
-    row(
-        "first window of 100,000 messages, bridge",
-        &live.window_bridge,
-    );
-    row(
-        "direct IMAP: the same STATUS, SELECT and FETCH",
-        &live.window_direct,
-    );
-    row(
-        "the same, by date (newest first), bridge",
-        &live.by_date_bridge,
-    );
-    row(
-        "direct IMAP: STATUS, SELECT, UID SORT, UID FETCH",
-        &live.by_date_direct,
-    );
-    row(
-        "a window from the middle of it, bridge",
-        &live.middle_bridge,
-    );
-    row("direct IMAP: the same FETCH", &live.middle_direct);
-    row("a window, 100 of 1,000 sessions at once", &live.under_load);
-    println!(
-        "  {:<50} {:>6.1} ms",
-        "  (p99 of the same)", live.under_load_p99
-    );
-    for (sessions, rss, per) in &live.sessions {
-        println!(
-            "  bridge memory with {sessions:>4} idle sessions (IDLE on)    {:>6.1} MiB  {per:.0} KiB per session",
-            *rss as f64 / 1024.0
-        );
-    }
-    println!();
-
-    let out = workspace_root().join("target").join("bench");
-    std::fs::create_dir_all(&out)?;
-    let json = serde_json::json!({
-        "cold_load": weight.iter().map(|(path, served, raw)| serde_json::json!({
-            "path": path, "served_bytes": served, "uncompressed_bytes": raw,
-        })).collect::<Vec<_>>(),
-        "open_10mb_note_websocket_bytes": open_bytes,
-        "open_message_bridge_ms": bridge_times.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
-        "open_message_direct_ms": direct_times.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
-        "bridge_rss_idle_kib": idle_rss,
-        "bridge_rss_peak_during_4x50mb_kib": peak_rss,
-        "bridge_vmhwm_kib": high_water,
-        "download_4x50mb_seconds": download_time.as_secs_f64(),
-        "download_50mb_bridge_seconds": single_time.as_secs_f64(),
-        "fetch_50mb_direct_seconds": direct_time.as_secs_f64(),
-        "pop3_open_50mb_seconds": pop_open_time.as_secs_f64(),
-        "pop3_download_50mb_seconds": pop_download_time.as_secs_f64(),
-        "pop3_rss_before_kib": pop_idle,
-        "pop3_rss_peak_kib": pop_peak,
-    });
-    std::fs::write(
-        out.join("reading.json"),
-        serde_json::to_string_pretty(&json)?,
-    )?;
-    std::fs::write(
-        out.join("live.json"),
-        serde_json::to_string_pretty(&live.json)?,
-    )?;
-    eprintln!(
-        "raw figures: {} and live.json",
-        out.join("reading.json").display()
-    );
-    Ok(())
+    live::measure(&postern, &dovecot, &user, &mut report).await?;
+    report.finish(&workspace_root().join("target").join("bench"))
 }
 
 /// A short note with one attachment of `size` bytes of noise.
@@ -414,11 +359,60 @@ async fn open(client: &mut WsClient, uid: u32) -> Result<protocol::MessageView> 
     }
 }
 
-/// What a browser downloads on a cold load of the app: the page and every file it
-/// names (scripts, the wasm, styles, icons), each as served to a browser that
-/// accepts gzip, and uncompressed.
-async fn weigh(origin: &str) -> Result<Vec<(String, u64, u64)>> {
-    let page = get(&format!("{origin}/"), false).await?;
+/// A cold load of the app: the page and every file it names, each as served to a
+/// browser (which accepts Brotli and gzip), as served to one that accepts only gzip,
+/// and uncompressed.
+struct Weight {
+    /// (path, served, gzip, uncompressed) in bytes.
+    files: Vec<(String, u64, u64, u64)>,
+}
+
+impl Weight {
+    fn report(&self, report: &mut Report) {
+        let s = Section::Weight;
+        let mut all = (0, 0, 0);
+        for (path, served, gzip, raw) in &self.files {
+            report.text(
+                s,
+                path,
+                format!("{:.1} KB", *served as f64 / 1000.0),
+                format!(
+                    "gzip {:.1} KB, uncompressed {:.1} KB",
+                    *gzip as f64 / 1000.0,
+                    *raw as f64 / 1000.0
+                ),
+            );
+            all = (all.0 + served, all.1 + gzip, all.2 + raw);
+        }
+        report.bytes(s, "in all, as served", "cold_load_served_bytes", all.0, "");
+        report.bytes(s, "in all, gzip", "cold_load_gzip_bytes", all.1, "");
+        report.bytes(
+            s,
+            "in all, uncompressed",
+            "cold_load_uncompressed_bytes",
+            all.2,
+            "",
+        );
+        report.raw(
+            "cold_load",
+            self.files
+                .iter()
+                .map(|(path, served, gzip, raw)| {
+                    serde_json::json!({
+                        "path": path, "served_bytes": served, "gzip_bytes": gzip,
+                        "uncompressed_bytes": raw,
+                    })
+                })
+                .collect(),
+        );
+    }
+}
+
+/// What Chromium says it accepts.
+const BROWSER_ENCODINGS: &str = "gzip, deflate, br, zstd";
+
+async fn weigh(origin: &str) -> Result<Weight> {
+    let page = get(&format!("{origin}/"), "identity").await?;
     let text = String::from_utf8_lossy(&page);
     let mut paths = vec!["/".to_owned()];
     for attribute in ["href=\"", "src=\""] {
@@ -432,27 +426,27 @@ async fn weigh(origin: &str) -> Result<Vec<(String, u64, u64)>> {
             }
         }
     }
-    let mut weights = Vec::new();
+    let mut files = Vec::new();
     for path in paths {
         let url = format!("{origin}{path}");
-        let served = get(&url, true).await?.len() as u64;
-        let raw = get(&url, false).await?.len() as u64;
-        weights.push((path, served, raw));
+        let served = get(&url, BROWSER_ENCODINGS).await?.len() as u64;
+        let gzip = get(&url, "gzip").await?.len() as u64;
+        let raw = get(&url, "identity").await?.len() as u64;
+        files.push((path, served, gzip, raw));
     }
-    if weights.len() < 3 {
-        bail!("the page names too few files to be the app: {weights:?}");
+    if files.len() < 3 {
+        bail!("the page names too few files to be the app: {files:?}");
     }
-    Ok(weights)
+    Ok(Weight { files })
 }
 
-/// The body of a GET, as it crossed the wire (gzip when `gzip` and the bridge
-/// compresses).
-async fn get(url: &str, gzip: bool) -> Result<Vec<u8>> {
+/// The body of a GET as it crossed the wire, asking for `encodings`.
+async fn get(url: &str, encodings: &str) -> Result<Vec<u8>> {
     use http_body_util::BodyExt;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<bytes::Bytes>>();
     let request = hyper::Request::get(url)
-        .header("accept-encoding", if gzip { "gzip" } else { "identity" })
+        .header("accept-encoding", encodings)
         .body(http_body_util::Empty::new())?;
     let response = client.request(request).await?;
     if !response.status().is_success() {
@@ -596,22 +590,5 @@ impl BridgeProcess {
         let mut client = self.bridge.connect().await?;
         client.sign_in(Some(account), user).await??;
         Ok(client)
-    }
-}
-
-pub struct Stats {
-    pub median: f64,
-    pub p10: f64,
-    pub p90: f64,
-}
-
-pub fn stats(times: &[Duration]) -> Stats {
-    let mut ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-    ms.sort_by(f64::total_cmp);
-    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-    Stats {
-        median: at(0.5),
-        p10: at(0.1),
-        p90: at(0.9),
     }
 }
