@@ -323,10 +323,11 @@ ssl_key = <{d}/server.key
 disable_plaintext_auth = yes
 auth_mechanisms = plain login
 mail_location = maildir:{d}/mail/%u:LAYOUT=fs
-# Room for the benchmark's thousand sessions of one user.
+# Room for the benchmark's thousand sessions of one user, and a hundred direct
+# clients beside them (the imap service's own default limit is 1024 processes).
 mail_max_userip_connections = 1500
 default_process_limit = 1500
-default_client_limit = 3000
+default_client_limit = 5000
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {d}/users
@@ -347,6 +348,9 @@ service imap-login {{
     port = {imaps}
     ssl = yes
   }}
+}}
+service imap {{
+  process_limit = 1500
 }}
 service pop3-login {{
   inet_listener pop3 {{
