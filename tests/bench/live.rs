@@ -124,10 +124,11 @@ pub async fn measure(
             s,
             &format!("bridge with {count} sessions"),
             format!("{:.1} MiB", *rss as f64 / 1024.0),
-            if *count == 0 {
-                String::new()
-            } else {
-                format!("{per:.0} KiB per session")
+            match count {
+                0 => String::new(),
+                // The first also pays for what every session shares (TLS, buffers).
+                1 => format!("{per:.0} KiB for the first, with what all share"),
+                _ => format!("{per:.0} KiB per session"),
             },
         );
     }
