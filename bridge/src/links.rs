@@ -14,10 +14,37 @@ use crate::session::{SessionHandle, WeakSession};
 pub const LINK_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// Bounds the registry: beyond this many live links, the oldest go first.
 const MAX_LINKS: usize = 100_000;
+/// How often dead links (expired, or of ended sessions) are swept out. Lookups
+/// check each link anyway; sweeping on every insert made each message opened cost
+/// a walk over every link of every session, under one lock.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Default)]
 pub struct LinkRegistry {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<Links>,
+}
+
+#[derive(Default)]
+struct Links {
+    map: HashMap<String, Entry>,
+    /// When the next sweep is due (`None`: at the next insert).
+    next_sweep: Option<Instant>,
+    /// How many links the last sweep left: twice as many sweeps at once.
+    after_sweep: usize,
+}
+
+impl Links {
+    fn sweep_if_due(&mut self, now: Instant) {
+        let due = self.next_sweep.is_none_or(|at| now >= at)
+            || self.map.len() >= 2 * self.after_sweep.max(1024)
+            || self.map.len() >= MAX_LINKS;
+        if due {
+            self.map
+                .retain(|_, e| e.expires > now && e.session.is_alive());
+            self.next_sweep = Some(now + SWEEP_EVERY);
+            self.after_sweep = self.map.len();
+        }
+    }
 }
 
 struct Entry {
@@ -51,8 +78,9 @@ impl LinkRegistry {
     /// Makes `token` lead to `target` in `session`.
     pub fn insert(&self, token: String, session: WeakSession, target: Target) {
         let now = Instant::now();
-        let mut entries = self.lock();
-        entries.retain(|_, e| e.expires > now && e.session.is_alive());
+        let mut links = self.lock();
+        links.sweep_if_due(now);
+        let entries = &mut links.map;
         if entries.len() >= MAX_LINKS
             && let Some(oldest) = entries
                 .iter()
@@ -86,14 +114,14 @@ impl LinkRegistry {
         if !matches!(found.1, Target::Export { .. }) {
             return None;
         }
-        self.lock().remove(token);
+        self.lock().map.remove(token);
         Some(found)
     }
 
     /// The session and target behind `token`, if it is still valid.
     pub fn resolve_any(&self, token: &str) -> Option<(SessionHandle, Target)> {
         let now = Instant::now();
-        let mut entries = self.lock();
+        let entries = &mut self.lock().map;
         let entry = entries.get_mut(token)?;
         if entry.expires <= now {
             entries.remove(token);
@@ -107,8 +135,64 @@ impl LinkRegistry {
         Some((session, entry.target.clone()))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Links> {
         // A panic while holding the lock leaves the map consistent: keep using it.
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(uid: u32) -> Target {
+        Target::Export {
+            folder: format!("F{uid}"),
+            delete_after: false,
+        }
+    }
+
+    #[test]
+    fn links_lead_to_their_session_until_it_ends() {
+        let links = LinkRegistry::default();
+        let (handle, weak) = WeakSession::detached();
+        links.insert("a".into(), weak, message(1));
+        assert_eq!(links.resolve_any("a").map(|(_, t)| t), Some(message(1)));
+        assert!(links.resolve_any("b").is_none());
+        drop(handle);
+        assert!(links.resolve_any("a").is_none());
+    }
+
+    #[test]
+    fn dead_links_are_swept_in_bounded_batches_not_on_every_insert() {
+        let links = LinkRegistry::default();
+        let (_alive, live) = WeakSession::detached();
+        let ended = |links: &LinkRegistry, token: &str| {
+            let (handle, weak) = WeakSession::detached();
+            links.insert(token.into(), weak, message(0));
+            drop(handle);
+        };
+        let len = |links: &LinkRegistry| links.lock().map.len();
+        // The first insert sweeps; inserts within the minute after it do not.
+        ended(&links, "first");
+        for i in 0..1000 {
+            links.insert(format!("live{i}"), live.clone(), message(i));
+        }
+        assert_eq!(len(&links), 1001);
+        // Once the minute is up, an insert sweeps the ended session's link out.
+        links.lock().next_sweep = Some(Instant::now());
+        links.insert("one more".into(), live.clone(), message(9));
+        assert_eq!(len(&links), 1001);
+        assert!(!links.lock().map.contains_key("first"));
+        // Growth brings a sweep sooner: at twice what the last one left (at least
+        // 1,024 each time).
+        ended(&links, "second");
+        while len(&links) < 2048 {
+            let n = len(&links);
+            links.insert(format!("more{n}"), live.clone(), message(1));
+        }
+        assert!(links.lock().map.contains_key("second"));
+        links.insert("the next".into(), live.clone(), message(2));
+        assert!(!links.lock().map.contains_key("second"));
     }
 }

@@ -79,6 +79,18 @@ impl WeakSession {
     pub fn is_alive(&self) -> bool {
         self.calls.strong_count() > 0
     }
+
+    /// A handle with no actor behind it, and its weak side.
+    #[cfg(test)]
+    pub fn detached() -> (SessionHandle, WeakSession) {
+        let (calls, _) = mpsc::channel(1);
+        let downloads = Arc::new(Semaphore::new(1));
+        let weak = WeakSession {
+            calls: calls.downgrade(),
+            downloads: downloads.clone(),
+        };
+        (SessionHandle { calls, downloads }, weak)
+    }
 }
 
 enum Call {
