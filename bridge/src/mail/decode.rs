@@ -5,6 +5,17 @@ use base64::Engine;
 
 use super::structure::Encoding;
 
+/// Which bytes are base64 symbols (`A`–`Z`, `a`–`z`, `0`–`9`, `+`, `/`).
+const BASE64_SYMBOL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
+
 /// Decodes a part's transfer encoding over consecutive chunks of its encoded bytes.
 /// Damaged input is decoded as far as it goes; [`StreamDecoder::damaged`] says so.
 #[derive(Debug)]
@@ -50,15 +61,27 @@ impl StreamDecoder {
 
     fn base64(&mut self, chunk: &[u8], last: bool) -> Vec<u8> {
         let mut symbols = std::mem::take(&mut self.pending);
-        for &byte in chunk {
-            match byte {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => symbols.push(byte),
+        symbols.reserve(chunk.len());
+        // Encoded lines are runs of symbols between line breaks: copied a run at a
+        // time, which is several times faster than byte by byte on large parts.
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let run = rest
+                .iter()
+                .position(|&b| !BASE64_SYMBOL[usize::from(b)])
+                .unwrap_or(rest.len());
+            symbols.extend_from_slice(&rest[..run]);
+            let Some((&other, after)) = rest[run..].split_first() else {
+                break;
+            };
+            match other {
                 // Padding ends a quantum; anything after it starts afresh (some
                 // senders concatenate encoded blocks).
                 b'=' => {}
                 b' ' | b'\t' | b'\r' | b'\n' => {}
                 _ => self.damaged = true,
             }
+            rest = after;
         }
         let whole = if last {
             symbols.len()
