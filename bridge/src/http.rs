@@ -30,7 +30,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let files = tower::ServiceBuilder::new()
         .layer(CompressionLayer::new())
         .service(files);
-    let csp = content_security_policy(&static_dir.join("index.html"), &state.config.public_origin);
+    let csp = content_security_policy(&index, &state.config.public_origin);
     let headers: [(HeaderName, HeaderValue); 5] = [
         (
             header::X_CONTENT_TYPE_OPTIONS,

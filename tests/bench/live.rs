@@ -34,6 +34,8 @@ const WINDOW: u32 = 50;
 const LOADED: usize = 100;
 /// Rounds of those 100 requests, for bridge and direct clients alike.
 const BURSTS: usize = 3;
+/// Linux reports CPU times in ticks of 1/100 s (USER_HZ) on every architecture.
+const TICKS_PER_SECOND: f64 = 100.0;
 /// What the bridge asks for a header window.
 const HEADER_QUERY: &str = "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE CONTENT-TYPE)])";
 
@@ -520,7 +522,7 @@ async fn memory_per_session(
         settle().await;
     }
     load.bridge_cpu_ms = (cpu_ticks(bridge.pid)? - cpu_before) as f64 * 1000.0
-        / ticks_per_second()
+        / TICKS_PER_SECOND
         / (BURSTS * LOADED) as f64;
     for _ in 0..BURSTS {
         let (times, back) = at_once(direct, async |mut session: maildev::ImapSession| {
@@ -605,11 +607,6 @@ fn cpu_ticks(pid: u32) -> Result<u64> {
     };
     // utime and stime are fields 14 and 15 of the whole line.
     Ok(field(11)? + field(12)?)
-}
-
-/// Linux reports CPU times in ticks of 1/100 s on every platform it runs on.
-fn ticks_per_second() -> f64 {
-    100.0
 }
 
 /// Lets sessions reach IDLE and the allocator settle before memory is read.

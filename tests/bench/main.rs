@@ -90,27 +90,13 @@ async fn main() -> Result<()> {
         bridge_times.push(start.elapsed());
         // The floor: the text part alone, as a client that knew the structure would.
         let start = Instant::now();
-        let part: Vec<_> = imap
-            .uid_fetch(note_uid.to_string(), &fetch_part)
-            .await?
-            .try_collect()
-            .await?;
+        let part = uid_fetch(&mut imap, note_uid, &fetch_part).await?;
         part_times.push(start.elapsed());
         // What a client that knows nothing of the message needs: its structure too.
         let start = Instant::now();
-        let structure: Vec<_> = imap
-            .uid_fetch(
-                note_uid.to_string(),
-                "(UID FLAGS RFC822.SIZE BODYSTRUCTURE)",
-            )
-            .await?
-            .try_collect()
-            .await?;
-        let again: Vec<_> = imap
-            .uid_fetch(note_uid.to_string(), &fetch_part)
-            .await?
-            .try_collect()
-            .await?;
+        let structure =
+            uid_fetch(&mut imap, note_uid, "(UID FLAGS RFC822.SIZE BODYSTRUCTURE)").await?;
+        let again = uid_fetch(&mut imap, note_uid, &fetch_part).await?;
         direct_times.push(start.elapsed());
         if structure.is_empty() || part.is_empty() || again.is_empty() {
             bail!("the direct fetch found nothing");
@@ -132,14 +118,12 @@ async fn main() -> Result<()> {
     let start = Instant::now();
     let mut offset = 0u64;
     loop {
-        let chunk: Vec<_> = imap
-            .uid_fetch(
-                big_uid.to_string(),
-                format!("(UID BODY.PEEK[{}]<{offset}.524288>)", file.id),
-            )
-            .await?
-            .try_collect()
-            .await?;
+        let chunk = uid_fetch(
+            &mut imap,
+            big_uid,
+            &format!("(UID BODY.PEEK[{}]<{offset}.524288>)", file.id),
+        )
+        .await?;
         let got = chunk
             .iter()
             .find_map(|f| {
@@ -341,6 +325,19 @@ fn with_file(subject: &str, size: u32) -> Vec<u8> {
             content: &content,
         },
     )
+}
+
+/// A direct `UID FETCH` of one message, its answers collected.
+async fn uid_fetch(
+    imap: &mut maildev::ImapSession,
+    uid: u32,
+    query: &str,
+) -> Result<Vec<async_imap::types::Fetch>> {
+    Ok(imap
+        .uid_fetch(uid.to_string(), query)
+        .await?
+        .try_collect()
+        .await?)
 }
 
 async fn open(client: &mut WsClient, uid: u32) -> Result<protocol::MessageView> {
