@@ -521,6 +521,30 @@ impl<S: MailSource> Actor<S> {
         }
     }
 
+    /// Sends the counts of `folder`, which this session just changed, at once:
+    /// without NOTIFY the server would not say, and the periodic refresh may be a
+    /// minute away. (The open folder's counts come with its own news.)
+    async fn push_count_of(&mut self, folder: &str) {
+        match self.source.count(folder).await {
+            Ok(Some(count)) => {
+                let changed = self
+                    .counts
+                    .insert(count.folder.clone(), (count.total, count.unread))
+                    != Some((count.total, count.unread));
+                if changed {
+                    self.push(Event::FolderCounts {
+                        folders: vec![count],
+                    })
+                    .await;
+                }
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(error = %ErrorChain(&error), "counting a changed folder failed");
+            }
+        }
+    }
+
     async fn handle(&mut self, request: Request) -> Result<Reply, MailError> {
         let source = &mut self.source;
         match request {
@@ -629,10 +653,12 @@ impl<S: MailSource> Actor<S> {
             }
             Request::MoveMessages { folder, uids, to } => {
                 source.move_messages(&folder, &uids, &to).await?;
+                self.push_count_of(&to).await;
                 Ok(Reply::MessagesMoved { folder, uids, to })
             }
             Request::CopyMessages { folder, uids, to } => {
                 source.copy_messages(&folder, &uids, &to).await?;
+                self.push_count_of(&to).await;
                 Ok(Reply::MessagesCopied { folder, uids, to })
             }
             Request::ExpungeMessages { folder, uids } => {
@@ -752,6 +778,17 @@ pub fn wire_error(error: &MailError) -> WireError {
             code: error.code(),
             message: (*sentence).to_owned(),
         },
+        MailError::Rejected { doing, refusal } => {
+            let reason = refusal.reason();
+            WireError {
+                code: error.code(),
+                message: if reason.is_empty() {
+                    format!("The mail server refused to {doing}.")
+                } else {
+                    format!("The mail server refused to {doing}: {reason}")
+                },
+            }
+        }
         _ => WireError::from(error.code()),
     }
 }

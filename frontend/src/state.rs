@@ -856,6 +856,8 @@ mod tests {
             subscribed: true,
             total: 0,
             unread: 0,
+            namespace: Default::default(),
+            read_only: false,
         };
         let mut folders = Folders::default();
         folders.loaded(vec![

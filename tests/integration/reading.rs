@@ -220,6 +220,23 @@ fn expectations() -> HashMap<&'static str, Expect> {
             },
         ),
         (
+            "16-no-boundary-parameter.eml",
+            Expect {
+                subject: "Broken: no boundary parameter",
+                contains: &["The sender forgot to say which line separates the parts."],
+                notes: &[Note::MalformedStructure],
+                ..PLAIN
+            },
+        ),
+        (
+            "17-cut-closing-boundary.eml",
+            Expect {
+                subject: "Broken: the last boundary is cut off",
+                contains: &["Everything after this line was lost in transit."],
+                ..PLAIN
+            },
+        ),
+        (
             "15-no-mime-version.eml",
             Expect {
                 subject: "No MIME at all",

@@ -17,6 +17,7 @@ use protocol::{Body, Event, Flag, FolderCount, MessageFlags, MessageHeader, Sort
 use super::folders::{FolderEntry, build_tree};
 use super::headers::{flags, header_from_fetch};
 use super::message::parse_section;
+use super::namespace::{self, Namespaces};
 use super::news::{MAX_LISTED, News};
 use super::order::{self, MAX_SORT_LINE, MAX_SORTED, Order, SORT_COMMAND};
 use super::structure;
@@ -24,7 +25,7 @@ use super::transport::{Bounded, Budget, connect_tcp, server_label, start_tls};
 use super::view::{self, Structure};
 use super::{
     FolderChange, FolderWindow, Links, MailError, MailSource, MessageRef, OpenedMessage, PartMeta,
-    Selected, UPSTREAM_DEADLINE, check_command_text, not_found,
+    Refusal, Selected, UPSTREAM_DEADLINE, check_command_text, not_found,
 };
 use crate::config::{Account, Security, Server};
 
@@ -57,8 +58,9 @@ pub struct ImapSource {
     /// Count refreshes skipped since the last full one (with NOTIFY, only every
     /// `NOTIFIED_REFRESH`th is done, as a safety net).
     skipped_counts: u32,
-    /// The server's hierarchy delimiter, once known.
-    delimiter: Option<String>,
+    /// The server's namespaces: asked for at login where it offers `NAMESPACE`,
+    /// else learned from the first `LIST`.
+    namespaces: Option<Namespaces>,
     /// The folder the browser lists, and in which order; for date order, the
     /// selected folder's UIDs in it.
     listing: Option<(String, Sort)>,
@@ -67,6 +69,10 @@ pub struct ImapSource {
     can_move: bool,
     uidplus: bool,
     can_sort: bool,
+    /// ACL (RFC 4314): `MYRIGHTS` says which folders the user may not fill.
+    acl: bool,
+    /// LIST-STATUS (RFC 5819): every folder's counts in one command.
+    list_status: bool,
 }
 
 /// New messages in list order, where each now stands, and where removed ones stood.
@@ -119,12 +125,14 @@ impl ImapSource {
             qresync: false,
             notify: false,
             skipped_counts: 0,
-            delimiter: None,
+            namespaces: None,
             listing: None,
             order: None,
             can_move: false,
             uidplus: false,
             can_sort: false,
+            acl: false,
+            list_status: false,
         };
         let capabilities = source
             .step("CAPABILITY", async |s| s.capabilities().await)
@@ -133,6 +141,11 @@ impl ImapSource {
         source.uidplus = capabilities.has_str("UIDPLUS");
         source.can_sort = capabilities.has_str("SORT");
         source.idle = capabilities.has_str("IDLE");
+        source.acl = capabilities.has_str("ACL");
+        source.list_status = capabilities.has_str("LIST-STATUS");
+        if capabilities.has_str("NAMESPACE") {
+            source.namespaces = source.ask_namespaces().await?;
+        }
         if capabilities.has_str("QRESYNC") {
             source
                 .step("ENABLE", async |s| {
@@ -522,25 +535,23 @@ impl ImapSource {
         ImapSections { source: self, uid }
     }
 
-    /// The `HEADER` or `TEXT` of the message, or of the one attached at `part`.
-    async fn message_section(
+    /// The `HEADER` of the message, or of the one attached at `part`.
+    async fn header_section(
         &mut self,
         uid: u32,
         part: Option<&str>,
-        which: MessageSection,
         max: u64,
     ) -> Result<Vec<u8>, MailError> {
-        let name = match which {
-            MessageSection::Header => "HEADER",
-            _ => "TEXT",
-        };
         let (spec, path) = match part {
-            None => (name.to_owned(), SectionPath::Full(which)),
+            None => (
+                "HEADER".to_owned(),
+                SectionPath::Full(MessageSection::Header),
+            ),
             Some(part) => {
                 let path = parse_section(part).ok_or(MailError::BadInput("section"))?;
                 (
-                    format!("{part}.{name}"),
-                    SectionPath::Part(path, Some(which)),
+                    format!("{part}.HEADER"),
+                    SectionPath::Part(path, Some(MessageSection::Header)),
                 )
             }
         };
@@ -569,15 +580,7 @@ impl view::Sections for ImapSections<'_> {
     }
 
     async fn header(&mut self, message: Option<&str>, max: u64) -> Result<Vec<u8>, MailError> {
-        self.source
-            .message_section(self.uid, message, MessageSection::Header, max)
-            .await
-    }
-
-    async fn text(&mut self, message: Option<&str>, max: u64) -> Result<Vec<u8>, MailError> {
-        self.source
-            .message_section(self.uid, message, MessageSection::Text, max)
-            .await
+        self.source.header_section(self.uid, message, max).await
     }
 }
 
@@ -596,18 +599,46 @@ impl MailSource for ImapSource {
         let mut entries: Vec<FolderEntry> = names.iter().map(FolderEntry::from_name).collect();
         for entry in &mut entries {
             entry.subscribed = subscribed.contains(&entry.id);
-            if self.delimiter.is_none() {
-                self.delimiter.clone_from(&entry.delimiter);
+        }
+        if self.namespaces.is_none() {
+            let delimiter = entries.iter().find_map(|e| e.delimiter.clone());
+            self.namespaces = Some(Namespaces::flat(delimiter.or_else(|| Some("/".into()))));
+        }
+        let namespaces = self.namespaces().await?;
+        if self.list_status {
+            let counts: std::collections::HashMap<String, (u32, u32)> = self
+                .list_counts()
+                .await?
+                .into_iter()
+                .map(|c| (c.folder, (c.total, c.unread)))
+                .collect();
+            for entry in &mut entries {
+                (entry.total, entry.unread) = counts.get(&entry.id).copied().unwrap_or_default();
+            }
+        } else {
+            for entry in entries.iter_mut().filter(|e| e.selectable) {
+                // A folder that vanished between LIST and STATUS is shown without counts.
+                if let Some((total, unread)) = self.counts_of(&entry.id).await? {
+                    entry.total = total;
+                    entry.unread = unread;
+                }
             }
         }
-        for entry in entries.iter_mut().filter(|e| e.selectable) {
-            // A folder that vanished between LIST and STATUS is shown without counts.
-            if let Some((total, unread)) = self.counts_of(&entry.id).await? {
-                entry.total = total;
-                entry.unread = unread;
+        if self.acl {
+            let others: Vec<String> = entries
+                .iter()
+                .filter(|e| {
+                    e.selectable
+                        && namespaces.place(&e.id).kind != protocol::FolderNamespace::Personal
+                })
+                .map(|e| e.id.clone())
+                .collect();
+            let read_only = self.read_only(&others).await?;
+            for entry in &mut entries {
+                entry.read_only = read_only.contains(&entry.id);
             }
         }
-        Ok(build_tree(entries))
+        Ok(build_tree(entries, &namespaces))
     }
 
     async fn open_folder(
@@ -717,14 +748,17 @@ impl MailSource for ImapSource {
         let set = uid_set(uids)?;
         check_command_text(to, "folder name")?;
         self.ensure_selected(folder).await?;
-        let missing = |e| refused_means(e, false, || MailError::FolderNotFound(to.to_owned()));
+        let missing = |e| missing_folder(e, to);
         if self.can_move {
+            let line = format!("UID MOVE {set} {}", quoted(to));
             return self
-                .step("UID MOVE", async |s| s.uid_mv(&set, to).await)
+                .run("UID MOVE", "move the messages", &line, |_| None::<()>)
                 .await
+                .map(drop)
                 .map_err(missing);
         }
-        self.step("UID COPY", async |s| s.uid_copy(&set, to).await)
+        let line = format!("UID COPY {set} {}", quoted(to));
+        self.run("UID COPY", "move the messages", &line, |_| None::<()>)
             .await
             .map_err(missing)?;
         self.remove(&set).await
@@ -739,9 +773,11 @@ impl MailSource for ImapSource {
         let set = uid_set(uids)?;
         check_command_text(to, "folder name")?;
         self.ensure_selected(folder).await?;
-        self.step("UID COPY", async |s| s.uid_copy(&set, to).await)
+        let line = format!("UID COPY {set} {}", quoted(to));
+        self.run("UID COPY", "copy the messages", &line, |_| None::<()>)
             .await
-            .map_err(|e| refused_means(e, false, || MailError::FolderNotFound(to.to_owned())))
+            .map(drop)
+            .map_err(|e| missing_folder(e, to))
     }
 
     async fn expunge_messages(&mut self, folder: &str, uids: &[u32]) -> Result<(), MailError> {
@@ -751,17 +787,13 @@ impl MailSource for ImapSource {
     }
 
     async fn change_folder(&mut self, change: FolderChange) -> Result<(), MailError> {
-        let delimiter = self.delimiter().await?;
-        let not_done =
-            |action: &'static str| move |e| refused_means(e, false, || MailError::Refused(action));
+        let namespaces = self.namespaces().await?;
         match change {
             FolderChange::Create { parent, name } => {
-                let id = folder_id(parent.as_deref(), &name, &delimiter)?;
-                self.step("CREATE", async |s| s.create(&id).await)
-                    .await
-                    .map_err(not_done("create the folder"))?;
+                let id = folder_id(&namespaces, parent.as_deref(), &name)?;
+                self.simple("CREATE", "create the folder", &id).await?;
                 // New folders are subscribed, as every mail program expects.
-                self.step("SUBSCRIBE", async |s| s.subscribe(&id).await)
+                self.simple("SUBSCRIBE", "subscribe to the folder", &id)
                     .await
             }
             FolderChange::Rename {
@@ -773,14 +805,27 @@ impl MailSource for ImapSource {
                 if folder.eq_ignore_ascii_case("INBOX") {
                     return Err(MailError::BadInput("the inbox cannot be renamed"));
                 }
-                let id = folder_id(parent.as_deref(), &name, &delimiter)?;
+                let id = folder_id(&namespaces, parent.as_deref(), &name)?;
+                if id.starts_with(&format!(
+                    "{folder}{}",
+                    namespaces
+                        .delimiter_under(Some(&folder))
+                        .unwrap_or_default()
+                )) {
+                    return Err(MailError::Unsupported(
+                        "A folder cannot be moved into one of its own subfolders.",
+                    ));
+                }
                 self.selected = None;
-                self.step("RENAME", async |s| s.rename(&folder, &id).await)
+                let line = format!("RENAME {} {}", quoted(&folder), quoted(&id));
+                self.run("RENAME", "rename the folder", &line, |_| None::<()>)
+                    .await?;
+                if let Err(error) = self
+                    .simple("SUBSCRIBE", "subscribe to the folder", &id)
                     .await
-                    .map_err(not_done("rename the folder"))?;
-                let _ = self
-                    .step("SUBSCRIBE", async |s| s.subscribe(&id).await)
-                    .await;
+                {
+                    tracing::debug!(%error, "subscribing to the renamed folder");
+                }
                 Ok(())
             }
             FolderChange::Delete { folder } => {
@@ -791,24 +836,24 @@ impl MailSource for ImapSource {
                 self.selected = None;
                 // A server may not delete the selected folder: select the inbox first.
                 self.ensure_selected("INBOX").await?;
-                self.step("DELETE", async |s| s.delete(&folder).await)
+                self.simple("DELETE", "delete the folder", &folder).await?;
+                if let Err(error) = self
+                    .simple("UNSUBSCRIBE", "unsubscribe from the folder", &folder)
                     .await
-                    .map_err(not_done("delete the folder"))?;
-                let _ = self
-                    .step("UNSUBSCRIBE", async |s| s.unsubscribe(&folder).await)
-                    .await;
+                {
+                    tracing::debug!(%error, "unsubscribing from the deleted folder");
+                }
                 Ok(())
             }
             FolderChange::Subscribe { folder, subscribed } => {
                 check_command_text(&folder, "folder name")?;
                 if subscribed {
-                    self.step("SUBSCRIBE", async |s| s.subscribe(&folder).await)
+                    self.simple("SUBSCRIBE", "subscribe to the folder", &folder)
                         .await
                 } else {
-                    self.step("UNSUBSCRIBE", async |s| s.unsubscribe(&folder).await)
+                    self.simple("UNSUBSCRIBE", "unsubscribe from the folder", &folder)
                         .await
                 }
-                .map_err(not_done("change the subscription"))
             }
         }
     }
@@ -861,6 +906,18 @@ impl MailSource for ImapSource {
 
     async fn counts(&mut self) -> Result<Vec<FolderCount>, MailError> {
         self.other_counts().await
+    }
+
+    async fn count(&mut self, folder: &str) -> Result<Option<FolderCount>, MailError> {
+        check_command_text(folder, "folder name")?;
+        Ok(self
+            .counts_of(folder)
+            .await?
+            .map(|(total, unread)| FolderCount {
+                folder: folder.to_owned(),
+                total,
+                unread,
+            }))
     }
 
     async fn resume(&mut self, old: Self) -> Result<(), MailError> {
@@ -1291,9 +1348,16 @@ impl ImapSource {
         if !full {
             return Ok(Vec::new());
         }
+        let selected = self.selected.as_ref().map(|s| s.folder.clone());
+        if self.list_status {
+            // One round trip for all, listed afresh: other programs create and
+            // delete folders too.
+            let mut counts = self.list_counts().await?;
+            counts.retain(|c| Some(&c.folder) != selected.as_ref());
+            return Ok(counts);
+        }
         // Listed afresh each time: other programs create and delete folders too.
         let names = self.list_all().await?;
-        let selected = self.selected.as_ref().map(|s| s.folder.clone());
         let ids = names
             .iter()
             .map(FolderEntry::from_name)
@@ -1414,11 +1478,11 @@ impl ImapSource {
         Ok(())
     }
 
-    /// The hierarchy delimiter, asked of the server (`LIST "" ""`) if no folder list
-    /// has told it yet.
-    async fn delimiter(&mut self) -> Result<String, MailError> {
-        if let Some(delimiter) = &self.delimiter {
-            return Ok(delimiter.clone());
+    /// The server's namespaces; without `NAMESPACE`, one personal namespace at the
+    /// root with the delimiter `LIST "" ""` tells.
+    async fn namespaces(&mut self) -> Result<Namespaces, MailError> {
+        if let Some(namespaces) = &self.namespaces {
+            return Ok(namespaces.clone());
         }
         let names = self
             .step("LIST", async |s| {
@@ -1428,12 +1492,166 @@ impl ImapSource {
                     .await
             })
             .await?;
-        let delimiter = names
-            .iter()
-            .find_map(|n| n.delimiter().map(str::to_owned))
-            .unwrap_or_else(|| "/".to_owned());
-        self.delimiter = Some(delimiter.clone());
-        Ok(delimiter)
+        let delimiter = names.iter().find_map(|n| n.delimiter().map(str::to_owned));
+        let namespaces = Namespaces::flat(delimiter.or_else(|| Some("/".to_owned())));
+        self.namespaces = Some(namespaces.clone());
+        Ok(namespaces)
+    }
+
+    /// Asks for the namespaces (RFC 2342). imap-proto cannot parse the answer, so
+    /// this one command is written and read as raw lines on the stream under the
+    /// session. It runs right after login, between two commands, when async-imap
+    /// has nothing buffered. `None` when the answer makes no sense.
+    async fn ask_namespaces(&mut self) -> Result<Option<Namespaces>, MailError> {
+        let lines = self
+            .step("NAMESPACE", async |s| {
+                raw_command(s.get_mut(), "PN1", "NAMESPACE")
+                    .await
+                    .map_err(ImapError::Io)
+            })
+            .await?;
+        let found = match lines {
+            Ok(lines) => lines.iter().find_map(|line| namespace::parse(line)),
+            Err(refusal) => {
+                tracing::info!(%refusal, "the server refused NAMESPACE");
+                None
+            }
+        };
+        if found.is_none() {
+            tracing::info!("no usable NAMESPACE answer; folders are named from the root");
+        }
+        Ok(found)
+    }
+
+    /// Runs a command line spelled here (arguments through [`quoted`]) and returns
+    /// what `pick` takes of its untagged responses; the rest is news, as for any
+    /// command. A NO or BAD becomes [`MailError::Rejected`] with the server's code
+    /// and text; `doing` says what was refused, for people ("create the folder").
+    async fn run<T: Send>(
+        &mut self,
+        action: &'static str,
+        doing: &'static str,
+        line: &str,
+        mut pick: impl FnMut(&Response<'_>) -> Option<T> + Send,
+    ) -> Result<Vec<T>, MailError> {
+        let (picked, others, refusal) = self
+            .step(action, async move |s| {
+                let tag = s.run_command(line).await?;
+                let mut picked = Vec::new();
+                let mut others = Vec::new();
+                loop {
+                    let Some(response) = s.read_response().await? else {
+                        return Err(ImapError::ConnectionLost);
+                    };
+                    match response.parsed() {
+                        Response::Done {
+                            tag: done,
+                            status,
+                            outcome,
+                        } if *done == tag => {
+                            use async_imap::imap_proto::Status;
+                            let refusal = match status {
+                                Status::Ok => None,
+                                _ => Some(Refusal::from_outcome(
+                                    outcome.code.as_ref(),
+                                    outcome.information.as_deref(),
+                                )),
+                            };
+                            return Ok((picked, others, refusal));
+                        }
+                        parsed => match pick(parsed) {
+                            Some(value) => picked.push(value),
+                            None => others.push(response),
+                        },
+                    }
+                }
+            })
+            .await?;
+        for response in &others {
+            self.absorb(response.parsed());
+        }
+        match refusal {
+            None => Ok(picked),
+            Some(refusal) => {
+                tracing::info!(action, %refusal, "the mail server refused");
+                Err(MailError::Rejected { doing, refusal })
+            }
+        }
+    }
+
+    /// Which of `folders` (outside the personal namespace) the user may not put
+    /// messages into, by `MYRIGHTS` (at most 100 are asked).
+    async fn read_only(&mut self, folders: &[String]) -> Result<Vec<String>, MailError> {
+        let mut read_only = Vec::new();
+        for folder in folders.iter().take(100) {
+            let line = format!("MYRIGHTS {}", quoted(folder));
+            match self
+                .run("MYRIGHTS", "tell the rights", &line, |r| match r {
+                    Response::MyRights(rights) => Some(rights.rights.clone()),
+                    _ => None,
+                })
+                .await
+            {
+                Ok(rights) => {
+                    use async_imap::imap_proto::rfc4314::AclRight;
+                    if !rights.is_empty() && rights.iter().all(|r| !r.contains(&AclRight::Insert)) {
+                        read_only.push(folder.clone());
+                    }
+                }
+                Err(MailError::Rejected { .. }) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(read_only)
+    }
+
+    /// Every selectable folder's counts in one `LIST … RETURN (STATUS …)`.
+    async fn list_counts(&mut self) -> Result<Vec<FolderCount>, MailError> {
+        let line = r#"LIST "" "*" RETURN (STATUS (MESSAGES UNSEEN))"#;
+        self.run("LIST", "list the folders", line, |r| match r {
+            Response::MailboxData(MailboxDatum::Status { mailbox, status }) => {
+                let mut count = FolderCount {
+                    folder: mailbox.to_string(),
+                    total: 0,
+                    unread: 0,
+                };
+                for attribute in status {
+                    match attribute {
+                        async_imap::imap_proto::StatusAttribute::Messages(n) => count.total = *n,
+                        async_imap::imap_proto::StatusAttribute::Unseen(n) => count.unread = *n,
+                        _ => {}
+                    }
+                }
+                Some(count)
+            }
+            // The LIST lines themselves say nothing the counts need.
+            Response::MailboxData(MailboxDatum::List(_)) => Some(FolderCount {
+                folder: String::new(),
+                total: 0,
+                unread: 0,
+            }),
+            _ => None,
+        })
+        .await
+        .map(|counts| {
+            counts
+                .into_iter()
+                .filter(|c| !c.folder.is_empty())
+                .collect()
+        })
+    }
+
+    /// A command whose one argument is a folder name (CREATE, DELETE, SUBSCRIBE…).
+    async fn simple(
+        &mut self,
+        action: &'static str,
+        doing: &'static str,
+        folder: &str,
+    ) -> Result<(), MailError> {
+        let line = format!("{action} {}", quoted(folder));
+        self.run(action, doing, &line, |_| None::<()>)
+            .await
+            .map(drop)
     }
 
     /// `UID STORE set +FLAGS|-FLAGS (flags)`; returns the flags the server reports.
@@ -1519,23 +1737,110 @@ fn uid_set(uids: &[u32]) -> Result<String, MailError> {
         .join(","))
 }
 
-/// The server's id for a folder called `name` (as people read it) under `parent`.
-fn folder_id(parent: Option<&str>, name: &str, delimiter: &str) -> Result<String, MailError> {
+/// The server's id for a folder called `name` (as people read it) under `parent`,
+/// or at the top level of the user's own namespace (`INBOX.name` on servers that
+/// keep personal folders under the inbox).
+fn folder_id(
+    namespaces: &Namespaces,
+    parent: Option<&str>,
+    name: &str,
+) -> Result<String, MailError> {
     let name = name.trim();
+    if let Some(parent) = parent {
+        check_command_text(parent, "folder name")?;
+    }
+    let delimiter = namespaces.delimiter_under(parent).unwrap_or_default();
     let bad = name.is_empty()
         || name.chars().count() > 200
-        || name.contains(delimiter)
+        || (!delimiter.is_empty() && name.contains(delimiter))
         || name.chars().any(|c| c.is_control() || c == '*' || c == '%');
     if bad {
         return Err(MailError::BadInput("folder name"));
     }
     let encoded = utf7_imap::encode_utf7_imap(name.to_owned());
-    let id = match parent {
-        Some(parent) => format!("{parent}{delimiter}{encoded}"),
-        None => encoded,
-    };
+    let id = namespaces.child(parent, &encoded);
     check_command_text(&id, "folder name")?;
     Ok(id)
+}
+
+/// A refusal that means the folder `to` does not exist (`TRYCREATE`, `NONEXISTENT`).
+fn missing_folder(error: MailError, to: &str) -> MailError {
+    match error {
+        MailError::Rejected { refusal, .. }
+            if refusal
+                .code
+                .as_deref()
+                .is_some_and(|c| c == "TRYCREATE" || c == "NONEXISTENT") =>
+        {
+            MailError::FolderNotFound(to.to_owned())
+        }
+        other => other,
+    }
+}
+
+/// An IMAP quoted string. The text has been checked for CR, LF and NUL.
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Writes one command line straight to the stream under async-imap and reads its
+/// answer as lines (literals inlined as quoted strings), at most 64 KiB, for the
+/// one response imap-proto cannot parse. The untagged lines, or the refusal.
+async fn raw_command<S>(
+    stream: &mut S,
+    tag: &str,
+    command: &str,
+) -> std::io::Result<Result<Vec<String>, Refusal>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const MAX: usize = 64 * 1024;
+    stream
+        .write_all(format!("{tag} {command}\r\n").as_bytes())
+        .await?;
+    stream.flush().await?;
+    let too_long = || std::io::Error::other("the answer is too long");
+    let mut read = 0usize;
+    let mut lines = Vec::new();
+    let mut line = Vec::new();
+    loop {
+        let byte = stream.read_u8().await?;
+        read += 1;
+        if read > MAX {
+            return Err(too_long());
+        }
+        if byte != b'\n' {
+            line.push(byte);
+            continue;
+        }
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        // A literal: `{n}` (or `{n+}`) ends the line, and n bytes follow.
+        if let Some(size) = super::transport::announced_literal(&line) {
+            let size = usize::try_from(size).map_err(|_| too_long())?;
+            read += size;
+            if read > MAX {
+                return Err(too_long());
+            }
+            let open = line.iter().rposition(|b| *b == b'{').unwrap_or(line.len());
+            line.truncate(open);
+            let mut data = vec![0; size];
+            stream.read_exact(&mut data).await?;
+            line.extend_from_slice(quoted(&String::from_utf8_lossy(&data)).as_bytes());
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::mem::take(&mut line)).into_owned();
+        if let Some(rest) = text.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
+            let (status, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+            if status.eq_ignore_ascii_case("OK") {
+                return Ok(Ok(lines));
+            }
+            return Ok(Err(Refusal::from_text(rest)));
+        }
+        lines.push(text);
+    }
 }
 
 /// What a server's NO (and, with `bad_too`, BAD) to a command means for the user;

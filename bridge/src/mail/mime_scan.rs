@@ -69,7 +69,9 @@ impl Scanned {
             .map(|s| s.header.clone())
     }
 
-    /// What follows that header block (`BODY[TEXT]`, `BODY[id.TEXT]`).
+    /// What follows that header block (`BODY[TEXT]`, `BODY[id.TEXT]`), which the
+    /// tests check against Dovecot's answers.
+    #[cfg(test)]
     pub fn text(&self, message: Option<&str>) -> Option<Range<u64>> {
         self.messages
             .get(message.unwrap_or_default())

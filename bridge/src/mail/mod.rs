@@ -10,6 +10,7 @@ mod headers;
 mod imap;
 mod message;
 mod mime_scan;
+mod namespace;
 mod news;
 mod order;
 mod pop3;
@@ -234,6 +235,13 @@ pub trait MailSource: Send + 'static {
     /// The counts of the folders other than the open one.
     fn counts(&mut self) -> impl Future<Output = Result<Vec<FolderCount>, MailError>> + Send;
 
+    /// One folder's counts now, for a folder the session just changed (a move or
+    /// copy into it); `None` where the source has no such folder.
+    fn count(
+        &mut self,
+        folder: &str,
+    ) -> impl Future<Output = Result<Option<FolderCount>, MailError>> + Send;
+
     /// Takes over from `old`, a broken source of the same user: reopens its folder
     /// and gathers what changed since (as `news`).
     fn resume(&mut self, old: Self) -> impl Future<Output = Result<(), MailError>> + Send
@@ -291,6 +299,13 @@ pub enum MailError {
     BadInput(&'static str),
     #[error("the mail server would not {0}")]
     Refused(&'static str),
+    /// The server answered NO or BAD, with its reason; `doing` names what was
+    /// refused, as people would say it ("create the folder").
+    #[error("the mail server refused to {doing}: {refusal}")]
+    Rejected {
+        doing: &'static str,
+        refusal: Refusal,
+    },
     /// Something Postern itself does not do, said as a sentence for people.
     #[error("{0}")]
     Unsupported(&'static str),
@@ -322,7 +337,9 @@ impl MailError {
             MailError::FolderNotFound(_) => ErrorCode::FolderNotFound,
             MailError::MessageNotFound { .. } => ErrorCode::MessageNotFound,
             MailError::BadInput(_) => ErrorCode::BadRequest,
-            MailError::Refused(_) | MailError::Unsupported(_) => ErrorCode::Refused,
+            MailError::Refused(_) | MailError::Unsupported(_) | MailError::Rejected { .. } => {
+                ErrorCode::Refused
+            }
             MailError::InUse => ErrorCode::MailboxInUse,
             MailError::Pop3 { source, .. } => match source {
                 pop3::Pop3Error::Io(_) | pop3::Pop3Error::Timeout => ErrorCode::ServerUnreachable,
@@ -336,6 +353,110 @@ impl MailError {
                 _ => ErrorCode::Internal,
             },
         }
+    }
+}
+
+/// What a server said when it refused a command: its response code, if any
+/// (`ALREADYEXISTS`, `NOPERM`, `OVERQUOTA`, `LIMIT`…), and its text, as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: Option<String>,
+    pub text: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "[{code}] {}", self.text.escape_debug()),
+            None => write!(f, "{}", self.text.escape_debug()),
+        }
+    }
+}
+
+impl Refusal {
+    /// The longest reason passed on to people, in characters.
+    const MAX_REASON: usize = 160;
+
+    /// From the text after `NO` or `BAD`: an optional `[CODE …]`, then text.
+    pub fn from_text(text: &str) -> Self {
+        let text = text.trim();
+        if let Some(rest) = text.strip_prefix('[')
+            && let Some((code, rest)) = rest.split_once(']')
+        {
+            let code = code.split_whitespace().next().unwrap_or_default();
+            return Refusal {
+                code: (!code.is_empty()).then(|| code.to_ascii_uppercase()),
+                text: rest.trim().to_owned(),
+            };
+        }
+        Refusal {
+            code: None,
+            text: text.to_owned(),
+        }
+    }
+
+    /// From imap-proto's reading of a tagged answer: codes it knows come parsed,
+    /// others stay at the start of the text.
+    pub fn from_outcome(
+        code: Option<&async_imap::imap_proto::ResponseCode<'_>>,
+        information: Option<&str>,
+    ) -> Self {
+        use async_imap::imap_proto::ResponseCode as C;
+        let mut refusal = Refusal::from_text(information.unwrap_or_default());
+        let known = code.map(|code| match code {
+            C::TryCreate => "TRYCREATE".to_owned(),
+            C::ReadOnly => "READ-ONLY".to_owned(),
+            C::Alert => "ALERT".to_owned(),
+            C::Parse => "PARSE".to_owned(),
+            C::BadCharset(_) => "BADCHARSET".to_owned(),
+            other => format!("{other:?}")
+                .split(['(', ' '])
+                .next()
+                .unwrap_or_default()
+                .to_ascii_uppercase(),
+        });
+        if known.is_some() {
+            refusal.code = known;
+        }
+        refusal
+    }
+
+    /// The reason as people read it: the server's words without control
+    /// characters, response code or Dovecot's timings, at most 160 characters;
+    /// where the server gave no words, what its code means.
+    pub fn reason(&self) -> String {
+        let mut words: String = self
+            .text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        // Dovecot ends each answer with its timings: "(0.001 + 0.000 secs)."
+        if let Some(open) = words.rfind(" (")
+            && words[open..].trim_end_matches('.').ends_with("secs)")
+        {
+            words.truncate(open);
+        }
+        let words = words.trim().trim_end_matches('.').trim();
+        if words.is_empty() {
+            return match self.code.as_deref() {
+                Some("ALREADYEXISTS") => "a folder of that name already exists",
+                Some("NOPERM") => "permission denied",
+                Some("OVERQUOTA") => "the mailbox is full",
+                Some("LIMIT") => "a limit of the server was reached",
+                Some("NONEXISTENT" | "TRYCREATE") => "the folder does not exist",
+                Some("INUSE") => "the folder is in use",
+                _ => "",
+            }
+            .to_owned();
+        }
+        if words.chars().count() <= Self::MAX_REASON {
+            return words.to_owned();
+        }
+        let cut: String = words.chars().take(Self::MAX_REASON - 1).collect();
+        format!("{}…", cut.trim_end())
     }
 }
 
@@ -354,5 +475,30 @@ pub fn check_command_text(text: &str, what: &'static str) -> Result<(), MailErro
         Err(MailError::BadInput(what))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Refusal;
+
+    #[test]
+    fn refusals_keep_their_code_and_lose_the_noise() {
+        let exists = Refusal::from_text(
+            "[ALREADYEXISTS] Mailbox already exists (0.011 + 0.000 + 0.010 secs).",
+        );
+        assert_eq!(exists.code.as_deref(), Some("ALREADYEXISTS"));
+        assert_eq!(exists.reason(), "Mailbox already exists");
+        let denied = Refusal::from_text("Permission denied\r\n\u{7}");
+        assert_eq!(denied.code, None);
+        assert_eq!(denied.reason(), "Permission denied");
+        assert_eq!(
+            Refusal::from_text("[OVERQUOTA]").reason(),
+            "the mailbox is full"
+        );
+        let long = Refusal::from_text(&"word ".repeat(100));
+        assert_eq!(long.reason().chars().count(), 160);
+        assert!(long.reason().ends_with('…'));
+        assert_eq!(Refusal::from_text("").reason(), "");
     }
 }

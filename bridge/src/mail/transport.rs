@@ -131,7 +131,7 @@ impl LineGuard {
 }
 
 /// The size `n` of a line ending in `{n}` or `{n+}` (before its CR).
-fn announced_literal(line: &[u8]) -> Option<u64> {
+pub fn announced_literal(line: &[u8]) -> Option<u64> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let inner = line.strip_suffix(b"}")?;
     let open = inner.iter().rposition(|b| *b == b'{')?;

@@ -16,7 +16,7 @@ pub const MAX_RAW_TEXT: u64 = 256 * 1024;
 
 /// Reads one message's bytes by IMAP section (RFC 3501 6.4.5).
 pub trait Sections: Send {
-    /// Up to `len` bytes of leaf part `id` (or, for `None`, of the whole message)
+    /// Up to `len` bytes of part `id` (or, for `None`, of the whole message)
     /// from `offset`; `None` when there is no such part.
     fn section(
         &mut self,
@@ -28,13 +28,6 @@ pub trait Sections: Send {
     /// At most `max` bytes of the header block of the message, or of the message
     /// attached at part `message`.
     fn header(
-        &mut self,
-        message: Option<&str>,
-        max: u64,
-    ) -> impl Future<Output = Result<Vec<u8>, MailError>> + Send;
-
-    /// At most `max` bytes of the text after that header block.
-    fn text(
         &mut self,
         message: Option<&str>,
         max: u64,
@@ -78,20 +71,29 @@ pub async fn open(
             }
         }
     };
-    let headers = view_headers(&sections.header(part, MAX_HEADER_FETCH).await?);
+    let header = sections.header(part, MAX_HEADER_FETCH).await?;
+    let headers = view_headers(&header);
     let layout = structure::layout(shown);
     let mut body = match layout.body.as_deref().and_then(|id| shown.find(id)) {
         Some(node) => Some(render_part(sections, node, shown, links).await?),
         None => None,
     };
-    // A multipart whose boundaries never appear has only empty parts; its text
-    // is still worth showing, as sent.
-    let blank = body.as_ref().is_none_or(|b| match &b.content {
-        BodyContent::Text { text } => text.trim().is_empty(),
-        BodyContent::Html { .. } => false,
-    });
-    if blank && matches!(shown.kind, Kind::Multipart(_)) {
-        let raw = sections.text(part, MAX_RAW_TEXT).await?;
+    let blank = |body: &Option<Body>| {
+        body.as_ref().is_none_or(|b| match &b.content {
+            BodyContent::Text { text } => text.trim().is_empty(),
+            BodyContent::Html { .. } => false,
+        })
+    };
+    // Servers describe broken mail differently: Dovecot gives a multipart whose
+    // boundaries never appear empty parts, Cyrus one empty text part, and an empty
+    // `TEXT` section too. Where the structure holds nothing but the message does,
+    // what follows the header is shown as it was sent, read as a raw range.
+    let header_len = header.len() as u64;
+    if blank(&body) && content_size(shown) == 0 && shown_size > header_len + 2 {
+        let raw = sections
+            .section(part, header_len, MAX_RAW_TEXT)
+            .await?
+            .unwrap_or_default();
         let raw = super::decode::text(&raw, Encoding::Identity, None, false).text;
         if !raw.trim().is_empty() {
             body = Some(Body {
@@ -99,13 +101,14 @@ pub async fn open(
                 content: BodyContent::Text { text: raw },
                 blocked_remote: 0,
                 remote_loaded: false,
-                truncated: false,
+                truncated: shown_size > header_len + MAX_RAW_TEXT,
                 notes: vec![],
             });
             notes.push(Note::MalformedStructure);
         }
     }
-    if body.is_none() {
+    // Never a blank pane without a word on why.
+    if blank(&body) && !notes.contains(&Note::MalformedStructure) {
         notes.push(Note::NoDisplayablePart);
     }
     Ok(MessageView {
@@ -124,6 +127,15 @@ pub async fn open(
         notes,
         link: String::new(),
     })
+}
+
+/// The bytes the leaves of `node` hold, as the structure tells; attached messages
+/// count whole.
+fn content_size(node: &Node) -> u64 {
+    match &node.kind {
+        Kind::Multipart(children) => children.iter().map(content_size).sum(),
+        Kind::Leaf | Kind::Message(_) => node.size,
+    }
 }
 
 /// Renders displayable part `part` of the message rooted at `root`.

@@ -43,6 +43,7 @@
 //! {"type":"reply","id":1,"reply":{"type":"signed_in","account":"Example","user":"alice"}}
 //! {"type":"reply","id":17,"reply":{"type":"signed_in","account":"Home","user":"alice","protocol":"pop3"}}
 //! {"type":"reply","id":2,"reply":{"type":"folders","folders":[{"id":"INBOX","name":"Inbox","parent":null,"depth":0,"role":"inbox","selectable":true,"subscribed":true,"total":3,"unread":1},{"id":"Lists/Rust","name":"Rust","parent":"Lists","depth":1,"role":null,"selectable":true,"subscribed":false,"total":0,"unread":0}]}}
+//! {"type":"reply","id":19,"reply":{"type":"folders","folders":[{"id":"INBOX","name":"Inbox","parent":null,"depth":0,"role":"inbox","selectable":true,"subscribed":true,"total":3,"unread":1},{"id":"INBOX.Receipts","name":"Receipts","parent":null,"depth":0,"role":null,"selectable":true,"subscribed":true,"total":0,"unread":0},{"id":"Public.News","name":"News","parent":null,"depth":0,"role":null,"selectable":true,"subscribed":false,"total":7,"unread":7,"namespace":"shared","read_only":true}]}}
 //! {"type":"reply","id":3,"reply":{"type":"folder_opened","folder":"INBOX","uid_validity":1700000000,"total":3,"unread":1,"offset":0,"messages":[{"uid":3,"from":[{"name":"Bob","email":"bob@example.org"}],"to":[{"name":null,"email":"alice@example.org"}],"subject":"Lunch?","date":1700000000,"flags":["flagged",{"keyword":"$label1"}],"size":2048,"has_attachments":false}]}}
 //! {"type":"reply","id":4,"reply":{"type":"messages","folder":"INBOX","total":3,"offset":50,"messages":[]}}
 //! {"type":"reply","id":6,"reply":{"type":"message_opened","folder":"INBOX","uid":3,"message":{"part":null,"subject":"Lunch?","from":[{"name":"Bob","email":"bob@example.org"}],"to":[],"cc":[],"reply_to":[],"date":1700000000,"flags":["seen"],"size":2048,"parts":[{"id":"1","content_type":"multipart/alternative","size":0,"name":null,"content_id":null,"depth":0,"role":"container"},{"id":"1.1","content_type":"text/plain","size":12,"name":null,"content_id":null,"depth":1,"role":"body"},{"id":"1.2","content_type":"text/html","size":40,"name":null,"content_id":null,"depth":1,"role":"body"},{"id":"2","content_type":"image/png","size":1300,"name":"map.png","content_id":null,"depth":0,"role":"attachment"}],"body":{"part":"1.2","kind":"html","document":"<!DOCTYPE html>…","blocked_remote":1,"remote_loaded":false,"truncated":false,"notes":[]},"alternatives":["1.2","1.1"],"notes":[],"link":"/mail/Xk3…"}}}
@@ -542,6 +543,32 @@ pub struct Folder {
     pub subscribed: bool,
     pub total: u32,
     pub unread: u32,
+    /// Whose folder it is: the user's own (left out), another user's, or shared.
+    /// The app lists each kind as its own section.
+    #[serde(default, skip_serializing_if = "FolderNamespace::is_personal")]
+    pub namespace: FolderNamespace,
+    /// The server lets this user read the folder but not put messages in it (ACL
+    /// rights without `i`); left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+}
+
+/// The kinds of namespace of RFC 2342.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FolderNamespace {
+    #[default]
+    Personal,
+    OtherUsers,
+    Shared,
+}
+
+impl FolderNamespace {
+    pub fn is_personal(&self) -> bool {
+        *self == FolderNamespace::Personal
+    }
 }
 
 /// The special uses of RFC 6154, plus the inbox.
@@ -743,6 +770,8 @@ mod tests {
             subscribed: true,
             total: 1,
             unread: 0,
+            namespace: FolderNamespace::Shared,
+            read_only: true,
         };
         let mut messages = vec![
             ServerMessage::Hello {

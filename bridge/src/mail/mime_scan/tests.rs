@@ -442,6 +442,14 @@ const FIXTURES: &[(&str, &str)] = &[
         "15-no-mime-version.eml",
         r#"("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 24 1 NIL NIL NIL NIL)"#,
     ),
+    (
+        "16-no-boundary-parameter.eml",
+        r#"(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 NIL NIL NIL NIL) "mixed" NIL NIL NIL NIL)"#,
+    ),
+    (
+        "17-cut-closing-boundary.eml",
+        r#"(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 96 2 NIL NIL NIL NIL) "alternative" ("boundary" "cut") NIL NIL NIL)"#,
+    ),
 ];
 
 /// Edge cases, each with what Dovecot 2.3.19 gives as its `BODYSTRUCTURE`.

@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use protocol::{
-    Body, Event, Flag, Folder, FolderCount, FolderRole, MessageFlags, MessageHeader, Sort, SortKey,
+    Body, Event, Flag, Folder, FolderCount, FolderNamespace, FolderRole, MessageFlags,
+    MessageHeader, Sort, SortKey,
 };
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -731,13 +732,6 @@ impl Sections for SpoolSections {
             None => Ok(Vec::new()),
         }
     }
-
-    async fn text(&mut self, message: Option<&str>, max: u64) -> Result<Vec<u8>, MailError> {
-        match self.0.scanned.text(message) {
-            Some(range) => self.read(range, 0, max).await,
-            None => Ok(Vec::new()),
-        }
-    }
 }
 
 impl MailSource for Pop3Source {
@@ -758,6 +752,8 @@ impl MailSource for Pop3Source {
             subscribed: true,
             total: state.total(),
             unread: state.unread(),
+            namespace: FolderNamespace::Personal,
+            read_only: false,
         }])
     }
 
@@ -997,6 +993,11 @@ impl MailSource for Pop3Source {
 
     async fn counts(&mut self) -> Result<Vec<FolderCount>, MailError> {
         Ok(Vec::new())
+    }
+
+    async fn count(&mut self, _: &str) -> Result<Option<FolderCount>, MailError> {
+        // The inbox is the only folder, and its counts come with its news.
+        Ok(None)
     }
 
     async fn resume(&mut self, _: Self) -> Result<(), MailError> {
