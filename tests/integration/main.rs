@@ -6,6 +6,7 @@ mod bridge_imap;
 mod browser;
 mod hostile_mail;
 mod live;
+mod namespaces;
 mod organizing;
 mod organizing_browser;
 mod pop3;

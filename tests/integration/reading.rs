@@ -680,3 +680,55 @@ async fn remote_images_go_through_the_proxy_which_refuses_private_addresses() ->
     assert_eq!(http_get(&forged).await?.status, 404);
     Ok(())
 }
+
+/// A server that describes broken MIME as one empty text part, with an empty
+/// `BODY[TEXT]` (as Cyrus does), while `BODY[]` still holds the text: the pane shows
+/// that text as sent, with the note, rather than nothing.
+#[tokio::test]
+async fn broken_mail_described_as_empty_opens_as_sent_with_a_note() -> Result<()> {
+    let root = tests::workspace_root().join("tests/fixtures/mime");
+    let messages = [
+        (
+            "16-no-boundary-parameter.eml",
+            "The sender forgot to say which line separates the parts.",
+        ),
+        (
+            "17-cut-closing-boundary.eml",
+            "Everything after this line was lost in transit.",
+        ),
+        (
+            "09-missing-boundary.eml",
+            "There is no boundary line at all.",
+        ),
+    ];
+    let raws = messages
+        .iter()
+        .map(|(name, _)| std::fs::read(root.join(name)))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let server = tests::hostile::HostileImap::start(
+        tests::hostile::Misbehaviour::DescribesBrokenMailAsEmpty(raws),
+    )
+    .await?;
+    let bridge = Bridge::start(&[server.account("Scripted")], None).await?;
+    let mut client = bridge.connect().await?;
+    client
+        .sign_in(None, &User::new("alice", "secret"))
+        .await??;
+    for (uid, (name, text)) in (1..).zip(messages) {
+        let view = client.open_message("INBOX", uid, None).await?;
+        let Some(Body {
+            content: BodyContent::Text { text: shown },
+            ..
+        }) = &view.body
+        else {
+            anyhow::bail!("{name}: no text shown ({:?})", view.notes);
+        };
+        assert!(shown.contains(text), "{name}: {shown:?}");
+        assert!(
+            !shown.contains("Subject:"),
+            "{name}: the header is not body text"
+        );
+        assert_eq!(view.notes, [Note::MalformedStructure], "{name}");
+    }
+    Ok(())
+}

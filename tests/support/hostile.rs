@@ -9,13 +9,18 @@ use anyhow::Result;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// What the server does once the client has sent its first command.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Misbehaviour {
     /// Answers with one response that never ends (bounded here at 64 MiB).
     EndlessResponse,
     /// Answers with a BODYSTRUCTURE nested 100,000 levels deep, which would overflow
     /// the stack of a recursive parser.
     DeepNesting,
+    /// Serves an INBOX of these messages (UIDs from 1) as a server that cannot
+    /// read broken MIME describes them: each `BODYSTRUCTURE` one empty text/plain
+    /// part, `BODY[TEXT]` and `BODY[1]` empty, while `BODY[]` and `BODY[HEADER]`
+    /// hold the message as stored. Answers every other command with a plain OK.
+    DescribesBrokenMailAsEmpty(Vec<Vec<u8>>),
 }
 
 pub struct HostileImap {
@@ -37,11 +42,17 @@ impl HostileImap {
         let task = tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let acceptor = acceptor.clone();
+                let misbehaviour = misbehaviour.clone();
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
-                    let _ = misbehave(tls, misbehaviour).await;
+                    let _ = match misbehaviour {
+                        Misbehaviour::DescribesBrokenMailAsEmpty(messages) => {
+                            describe_as_empty(tls, &messages).await
+                        }
+                        other => misbehave(tls, other).await,
+                    };
                 });
             }
         });
@@ -96,6 +107,128 @@ where
                 stream.write_all(&chunk).await?;
             }
         }
+        Misbehaviour::DescribesBrokenMailAsEmpty(_) => {}
     }
     Ok(())
+}
+
+/// The conversation of [`Misbehaviour::DescribesBrokenMailAsEmpty`].
+async fn describe_as_empty<S>(stream: S, messages: &[Vec<u8>]) -> std::io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut stream = BufReader::new(stream);
+    stream
+        .write_all(b"* OK [CAPABILITY IMAP4rev1 UIDPLUS] scripted server ready\r\n")
+        .await?;
+    stream.flush().await?;
+    let count = messages.len();
+    loop {
+        let mut line = String::new();
+        if stream.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let line = line.trim_end();
+        let (tag, command) = line.split_once(' ').unwrap_or((line, ""));
+        let upper = command.to_ascii_uppercase();
+        let mut out = Vec::new();
+        if upper.starts_with("CAPABILITY") {
+            out.extend_from_slice(b"* CAPABILITY IMAP4rev1 UIDPLUS\r\n");
+        } else if upper.starts_with("SELECT") || upper.starts_with("EXAMINE") {
+            out.extend_from_slice(
+                format!(
+                    "* FLAGS (\\Seen)\r\n* {count} EXISTS\r\n* OK [UIDVALIDITY 1] ok\r\n* OK [UIDNEXT {}] ok\r\n",
+                    count + 1
+                )
+                .as_bytes(),
+            );
+        } else if upper.starts_with("STATUS") {
+            out.extend_from_slice(
+                format!(
+                    "* STATUS INBOX (MESSAGES {count} UNSEEN 0 UIDVALIDITY 1 UIDNEXT {})\r\n",
+                    count + 1
+                )
+                .as_bytes(),
+            );
+        } else if upper.starts_with("LIST") || upper.starts_with("LSUB") {
+            let word = if upper.starts_with("LIST") {
+                "LIST"
+            } else {
+                "LSUB"
+            };
+            out.extend_from_slice(format!("* {word} () \"/\" INBOX\r\n").as_bytes());
+        } else if upper.starts_with("UID FETCH ") {
+            let rest = &command["UID FETCH ".len()..];
+            let (uid, items) = rest.split_once(' ').unwrap_or((rest, ""));
+            if let Some(raw) = uid
+                .parse::<usize>()
+                .ok()
+                .and_then(|u| messages.get(u.wrapping_sub(1)))
+            {
+                out.extend_from_slice(&fetch_answer(uid, raw, &items.to_ascii_uppercase()));
+            }
+        } else if upper.starts_with("LOGOUT") {
+            stream.write_all(b"* BYE\r\n").await?;
+            stream
+                .write_all(format!("{tag} OK bye\r\n").as_bytes())
+                .await?;
+            return stream.flush().await;
+        }
+        out.extend_from_slice(format!("{tag} OK done\r\n").as_bytes());
+        stream.write_all(&out).await?;
+        stream.flush().await?;
+    }
+}
+
+/// One message's answer to a `UID FETCH` of `items`, as a server that found no
+/// MIME structure in it gives.
+fn fetch_answer(uid: &str, raw: &[u8], items: &str) -> Vec<u8> {
+    let header_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(raw.len(), |i| i + 4);
+    let mut out = format!("* {uid} FETCH (UID {uid} FLAGS ()").into_bytes();
+    if items.contains("BODYSTRUCTURE") {
+        out.extend_from_slice(
+            format!(
+                " RFC822.SIZE {} BODYSTRUCTURE (\"text\" \"plain\" NIL NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)",
+                raw.len()
+            )
+            .as_bytes(),
+        );
+    }
+    let range = |spec: &str| -> (usize, usize) {
+        // `<offset.length>` after the section, if any.
+        let Some(open) = items.find(&format!("{spec}<")) else {
+            return (0, usize::MAX);
+        };
+        let inner = &items[open + spec.len() + 1..];
+        let inner = &inner[..inner.find('>').unwrap_or(inner.len())];
+        let (offset, len) = inner.split_once('.').unwrap_or((inner, ""));
+        (
+            offset.parse().unwrap_or(0),
+            len.parse().unwrap_or(usize::MAX),
+        )
+    };
+    let mut literal = |name: &str, spec: &str, data: &[u8]| {
+        let (offset, len) = range(spec);
+        let start = offset.min(data.len());
+        let end = start.saturating_add(len).min(data.len());
+        out.extend_from_slice(format!(" {name}<{offset}> {{{}}}\r\n", end - start).as_bytes());
+        out.extend_from_slice(&data[start..end]);
+    };
+    if items.contains("BODY.PEEK[HEADER]") {
+        literal("BODY[HEADER]", "BODY.PEEK[HEADER]", &raw[..header_end]);
+    }
+    if items.contains("BODY.PEEK[TEXT]") {
+        literal("BODY[TEXT]", "BODY.PEEK[TEXT]", b"");
+    }
+    if items.contains("BODY.PEEK[1]") {
+        literal("BODY[1]", "BODY.PEEK[1]", b"");
+    }
+    if items.contains("BODY.PEEK[]") {
+        literal("BODY[]", "BODY.PEEK[]", raw);
+    }
+    out.extend_from_slice(b")\r\n");
+    out
 }

@@ -56,6 +56,22 @@ pub struct Dovecot {
     pub pop3s_port: u16,
 }
 
+/// How the server names folders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// Dovecot's default: personal folders at the root, `/` between levels.
+    #[default]
+    Root,
+    /// As Cyrus and Courier keep them: personal folders under `INBOX.`, `.` between
+    /// levels, and a shared namespace `Public.` (its folder `Public.Announcements`
+    /// holds one message) that users may read but not change, by Dovecot's ACL
+    /// plugin.
+    InboxPrefix,
+}
+
+/// The shared folder of [`Layout::InboxPrefix`], read-only for every user.
+pub const PUBLIC_FOLDER: &str = "Public.Announcements";
+
 /// Special-use folders every user gets, as (name, attribute).
 pub const SPECIAL_FOLDERS: [(&str, &str); 5] = [
     ("Drafts", "\\Drafts"),
@@ -75,6 +91,11 @@ impl Dovecot {
     /// Like [`Dovecot::start`], with `extra` lines appended to the configuration
     /// (say, to offer fewer capabilities than Dovecot has).
     pub fn start_with(users: &[User], extra: &str) -> Result<Self> {
+        Self::start_laid_out(users, Layout::Root, extra)
+    }
+
+    /// Like [`Dovecot::start_with`], naming folders as `layout` says.
+    pub fn start_laid_out(users: &[User], layout: Layout, extra: &str) -> Result<Self> {
         ensure_root_and_dovecot()?;
         let dir = tempfile::Builder::new()
             .prefix("postern-dovecot-")
@@ -94,19 +115,23 @@ impl Dovecot {
             .map(|u| format!("{}:{{PLAIN}}{}\n", u.name, u.password))
             .collect();
         std::fs::write(dir.path().join("users"), users_file)?;
-        for sub in ["mail", "home", "run", "state"] {
+        for sub in ["mail", "home", "run", "state", "public"] {
             std::fs::create_dir_all(dir.path().join(sub))?;
+        }
+        if layout == Layout::InboxPrefix {
+            public_folder(&dir.path().join("public"))?;
         }
         let status = Command::new("chown")
             .args(["-R", "dovecot:dovecot"])
             .arg(dir.path().join("mail"))
             .arg(dir.path().join("home"))
+            .arg(dir.path().join("public"))
             .status()
             .context("cannot run chown")?;
         ensure!(status.success(), "chown of Dovecot's mail folders failed");
 
         let ports = [free_port()?, free_port()?, free_port()?, free_port()?];
-        let config = config_text(dir.path(), ports) + extra;
+        let config = config_text(dir.path(), ports, layout) + extra;
         let config_path = dir.path().join("dovecot.conf");
         std::fs::write(&config_path, config)?;
 
@@ -297,8 +322,52 @@ impl Drop for Dovecot {
     }
 }
 
-fn config_text(dir: &Path, [imap, imaps, pop3, pop3s]: [u16; 4]) -> String {
+/// The shared folder's maildir: one message, and an ACL that lets anyone look and
+/// read, nothing more.
+fn public_folder(public: &Path) -> Result<()> {
+    let folder = public.join("Announcements");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(folder.join(sub))?;
+    }
+    std::fs::write(public.join("dovecot-acl"), "anyone lr\n")?;
+    std::fs::write(folder.join("dovecot-acl"), "anyone lr\n")?;
+    std::fs::write(
+        folder.join("cur/1700000000.M1P1.seed:2,"),
+        "From: Office <office@example.org>\r\nTo: everyone@example.org\r\n\
+         Subject: The office is closed on Friday\r\n\
+         Date: Thu, 19 Nov 2026 09:00:00 +0100\r\nMessage-ID: <public-1@example.org>\r\n\r\n\
+         Enjoy the long weekend.\r\n",
+    )?;
+    Ok(())
+}
+
+fn config_text(dir: &Path, [imap, imaps, pop3, pop3s]: [u16; 4], layout: Layout) -> String {
     let d = dir.display();
+    let namespaces = match layout {
+        Layout::Root => "namespace inbox {\n  inbox = yes\n  separator = /\n".to_owned(),
+        Layout::InboxPrefix => format!(
+            "mail_plugins = $mail_plugins acl
+protocol imap {{
+  mail_plugins = $mail_plugins imap_acl
+}}
+plugin {{
+  acl = vfile
+}}
+namespace public {{
+  type = public
+  prefix = Public.
+  separator = .
+  location = maildir:{d}/public:LAYOUT=fs:INDEX={d}/home/%u/public
+  subscriptions = no
+  list = children
+}}
+namespace inbox {{
+  inbox = yes
+  prefix = INBOX.
+  separator = .
+"
+        ),
+    };
     let mailboxes: String = SPECIAL_FOLDERS
         .iter()
         .map(|(name, role)| {
@@ -336,10 +405,7 @@ userdb {{
   driver = static
   args = uid=dovecot gid=dovecot home={d}/home/%u
 }}
-namespace inbox {{
-  inbox = yes
-  separator = /
-{mailboxes}}}
+{namespaces}{mailboxes}}}
 service imap-login {{
   inet_listener imap {{
     port = {imap}
