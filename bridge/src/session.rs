@@ -270,8 +270,8 @@ enum Wake {
 
 impl<S: MailSource> Actor<S> {
     async fn run(mut self, mut inbox: mpsc::Receiver<Call>) {
-        let every = self.context.folder_counts_every;
-        let mut counts_due = Instant::now() + every;
+        let configured = self.context.folder_counts_every;
+        let mut counts_due = Instant::now() + self.source.counts_every(configured);
         // A call waiting for the connection, and whether it already ran once.
         let mut held: Option<(Call, bool)> = None;
         // Whether a call was just served.
@@ -321,7 +321,7 @@ impl<S: MailSource> Actor<S> {
             match wake {
                 Wake::Call(None) => break,
                 Wake::Counts => {
-                    counts_due = Instant::now() + every;
+                    counts_due = Instant::now() + self.source.counts_every(configured);
                     self.push_counts().await;
                 }
                 Wake::Call(Some(Call::Request {

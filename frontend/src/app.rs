@@ -703,7 +703,11 @@ pub fn expunge_messages(ui: Ui, transport: Transport) {
 pub fn change_folders(ui: Ui, transport: Transport, request: Request) {
     let open = ui.list.with_untracked(|l| l.folder.clone());
     let (renamed, deleted) = match &request {
-        Request::RenameFolder { folder, name, .. } => (Some((folder.clone(), name.clone())), None),
+        Request::RenameFolder {
+            folder,
+            name,
+            parent,
+        } => (Some((folder.clone(), name.clone(), parent.clone())), None),
         Request::DeleteFolder { folder } => (None, Some(folder.clone())),
         _ => (None, None),
     };
@@ -712,8 +716,7 @@ pub fn change_folders(ui: Ui, transport: Transport, request: Request) {
             Ok(Reply::Folders { folders }) => {
                 ui.folders.update(|f| f.loaded(folders));
                 let follow = match (renamed, deleted) {
-                    (Some((old, name)), _) if open.as_ref() == Some(&old) => {
-                        let parent = old.rsplit_once(['/', '.']).map(|(p, _)| p.to_owned());
+                    (Some((old, name, parent)), _) if open.as_ref() == Some(&old) => {
                         ui.folders.with_untracked(|f| {
                             f.folders
                                 .iter()

@@ -7,6 +7,7 @@ mod browser;
 mod hostile_mail;
 mod live;
 mod namespaces;
+mod namespaces_browser;
 mod organizing;
 mod organizing_browser;
 mod pop3;

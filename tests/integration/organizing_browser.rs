@@ -321,14 +321,14 @@ async fn server_folders(dovecot: &Dovecot, user: &User) -> Result<(Vec<String>, 
     Ok((all, subscribed))
 }
 
-async fn folder_button(browser: &Browser, name: &str) -> Result<()> {
+pub(crate) async fn folder_button(browser: &Browser, name: &str) -> Result<()> {
     let xpath = format!("//nav[@aria-label='Folders']//button[.//*[normalize-space()='{name}']]");
     browser
         .click(Locator::XPath(&xpath), &format!("the folder {name:?}"))
         .await
 }
 
-async fn folder_option(browser: &Browser, name: &str) -> Result<()> {
+pub(crate) async fn folder_option(browser: &Browser, name: &str) -> Result<()> {
     browser
         .click(
             Locator::XPath("//summary[@aria-label='Folder options']"),

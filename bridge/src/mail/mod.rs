@@ -235,6 +235,13 @@ pub trait MailSource: Send + 'static {
     /// The counts of the folders other than the open one.
     fn counts(&mut self) -> impl Future<Output = Result<Vec<FolderCount>, MailError>> + Send;
 
+    /// How often the other folders' counts are worth refreshing, given the
+    /// configured interval: sooner where the server reports no changes itself but
+    /// counts every folder in one round trip.
+    fn counts_every(&self, configured: std::time::Duration) -> std::time::Duration {
+        configured
+    }
+
     /// One folder's counts now, for a folder the session just changed (a move or
     /// copy into it); `None` where the source has no such folder.
     fn count(

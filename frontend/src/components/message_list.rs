@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use protocol::{MessageHeader, Request, Sort, SortKey};
 use wasm_bindgen::JsValue;
 
+use super::folder_list::MoveFolder;
 use super::icons;
 use crate::app::{
     change_folders, download_all, load_window, move_these, open_message, sort_by, toggle_selected,
@@ -413,16 +414,20 @@ fn FolderMenu() -> impl IntoView {
     let folder = Memo::new(move |_| {
         let id = ui.list.with(|l| l.folder.clone())?;
         ui.folders.with(|f| {
-            f.get(&id)
-                .map(|f| (f.id.clone(), f.name.clone(), f.subscribed, f.role))
+            f.get(&id).map(|f| {
+                let own = f.namespace.is_personal() && !f.read_only;
+                (f.id.clone(), f.name.clone(), f.subscribed, f.role, own)
+            })
         })
     });
+    let moving = RwSignal::new(false);
     move || {
-        let (id, name, subscribed, role) = folder.get()?;
+        let (id, name, subscribed, role, own) = folder.get()?;
         if role == Some(protocol::FolderRole::Inbox) {
             return None;
         }
         let special = role.is_some();
+        let (move_id, move_name) = (id.clone(), name.clone());
         let (rename, subscribe, delete) = (transport.clone(), transport.clone(), transport.clone());
         let (id2, id3) = (id.clone(), id.clone());
         Some(view! {
@@ -439,11 +444,17 @@ fn FolderMenu() -> impl IntoView {
                             change_folders(ui, rename.clone(), Request::RenameFolder { folder: id.clone(), parent, name: new_name });
                         }
                     }>"Rename folder"</button>
+                    {own.then(|| view! {
+                        <button class="ghost" on:click=move |ev| {
+                            close_menu(&ev);
+                            moving.set(true);
+                        }>"Move folder"</button>
+                    })}
                     <button class="ghost" on:click=move |ev| {
                         close_menu(&ev);
                         change_folders(ui, subscribe.clone(), Request::SubscribeFolder { folder: id2.clone(), subscribed: !subscribed });
                     }>{if subscribed { "Unsubscribe" } else { "Subscribe" }}</button>
-                    {(!special).then(|| view! {
+                    {(!special && own).then(|| view! {
                         <button class="ghost danger" on:click=move |ev| {
                             close_menu(&ev);
                             let sure = web_sys::window()
@@ -456,6 +467,9 @@ fn FolderMenu() -> impl IntoView {
                     })}
                 </div>
             </details>
+            <Show when=move || moving.get()>
+                <MoveFolder id=move_id.clone() name=move_name.clone() open=moving />
+            </Show>
         })
     }
 }

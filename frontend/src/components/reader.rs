@@ -319,13 +319,8 @@ fn Organize() -> impl IntoView {
         ui.folders.with(|f| {
             f.folders
                 .iter()
-                .filter(|f| f.selectable && f.id != here)
-                .map(|f| {
-                    (
-                        f.id.clone(),
-                        format!("{}{}", "\u{a0}\u{a0}".repeat(f.depth as usize), f.name),
-                    )
-                })
+                .filter(|f| f.selectable && !f.read_only && f.id != here)
+                .map(|f| (f.id.clone(), super::folder_list::indented(f)))
                 .collect::<Vec<_>>()
         })
     });
