@@ -64,7 +64,7 @@ fn find<'a>(folders: &'a [Folder], id: &str) -> &'a Folder {
 async fn the_tree_reads_inside_the_namespaces() -> Result<()> {
     let (_dovecot, _user, _bridge, mut client) = namespaced("", 60).await?;
     let folders = client.folders().await?;
-    let tree: Vec<(&str, &str, Option<&str>, u32, Option<FolderRole>)> = folders
+    let tree: Vec<_> = folders
         .iter()
         .filter(|f| f.namespace == FolderNamespace::Personal)
         .map(|f| {
@@ -294,7 +294,7 @@ async fn a_moves_target_folder_counts_at_once_without_notify() -> Result<()> {
     let archive = folders
         .iter()
         .find(|c| c.folder == "INBOX.Archive")
-        .unwrap();
+        .expect("the archive's counts");
     assert_eq!((archive.total, archive.unread), (2, 2));
     Ok(())
 }

@@ -110,7 +110,7 @@ pub fn build_tree(mut entries: Vec<FolderEntry>, namespaces: &Namespaces) -> Vec
             .and_then(|e| e.role)
             .map_or(u8::MAX, |r| r as u8)
     };
-    let mut keyed: Vec<((FolderNamespace, Vec<(u8, String)>), Folder)> = placed
+    let mut keyed: Vec<(TreeKey, Folder)> = placed
         .into_iter()
         .filter_map(|(id, kind, ends)| {
             let entry = by_id.get(id.as_str())?;
@@ -149,6 +149,10 @@ pub fn build_tree(mut entries: Vec<FolderEntry>, namespaces: &Namespaces) -> Vec
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     keyed.into_iter().map(|(_, folder)| folder).collect()
 }
+
+/// Where a folder sorts: by namespace, then per level (the rank of that
+/// ancestor's role, its display name).
+type TreeKey = (FolderNamespace, Vec<(u8, String)>);
 
 /// Where each level of the folder's name starts and ends in its id, inside its
 /// namespace; the prefix folder itself (the inbox of an `INBOX.` layout, or a
@@ -257,10 +261,7 @@ mod tests {
 
     #[test]
     fn a_personal_prefix_is_not_a_folder_above_the_others() {
-        let namespaces = super::super::namespace::parse(
-            r#"* NAMESPACE (("INBOX." ".")) (("user." ".")) (("Public." "."))"#,
-        )
-        .unwrap();
+        let namespaces = super::super::namespace::cyrus_like();
         let dotted = |id: &str, selectable: bool, total: u32| FolderEntry {
             delimiter: Some(".".into()),
             selectable,

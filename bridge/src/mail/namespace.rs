@@ -279,12 +279,20 @@ impl Tokens<'_> {
     }
 }
 
+/// Personal folders under `INBOX.`, other users' under `user.`, shared ones under
+/// `Public.`, as Cyrus lays them out.
+#[cfg(test)]
+pub fn cyrus_like() -> Namespaces {
+    parse(r#"* NAMESPACE (("INBOX." ".")) (("user." ".")) (("Public." "."))"#)
+        .expect("a namespace answer")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn namespaced() -> Namespaces {
-        parse(r#"* NAMESPACE (("INBOX." ".")) (("user." ".")) (("Public." "."))"#).unwrap()
+        cyrus_like()
     }
 
     #[test]
@@ -295,7 +303,7 @@ mod tests {
         assert_eq!(ns.other_users[0].prefix, "user.");
         assert_eq!(ns.shared[0].prefix, "Public.");
 
-        let dovecot = parse(r#"* NAMESPACE (("" "/")) NIL NIL"#).unwrap();
+        let dovecot = parse(r#"* NAMESPACE (("" "/")) NIL NIL"#).expect("Dovecot's answer");
         assert_eq!(dovecot, Namespaces::flat(Some("/".into())));
     }
 
@@ -304,7 +312,7 @@ mod tests {
         let ns = parse(
             r##"* NAMESPACE (("" "/")("#mh/" "/" "X-PARAM" ("FLAG1" "FLAG2"))) NIL (("Sh\"ared" NIL))"##,
         )
-        .unwrap();
+        .expect("an answer with extensions");
         assert_eq!(ns.personal.len(), 2);
         assert_eq!(ns.personal[1].prefix, "#mh/");
         assert_eq!(ns.shared[0].prefix, "Sh\"ared");
