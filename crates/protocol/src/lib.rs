@@ -676,7 +676,7 @@ mod tests {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
         assert_eq!(client.len(), 18);
-        assert_eq!(server.len(), 21);
+        assert_eq!(server.len(), 22);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));

@@ -416,13 +416,20 @@ fn FolderMenu() -> impl IntoView {
         ui.folders.with(|f| {
             f.get(&id).map(|f| {
                 let own = f.namespace.is_personal() && !f.read_only;
-                (f.id.clone(), f.name.clone(), f.subscribed, f.role, own)
+                (
+                    f.id.clone(),
+                    f.name.clone(),
+                    f.subscribed,
+                    f.role,
+                    own,
+                    f.read_only,
+                )
             })
         })
     });
     let moving = RwSignal::new(false);
     move || {
-        let (id, name, subscribed, role, own) = folder.get()?;
+        let (id, name, subscribed, role, own, read_only) = folder.get()?;
         if role == Some(protocol::FolderRole::Inbox) {
             return None;
         }
@@ -434,6 +441,7 @@ fn FolderMenu() -> impl IntoView {
             <details class="folder-menu">
                 <summary class="icon-button" aria-label="Folder options">{icons::more()}</summary>
                 <div class="menu-panel" role="group" aria-label="Folder options">
+                    {(!read_only).then(|| view! {
                     <button class="ghost" on:click=move |ev| {
                         close_menu(&ev);
                         let asked = web_sys::window()
@@ -444,6 +452,7 @@ fn FolderMenu() -> impl IntoView {
                             change_folders(ui, rename.clone(), Request::RenameFolder { folder: id.clone(), parent, name: new_name });
                         }
                     }>"Rename folder"</button>
+                    })}
                     {own.then(|| view! {
                         <button class="ghost" on:click=move |ev| {
                             close_menu(&ev);
@@ -454,7 +463,7 @@ fn FolderMenu() -> impl IntoView {
                         close_menu(&ev);
                         change_folders(ui, subscribe.clone(), Request::SubscribeFolder { folder: id2.clone(), subscribed: !subscribed });
                     }>{if subscribed { "Unsubscribe" } else { "Subscribe" }}</button>
-                    {(!special && own).then(|| view! {
+                    {(!special && !read_only).then(|| view! {
                         <button class="ghost danger" on:click=move |ev| {
                             close_menu(&ev);
                             let sure = web_sys::window()
