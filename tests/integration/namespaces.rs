@@ -114,6 +114,31 @@ async fn the_tree_reads_inside_the_namespaces() -> Result<()> {
     // The shared message opens like any other.
     let window = client.open(maildev::PUBLIC_FOLDER, 50).await?;
     assert_eq!(window.subjects(), ["The office is closed on Friday"]);
+    // Opening it asks to mark it read, which the user has no right to: it opens
+    // all the same, and flags stay as they were (Dovecot ignores the change, as
+    // RFC 4314 allows, rather than refusing it).
+    let uid = window.messages[0].uid;
+    let view = client
+        .open_message(maildev::PUBLIC_FOLDER, uid, None)
+        .await?;
+    assert!(view.body.is_some(), "{view:?}");
+    let reply = client
+        .ok(Request::SetFlags {
+            folder: maildev::PUBLIC_FOLDER.into(),
+            uids: vec![uid],
+            add: vec![protocol::Flag::Flagged],
+            remove: vec![],
+        })
+        .await?;
+    let Reply::FlagsSet { messages, .. } = reply else {
+        anyhow::bail!("expected flags, got {reply:?}");
+    };
+    assert!(
+        messages
+            .iter()
+            .all(|m| !m.flags.contains(&protocol::Flag::Flagged)),
+        "{messages:?}"
+    );
     Ok(())
 }
 

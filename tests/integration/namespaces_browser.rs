@@ -80,6 +80,29 @@ async fn folders_are_made_and_moved_under_the_personal_prefix_in_the_app() -> Re
         )
         .await?;
 
+    // A shared message opens; what would change it is not offered.
+    folder_button(&browser, "Announcements").await?;
+    browser
+        .open_message("The office is closed on Friday")
+        .await?;
+    browser
+        .wait_for(
+            Locator::XPath("//div[@role='toolbar']//*[normalize-space()='Read-only folder']"),
+            "the read-only note",
+        )
+        .await?;
+    let deletes = browser
+        .client
+        .find_all(Locator::XPath(
+            "//div[@role='toolbar']//button[normalize-space()='Delete']",
+        ))
+        .await?;
+    assert!(deletes.is_empty(), "no Delete in a read-only folder");
+    browser
+        .screenshot(&screenshot_dir()?.join("folder-read-only-desktop.png"))
+        .await?;
+    folder_button(&browser, "Inbox").await?;
+
     // At the top level, as the dialog offers by default.
     new_folder(&browser, "Receipts", None).await?;
     server_has(&dovecot, &user, "INBOX.Receipts", "Receipts").await?;

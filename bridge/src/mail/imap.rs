@@ -15,7 +15,7 @@ use async_imap::types::Fetch;
 use protocol::{Body, Event, Flag, FolderCount, MessageFlags, MessageHeader, Sort, SortKey};
 
 use super::folders::{FolderEntry, build_tree};
-use super::headers::{flags, header_from_fetch};
+use super::headers::{flags, flags_from, header_from_fetch};
 use super::message::parse_section;
 use super::namespace::{self, Namespaces};
 use super::news::{MAX_LISTED, News};
@@ -693,15 +693,20 @@ impl MailSource for ImapSource {
         let seen = structure.flags.contains(&Flag::Seen);
         let missing = || not_found(folder, uid, part);
         let mut view = view::open(&mut self.sections(uid), structure, part, links, missing).await?;
-        if mark_seen
-            && !seen
-            && let Some(stored) = self
-                .store(uid.to_string(), "+FLAGS", &[Flag::Seen])
-                .await?
-                .into_iter()
-                .find(|m| m.uid == uid)
-        {
-            view.flags = stored.flags;
+        if mark_seen && !seen {
+            // A folder the user may only read (shared, or opened read-only)
+            // refuses `\Seen`: the message opens all the same, unread.
+            match self.store(uid.to_string(), "+FLAGS", &[Flag::Seen]).await {
+                Ok(stored) => {
+                    if let Some(stored) = stored.into_iter().find(|m| m.uid == uid) {
+                        view.flags = stored.flags;
+                    }
+                }
+                Err(MailError::Rejected { refusal, .. }) => {
+                    tracing::debug!(%refusal, "the message stays unread");
+                }
+                Err(other) => return Err(other),
+            }
         }
         Ok(OpenedMessage { view, uid_validity })
     }
@@ -1680,24 +1685,28 @@ impl ImapSource {
             .map(imap_flag)
             .collect::<Result<Vec<_>, _>>()?
             .join(" ");
-        let query = format!("{action} ({names})");
-        let fetches = self
-            .step("UID STORE", async |s| {
-                s.uid_store(&set, &query)
-                    .await?
-                    .try_collect::<Vec<_>>()
-                    .await
-            })
-            .await?;
-        Ok(fetches
-            .iter()
-            .filter_map(|f| {
-                Some(MessageFlags {
-                    uid: f.uid?,
-                    flags: flags(f),
-                })
-            })
-            .collect())
+        let line = format!("UID STORE {set} {action} ({names})");
+        // The FETCH answers carry each message's flags after the change.
+        self.run("UID STORE", "change the flags", &line, |r| match r {
+            Response::Fetch(_, attributes) => {
+                use async_imap::imap_proto::AttributeValue;
+                let uid = attributes.iter().find_map(|a| match a {
+                    AttributeValue::Uid(uid) => Some(*uid),
+                    _ => None,
+                })?;
+                let flags = attributes.iter().find_map(|a| match a {
+                    AttributeValue::Flags(names) => Some(flags_from(
+                        names
+                            .iter()
+                            .map(|name| async_imap::types::Flag::from(name.as_ref())),
+                    )),
+                    _ => None,
+                })?;
+                Some(MessageFlags { uid, flags })
+            }
+            _ => None,
+        })
+        .await
     }
 }
 

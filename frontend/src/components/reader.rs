@@ -404,7 +404,19 @@ fn Organize() -> impl IntoView {
         }
     };
     move || {
+        let here = current.get();
+        let read_only = ui
+            .folders
+            .with(|f| f.get(&here).is_some_and(|f| f.read_only));
         (!nested.get()).then(|| {
+            if read_only {
+                // Nothing here can change; copying out to one's own folders can.
+                return view! {
+                    <span class="read-only muted">"Read-only folder"</span>
+                    {move_menu.clone()()}
+                }
+                .into_any();
+            }
             view! {
                 {archive_button.clone()}
                 {delete_button.clone()}
@@ -413,6 +425,7 @@ fn Organize() -> impl IntoView {
                 {flag_button.clone()}
                 {(!ui.pop3()).then(move_menu.clone())}
             }
+            .into_any()
         })
     }
 }
