@@ -452,41 +452,20 @@ impl ImapSource {
             );
             return Ok((uids, Some(dates)));
         }
-        let budget = self.budget.clone();
-        let (mut uids, others) = self
-            .step("UID SORT", async move |s| {
-                // A big folder's answer is one long line.
-                budget.allow_lines(MAX_SORT_LINE);
-                let tag = s.run_command(SORT_COMMAND).await?;
-                let mut uids = Vec::new();
-                let mut others = Vec::new();
-                loop {
-                    let Some(response) = s.read_response().await? else {
-                        return Err(ImapError::ConnectionLost);
-                    };
-                    match response.parsed() {
-                        Response::MailboxData(MailboxDatum::Sort(found)) => {
-                            uids.extend_from_slice(found);
-                        }
-                        Response::Done {
-                            tag: done, status, ..
-                        } if *done == tag => {
-                            use async_imap::imap_proto::Status;
-                            return match status {
-                                Status::Ok => Ok((uids, others)),
-                                Status::No => Err(ImapError::No(format!("{response:?}"))),
-                                _ => Err(ImapError::Bad(format!("{response:?}"))),
-                            };
-                        }
-                        _ => others.push(response),
-                    }
-                }
-            })
-            .await?;
-        // What else the server said meanwhile (new mail, flags) is news as usual.
-        for response in &others {
-            self.absorb(response.parsed());
-        }
+        // A big folder's answer is one long line.
+        let mut uids: Vec<u32> = self
+            .run_with_lines(
+                "UID SORT",
+                "sort the folder",
+                SORT_COMMAND,
+                Some(MAX_SORT_LINE),
+                |r| match r {
+                    Response::MailboxData(MailboxDatum::Sort(found)) => Some(found.clone()),
+                    _ => None,
+                },
+            )
+            .await?
+            .concat();
         if sort.newest_first {
             uids.reverse();
         }
@@ -1551,10 +1530,27 @@ impl ImapSource {
         action: &'static str,
         doing: &'static str,
         line: &str,
+        pick: impl FnMut(&Response<'_>) -> Option<T> + Send,
+    ) -> Result<Vec<T>, MailError> {
+        self.run_with_lines(action, doing, line, None, pick).await
+    }
+
+    /// As [`ImapSource::run`], letting the answer's lines be up to `max_line`
+    /// bytes long where one is given.
+    async fn run_with_lines<T: Send>(
+        &mut self,
+        action: &'static str,
+        doing: &'static str,
+        line: &str,
+        max_line: Option<usize>,
         mut pick: impl FnMut(&Response<'_>) -> Option<T> + Send,
     ) -> Result<Vec<T>, MailError> {
+        let budget = self.budget.clone();
         let (picked, others, refusal) = self
             .step(action, async move |s| {
+                if let Some(max) = max_line {
+                    budget.allow_lines(max);
+                }
                 let tag = s.run_command(line).await?;
                 let mut picked = Vec::new();
                 let mut others = Vec::new();
