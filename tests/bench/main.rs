@@ -30,6 +30,9 @@ use tests::{Bridge, Dovecot, User, WsClient, workspace_root};
 
 /// Runs of each timed measurement.
 const RUNS: usize = 25;
+/// Folders added for the folder-list figures inside one more, beside the inbox and
+/// the five special folders: 47 in all.
+const FOLDERS: usize = 40;
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -100,6 +103,36 @@ async fn main() -> Result<()> {
         direct_times.push(start.elapsed());
         if structure.is_empty() || part.is_empty() || again.is_empty() {
             bail!("the direct fetch found nothing");
+        }
+    }
+
+    eprintln!("==> the folder list with counts: bridge against direct IMAP, {RUNS} runs each");
+    // The parent is made a folder of its own, so that every folder has counts.
+    imap.create("Projects").await?;
+    for i in 0..FOLDERS {
+        imap.create(format!("Projects/Folder {i:02}")).await?;
+    }
+    let mut list_times = Vec::new();
+    let mut direct_list_times = Vec::new();
+    let mut list_status_times = Vec::new();
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let listed = client.folders().await?;
+        list_times.push(start.elapsed());
+        // A client without LIST-STATUS: LIST, then a STATUS per folder.
+        let start = Instant::now();
+        let names: Vec<_> = imap.list(Some(""), Some("*")).await?.try_collect().await?;
+        for name in &names {
+            imap.status(name.name(), "(MESSAGES UNSEEN)").await?;
+        }
+        direct_list_times.push(start.elapsed());
+        // One LIST … RETURN (STATUS …), as the bridge asks.
+        let start = Instant::now();
+        imap.run_command_and_check_ok(r#"LIST "" "*" RETURN (STATUS (MESSAGES UNSEEN))"#)
+            .await?;
+        list_status_times.push(start.elapsed());
+        if listed.len() < FOLDERS || names.len() < FOLDERS {
+            bail!("the folder list is short");
         }
     }
 
@@ -228,6 +261,29 @@ async fn main() -> Result<()> {
         "direct IMAP: BODYSTRUCTURE, then the part",
         "open_message_direct_structure_and_part_ms",
         &direct_times,
+        false,
+    );
+    let s = Section::Folders;
+    let listed_ms = report.times(
+        s,
+        "the folder list with counts, bridge",
+        "folder_list_bridge_ms",
+        &list_times,
+        false,
+    );
+    let direct_ms = report.times(
+        s,
+        "direct IMAP: LIST, then STATUS per folder",
+        "folder_list_direct_status_ms",
+        &direct_list_times,
+        false,
+    );
+    report.ratio(s, "ratio, bridge / direct", &listed_ms, &direct_ms);
+    report.times(
+        s,
+        "direct IMAP: one LIST … RETURN (STATUS)",
+        "folder_list_direct_list_status_ms",
+        &list_status_times,
         false,
     );
     let s = Section::BigAttachment;

@@ -19,6 +19,7 @@ pub enum Section {
     UnderLoad,
     Push,
     BigAttachment,
+    Folders,
     Pop3,
 }
 
@@ -33,6 +34,7 @@ impl Section {
             Section::UnderLoad => "6. Under load (1,000 sessions signed in)",
             Section::Push => "7. Push (another client's APPEND, 100 trials)",
             Section::BigAttachment => "8. Big attachment (50 MB)",
+            Section::Folders => "9. The folder list (47 folders, with counts)",
             Section::Pop3 => "POP3 (the 50 MB message)",
         }
     }

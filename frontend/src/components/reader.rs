@@ -403,13 +403,15 @@ fn Organize() -> impl IntoView {
             </select>
         }
     };
-    move || {
+    // A memo, so that new counts (which change `ui.folders`) leave the toolbar be.
+    let read_only = Memo::new(move |_| {
         let here = current.get();
-        let read_only = ui
-            .folders
-            .with(|f| f.get(&here).is_some_and(|f| f.read_only));
+        ui.folders
+            .with(|f| f.get(&here).is_some_and(|f| f.read_only))
+    });
+    move || {
         (!nested.get()).then(|| {
-            if read_only {
+            if read_only.get() {
                 // Nothing here can change; copying out to one's own folders can.
                 return view! {
                     <span class="read-only muted">"Read-only folder"</span>
