@@ -509,6 +509,11 @@ impl<S: MailSource> Actor<S> {
                 return;
             }
         };
+        self.push_changed(counts).await;
+    }
+
+    /// Sends those of `counts` that differ from what was last sent.
+    async fn push_changed(&mut self, counts: Vec<FolderCount>) {
         let changed: Vec<FolderCount> = counts
             .into_iter()
             .filter(|c| {
@@ -526,19 +531,7 @@ impl<S: MailSource> Actor<S> {
     /// minute away. (The open folder's counts come with its own news.)
     async fn push_count_of(&mut self, folder: &str) {
         match self.source.count(folder).await {
-            Ok(Some(count)) => {
-                let changed = self
-                    .counts
-                    .insert(count.folder.clone(), (count.total, count.unread))
-                    != Some((count.total, count.unread));
-                if changed {
-                    self.push(Event::FolderCounts {
-                        folders: vec![count],
-                    })
-                    .await;
-                }
-            }
-            Ok(None) => {}
+            Ok(count) => self.push_changed(count.into_iter().collect()).await,
             Err(error) => {
                 tracing::warn!(error = %ErrorChain(&error), "counting a changed folder failed");
             }

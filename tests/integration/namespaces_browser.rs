@@ -7,7 +7,7 @@ use fantoccini::Locator;
 use tests::browser::{Browser, signed_in_app};
 use tests::{Dovecot, User, eventually, screenshot_dir};
 
-use crate::organizing_browser::{folder_button, folder_option};
+use crate::organizing_browser::{create_folder, fill_new_folder, folder_button, folder_option};
 use crate::seed::alice;
 
 async fn server_has(dovecot: &Dovecot, user: &User, present: &str, absent: &str) -> Result<()> {
@@ -31,29 +31,8 @@ async fn server_has(dovecot: &Dovecot, user: &User, present: &str, absent: &str)
 }
 
 async fn new_folder(browser: &Browser, name: &str, inside: Option<&str>) -> Result<()> {
-    browser
-        .click(
-            Locator::XPath("//button[normalize-space()='New folder']"),
-            "New folder",
-        )
-        .await?;
-    browser.field("Folder name").await?.send_keys(name).await?;
-    if let Some(inside) = inside {
-        browser
-            .client
-            .find(Locator::XPath(
-                "//*[@role='dialog'][@aria-label='New folder']//select",
-            ))
-            .await?
-            .select_by_value(inside)
-            .await?;
-    }
-    browser
-        .click(
-            Locator::XPath("//*[@role='dialog']//button[normalize-space()='Create']"),
-            "Create",
-        )
-        .await
+    fill_new_folder(browser, name, inside).await?;
+    create_folder(browser).await
 }
 
 #[tokio::test]

@@ -339,39 +339,56 @@ pub(crate) async fn folder_option(browser: &Browser, name: &str) -> Result<()> {
     browser.click(Locator::XPath(&xpath), name).await
 }
 
-#[tokio::test]
-async fn folders_are_created_renamed_unsubscribed_and_deleted_in_the_app() -> Result<()> {
-    let (dovecot, user) = seeded_server().await?;
-    let (_bridge, browser) = signed_in_app(&dovecot, &user).await?;
-
-    // Create, inside Work.
+/// Opens the New folder dialog and fills it in: `name`, inside `inside` (by id) or
+/// at the top level.
+pub(crate) async fn fill_new_folder(
+    browser: &Browser,
+    name: &str,
+    inside: Option<&str>,
+) -> Result<()> {
     browser
         .click(
             Locator::XPath("//button[normalize-space()='New folder']"),
             "New folder",
         )
         .await?;
-    let dialog = "//*[@role='dialog'][@aria-label='New folder']";
+    browser.field("Folder name").await?.send_keys(name).await?;
+    if let Some(inside) = inside {
+        browser
+            .client
+            .find(Locator::XPath(
+                "//*[@role='dialog'][@aria-label='New folder']//select",
+            ))
+            .await?
+            .select_by_value(inside)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Clicks "Create" in the New folder dialog.
+pub(crate) async fn create_folder(browser: &Browser) -> Result<()> {
     browser
-        .field("Folder name")
-        .await?
-        .send_keys("Projects 2027")
-        .await?;
-    browser
-        .client
-        .find(Locator::XPath(&format!("{dialog}//select")))
-        .await?
-        .select_by_value("Work")
-        .await?;
+        .click(
+            Locator::XPath(
+                "//*[@role='dialog'][@aria-label='New folder']//button[normalize-space()='Create']",
+            ),
+            "Create",
+        )
+        .await
+}
+
+#[tokio::test]
+async fn folders_are_created_renamed_unsubscribed_and_deleted_in_the_app() -> Result<()> {
+    let (dovecot, user) = seeded_server().await?;
+    let (_bridge, browser) = signed_in_app(&dovecot, &user).await?;
+
+    // Create, inside Work.
+    fill_new_folder(&browser, "Projects 2027", Some("Work")).await?;
     browser
         .screenshot(&screenshot_dir()?.join("folder-new-desktop.png"))
         .await?;
-    browser
-        .click(
-            Locator::XPath(&format!("{dialog}//button[normalize-space()='Create']")),
-            "Create",
-        )
-        .await?;
+    create_folder(&browser).await?;
     folder_button(&browser, "Projects 2027").await?;
     eventually("Work/Projects 2027 on the server", async || {
         let (all, subscribed) = server_folders(&dovecot, &user).await?;
