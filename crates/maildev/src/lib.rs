@@ -7,6 +7,7 @@
 //! tests use to seed mail and to check what the bridge did. [`sample`] generates the
 //! demo's mailbox.
 
+mod postfix;
 pub mod sample;
 mod tls;
 
@@ -20,6 +21,7 @@ use anyhow::{Context, Result, bail, ensure};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+pub use postfix::{DOMAIN, Postfix};
 pub use tls::TestCa;
 
 /// An IMAP session of the independent test client.
@@ -54,6 +56,10 @@ pub struct Dovecot {
     pub pop3_port: u16,
     /// POP3 over implicit TLS.
     pub pop3s_port: u16,
+    /// LMTP on loopback, where [`Postfix`] delivers.
+    pub lmtp_port: u16,
+    /// Dovecot's authentication service, which [`Postfix`] asks about SMTP logins.
+    pub auth_port: u16,
 }
 
 /// How the server names folders.
@@ -130,7 +136,14 @@ impl Dovecot {
             .context("cannot run chown")?;
         ensure!(status.success(), "chown of Dovecot's mail folders failed");
 
-        let ports = [free_port()?, free_port()?, free_port()?, free_port()?];
+        let ports = [
+            free_port()?,
+            free_port()?,
+            free_port()?,
+            free_port()?,
+            free_port()?,
+            free_port()?,
+        ];
         let config = config_text(dir.path(), ports, layout) + extra;
         let config_path = dir.path().join("dovecot.conf");
         std::fs::write(&config_path, config)?;
@@ -153,6 +166,8 @@ impl Dovecot {
             imaps_port: ports[1],
             pop3_port: ports[2],
             pop3s_port: ports[3],
+            lmtp_port: ports[4],
+            auth_port: ports[5],
         };
         server.wait_until_listening()?;
         Ok(server)
@@ -165,6 +180,8 @@ impl Dovecot {
             self.imaps_port,
             self.pop3_port,
             self.pop3s_port,
+            self.lmtp_port,
+            self.auth_port,
         ];
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -190,6 +207,11 @@ impl Dovecot {
             .filter_map(|f| std::fs::read_to_string(self.dir.path().join(f)).ok())
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// The CA that signed the server's certificate (and a [`Postfix`]'s beside it).
+    pub fn ca(&self) -> &TestCa {
+        &self.ca
     }
 
     /// The PEM file of the CA that signed the server's certificate.
@@ -341,7 +363,11 @@ fn public_folder(public: &Path) -> Result<()> {
     Ok(())
 }
 
-fn config_text(dir: &Path, [imap, imaps, pop3, pop3s]: [u16; 4], layout: Layout) -> String {
+fn config_text(
+    dir: &Path,
+    [imap, imaps, pop3, pop3s, lmtp, auth]: [u16; 6],
+    layout: Layout,
+) -> String {
     let d = dir.display();
     let namespaces = match layout {
         Layout::Root => "namespace inbox {\n  inbox = yes\n  separator = /\n".to_owned(),
@@ -379,7 +405,7 @@ namespace inbox {{
 base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
-protocols = imap pop3
+protocols = imap pop3 lmtp
 listen = 127.0.0.1
 default_login_user = dovenull
 default_internal_user = dovecot
@@ -426,6 +452,20 @@ service pop3-login {{
     port = {pop3s}
     ssl = yes
   }}
+}}
+# Postfix delivers over LMTP and checks SMTP logins against Dovecot's users.
+service lmtp {{
+  inet_listener lmtp {{
+    port = {lmtp}
+  }}
+}}
+service auth {{
+  inet_listener auth {{
+    port = {auth}
+  }}
+}}
+protocol lmtp {{
+  auth_username_format = %Ln
 }}
 "
     )

@@ -18,9 +18,13 @@ pub const WASM_BINDGEN: &str = "0.2.130";
 /// wasm-bindgen's output, so it cannot be used. Must match `Trunk.toml`.
 pub const BINARYEN: &str = "132";
 
-const DEBIAN_PACKAGES: [&str; 5] = [
+const DEBIAN_PACKAGES: [&str; 7] = [
     "dovecot-imapd",
     "dovecot-pop3d",
+    // Delivery from the private Postfix into the private Dovecot.
+    "dovecot-lmtpd",
+    // Installed unconfigured (see `debian_packages`); maildev runs its own instances.
+    "postfix",
     "chromium",
     "chromium-driver",
     "ca-certificates",
@@ -103,6 +107,19 @@ fn debian_packages() -> Result<()> {
         command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
         command
     };
+    if missing.contains(&"postfix") {
+        // Without this answer the package asks, or configures a system mailer that
+        // listens on port 25; the tests and the demo run private instances only.
+        let mut preseed = Command::new(sudo.first().copied().unwrap_or("debconf-set-selections"));
+        if !sudo.is_empty() {
+            preseed.arg("debconf-set-selections");
+        }
+        run_with_input(
+            "telling Debian's postfix package to stay unconfigured",
+            &mut preseed,
+            "postfix postfix/main_mailer_type select No configuration\n",
+        )?;
+    }
     run(
         "updating Debian's package lists",
         &mut apt(&["update", "-qq"]),
@@ -113,6 +130,26 @@ fn debian_packages() -> Result<()> {
         &format!("installing {}", missing.join(", ")),
         &mut apt(&install),
     )
+}
+
+/// Like [`run`], writing `input` to the command's standard input.
+fn run_with_input(description: &str, command: &mut Command, input: &str) -> Result<()> {
+    use std::io::Write;
+    eprintln!("==> {description}");
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    child
+        .stdin
+        .take()
+        .context("no standard input")?
+        .write_all(input.as_bytes())?;
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("{description} failed ({status})");
+    }
+    Ok(())
 }
 
 fn is_root() -> bool {
