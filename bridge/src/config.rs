@@ -47,6 +47,21 @@ CONFIGURATION FILE (TOML)
   ca_file = \"/etc/postern/ca.pem\"          (optional)
       PEM certificates trusted in addition to the system's roots.
       Certificate verification cannot be turned off.
+  smtp = \"smtps://smtp.example.org:465\"    (optional: without it, no sending)
+      Where people's mail is submitted: smtps://HOST[:PORT] for implicit TLS
+      (default port 465), or smtp://HOST[:PORT] for STARTTLS (default port
+      587), which is then mandatory. The bridge signs in with the user's own
+      sign-in name and password, only after TLS.
+  sent_copy = \"auto\"                        (optional: auto, append, server)
+      Who keeps the copy in Sent: the bridge appends it over IMAP (\"append\"),
+      the server does it itself (\"server\"), or the bridge unless the IMAP
+      server is known to (\"auto\": Gmail's X-GM-EXT-1).
+  max_message_mb = 25                       (optional, 1 to 2048)
+      The largest message, encoded, a person may send, in megabytes (MiB).
+      By default the SMTP server's own limit (its EHLO SIZE), else 25.
+  domain = \"example.org\"                    (optional)
+      The mail domain of users whose sign-in name is not an address: they send
+      as NAME@DOMAIN. A sign-in name with an @ is the address itself.
 ";
 
 /// A validated configuration.
@@ -70,6 +85,26 @@ pub struct Account {
     pub pop3: Option<Server>,
     /// The TLS settings for this server: system roots plus `ca_file`.
     pub tls: Arc<rustls::ClientConfig>,
+    /// Where mail is submitted (`smtp`); without it the account only reads.
+    pub smtp: Option<Server>,
+    /// Who keeps the copy of sent mail (`sent_copy`).
+    pub sent_copy: SentCopy,
+    /// The configured largest message in bytes (`max_message_mb`), if set.
+    pub max_message_bytes: Option<u64>,
+    /// The mail domain for sign-in names that are not addresses (`domain`).
+    pub domain: Option<String>,
+}
+
+/// Who keeps the copy of a sent message in the Sent folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SentCopy {
+    /// The bridge, unless the IMAP server is known to keep one itself.
+    #[default]
+    Auto,
+    /// Always the bridge (IMAP `APPEND`).
+    Append,
+    /// The server, on its own; the bridge keeps none.
+    Server,
 }
 
 /// Where a mail server (IMAP or POP3) is and how TLS starts.
@@ -121,12 +156,27 @@ struct RawAccount {
     imap: Option<Spanned<ImapAddress>>,
     pop3: Option<Spanned<Pop3Address>>,
     ca_file: Option<Spanned<PathBuf>>,
+    smtp: Option<Spanned<SmtpAddress>>,
+    sent_copy: Option<Spanned<String>>,
+    max_message_mb: Option<Spanned<u64>>,
+    domain: Option<Spanned<String>>,
 }
 
 /// The text of an `imap` key, parsed.
 struct ImapAddress(Server);
 /// The text of a `pop3` key, parsed.
 struct Pop3Address(Server);
+/// The text of an `smtp` key, parsed.
+struct SmtpAddress(Server);
+
+impl<'de> Deserialize<'de> for SmtpAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Server::parse(&text, Protocol::Smtp)
+            .map(SmtpAddress)
+            .map_err(serde::de::Error::custom)
+    }
+}
 
 impl<'de> Deserialize<'de> for ImapAddress {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -151,6 +201,8 @@ impl<'de> Deserialize<'de> for Pop3Address {
 pub enum Protocol {
     Imap,
     Pop3,
+    /// Mail submission (RFC 6409), for sending.
+    Smtp,
 }
 
 impl Server {
@@ -160,6 +212,7 @@ impl Server {
         let (secure, plain, secure_port, plain_port) = match protocol {
             Protocol::Imap => ("imaps://", "imap://", 993, 143),
             Protocol::Pop3 => ("pop3s://", "pop3://", 995, 110),
+            Protocol::Smtp => ("smtps://", "smtp://", 465, 587),
         };
         let (security, rest, default_port) = if let Some(rest) = text.strip_prefix(secure) {
             (Security::Implicit, rest, secure_port)
@@ -169,6 +222,7 @@ impl Server {
             let what = match protocol {
                 Protocol::Imap => "an IMAP",
                 Protocol::Pop3 => "a POP3",
+                Protocol::Smtp => "an SMTP",
             };
             return Err(format!(
                 "`{text}` is not {what} server address: expected {secure}HOST[:PORT] or {plain}HOST[:PORT]"
@@ -292,11 +346,61 @@ impl Config {
                     ),
                 ));
             }
+            let max_message_bytes = match account.max_message_mb {
+                None => None,
+                Some(mb) if (1..=2048).contains(mb.get_ref()) => Some(mb.into_inner() << 20),
+                Some(mb) => {
+                    return Err(at(
+                        mb.span(),
+                        "max_message_mb",
+                        "expected a number of megabytes from 1 to 2048".into(),
+                    ));
+                }
+            };
+            let sent_copy = match account.sent_copy {
+                None => SentCopy::Auto,
+                Some(text) => match text.get_ref().as_str() {
+                    "auto" => SentCopy::Auto,
+                    "append" => SentCopy::Append,
+                    "server" => SentCopy::Server,
+                    _ => {
+                        return Err(at(
+                            text.span(),
+                            "sent_copy",
+                            "expected \"auto\", \"append\" or \"server\"".into(),
+                        ));
+                    }
+                },
+            };
+            let domain = match account.domain {
+                None => None,
+                Some(domain) => {
+                    let text = domain.get_ref().trim().to_ascii_lowercase();
+                    let valid = !text.is_empty()
+                        && text.split('.').all(|label| {
+                            !label.is_empty()
+                                && label.len() <= 63
+                                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                        });
+                    if !valid {
+                        return Err(at(
+                            domain.span(),
+                            "domain",
+                            "expected a mail domain such as example.org".into(),
+                        ));
+                    }
+                    Some(text)
+                }
+            };
             accounts.push(Account {
                 name,
                 imap: account.imap.map(|a| a.into_inner().0),
                 pop3: account.pop3.map(|a| a.into_inner().0),
                 tls: Arc::new(client_config(store)),
+                smtp: account.smtp.map(|a| a.into_inner().0),
+                sent_copy,
+                max_message_bytes,
+                domain,
             });
         }
         let folder_counts_seconds = match raw.folder_counts_seconds {
@@ -478,6 +582,46 @@ imap = "imap://[::1]:1143"
                 error.contains("line 1") && error.contains("folder_counts_seconds"),
                 "{error}"
             );
+        }
+    }
+
+    #[test]
+    fn sending_keys_parse_and_are_checked() {
+        let sending = GOOD.replace(
+            "imap = \"imaps://imap.example.org\"\n",
+            "imap = \"imaps://imap.example.org\"\nsmtp = \"smtp://smtp.example.org\"\nsent_copy = \"server\"\nmax_message_mb = 10\ndomain = \"Example.ORG\"\n",
+        );
+        let config = parse(&sending).expect("valid");
+        let work = &config.accounts[0];
+        assert_eq!(
+            work.smtp,
+            Some(Server {
+                host: "smtp.example.org".into(),
+                port: 587,
+                security: Security::StartTls
+            })
+        );
+        assert_eq!(work.sent_copy, SentCopy::Server);
+        assert_eq!(work.max_message_bytes, Some(10 << 20));
+        assert_eq!(work.domain.as_deref(), Some("example.org"));
+        let home = &config.accounts[1];
+        assert_eq!((home.smtp.as_ref(), home.sent_copy), (None, SentCopy::Auto));
+        assert_eq!(
+            Server::parse("smtps://mx", Protocol::Smtp).map(|s| (s.port, s.security)),
+            Ok((465, Security::Implicit))
+        );
+        for (from, to, key) in [
+            ("smtp://smtp.example.org", "imaps://x", "smtp"),
+            ("\"server\"", "\"sometimes\"", "sent_copy"),
+            (
+                "max_message_mb = 10",
+                "max_message_mb = 0",
+                "max_message_mb",
+            ),
+            ("Example.ORG", "exa mple", "domain"),
+        ] {
+            let error = parse(&sending.replace(from, to)).expect_err(to);
+            assert!(error.contains(key) && error.contains("line "), "{error}");
         }
     }
 

@@ -10,6 +10,7 @@ mod http;
 mod links;
 mod mail;
 mod mbox;
+mod outgoing;
 mod parts;
 mod proxy;
 mod session;

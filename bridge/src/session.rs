@@ -20,10 +20,13 @@ use zeroize::Zeroizing;
 
 use crate::config::Account;
 use crate::links::{LinkRegistry, Target};
+use crate::mail::compose::ComposeError;
+use crate::mail::smtp::{SmtpReply, SubmitError};
 use crate::mail::{
     FolderChange, FolderWindow, ImapSource, Links, Listing, MailError, MailSource, Maildrops,
     MessageRef, PartMeta, Pop3Source,
 };
+use crate::outgoing::Outgoing;
 
 /// How many requests may wait for the session: the WebSocket sends one at a time,
 /// and each download has at most one read outstanding.
@@ -117,7 +120,8 @@ enum Call {
 }
 
 /// Connects to the account's server over `protocol`, logs in and starts the session
-/// actor. Events go to `events`, the connection's outbound queue.
+/// actor. Events go to `events`, the connection's outbound queue. Also returns what
+/// the session can send, where the account has an SMTP server.
 pub async fn sign_in(
     account: &Account,
     protocol: MailProtocol,
@@ -125,7 +129,9 @@ pub async fn sign_in(
     password: &str,
     events: mpsc::Sender<ServerMessage>,
     context: Context,
-) -> Result<SessionHandle, MailError> {
+) -> Result<(SessionHandle, Option<protocol::Sending>), MailError> {
+    let outgoing = Outgoing::new(account, user, password, &context.origin);
+    let sending = outgoing.as_ref().map(Outgoing::sending);
     if protocol == MailProtocol::Pop3 {
         let maildrops = context.maildrops.clone().ok_or(MailError::Unsupported(
             "POP3 needs `data_dir` in the bridge's configuration.",
@@ -139,7 +145,7 @@ pub async fn sign_in(
         )
         .await?;
         // A POP3 source reconnects by itself, for every session sharing its maildrop.
-        return Ok(spawn(source, None, events, context));
+        return Ok((spawn(source, None, outgoing, events, context), sending));
     }
     let source = ImapSource::connect(account, user, password).await?;
     // Kept (in memory only, zeroed when the session ends) to reconnect.
@@ -152,7 +158,10 @@ pub async fn sign_in(
         let (account, user, password) = (account.clone(), user.clone(), password.clone());
         Box::pin(async move { ImapSource::connect(&account, &user, &password).await })
     });
-    Ok(spawn(source, Some(connect), events, context))
+    Ok((
+        spawn(source, Some(connect), outgoing, events, context),
+        sending,
+    ))
 }
 
 /// Starts the actor for an already connected source; without `connect` a broken
@@ -160,6 +169,7 @@ pub async fn sign_in(
 pub fn spawn<S: MailSource>(
     source: S,
     connect: Option<Connect<S>>,
+    outgoing: Option<Outgoing>,
     events: mpsc::Sender<ServerMessage>,
     context: Context,
 ) -> SessionHandle {
@@ -176,6 +186,7 @@ pub fn spawn<S: MailSource>(
             downloads: downloads.clone(),
         },
         recent: VecDeque::new(),
+        outgoing,
     };
     tokio::spawn(actor.run(inbox));
     SessionHandle { calls, downloads }
@@ -258,6 +269,8 @@ struct Actor<S> {
     me: WeakSession,
     /// `(folder, uid)` of recently opened messages and their link tokens.
     recent: VecDeque<((String, u32), String)>,
+    /// Sending, where the account has an SMTP server.
+    outgoing: Option<Outgoing>,
 }
 
 /// What woke the actor.
@@ -702,6 +715,22 @@ impl<S: MailSource> Actor<S> {
                     link: format!("/mail/{token}/mbox"),
                 })
             }
+            Request::StartCompose { folder, uid, kind } => {
+                let links = self.links(&LinkRegistry::new_token(), false);
+                let outgoing = self.outgoing.as_ref().ok_or(NO_SENDING)?;
+                outgoing
+                    .start(&mut self.source, &folder, uid, kind, &links)
+                    .await
+            }
+            Request::SendMessage { draft } => {
+                let links = self.links(&LinkRegistry::new_token(), false);
+                let outgoing = self.outgoing.as_ref().ok_or(NO_SENDING)?;
+                let sent = outgoing.send(&mut self.source, &draft, &links).await?;
+                if let Some(folder) = &sent.sent_folder {
+                    self.push_count_of(folder).await;
+                }
+                Ok(sent.reply)
+            }
             Request::SignIn { .. } | Request::SignOut => {
                 Err(MailError::BadInput("not a session request"))
             }
@@ -734,6 +763,11 @@ impl<S: MailSource> Actor<S> {
     }
 }
 
+/// The refusal of a send on an account that cannot send.
+const NO_SENDING: MailError = MailError::Unsupported(
+    "This account is set up for reading only: it has no outgoing mail server.",
+);
+
 /// Whether a request whose fate is unknown (the connection broke while it ran) may
 /// run again without doing twice what the person asked once: reads, and changes that
 /// end in the same state however often they are made. A copy, or creating or
@@ -751,6 +785,7 @@ fn may_repeat(request: &Request) -> bool {
             | Request::ExpungeMessages { .. }
             | Request::SubscribeFolder { .. }
             | Request::ExportMailbox { .. }
+            | Request::StartCompose { .. }
     )
 }
 
@@ -767,23 +802,109 @@ fn jittered(wait: Duration) -> Duration {
 pub fn wire_error(error: &MailError) -> WireError {
     match error {
         // Written for people already; other errors get their code's sentence.
-        MailError::Unsupported(sentence) => WireError {
-            code: error.code(),
-            message: (*sentence).to_owned(),
-        },
+        MailError::Unsupported(sentence) => WireError::new(error.code(), *sentence),
+        MailError::Compose(problem) => WireError::new(error.code(), compose_sentence(problem)),
+        MailError::Submit(problem) => submit_error(error.code(), problem),
         MailError::Rejected { doing, refusal } => {
             let reason = refusal.reason();
-            WireError {
-                code: error.code(),
-                message: if reason.is_empty() {
+            WireError::new(
+                error.code(),
+                if reason.is_empty() {
                     format!("The mail server refused to {doing}.")
                 } else {
                     format!("The mail server refused to {doing}: {reason}")
                 },
-            }
+            )
         }
         _ => WireError::from(error.code()),
     }
+}
+
+/// A draft's problem as a sentence.
+fn compose_sentence(problem: &ComposeError) -> String {
+    match problem {
+        ComposeError::InvalidAddress { address, reason } => {
+            format!("{address} is not a valid address: {reason}.")
+        }
+        ComposeError::NoRecipient => "Add at least one recipient.".to_owned(),
+        ComposeError::TooManyRecipients => format!(
+            "A message can have at most {} recipients.",
+            crate::mail::compose::MAX_RECIPIENTS
+        ),
+        ComposeError::ControlCharacter(field) => {
+            format!("The {field} cannot hold line breaks.")
+        }
+        ComposeError::TooLong(field) => format!("The {field} is too long."),
+        ComposeError::UnknownIdentity(from) => {
+            format!("{from} is not one of the addresses you can send from.")
+        }
+    }
+}
+
+/// A failed submission as the browser sees it: what was refused and why, and
+/// whether anything went out.
+fn submit_error(code: protocol::ErrorCode, problem: &SubmitError) -> WireError {
+    let with = |reply: &SmtpReply| {
+        let reason = reply.reason();
+        if reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {reason}")
+        }
+    };
+    let message = match problem {
+        SubmitError::Unreachable { .. } | SubmitError::Broken(_) => {
+            "The outgoing mail server cannot be reached right now. Nothing was sent; try again."
+                .to_owned()
+        }
+        SubmitError::Tls { .. } => {
+            "A secure connection to the outgoing mail server could not be established. Nothing was sent."
+                .to_owned()
+        }
+        SubmitError::Login(reply) => format!(
+            "The outgoing mail server did not accept your sign-in{}. Nothing was sent.",
+            with(reply)
+        ),
+        SubmitError::SenderRefused(reply) => format!(
+            "The mail server refused to send from this address{}. Nothing was sent.",
+            with(reply)
+        ),
+        SubmitError::MessageRefused(reply) => format!(
+            "The mail server refused the message{}. Nothing was sent.",
+            with(reply)
+        ),
+        SubmitError::TooLarge { size, limit } => format!(
+            "The message is {} MB, more than the {} MB the mail server takes. Nothing was sent.",
+            size.div_ceil(1 << 20),
+            limit / (1 << 20)
+        ),
+        SubmitError::RecipientsRefused { refused, accepted } => {
+            let each: Vec<String> = refused
+                .iter()
+                .map(|(address, reply)| format!("{address}{}", with(reply)))
+                .collect();
+            let accepted = if accepted.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " {} {} accepted.",
+                    accepted.join(", "),
+                    if accepted.len() == 1 { "was" } else { "were" }
+                )
+            };
+            let mut error = WireError::new(
+                code,
+                format!(
+                    "The mail server refused {}. Nothing was sent.{accepted}",
+                    each.join("; ")
+                ),
+            );
+            error.refused = refused.iter().map(|(a, _)| a.clone()).collect();
+            return error;
+        }
+        SubmitError::Uncertain(_) => code.default_message().to_owned(),
+    };
+    WireError::new(code, message)
 }
 
 /// Displays an error with its causes, for logs.

@@ -195,10 +195,10 @@ async fn sign_in(
         (Some(MailProtocol::Pop3), _, Some(_)) | (None, None, Some(_)) => MailProtocol::Pop3,
         (Some(MailProtocol::Imap) | None, Some(_), _) => MailProtocol::Imap,
         _ => {
-            return Err(WireError {
-                code: ErrorCode::BadRequest,
-                message: "This account does not offer that protocol.".to_owned(),
-            });
+            return Err(WireError::new(
+                ErrorCode::BadRequest,
+                "This account does not offer that protocol.",
+            ));
         }
     };
     if let Err(wait) = state
@@ -207,13 +207,13 @@ async fn sign_in(
     {
         tracing::info!(%peer, account = %account.name, "sign-in throttled");
         let seconds = wait.as_secs().max(1);
-        return Err(WireError {
-            code: ErrorCode::TooManyAttempts,
-            message: format!(
+        return Err(WireError::new(
+            ErrorCode::TooManyAttempts,
+            format!(
                 "Too many failed sign-ins. Please wait {seconds} second{} before trying again.",
                 if seconds == 1 { "" } else { "s" }
             ),
-        });
+        ));
     }
     match session::sign_in(
         account,
@@ -225,7 +225,7 @@ async fn sign_in(
     )
     .await
     {
-        Ok(handle) => {
+        Ok((handle, sending)) => {
             state.throttle.succeeded(&account.name, user, peer);
             tracing::info!(%peer, account = %account.name, "signed in");
             Ok((
@@ -234,6 +234,7 @@ async fn sign_in(
                     account: account.name.clone(),
                     user: user.to_owned(),
                     protocol,
+                    sending,
                 },
             ))
         }

@@ -80,6 +80,7 @@ pub struct ViewHeaders {
     pub cc: Vec<Address>,
     pub reply_to: Vec<Address>,
     pub date: Option<i64>,
+    pub threading: super::compose::Threading,
 }
 
 /// Recipients shown when a message is opened; the list shows fewer.
@@ -105,6 +106,40 @@ pub fn view_headers(raw: &[u8]) -> ViewHeaders {
         cc: list(message.cc()),
         reply_to: list(message.reply_to()),
         date: message.date().map(|d| d.to_timestamp()),
+        threading: threading(&message),
+    }
+}
+
+/// The most References kept for a reply: the first and the latest ones matter
+/// (RFC 5322 3.6.4); a longer chain is cut in the middle.
+const MAX_REFERENCES: usize = 30;
+
+/// A message's Message-ID and References, where they are well-formed ids.
+fn threading(message: &mail_parser::Message<'_>) -> super::compose::Threading {
+    let id_ok = |id: &&str| {
+        !id.is_empty()
+            && id.len() <= 250
+            && id.contains('@')
+            && id
+                .chars()
+                .all(|c| c.is_ascii_graphic() && !"<>\\\"()[],;".contains(c))
+    };
+    let message_id = message.message_id().filter(id_ok).map(str::to_owned);
+    let mut references: Vec<String> = message
+        .references()
+        .as_text_list()
+        .unwrap_or_default()
+        .iter()
+        .map(|id| id.as_ref())
+        .filter(id_ok)
+        .map(str::to_owned)
+        .collect();
+    if references.len() > MAX_REFERENCES {
+        references.drain(1..references.len() - (MAX_REFERENCES - 1));
+    }
+    super::compose::Threading {
+        message_id,
+        references,
     }
 }
 

@@ -73,6 +73,8 @@ pub struct ImapSource {
     acl: bool,
     /// LIST-STATUS (RFC 5819): every folder's counts in one command.
     list_status: bool,
+    /// Gmail's extensions: the server files sent mail into Sent itself.
+    gmail: bool,
 }
 
 /// New messages in list order, where each now stands, and where removed ones stood.
@@ -133,6 +135,7 @@ impl ImapSource {
             can_sort: false,
             acl: false,
             list_status: false,
+            gmail: false,
         };
         let capabilities = source
             .step("CAPABILITY", async |s| s.capabilities().await)
@@ -143,6 +146,7 @@ impl ImapSource {
         source.idle = capabilities.has_str("IDLE");
         source.acl = capabilities.has_str("ACL");
         source.list_status = capabilities.has_str("LIST-STATUS");
+        source.gmail = capabilities.has_str("X-GM-EXT-1");
         if capabilities.has_str("NAMESPACE") {
             source.namespaces = source.ask_namespaces().await?;
         }
@@ -671,7 +675,8 @@ impl MailSource for ImapSource {
         let structure = self.structure(folder, uid).await?;
         let seen = structure.flags.contains(&Flag::Seen);
         let missing = || not_found(folder, uid, part);
-        let mut view = view::open(&mut self.sections(uid), structure, part, links, missing).await?;
+        let (mut view, threading) =
+            view::open(&mut self.sections(uid), structure, part, links, missing).await?;
         if mark_seen && !seen {
             // A folder the user may only read (shared, or opened read-only)
             // refuses `\Seen`: the message opens all the same, unread.
@@ -687,7 +692,11 @@ impl MailSource for ImapSource {
                 Err(other) => return Err(other),
             }
         }
-        Ok(OpenedMessage { view, uid_validity })
+        Ok(OpenedMessage {
+            view,
+            uid_validity,
+            threading,
+        })
     }
 
     async fn show_part(
@@ -874,6 +883,28 @@ impl MailSource for ImapSource {
         Err(MailError::Unsupported(
             "Downloading a whole folder is offered for POP3 mailboxes only.",
         ))
+    }
+
+    async fn save_sent(&mut self, message: &[u8]) -> Result<Option<String>, MailError> {
+        let sent = match self.sent_folder().await? {
+            Some(sent) => sent,
+            None => {
+                self.change_folder(FolderChange::Create {
+                    parent: None,
+                    name: "Sent".to_owned(),
+                })
+                .await?;
+                self.sent_folder()
+                    .await?
+                    .ok_or(MailError::Refused("create the Sent folder"))?
+            }
+        };
+        self.append(&sent, "(\\Seen)", message).await?;
+        Ok(Some(sent))
+    }
+
+    fn keeps_sent_copies(&self) -> bool {
+        self.gmail
     }
 
     fn is_broken(&self) -> bool {
@@ -1422,6 +1453,37 @@ impl ImapSource {
             self.news.reset = true;
         }
         Ok(())
+    }
+
+    /// The user's own folder for sent mail: special-use `\Sent`, else one named so.
+    async fn sent_folder(&mut self) -> Result<Option<String>, MailError> {
+        let names = self.list_all().await?;
+        let entries: Vec<FolderEntry> = names.iter().map(FolderEntry::from_name).collect();
+        let namespaces = self.namespaces().await?;
+        Ok(build_tree(entries, &namespaces)
+            .into_iter()
+            .find(|f| f.role == Some(protocol::FolderRole::Sent) && f.selectable)
+            .map(|f| f.id))
+    }
+
+    /// Stores `message` in `folder` with `flags`, as one literal.
+    async fn append(&mut self, folder: &str, flags: &str, message: &[u8]) -> Result<(), MailError> {
+        check_command_text(folder, "folder name")?;
+        match self
+            .step("APPEND", async |s| {
+                s.append(folder, Some(flags), None, message).await
+            })
+            .await
+        {
+            Err(MailError::Imap {
+                source: ImapError::No(text) | ImapError::Bad(text),
+                ..
+            }) => Err(MailError::Rejected {
+                doing: "keep a copy in Sent",
+                refusal: Refusal::from_text(&text),
+            }),
+            other => other,
+        }
     }
 
     /// Every folder the server lists (`LIST "" "*"`).

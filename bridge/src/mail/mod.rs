@@ -4,6 +4,7 @@
 //! Only this module talks to mail servers or imports async-imap and mail-parser;
 //! what it returns is already in the wire types of [`protocol`].
 
+pub mod compose;
 mod decode;
 mod folders;
 mod headers;
@@ -15,6 +16,7 @@ mod news;
 mod order;
 mod pop3;
 mod sanitize;
+pub mod smtp;
 mod store;
 mod structure;
 mod transport;
@@ -56,6 +58,8 @@ pub struct OpenedMessage {
     /// The view, with `link` still empty: the session fills it in.
     pub view: MessageView,
     pub uid_validity: u32,
+    /// Its Message-ID and References, for a reply to it.
+    pub threading: compose::Threading,
 }
 
 /// A message as the HTTP routes address it: stable while `uid_validity` holds.
@@ -257,6 +261,18 @@ pub trait MailSource: Send + 'static {
 
     fn is_broken(&self) -> bool;
 
+    /// Keeps `message`, just sent, in the Sent folder (created if there is none)
+    /// as read; returns the folder, or `None` where the source has no folders.
+    fn save_sent(
+        &mut self,
+        message: &[u8],
+    ) -> impl Future<Output = Result<Option<String>, MailError>> + Send;
+
+    /// Whether the server files sent mail into Sent itself (Gmail does).
+    fn keeps_sent_copies(&self) -> bool {
+        false
+    }
+
     /// Ends the session politely; errors are only logged.
     fn logout(self) -> impl Future<Output = ()> + Send;
 }
@@ -329,6 +345,10 @@ pub enum MailError {
     Spool(#[source] std::io::Error),
     #[error("the bridge's own store failed")]
     Store(#[from] store::StoreError),
+    #[error("the draft cannot be sent")]
+    Compose(#[from] compose::ComposeError),
+    #[error("sending failed")]
+    Submit(#[from] smtp::SubmitError),
 }
 
 impl MailError {
@@ -353,6 +373,19 @@ impl MailError {
                 _ => ErrorCode::Internal,
             },
             MailError::Spool(_) | MailError::Store(_) => ErrorCode::Internal,
+            MailError::Compose(_) => ErrorCode::BadRequest,
+            MailError::Submit(error) => match error {
+                smtp::SubmitError::Unreachable { .. } | smtp::SubmitError::Broken(_) => {
+                    ErrorCode::ServerUnreachable
+                }
+                smtp::SubmitError::Tls { .. } => ErrorCode::TlsFailure,
+                smtp::SubmitError::Login(_)
+                | smtp::SubmitError::SenderRefused(_)
+                | smtp::SubmitError::TooLarge { .. }
+                | smtp::SubmitError::MessageRefused(_) => ErrorCode::SendRefused,
+                smtp::SubmitError::RecipientsRefused { .. } => ErrorCode::RecipientRefused,
+                smtp::SubmitError::Uncertain(_) => ErrorCode::SendUncertain,
+            },
             MailError::Imap { source, .. } => match source {
                 async_imap::error::Error::Io(_) | async_imap::error::Error::ConnectionLost => {
                     ErrorCode::ServerUnreachable

@@ -4,6 +4,7 @@
 
 use protocol::{Body, BodyContent, Flag, MessageView, Note};
 
+use super::compose::Threading;
 use super::headers::view_headers;
 use super::message::{MAX_DISPLAY_FETCH, base64_decoded_size, parse_section, render};
 use super::structure::{self, Encoding, Kind, Node};
@@ -43,14 +44,15 @@ pub struct Structure {
 }
 
 /// The view of the message (or of the message attached at `part`), its flags as
-/// given; `missing` is the error for a part that is not there.
+/// given, and its place in its thread; `missing` is the error for a part that is
+/// not there.
 pub async fn open(
     sections: &mut impl Sections,
     structure: Structure,
     part: Option<&str>,
     links: &Links,
     missing: impl Fn() -> MailError,
-) -> Result<MessageView, MailError> {
+) -> Result<(MessageView, Threading), MailError> {
     let Structure {
         root,
         mut notes,
@@ -111,7 +113,7 @@ pub async fn open(
     if blank(&body) && !notes.contains(&Note::MalformedStructure) {
         notes.push(Note::NoDisplayablePart);
     }
-    Ok(MessageView {
+    let view = MessageView {
         part: part.map(str::to_owned),
         subject: headers.subject,
         from: headers.from,
@@ -126,7 +128,8 @@ pub async fn open(
         alternatives: layout.alternatives,
         notes,
         link: String::new(),
-    })
+    };
+    Ok((view, headers.threading))
 }
 
 /// The bytes the leaves of `node` hold, as the structure tells; attached messages

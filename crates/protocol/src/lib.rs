@@ -33,6 +33,8 @@
 //! {"id":14,"type":"delete_folder","folder":"Work/Reports"}
 //! {"id":15,"type":"subscribe_folder","folder":"Work","subscribed":false}
 //! {"id":18,"type":"export_mailbox","folder":"INBOX","delete_after":true}
+//! {"id":19,"type":"start_compose","folder":"INBOX","uid":3,"kind":"reply_all"}
+//! {"id":20,"type":"send_message","draft":{"to":[{"name":"Bob","email":"bob@example.org"}],"bcc":[{"name":null,"email":"carol@example.org"}],"subject":"Re: Lunch?","text":"Noon is fine.\n\n> At noon?","source":{"folder":"INBOX","uid":3,"kind":"reply"}}}
 //! {"id":5,"type":"sign_out"}
 //! ```
 //!
@@ -42,6 +44,7 @@
 //! {"type":"hello","accounts":["Work","Home"],"pop3":["Home"],"imap":["Work"]}
 //! {"type":"reply","id":1,"reply":{"type":"signed_in","account":"Example","user":"alice"}}
 //! {"type":"reply","id":17,"reply":{"type":"signed_in","account":"Home","user":"alice","protocol":"pop3"}}
+//! {"type":"reply","id":21,"reply":{"type":"signed_in","account":"Example","user":"alice","sending":{"identities":[{"name":"Alice","email":"alice@example.org"}],"max_message_bytes":26214400}}}
 //! {"type":"reply","id":2,"reply":{"type":"folders","folders":[{"id":"INBOX","name":"Inbox","parent":null,"depth":0,"role":"inbox","selectable":true,"subscribed":true,"total":3,"unread":1},{"id":"Lists/Rust","name":"Rust","parent":"Lists","depth":1,"role":null,"selectable":true,"subscribed":false,"total":0,"unread":0}]}}
 //! {"type":"reply","id":19,"reply":{"type":"folders","folders":[{"id":"INBOX","name":"Inbox","parent":null,"depth":0,"role":"inbox","selectable":true,"subscribed":true,"total":3,"unread":1},{"id":"INBOX.Receipts","name":"Receipts","parent":null,"depth":0,"role":null,"selectable":true,"subscribed":true,"total":0,"unread":0},{"id":"Public.News","name":"News","parent":null,"depth":0,"role":null,"selectable":true,"subscribed":false,"total":7,"unread":7,"namespace":"shared","read_only":true}]}}
 //! {"type":"reply","id":3,"reply":{"type":"folder_opened","folder":"INBOX","uid_validity":1700000000,"total":3,"unread":1,"offset":0,"messages":[{"uid":3,"from":[{"name":"Bob","email":"bob@example.org"}],"to":[{"name":null,"email":"alice@example.org"}],"subject":"Lunch?","date":1700000000,"flags":["flagged",{"keyword":"$label1"}],"size":2048,"has_attachments":false}]}}
@@ -53,6 +56,9 @@
 //! {"type":"reply","id":10,"reply":{"type":"messages_copied","folder":"INBOX","uids":[3],"to":"Work"}}
 //! {"type":"reply","id":11,"reply":{"type":"messages_expunged","folder":"Trash","uids":[8]}}
 //! {"type":"reply","id":18,"reply":{"type":"export_ready","folder":"INBOX","link":"/mail/Yq2…/mbox"}}
+//! {"type":"reply","id":19,"reply":{"type":"compose_started","draft":{"to":[{"name":"Bob","email":"bob@example.org"}],"subject":"Re: Lunch?","text":"","source":{"folder":"INBOX","uid":3,"kind":"reply_all"}},"quote":{"from":[{"name":"Bob","email":"bob@example.org"}],"subject":"Lunch?","date":1700000000,"text":"At noon?"}}}
+//! {"type":"reply","id":20,"reply":{"type":"message_sent","message_id":"<k3j2.x9@example.org>","recipients":["bob@example.org","carol@example.org"],"sent_folder":"Sent"}}
+//! {"type":"failed","id":20,"error":{"code":"recipient_refused","message":"The mail server refused nobody@example.org: User unknown. Nothing was sent; bob@example.org was accepted.","refused":["nobody@example.org"]}}
 //! {"type":"reply","id":5,"reply":{"type":"signed_out"}}
 //! {"type":"failed","id":1,"error":{"code":"wrong_credentials","message":"The user name or password is not correct."}}
 //! {"type":"event","event":{"type":"connectivity_changed","state":"lost"}}
@@ -62,10 +68,12 @@
 //! {"type":"event","event":{"type":"folder_counts","folders":[{"folder":"Lists/Rust","total":12,"unread":5}]}}
 //! ```
 
+mod compose;
 mod message;
 
 use serde::{Deserialize, Serialize};
 
+pub use compose::{ComposeKind, Draft, DraftSource, Identity, Quote, Sending};
 pub use message::{Body, BodyContent, MessageFlags, MessageView, Note, Part, PartRole};
 
 /// Chosen by the browser, unique per connection; echoed in the answer.
@@ -191,6 +199,15 @@ pub enum Request {
         #[serde(default)]
         delete_after: bool,
     },
+    /// Start a reply or forward of a message: the recipients, subject and quote
+    /// the compose form begins with. Nothing is sent or saved.
+    StartCompose {
+        folder: String,
+        uid: u32,
+        kind: ComposeKind,
+    },
+    /// Send a message through the account's SMTP server and keep a copy in Sent.
+    SendMessage { draft: Box<Draft> },
     /// End the mail session; the socket stays open for another sign-in.
     SignOut,
 }
@@ -266,6 +283,10 @@ pub enum Reply {
         /// no moves, copies, labels, folder changes or date order.
         #[serde(default, skip_serializing_if = "MailProtocol::is_imap")]
         protocol: MailProtocol,
+        /// What the session can send; left out when the account has no SMTP
+        /// server, which makes it an account for reading only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sending: Option<Sending>,
     },
     Folders {
         folders: Vec<Folder>,
@@ -327,6 +348,20 @@ pub enum Reply {
     ExportReady {
         folder: String,
         link: String,
+    },
+    /// What a reply or forward starts from.
+    ComposeStarted {
+        draft: Box<Draft>,
+        quote: Box<Quote>,
+    },
+    /// The SMTP server accepted the message for every recipient.
+    MessageSent {
+        message_id: String,
+        /// Every address it went to, Bcc included.
+        recipients: Vec<String>,
+        /// Where its copy was kept, when the bridge kept one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sent_folder: Option<String>,
     },
     SignedOut,
 }
@@ -447,6 +482,20 @@ pub enum Connectivity {
 pub struct WireError {
     pub code: ErrorCode,
     pub message: String,
+    /// For `recipient_refused`: the addresses the server would not take.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
+}
+
+impl WireError {
+    /// An error with its own sentence.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        WireError {
+            code,
+            message: message.into(),
+            refused: Vec::new(),
+        }
+    }
 }
 
 /// Every way a request can fail, as the browser sees it.
@@ -476,6 +525,13 @@ pub enum ErrorCode {
     MailboxInUse,
     /// The request was malformed or out of bounds.
     BadRequest,
+    /// The SMTP server refused one or more recipients; nothing was sent.
+    RecipientRefused,
+    /// The SMTP server refused the sender or the message itself; nothing was sent.
+    SendRefused,
+    /// The connection to the SMTP server broke while the message was being handed
+    /// over: it may or may not have gone out, so the bridge does not send it again.
+    SendUncertain,
     /// Anything else; details are in the bridge's log.
     Internal,
 }
@@ -503,6 +559,11 @@ impl ErrorCode {
                 "Your mailbox is open in another mail program. Postern will keep trying."
             }
             ErrorCode::BadRequest => "The request was not understood.",
+            ErrorCode::RecipientRefused => "The mail server refused a recipient. Nothing was sent.",
+            ErrorCode::SendRefused => "The mail server refused the message. Nothing was sent.",
+            ErrorCode::SendUncertain => {
+                "The connection broke while the message was being sent. It may have gone out: check Sent before sending it again."
+            }
             ErrorCode::Internal => "Something went wrong on the server.",
         }
     }
@@ -518,10 +579,7 @@ impl std::error::Error for WireError {}
 
 impl From<ErrorCode> for WireError {
     fn from(code: ErrorCode) -> Self {
-        WireError {
-            code,
-            message: code.default_message().to_owned(),
-        }
+        WireError::new(code, code.default_message())
     }
 }
 
@@ -675,8 +733,8 @@ mod tests {
         let [client, server] = blocks.as_slice() else {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
-        assert_eq!(client.len(), 18);
-        assert_eq!(server.len(), 22);
+        assert_eq!(client.len(), 20);
+        assert_eq!(server.len(), 26);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));
@@ -785,6 +843,7 @@ mod tests {
                     account: "A".into(),
                     user: "alice".into(),
                     protocol: MailProtocol::Pop3,
+                    sending: None,
                 },
             },
             ServerMessage::Reply {

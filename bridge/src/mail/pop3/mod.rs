@@ -799,7 +799,7 @@ impl MailSource for Pop3Source {
             size: spool.scanned.size,
         };
         let missing = || not_found(INBOX, uid, part);
-        let mut view =
+        let (mut view, threading) =
             view::open(&mut SpoolSections(spool), structure, part, links, missing).await?;
         if mark_seen && !flags.contains(&Flag::Seen) {
             let changed = state.set_flags(&[uid], &[Flag::Seen], &[]).await?;
@@ -807,7 +807,11 @@ impl MailSource for Pop3Source {
                 view.flags = m.flags;
             }
         }
-        Ok(OpenedMessage { view, uid_validity })
+        Ok(OpenedMessage {
+            view,
+            uid_validity,
+            threading,
+        })
     }
 
     async fn show_part(
@@ -1002,6 +1006,11 @@ impl MailSource for Pop3Source {
 
     async fn resume(&mut self, _: Self) -> Result<(), MailError> {
         Ok(())
+    }
+
+    /// A POP3 mailbox has no folders: there is nowhere to keep a Sent copy.
+    async fn save_sent(&mut self, _: &[u8]) -> Result<Option<String>, MailError> {
+        Ok(None)
     }
 
     /// Only once the password stopped working: the session then ends (there is no

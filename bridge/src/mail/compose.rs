@@ -1,0 +1,660 @@
+//! A draft from the browser into a MIME message (mail-builder), and what replies and
+//! forwards start from.
+//!
+//! Nothing typed becomes a header by hand: addresses are checked here and written
+//! by mail-builder, names and subjects as RFC 2047 words, and CR, LF or NUL in any
+//! field is refused, so no field can add a header or change the structure.
+
+use mail_builder::MessageBuilder;
+use mail_builder::headers::address::Address as MimeAddress;
+use mail_builder::headers::content_type::ContentType;
+use mail_builder::headers::message_id::MessageId;
+use mail_builder::mime::{BodyPart, MimePart};
+use protocol::{Address, ComposeKind, Draft, Identity};
+
+/// Where flowed text wraps (RFC 3676 recommends lines of at most 78 characters).
+const FLOWED_WIDTH: usize = 76;
+/// The most recipients one message may have.
+pub const MAX_RECIPIENTS: usize = 500;
+/// The most characters of a subject or a display name.
+const MAX_FIELD_CHARS: usize = 998;
+
+/// A message's place in its thread: its own Message-ID and its References.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Threading {
+    /// Without angle brackets.
+    pub message_id: Option<String>,
+    /// Oldest first, without angle brackets.
+    pub references: Vec<String>,
+}
+
+/// Why a draft cannot be sent as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComposeError {
+    #[error("{address} is not a valid address: {reason}")]
+    InvalidAddress {
+        address: String,
+        reason: &'static str,
+    },
+    #[error("the message has no recipient")]
+    NoRecipient,
+    #[error("the message has more than {MAX_RECIPIENTS} recipients")]
+    TooManyRecipients,
+    #[error("the {0} holds a line break or a NUL character")]
+    ControlCharacter(&'static str),
+    #[error("the {0} is too long")]
+    TooLong(&'static str),
+    #[error("{0} is not one of this account's identities")]
+    UnknownIdentity(String),
+}
+
+/// A message ready to submit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    /// The message as submitted: no Bcc header.
+    pub message: Vec<u8>,
+    /// The `Bcc:` header line (CRLF-terminated) the Sent copy starts with, if any.
+    pub bcc_header: Vec<u8>,
+    /// With angle brackets, as in the header.
+    pub message_id: String,
+    /// The envelope: the sender and every recipient (To, Cc and Bcc, once each).
+    pub from: String,
+    pub recipients: Vec<String>,
+}
+
+impl Built {
+    /// The copy kept in Sent: the submitted message with its Bcc header.
+    pub fn sent_copy(&self) -> Vec<u8> {
+        let mut copy = Vec::with_capacity(self.bcc_header.len() + self.message.len());
+        copy.extend_from_slice(&self.bcc_header);
+        copy.extend_from_slice(&self.message);
+        copy
+    }
+}
+
+/// Why `email` cannot be an address of a message, or `None` if it can.
+pub fn address_problem(email: &str) -> Option<&'static str> {
+    if email.chars().any(char::is_whitespace) {
+        return Some("it has a space in it");
+    }
+    if !email.is_ascii() {
+        return Some("addresses with letters beyond ASCII are not supported");
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Some("it has no @");
+    };
+    if local.is_empty() {
+        return Some("it has nothing before the @");
+    }
+    if domain.is_empty() {
+        return Some("it has no domain after the @");
+    }
+    if local.len() > 64 || email.len() > 254 {
+        return Some("it is too long");
+    }
+    let atom = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    if local.starts_with('.')
+        || local.ends_with('.')
+        || local.contains("..")
+        || !local.chars().all(|c| atom(c) || c == '.')
+    {
+        return Some("the part before the @ has characters an address cannot have");
+    }
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if !domain.contains('.') || !domain.split('.').all(label_ok) {
+        return Some("the part after the @ is not a domain name");
+    }
+    None
+}
+
+fn check_text(text: &str, field: &'static str, max: usize) -> Result<(), ComposeError> {
+    if text.contains(['\r', '\n', '\0']) {
+        return Err(ComposeError::ControlCharacter(field));
+    }
+    if text.chars().count() > max {
+        return Err(ComposeError::TooLong(field));
+    }
+    Ok(())
+}
+
+fn check_addresses(list: &[Address]) -> Result<(), ComposeError> {
+    for address in list {
+        if let Some(name) = &address.name {
+            check_text(name, "name", MAX_FIELD_CHARS)?;
+        }
+        if let Some(reason) = address_problem(&address.email) {
+            return Err(ComposeError::InvalidAddress {
+                address: address.email.clone(),
+                reason,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn mime_list(list: &[Address]) -> MimeAddress<'static> {
+    MimeAddress::new_list(
+        list.iter()
+            .map(|a| {
+                MimeAddress::new_address(
+                    a.name.clone().filter(|n| !n.trim().is_empty()),
+                    a.email.clone(),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// A fresh Message-ID on `domain`, with angle brackets: 120 random bits.
+pub fn new_message_id(domain: &str) -> String {
+    let mut bytes = [0u8; 15];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    let token: String = bytes
+        .iter()
+        .map(|b| {
+            let alphabet = b"abcdefghijklmnopqrstuvwxyz234567";
+            alphabet[usize::from(b & 31)] as char
+        })
+        .collect();
+    format!("<{token}@{domain}>")
+}
+
+/// The identity `draft.from` names (by address), or the first.
+pub fn identity_for<'a>(
+    draft: &Draft,
+    identities: &'a [Identity],
+) -> Result<&'a Identity, ComposeError> {
+    match &draft.from {
+        None => identities
+            .first()
+            .ok_or_else(|| ComposeError::UnknownIdentity(String::new())),
+        Some(from) => identities
+            .iter()
+            .find(|i| i.email.eq_ignore_ascii_case(from))
+            .ok_or_else(|| ComposeError::UnknownIdentity(from.clone())),
+    }
+}
+
+/// Builds the message for `draft` from `from`, dated `now`, answering `parent`.
+pub fn build(
+    draft: &Draft,
+    from: &Identity,
+    parent: Option<&Threading>,
+    message_id: &str,
+    now: i64,
+) -> Result<Built, ComposeError> {
+    check_text(&draft.subject, "subject", MAX_FIELD_CHARS)?;
+    check_text(&from.email, "sender", MAX_FIELD_CHARS)?;
+    if let Some(name) = &from.name {
+        check_text(name, "name", MAX_FIELD_CHARS)?;
+    }
+    for list in [&draft.to, &draft.cc, &draft.bcc] {
+        check_addresses(list)?;
+    }
+    if draft.text.contains('\0') {
+        return Err(ComposeError::ControlCharacter("message"));
+    }
+    let mut recipients: Vec<String> = Vec::new();
+    for address in draft.to.iter().chain(&draft.cc).chain(&draft.bcc) {
+        if !recipients
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(&address.email))
+        {
+            recipients.push(address.email.clone());
+        }
+    }
+    if recipients.is_empty() {
+        return Err(ComposeError::NoRecipient);
+    }
+    if recipients.len() > MAX_RECIPIENTS {
+        return Err(ComposeError::TooManyRecipients);
+    }
+    let bare_id = message_id.trim_start_matches('<').trim_end_matches('>');
+    let mut builder = MessageBuilder::new()
+        .from(MimeAddress::new_address(
+            from.name.clone(),
+            from.email.clone(),
+        ))
+        .date(mail_builder::headers::date::Date::new(now))
+        .message_id(bare_id.to_owned());
+    if !draft.to.is_empty() {
+        builder = builder.to(mime_list(&draft.to));
+    }
+    if !draft.cc.is_empty() {
+        builder = builder.cc(mime_list(&draft.cc));
+    }
+    builder = builder.subject(draft.subject.trim().to_owned());
+    if let Some(parent) = parent
+        && let Some(parent_id) = &parent.message_id
+    {
+        let mut references = parent.references.clone();
+        references.push(parent_id.clone());
+        builder = builder
+            .in_reply_to(parent_id.clone())
+            .references(MessageId::new_list(references.into_iter()));
+    }
+    let mut content_type = ContentType::new("text/plain").attribute("charset", "utf-8");
+    let text = if draft.no_wrap {
+        hard_lines(&draft.text)
+    } else {
+        content_type = content_type.attribute("format", "flowed");
+        flowed(&draft.text)
+    };
+    builder = builder.body(MimePart::new(content_type, BodyPart::Text(text.into())));
+    let message = builder
+        .write_to_vec()
+        .unwrap_or_else(|_| unreachable!("writing to a Vec cannot fail"));
+    let mut bcc_header = Vec::new();
+    if !draft.bcc.is_empty() {
+        use mail_builder::headers::Header;
+        bcc_header.extend_from_slice(b"Bcc: ");
+        mime_list(&draft.bcc).write_header(&mut bcc_header, 5);
+    }
+    Ok(Built {
+        message,
+        bcc_header,
+        message_id: format!("<{bare_id}>"),
+        from: from.email.clone(),
+        recipients,
+    })
+}
+
+/// The lines as typed, CRLF between them, trailing white space kept.
+fn hard_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| line.trim_end_matches('\r'))
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// `text` as `format=flowed` (RFC 3676, DelSp=no): each typed line is one
+/// paragraph, wrapped at spaces into lines that end in a space; quoted lines
+/// (`>`) are kept as they are; lines that start with a space or `From ` are
+/// space-stuffed; trailing spaces of typed lines are dropped, except in the
+/// signature separator `-- `.
+pub fn flowed(text: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.split('\n') {
+        let line = line.trim_end_matches('\r');
+        if line == "-- " {
+            out.push(line.to_owned());
+            continue;
+        }
+        let line = line.trim_end_matches(' ');
+        if line.starts_with('>') {
+            out.push(line.to_owned());
+            continue;
+        }
+        let stuff = |piece: &str| {
+            if piece.starts_with(' ') || piece.starts_with("From ") {
+                format!(" {piece}")
+            } else {
+                piece.to_owned()
+            }
+        };
+        let mut rest = line;
+        while rest.chars().count() > FLOWED_WIDTH {
+            // The last space within the width, else the first after it: a word
+            // longer than a line stays whole.
+            let limit = rest
+                .char_indices()
+                .nth(FLOWED_WIDTH)
+                .map_or(rest.len(), |(i, _)| i);
+            let cut = rest[..limit]
+                .rfind(' ')
+                .filter(|&i| i > 0)
+                .or_else(|| rest[limit..].find(' ').map(|i| i + limit));
+            let Some(cut) = cut else { break };
+            out.push(stuff(&rest[..=cut]));
+            rest = &rest[cut + 1..];
+        }
+        out.push(stuff(rest));
+    }
+    out.join("\r\n")
+}
+
+/// The subject of a reply ("Re: " once) or forward ("Fwd: ").
+pub fn subject_for(kind: ComposeKind, original: &str) -> String {
+    let original = original.trim();
+    let lower = original.to_ascii_lowercase();
+    match kind {
+        ComposeKind::Reply | ComposeKind::ReplyAll => {
+            if lower.starts_with("re:") {
+                original.to_owned()
+            } else {
+                format!("Re: {original}")
+            }
+        }
+        ComposeKind::Forward => {
+            if lower.starts_with("fwd:") || lower.starts_with("fw:") {
+                original.to_owned()
+            } else {
+                format!("Fwd: {original}")
+            }
+        }
+    }
+}
+
+/// An HTML document (as the sanitizer left it) as plain text, for quoting.
+pub fn html_as_text(document: &str) -> String {
+    let body = document
+        .find("<body")
+        .map_or(document, |start| &document[start..]);
+    mail_parser::decoders::html::html_to_text(body)
+        .trim()
+        .to_owned()
+}
+
+/// The headers of a message being answered, as the reading pane decoded them.
+pub struct Original<'a> {
+    pub from: &'a [Address],
+    pub to: &'a [Address],
+    pub cc: &'a [Address],
+    pub reply_to: &'a [Address],
+}
+
+fn mine(address: &Address, identities: &[Identity]) -> bool {
+    identities
+        .iter()
+        .any(|i| i.email.eq_ignore_ascii_case(&address.email))
+}
+
+/// The To and Cc of a reply: the original's `Reply-To`, else its sender (else, for
+/// one's own message, its recipients); for reply all also everyone else it went to.
+/// The person's own addresses are left out, each address once.
+pub fn reply_recipients(
+    kind: ComposeKind,
+    original: &Original<'_>,
+    identities: &[Identity],
+) -> (Vec<Address>, Vec<Address>) {
+    let mut to: Vec<Address> = Vec::new();
+    let mut cc: Vec<Address> = Vec::new();
+    let push = |list: &mut Vec<Address>, seen: &[Address], address: &Address| {
+        if !mine(address, identities)
+            && !address.email.is_empty()
+            && !seen
+                .iter()
+                .chain(list.iter())
+                .any(|a| a.email.eq_ignore_ascii_case(&address.email))
+        {
+            list.push(address.clone());
+        }
+    };
+    if kind == ComposeKind::Forward {
+        return (to, cc);
+    }
+    let own_message = original.from.iter().all(|a| mine(a, identities));
+    let primary = if !original.reply_to.is_empty() {
+        original.reply_to
+    } else if own_message && !original.from.is_empty() {
+        // Answering one's own sent message goes to its recipients again.
+        original.to
+    } else {
+        original.from
+    };
+    for address in primary {
+        push(&mut to, &[], address);
+    }
+    if kind == ComposeKind::ReplyAll {
+        for address in original.to.iter().chain(original.from) {
+            push(&mut to, &[], address);
+        }
+        for address in original.cc {
+            let seen = to.clone();
+            push(&mut cc, &seen, address);
+        }
+    }
+    (to, cc)
+}
+
+/// The identity a reply goes out as: the one the original was sent to, else the
+/// first.
+pub fn identity_answering<'a>(
+    original: &Original<'_>,
+    identities: &'a [Identity],
+) -> Option<&'a Identity> {
+    original
+        .to
+        .iter()
+        .chain(original.cc)
+        .find_map(|a| {
+            identities
+                .iter()
+                .find(|i| i.email.eq_ignore_ascii_case(&a.email))
+        })
+        .or_else(|| identities.first())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(name: Option<&str>, email: &str) -> Address {
+        Address {
+            name: name.map(str::to_owned),
+            email: email.to_owned(),
+        }
+    }
+
+    fn alice() -> Identity {
+        Identity {
+            name: Some("Alice Ünicode".into()),
+            email: "alice@example.test".into(),
+        }
+    }
+
+    fn draft() -> Draft {
+        Draft {
+            to: vec![address(Some("Bob"), "bob@example.test")],
+            bcc: vec![address(None, "carol@example.test")],
+            subject: "Grüße aus Köln".into(),
+            text: "Hello Bob,\n\nsee you.".into(),
+            ..Draft::default()
+        }
+    }
+
+    fn parsed(bytes: &[u8]) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::new()
+            .parse(bytes)
+            .expect("parses")
+    }
+
+    #[test]
+    fn a_message_has_its_headers_and_no_bcc() {
+        let built = build(
+            &draft(),
+            &alice(),
+            None,
+            "<abc@example.test>",
+            1_700_000_000,
+        )
+        .expect("builds");
+        let text = String::from_utf8_lossy(&built.message);
+        assert!(!text.to_ascii_lowercase().contains("bcc"), "{text}");
+        assert!(!text.contains("carol"), "{text}");
+        assert!(text.contains("format=\"flowed\""), "{text}");
+        let message = parsed(&built.message);
+        assert_eq!(message.subject(), Some("Grüße aus Köln"));
+        assert_eq!(message.message_id(), Some("abc@example.test"));
+        assert_eq!(
+            message
+                .from()
+                .and_then(|a| a.first())
+                .and_then(|a| a.name()),
+            Some("Alice Ünicode")
+        );
+        assert_eq!(
+            message.date().map(|d| d.to_timestamp()),
+            Some(1_700_000_000)
+        );
+        assert_eq!(
+            built.recipients,
+            vec!["bob@example.test", "carol@example.test"]
+        );
+        let copy = built.sent_copy();
+        let copy = parsed(&copy);
+        assert_eq!(
+            copy.bcc().and_then(|a| a.first()).and_then(|a| a.address()),
+            Some("carol@example.test")
+        );
+        assert_eq!(
+            copy.body_text(0).as_deref(),
+            Some("Hello Bob,\r\n\r\nsee you.")
+        );
+    }
+
+    #[test]
+    fn replies_carry_the_thread() {
+        let parent = Threading {
+            message_id: Some("p@example.org".into()),
+            references: vec!["root@example.org".into()],
+        };
+        let built = build(&draft(), &alice(), Some(&parent), "<r@x.test>", 0).expect("builds");
+        let message = parsed(&built.message);
+        assert_eq!(message.in_reply_to().as_text(), Some("p@example.org"));
+        let references: Vec<&str> = message
+            .references()
+            .as_text_list()
+            .unwrap_or_default()
+            .iter()
+            .map(|r| r.as_ref())
+            .collect();
+        assert_eq!(references, ["root@example.org", "p@example.org"]);
+    }
+
+    #[test]
+    fn nothing_typed_can_add_a_header() {
+        let mut bad = draft();
+        bad.subject = "Hi\r\nBcc: eve@evil.test".into();
+        assert_eq!(
+            build(&bad, &alice(), None, "<a@b.test>", 0),
+            Err(ComposeError::ControlCharacter("subject"))
+        );
+        let mut bad = draft();
+        bad.to[0].name = Some("Bob\nX-Evil: 1".into());
+        assert!(build(&bad, &alice(), None, "<a@b.test>", 0).is_err());
+        for email in [
+            "bob@example.test\r\nRCPT TO:<eve@evil.test>",
+            "bob@example.test>",
+            "<bob@example.test",
+            "bob@exa\0mple.test",
+            "\"bob\"@example.test",
+        ] {
+            let mut bad = draft();
+            bad.to[0].email = email.into();
+            assert!(
+                matches!(
+                    build(&bad, &alice(), None, "<a@b.test>", 0),
+                    Err(ComposeError::InvalidAddress { .. })
+                ),
+                "{email:?}"
+            );
+        }
+        // A text line that starts a new part or header stays text.
+        let mut tricky = draft();
+        tricky.text = "line\r\n\r\nContent-Type: text/html\n.\n".into();
+        let built = build(&tricky, &alice(), None, "<a@b.test>", 0).expect("builds");
+        let message = parsed(&built.message);
+        assert_eq!(message.parts.len(), 1);
+    }
+
+    #[test]
+    fn addresses_are_checked_with_reasons() {
+        assert_eq!(address_problem("bob@example.test"), None);
+        assert_eq!(address_problem("o'brien+x@mail.example.co.uk"), None);
+        assert_eq!(address_problem("bob"), Some("it has no @"));
+        assert_eq!(
+            address_problem("@example.test"),
+            Some("it has nothing before the @")
+        );
+        assert_eq!(
+            address_problem("bob@"),
+            Some("it has no domain after the @")
+        );
+        assert_eq!(address_problem("bob @x.test"), Some("it has a space in it"));
+        assert!(address_problem("bob@localhost").is_some());
+        assert!(address_problem("bob@-x.test").is_some());
+        assert!(address_problem("a..b@x.test").is_some());
+    }
+
+    #[test]
+    fn text_flows_and_quotes_stay() {
+        let long = "word ".repeat(40);
+        let flowed = flowed(&format!(
+            "{long}\n> quoted line stays as it is even when it is long enough to wrap around\nFrom here\n -- \n-- \nsig"
+        ));
+        let lines: Vec<&str> = flowed.split("\r\n").collect();
+        assert!(lines.iter().all(|l| l.chars().count() <= 78), "{lines:?}");
+        assert!(lines[0].ends_with(' '), "soft break: {:?}", lines[0]);
+        let quoted = lines
+            .iter()
+            .position(|l| l.starts_with('>'))
+            .expect("quote");
+        assert!(
+            !lines[quoted - 1].ends_with(' '),
+            "hard break before the quote"
+        );
+        assert!(lines.contains(&" From here"));
+        assert!(lines.contains(&"  --"));
+        assert!(lines.contains(&"-- "));
+        // Reading it back joins the soft breaks.
+        let joined: String = lines[..quoted].concat();
+        assert_eq!(joined, long.trim_end());
+        // A word longer than a line is not cut.
+        let url = format!("https://example.org/{}", "a".repeat(100));
+        assert_eq!(super::flowed(&url), url);
+    }
+
+    #[test]
+    fn replies_go_to_the_right_people() {
+        let me = [
+            alice(),
+            Identity {
+                name: None,
+                email: "alice@work.test".into(),
+            },
+        ];
+        let from = [address(Some("Bob"), "bob@example.test")];
+        let to = [
+            address(None, "ALICE@work.test"),
+            address(None, "dan@example.test"),
+        ];
+        let cc = [
+            address(None, "erin@example.test"),
+            address(None, "bob@example.test"),
+        ];
+        let original = Original {
+            from: &from,
+            to: &to,
+            cc: &cc,
+            reply_to: &[],
+        };
+        let (to_reply, cc_reply) = reply_recipients(ComposeKind::Reply, &original, &me);
+        assert_eq!(to_reply, from.to_vec());
+        assert!(cc_reply.is_empty());
+        let (to_all, cc_all) = reply_recipients(ComposeKind::ReplyAll, &original, &me);
+        let emails = |l: &[Address]| l.iter().map(|a| a.email.clone()).collect::<Vec<_>>();
+        assert_eq!(emails(&to_all), ["bob@example.test", "dan@example.test"]);
+        assert_eq!(emails(&cc_all), ["erin@example.test"]);
+        assert_eq!(
+            identity_answering(&original, &me).map(|i| i.email.as_str()),
+            Some("alice@work.test")
+        );
+        let lists = [address(None, "list-replies@example.test")];
+        let via_list = Original {
+            reply_to: &lists,
+            ..original
+        };
+        let (to_list, _) = reply_recipients(ComposeKind::Reply, &via_list, &me);
+        assert_eq!(emails(&to_list), ["list-replies@example.test"]);
+        assert_eq!(subject_for(ComposeKind::Reply, "RE: x"), "RE: x");
+        assert_eq!(subject_for(ComposeKind::ReplyAll, "x"), "Re: x");
+        assert_eq!(subject_for(ComposeKind::Forward, "x"), "Fwd: x");
+    }
+}

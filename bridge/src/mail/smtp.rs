@@ -1,0 +1,279 @@
+//! Submission of a finished message to the account's SMTP server (RFC 6409), as the
+//! signed-in user, over TLS only.
+//!
+//! Every recipient is offered before any of the message is: if the server refuses
+//! one, the transaction is reset and nothing is sent, so the person can fix the
+//! address and send to everyone at once. Once the message's bytes have started to
+//! go out, a broken connection means the outcome is unknown ([`SubmitError::Uncertain`]):
+//! the bridge never sends again on its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mail_send::smtp::message::Parameters;
+use mail_send::{Credentials, SmtpClient, SmtpClientBuilder};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::UPSTREAM_DEADLINE;
+use crate::config::{Security, Server};
+
+/// Extra time allowed for handing over the message, per 256 KiB of it.
+const PER_QUARTER_MIB: Duration = Duration::from_secs(1);
+
+/// What an SMTP server said: its reply code, enhanced status code and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpReply {
+    pub code: u16,
+    pub text: String,
+}
+
+impl std::fmt::Display for SmtpReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.code, self.text.escape_debug())
+    }
+}
+
+impl SmtpReply {
+    fn from_response(response: &smtp_proto::Response<String>) -> Self {
+        let [a, b, c] = response.esc;
+        let text = if a > 0 {
+            format!("{a}.{b}.{c} {}", response.message)
+        } else {
+            response.message.clone()
+        };
+        SmtpReply {
+            code: response.code,
+            text,
+        }
+    }
+
+    /// The server's words as people read them: without the codes, the
+    /// `<address>:` prefix Postfix repeats, or control characters; at most 160
+    /// characters.
+    pub fn reason(&self) -> String {
+        let words: String = self
+            .text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let mut words = words.trim();
+        // An enhanced status code such as 5.1.1.
+        if let Some((code, rest)) = words.split_once(' ')
+            && code.split('.').count() == 3
+            && code
+                .split('.')
+                .all(|n| n.chars().all(|c| c.is_ascii_digit()))
+        {
+            words = rest.trim();
+        }
+        if words.starts_with('<')
+            && let Some((_, rest)) = words.split_once(">: ")
+        {
+            words = rest.trim();
+        }
+        let words = words.trim_end_matches('.');
+        if words.chars().count() <= 160 {
+            return words.to_owned();
+        }
+        let cut: String = words.chars().take(159).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+/// Why a message was not (or not surely) sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("cannot reach the SMTP server {server}")]
+    Unreachable {
+        server: String,
+        #[source]
+        source: mail_send::Error,
+    },
+    #[error("TLS with the SMTP server {server} failed")]
+    Tls {
+        server: String,
+        #[source]
+        source: mail_send::Error,
+    },
+    #[error("the SMTP server did not accept the login: {0}")]
+    Login(SmtpReply),
+    #[error("the SMTP server refused the sender: {0}")]
+    SenderRefused(SmtpReply),
+    #[error("the SMTP server refused {} recipient(s)", refused.len())]
+    RecipientsRefused {
+        refused: Vec<(String, SmtpReply)>,
+        accepted: Vec<String>,
+    },
+    #[error("the message is {size} bytes, over the server's limit of {limit}")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("the SMTP server refused the message: {0}")]
+    MessageRefused(SmtpReply),
+    /// The connection broke, or the server went quiet, after the message began to
+    /// go out.
+    #[error("the outcome of sending is unknown")]
+    Uncertain(#[source] mail_send::Error),
+    #[error("the SMTP server broke off before the message was sent")]
+    Broken(#[source] mail_send::Error),
+}
+
+/// What the SMTP server accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    pub recipients: Vec<String>,
+    /// The server's largest message, from its EHLO `SIZE` (0: not said).
+    pub size_limit: u64,
+}
+
+/// Sends `message` (a complete RFC 5322 message, CRLF line ends, no Bcc header)
+/// from `from` to `recipients`, logged in as `user`.
+#[allow(clippy::too_many_arguments)]
+pub async fn submit(
+    server: &Server,
+    tls: Arc<rustls::ClientConfig>,
+    helo: &str,
+    user: &str,
+    password: &str,
+    from: &str,
+    recipients: &[String],
+    message: &[u8],
+) -> Result<Submitted, SubmitError> {
+    let name = format!("{}:{}", server.host, server.port);
+    let builder = SmtpClientBuilder::new_with_tls_connector(
+        server.host.as_str(),
+        server.port,
+        tokio_rustls::TlsConnector::from(tls),
+    )
+    .implicit_tls(server.security == Security::Implicit)
+    .helo_host(helo)
+    .timeout(UPSTREAM_DEADLINE)
+    // The capabilities after TLS are read below, where their SIZE is wanted.
+    .say_ehlo(false);
+    let mut client = builder
+        .connect()
+        .await
+        .map_err(|source| connect_error(&name, source))?;
+    let capabilities = client
+        .ehlo(helo)
+        .await
+        .map_err(|source| connect_error(&name, source))?;
+    let size_limit = capabilities.size as u64;
+    client
+        .authenticate(Credentials::new(user, password), &capabilities)
+        .await
+        .map_err(|error| match error {
+            mail_send::Error::AuthenticationFailed(reply)
+            | mail_send::Error::UnexpectedReply(reply) => {
+                SubmitError::Login(SmtpReply::from_response(&reply))
+            }
+            other => SubmitError::Broken(other),
+        })?;
+    let size = message.len() as u64;
+    if size_limit > 0 && size > size_limit {
+        return Err(SubmitError::TooLarge {
+            size,
+            limit: size_limit,
+        });
+    }
+    let outcome = transaction(&mut client, from, recipients, message).await;
+    if outcome.is_ok() {
+        let _ = client.quit().await;
+    }
+    outcome.map(|recipients| Submitted {
+        recipients,
+        size_limit,
+    })
+}
+
+async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut SmtpClient<T>,
+    from: &str,
+    recipients: &[String],
+    message: &[u8],
+) -> Result<Vec<String>, SubmitError> {
+    let mut parameters = Parameters::new();
+    parameters.add(("SIZE".to_owned(), message.len().to_string()));
+    client
+        .mail_from(from, &parameters)
+        .await
+        .map_err(|error| refusal(error, SubmitError::SenderRefused))?;
+    let mut accepted = Vec::new();
+    let mut refused = Vec::new();
+    for recipient in recipients {
+        match client.rcpt_to(recipient, &Parameters::new()).await {
+            Ok(()) => accepted.push(recipient.clone()),
+            Err(mail_send::Error::UnexpectedReply(reply)) => {
+                refused.push((recipient.clone(), SmtpReply::from_response(&reply)));
+            }
+            Err(other) => return Err(SubmitError::Broken(other)),
+        }
+    }
+    if !refused.is_empty() {
+        let _ = client.rset().await;
+        return Err(SubmitError::RecipientsRefused { refused, accepted });
+    }
+    let go_ahead = client
+        .cmd(b"DATA\r\n")
+        .await
+        .map_err(|error| refusal(error, SubmitError::MessageRefused))?;
+    if go_ahead.code != 354 {
+        return Err(SubmitError::MessageRefused(SmtpReply::from_response(
+            &go_ahead,
+        )));
+    }
+    // From here on, a break leaves the outcome unknown.
+    let allowed = UPSTREAM_DEADLINE + PER_QUARTER_MIB * (message.len() / (256 * 1024)) as u32;
+    let answer = tokio::time::timeout(allowed, async {
+        client
+            .write_message(message)
+            .await
+            .map_err(mail_send::Error::Io)?;
+        client.read().await
+    })
+    .await
+    .map_err(|_| SubmitError::Uncertain(mail_send::Error::Timeout))?
+    .map_err(SubmitError::Uncertain)?;
+    if !(200..300).contains(&answer.code) {
+        return Err(SubmitError::MessageRefused(SmtpReply::from_response(
+            &answer,
+        )));
+    }
+    Ok(accepted)
+}
+
+/// A refusal as `make` says, or the broken connection it was.
+fn refusal(error: mail_send::Error, make: fn(SmtpReply) -> SubmitError) -> SubmitError {
+    match error {
+        mail_send::Error::UnexpectedReply(reply) => make(SmtpReply::from_response(&reply)),
+        other => SubmitError::Broken(other),
+    }
+}
+
+fn connect_error(server: &str, source: mail_send::Error) -> SubmitError {
+    let server = server.to_owned();
+    match source {
+        mail_send::Error::Tls(_)
+        | mail_send::Error::MissingStartTls
+        | mail_send::Error::InvalidTLSName => SubmitError::Tls { server, source },
+        source => SubmitError::Unreachable { server, source },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_lose_the_codes_and_the_address_prefix() {
+        let reply = |text: &str| SmtpReply {
+            code: 550,
+            text: text.into(),
+        };
+        assert_eq!(
+            reply("5.1.1 <nobody@example.test>: Recipient address rejected: User unknown in virtual mailbox table").reason(),
+            "Recipient address rejected: User unknown in virtual mailbox table"
+        );
+        assert_eq!(reply("Mailbox full.").reason(), "Mailbox full");
+        assert_eq!(reply("bad\r\nthing").reason(), "bad  thing");
+        assert_eq!(reply(&"x".repeat(400)).reason().chars().count(), 160);
+    }
+}

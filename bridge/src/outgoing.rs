@@ -1,0 +1,309 @@
+//! Sending for one signed-in session: who the person may send as, what a reply or
+//! forward starts from, and a send from draft to SMTP to the Sent copy to the
+//! original's `\Answered` or `$Forwarded`.
+//!
+//! The session owns one [`Outgoing`] when its account has an SMTP server; it holds
+//! the sign-in credentials (in zeroed memory) because submission logs in as the user.
+
+use std::sync::Arc;
+
+use protocol::{
+    Body, BodyContent, ComposeKind, Draft, DraftSource, Flag, Identity, Quote, Reply, Sending,
+};
+use zeroize::Zeroizing;
+
+use crate::config::{Account, SentCopy};
+use crate::mail::compose::{self, Original, Threading};
+use crate::mail::smtp;
+use crate::mail::{Links, MailError, MailSource};
+
+/// The largest message by default, where neither the configuration nor the server
+/// says (25 MiB, as most providers allow).
+pub const DEFAULT_MAX_MESSAGE: u64 = 25 << 20;
+
+/// What a session needs to send as its user.
+pub struct Outgoing {
+    account: Account,
+    user: Zeroizing<String>,
+    password: Zeroizing<String>,
+    identities: Vec<Identity>,
+    /// The name the bridge gives in EHLO: its public host.
+    helo: String,
+}
+
+/// A finished send: the answer for the browser, and the folder that got the copy.
+pub struct Sent {
+    pub reply: Reply,
+    pub sent_folder: Option<String>,
+}
+
+impl Outgoing {
+    /// Sending for `user` of `account`, or `None` when the account has no SMTP
+    /// server or the user has no address to send as.
+    pub fn new(account: &Account, user: &str, password: &str, origin: &str) -> Option<Self> {
+        account.smtp.as_ref()?;
+        let Some(identity) = default_identity(user, account.domain.as_deref()) else {
+            tracing::warn!(
+                account = %account.name,
+                "sign-in name is not an address and the account has no `domain`: no sending"
+            );
+            return None;
+        };
+        let helo = origin
+            .split_once("://")
+            .map_or(origin, |(_, rest)| rest)
+            .split(':')
+            .next()
+            .filter(|h| !h.is_empty())
+            .unwrap_or("localhost")
+            .to_owned();
+        Some(Outgoing {
+            account: account.clone(),
+            user: Zeroizing::new(user.to_owned()),
+            password: Zeroizing::new(password.to_owned()),
+            identities: vec![identity],
+            helo,
+        })
+    }
+
+    /// What the browser is told at sign-in.
+    pub fn sending(&self) -> Sending {
+        Sending {
+            identities: self.identities.clone(),
+            max_message_bytes: self.max_message_bytes(),
+        }
+    }
+
+    fn max_message_bytes(&self) -> u64 {
+        self.account
+            .max_message_bytes
+            .unwrap_or(DEFAULT_MAX_MESSAGE)
+    }
+
+    /// The recipients, subject and quote a reply or forward of a message starts with.
+    pub async fn start<S: MailSource>(
+        &self,
+        source: &mut S,
+        folder: &str,
+        uid: u32,
+        kind: ComposeKind,
+        links: &Links,
+    ) -> Result<Reply, MailError> {
+        let opened = source.open_message(folder, uid, None, false, links).await?;
+        let view = opened.view;
+        let original = Original {
+            from: &view.from,
+            to: &view.to,
+            cc: &view.cc,
+            reply_to: &view.reply_to,
+        };
+        let (to, cc) = compose::reply_recipients(kind, &original, &self.identities);
+        let from = compose::identity_answering(&original, &self.identities)
+            .filter(|_| self.identities.len() > 1)
+            .map(|i| i.email.clone());
+        let text = quote_text(
+            source,
+            folder,
+            uid,
+            view.body.as_ref(),
+            &view.alternatives,
+            links,
+        )
+        .await;
+        let draft = Draft {
+            from,
+            to,
+            cc,
+            subject: compose::subject_for(kind, &view.subject),
+            source: Some(DraftSource {
+                folder: folder.to_owned(),
+                uid,
+                kind,
+            }),
+            ..Draft::default()
+        };
+        let quote = Quote {
+            from: view.from.clone(),
+            to: view.to.clone(),
+            cc: view.cc.clone(),
+            subject: view.subject.clone(),
+            date: view.date,
+            text,
+        };
+        Ok(Reply::ComposeStarted {
+            draft: Box::new(draft),
+            quote: Box::new(quote),
+        })
+    }
+
+    /// Builds, submits and files `draft`. Once the server has taken the message,
+    /// what follows (the Sent copy, the original's flag) cannot fail the send: a
+    /// copy that could not be kept is logged.
+    pub async fn send<S: MailSource>(
+        &self,
+        source: &mut S,
+        draft: &Draft,
+        links: &Links,
+    ) -> Result<Sent, MailError> {
+        let identity = compose::identity_for(draft, &self.identities)?;
+        let parent = match &draft.source {
+            Some(original) if original.kind != ComposeKind::Forward => {
+                threading_of(source, original, links).await
+            }
+            _ => None,
+        };
+        let domain = identity
+            .email
+            .rsplit_once('@')
+            .map_or("localhost", |(_, d)| d);
+        let message_id = compose::new_message_id(domain);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let built = compose::build(draft, identity, parent.as_ref(), &message_id, now)?;
+        let limit = self.max_message_bytes();
+        if built.message.len() as u64 > limit {
+            return Err(smtp::SubmitError::TooLarge {
+                size: built.message.len() as u64,
+                limit,
+            }
+            .into());
+        }
+        let Some(server) = &self.account.smtp else {
+            return Err(MailError::Unsupported(
+                "This account has no outgoing mail server.",
+            ));
+        };
+        let submitted = smtp::submit(
+            server,
+            Arc::clone(&self.account.tls),
+            &self.helo,
+            &self.user,
+            &self.password,
+            &built.from,
+            &built.recipients,
+            &built.message,
+        )
+        .await?;
+        tracing::info!(recipients = submitted.recipients.len(), "message sent");
+        let keep_copy = match self.account.sent_copy {
+            SentCopy::Append => true,
+            SentCopy::Server => false,
+            SentCopy::Auto => !source.keeps_sent_copies(),
+        };
+        let mut sent_folder = None;
+        if keep_copy {
+            match source.save_sent(&built.sent_copy()).await {
+                Ok(folder) => sent_folder = folder,
+                Err(error) => tracing::warn!(
+                    error = %crate::session::ErrorChain(&error),
+                    "the message was sent, but its copy could not be kept"
+                ),
+            }
+        }
+        if let Some(original) = &draft.source {
+            let flag = match original.kind {
+                ComposeKind::Forward => Flag::Forwarded,
+                ComposeKind::Reply | ComposeKind::ReplyAll => Flag::Answered,
+            };
+            if let Err(error) = source
+                .set_flags(&original.folder, &[original.uid], &[flag], &[])
+                .await
+            {
+                tracing::info!(
+                    error = %crate::session::ErrorChain(&error),
+                    "the original could not be marked"
+                );
+            }
+        }
+        Ok(Sent {
+            reply: Reply::MessageSent {
+                message_id: built.message_id,
+                recipients: submitted.recipients,
+                sent_folder: sent_folder.clone(),
+            },
+            sent_folder,
+        })
+    }
+}
+
+/// The login if it is an address, else `login@domain`.
+fn default_identity(user: &str, domain: Option<&str>) -> Option<Identity> {
+    let email = if user.contains('@') {
+        user.to_owned()
+    } else {
+        format!("{user}@{}", domain?)
+    };
+    compose::address_problem(&email)
+        .is_none()
+        .then_some(Identity { name: None, email })
+}
+
+/// The Message-ID and References of the message being answered; `None` when it is
+/// gone (the reply is sent all the same, outside its thread).
+async fn threading_of<S: MailSource>(
+    source: &mut S,
+    original: &DraftSource,
+    links: &Links,
+) -> Option<Threading> {
+    match source
+        .open_message(&original.folder, original.uid, None, false, links)
+        .await
+    {
+        Ok(opened) => Some(opened.threading),
+        Err(error) => {
+            tracing::info!(error = %crate::session::ErrorChain(&error), "cannot read the original's threading");
+            None
+        }
+    }
+}
+
+/// The original's text for quoting: its text part, else its text alternative, else
+/// its HTML as text.
+async fn quote_text<S: MailSource>(
+    source: &mut S,
+    folder: &str,
+    uid: u32,
+    body: Option<&Body>,
+    alternatives: &[String],
+    links: &Links,
+) -> String {
+    let Some(body) = body else {
+        return String::new();
+    };
+    match &body.content {
+        BodyContent::Text { text } => text.clone(),
+        BodyContent::Html { document } => {
+            for part in alternatives.iter().filter(|p| **p != body.part) {
+                if let Ok(Body {
+                    content: BodyContent::Text { text },
+                    ..
+                }) = source.show_part(folder, uid, part, links).await
+                {
+                    return text;
+                }
+            }
+            compose::html_as_text(document)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_identity_is_the_login_or_login_at_domain() {
+        let email = |user, domain| default_identity(user, domain).map(|i| i.email);
+        assert_eq!(
+            email("alice", Some("example.test")).as_deref(),
+            Some("alice@example.test")
+        );
+        assert_eq!(
+            email("bob@example.org", Some("x.test")).as_deref(),
+            Some("bob@example.org")
+        );
+        assert_eq!(email("alice", None), None);
+        assert_eq!(email("a b", Some("x.test")), None);
+    }
+}

@@ -1,0 +1,89 @@
+//! Writing mail: what the compose form holds, what a reply or forward starts from,
+//! and what sending can do for this session.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Address;
+
+/// A message being written, as the compose form holds it. The bridge builds the
+/// MIME message from it; nothing here is a raw header.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Draft {
+    /// The address of the identity to send as; by default the session's first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<Address>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cc: Vec<Address>,
+    /// Receive the message without being named in it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bcc: Vec<Address>,
+    #[serde(default)]
+    pub subject: String,
+    /// The text as typed, lines separated by `\n`. It is sent `format=flowed`, so
+    /// long lines wrap on the recipient's screen, unless `no_wrap`.
+    #[serde(default)]
+    pub text: String,
+    /// Send the lines exactly as typed ("Don't wrap"), for code and patches.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_wrap: bool,
+    /// The message this one answers or forwards. The bridge reads its threading
+    /// headers from the server and marks it answered or forwarded once sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<DraftSource>,
+}
+
+/// The message a draft answers or forwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftSource {
+    pub folder: String,
+    pub uid: u32,
+    pub kind: ComposeKind,
+}
+
+/// How a draft relates to the message it starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComposeKind {
+    /// To the sender (or its `Reply-To`).
+    Reply,
+    /// To the sender and every recipient, except the person's own addresses.
+    ReplyAll,
+    /// The original's text, quoted under its headers, to new recipients.
+    Forward,
+}
+
+/// The original a reply or forward quotes. The app writes the attribution line
+/// ("On …, Bob wrote:") in the viewer's time zone and quotes `text` under it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    pub from: Vec<Address>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<Address>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cc: Vec<Address>,
+    pub subject: String,
+    /// Seconds since the Unix epoch, from the original's `Date`.
+    pub date: Option<i64>,
+    /// The original's text (its plain-text part, else its HTML as text), with `\n`
+    /// between lines.
+    pub text: String,
+}
+
+/// What this session can send: offered only when the account has an SMTP server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sending {
+    /// Whom the person may send as; the first is the default.
+    pub identities: Vec<Identity>,
+    /// The largest message, encoded, that may be sent, in bytes.
+    pub max_message_bytes: u64,
+}
+
+/// An address the person sends as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub email: String,
+}
