@@ -15,6 +15,7 @@ async fn signed_in() -> Result<(Dovecot, Bridge, WsClient)> {
     assert_eq!(
         reply,
         Reply::SignedIn {
+            sending: None,
             account: "Example".into(),
             user: "alice".into(),
             protocol: protocol::MailProtocol::Imap,
@@ -233,6 +234,7 @@ async fn an_unreachable_server_gets_its_code() -> Result<()> {
         imap: format!("imaps://127.0.0.1:{port}"),
         pop3: None,
         ca_file: None,
+        extra: String::new(),
     };
     let bridge = Bridge::start(&[account], None).await?;
     let mut client = bridge.connect().await?;
@@ -252,6 +254,7 @@ async fn websockets_from_other_or_missing_origins_are_refused() -> Result<()> {
             imap: "imaps://127.0.0.1:1".into(),
             pop3: None,
             ca_file: None,
+            extra: String::new(),
         }],
         None,
     )

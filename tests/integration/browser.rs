@@ -165,6 +165,7 @@ async fn the_app_is_served_compressed_with_security_headers() -> Result<()> {
             imap: "imaps://127.0.0.1:1".into(),
             pop3: None,
             ca_file: None,
+            extra: String::new(),
         }],
         Some(&dist),
     )

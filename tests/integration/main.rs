@@ -15,4 +15,5 @@ mod pop3_browser;
 mod reading;
 mod reading_browser;
 mod seed;
+mod sending;
 mod sorting;

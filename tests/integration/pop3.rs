@@ -185,6 +185,7 @@ async fn credentials_never_cross_before_tls() -> Result<()> {
         imap: String::new(),
         pop3: Some(format!("pop3://127.0.0.1:{port}")),
         ca_file: None,
+        extra: String::new(),
     };
     let bridge = Bridge::start(&[account], None).await?;
     let mut client = bridge.connect().await?;
@@ -676,6 +677,7 @@ async fn a_big_message_in_a_process_of_its_own() -> Result<()> {
         imap: String::new(),
         pop3: Some(url.to_owned()),
         ca_file: Some(ca_file.into()),
+        extra: String::new(),
     };
     let bridge = Bridge::start(&[account], None).await?;
     let mut client = pop3_session(&bridge, &User::new(name, password), "Example").await?;

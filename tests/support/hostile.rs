@@ -71,6 +71,7 @@ impl HostileImap {
             imap: format!("imaps://127.0.0.1:{}", self.addr.port()),
             pop3: None,
             ca_file: Some(self.ca_file.clone()),
+            extra: String::new(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod hostile;
+pub mod hostile_smtp;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -28,6 +29,8 @@ pub struct AccountSpec {
     pub imap: String,
     pub pop3: Option<String>,
     pub ca_file: Option<PathBuf>,
+    /// More lines of the account's table, such as `smtp = "…"`.
+    pub extra: String,
 }
 
 impl AccountSpec {
@@ -38,6 +41,20 @@ impl AccountSpec {
             imap: dovecot.imaps_url(),
             pop3: None,
             ca_file: Some(dovecot.ca_file()),
+            extra: String::new(),
+        }
+    }
+
+    /// As [`AccountSpec::trusting`], sending through `postfix` (over STARTTLS) as
+    /// `user@example.test`.
+    pub fn sending(name: &str, dovecot: &Dovecot, postfix: &maildev::Postfix) -> Self {
+        AccountSpec {
+            extra: format!(
+                "smtp = {:?}\ndomain = {:?}\n",
+                postfix.smtp_starttls_url(),
+                maildev::DOMAIN
+            ),
+            ..Self::trusting(name, dovecot)
         }
     }
 
@@ -48,6 +65,7 @@ impl AccountSpec {
             imap: String::new(),
             pop3: Some(url),
             ca_file: Some(dovecot.ca_file()),
+            extra: String::new(),
         }
     }
 }
@@ -114,6 +132,7 @@ impl Bridge {
             if let Some(ca) = &account.ca_file {
                 text += &format!("ca_file = {:?}\n", ca.display().to_string());
             }
+            text += &account.extra;
         }
         let path = dir.path().join("postern.toml");
         std::fs::write(&path, text)?;

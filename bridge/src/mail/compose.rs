@@ -247,9 +247,12 @@ pub fn build(
         flowed(&draft.text)
     };
     builder = builder.body(MimePart::new(content_type, BodyPart::Text(text.into())));
-    let message = builder
+    let mut message = builder
         .write_to_vec()
         .unwrap_or_else(|_| unreachable!("writing to a Vec cannot fail"));
+    if !message.ends_with(b"\r\n") {
+        message.extend_from_slice(b"\r\n");
+    }
     let mut bcc_header = Vec::new();
     if !draft.bcc.is_empty() {
         use mail_builder::headers::Header;

@@ -209,6 +209,18 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
     }
     if !refused.is_empty() {
         let _ = client.rset().await;
+        // Servers that judge the sender only once a recipient is named (Postfix's
+        // default `smtpd_delay_reject`) refuse every recipient for it.
+        if accepted.is_empty()
+            && refused.windows(2).all(|w| w[0].1 == w[1].1)
+            && refused[0]
+                .1
+                .text
+                .to_ascii_lowercase()
+                .contains("sender address")
+        {
+            return Err(SubmitError::SenderRefused(refused.swap_remove(0).1));
+        }
         return Err(SubmitError::RecipientsRefused { refused, accepted });
     }
     let go_ahead = client
@@ -223,8 +235,7 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
     // From here on, a break leaves the outcome unknown.
     let allowed = UPSTREAM_DEADLINE + PER_QUARTER_MIB * (message.len() / (256 * 1024)) as u32;
     let answer = tokio::time::timeout(allowed, async {
-        client
-            .write_message(message)
+        write_data(&mut client.stream, message)
             .await
             .map_err(mail_send::Error::Io)?;
         client.read().await
@@ -238,6 +249,61 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
         )));
     }
     Ok(accepted)
+}
+
+/// Writes `message` as DATA: dot-stuffed, its last line ended, then the lone dot.
+async fn write_data<W: AsyncWrite + Unpin>(stream: &mut W, message: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut stuffer = DotStuffer::default();
+    let mut out = Vec::with_capacity(64 * 1024 + 64);
+    for chunk in message.chunks(64 * 1024) {
+        out.clear();
+        stuffer.push(chunk, &mut out);
+        stream.write_all(&out).await?;
+    }
+    out.clear();
+    stuffer.finish(&mut out);
+    stream.write_all(&out).await?;
+    stream.flush().await
+}
+
+/// SMTP's transparency (RFC 5321 4.5.2) over a message given in pieces: a dot at
+/// the start of a line is doubled, wherever the pieces break.
+#[derive(Debug)]
+struct DotStuffer {
+    at_line_start: bool,
+    ends_with_crlf: bool,
+}
+
+impl Default for DotStuffer {
+    fn default() -> Self {
+        DotStuffer {
+            at_line_start: true,
+            ends_with_crlf: true,
+        }
+    }
+}
+
+impl DotStuffer {
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        for &byte in chunk {
+            if byte == b'.' && self.at_line_start {
+                out.push(b'.');
+            }
+            out.push(byte);
+            self.at_line_start = byte == b'\n';
+        }
+        if let Some(last) = chunk.last() {
+            self.ends_with_crlf = *last == b'\n';
+        }
+    }
+
+    fn finish(self, out: &mut Vec<u8>) {
+        if !self.ends_with_crlf {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+    }
 }
 
 /// A refusal as `make` says, or the broken connection it was.
@@ -261,6 +327,23 @@ fn connect_error(server: &str, source: mail_send::Error) -> SubmitError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dots_are_stuffed_across_pieces() {
+        let stuffed = |pieces: &[&[u8]]| {
+            let mut stuffer = DotStuffer::default();
+            let mut out = Vec::new();
+            for piece in pieces {
+                stuffer.push(piece, &mut out);
+            }
+            stuffer.finish(&mut out);
+            String::from_utf8(out).expect("text")
+        };
+        assert_eq!(stuffed(&[b".a\r\n.\r\nb"]), "..a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(stuffed(&[b"a\r\n", b".", b"b\r\n"]), "a\r\n..b\r\n.\r\n");
+        assert_eq!(stuffed(&[b"a.b\r\n"]), "a.b\r\n.\r\n");
+        assert_eq!(stuffed(&[]), ".\r\n");
+    }
 
     #[test]
     fn reasons_lose_the_codes_and_the_address_prefix() {
