@@ -10,6 +10,7 @@ use mail_builder::headers::address::Address as MimeAddress;
 use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::mime::{BodyPart, MimePart};
+pub use protocol::address_problem;
 use protocol::{Address, ComposeKind, Draft, Identity};
 
 /// Where flowed text wraps (RFC 3676 recommends lines of at most 78 characters).
@@ -70,47 +71,6 @@ impl Built {
         copy.extend_from_slice(&self.message);
         copy
     }
-}
-
-/// Why `email` cannot be an address of a message, or `None` if it can.
-pub fn address_problem(email: &str) -> Option<&'static str> {
-    if email.chars().any(char::is_whitespace) {
-        return Some("it has a space in it");
-    }
-    if !email.is_ascii() {
-        return Some("addresses with letters beyond ASCII are not supported");
-    }
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return Some("it has no @");
-    };
-    if local.is_empty() {
-        return Some("it has nothing before the @");
-    }
-    if domain.is_empty() {
-        return Some("it has no domain after the @");
-    }
-    if local.len() > 64 || email.len() > 254 {
-        return Some("it is too long");
-    }
-    let atom = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
-    if local.starts_with('.')
-        || local.ends_with('.')
-        || local.contains("..")
-        || !local.chars().all(|c| atom(c) || c == '.')
-    {
-        return Some("the part before the @ has characters an address cannot have");
-    }
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    };
-    if !domain.contains('.') || !domain.split('.').all(label_ok) {
-        return Some("the part after the @ is not a domain name");
-    }
-    None
 }
 
 fn check_text(text: &str, field: &'static str, max: usize) -> Result<(), ComposeError> {

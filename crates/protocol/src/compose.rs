@@ -87,3 +87,46 @@ pub struct Identity {
     pub name: Option<String>,
     pub email: String,
 }
+
+/// Why `email` cannot be an address of a message, or `None` if it can: a
+/// dot-atom local part, a domain of two or more labels, ASCII only. The app marks
+/// recipients by it before sending; the bridge refuses by it.
+pub fn address_problem(email: &str) -> Option<&'static str> {
+    if email.chars().any(char::is_whitespace) {
+        return Some("it has a space in it");
+    }
+    if !email.is_ascii() {
+        return Some("addresses with letters beyond ASCII are not supported");
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Some("it has no @");
+    };
+    if local.is_empty() {
+        return Some("it has nothing before the @");
+    }
+    if domain.is_empty() {
+        return Some("it has no domain after the @");
+    }
+    if local.len() > 64 || email.len() > 254 {
+        return Some("it is too long");
+    }
+    let atom = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    if local.starts_with('.')
+        || local.ends_with('.')
+        || local.contains("..")
+        || !local.chars().all(|c| atom(c) || c == '.')
+    {
+        return Some("the part before the @ has characters an address cannot have");
+    }
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if !domain.contains('.') || !domain.split('.').all(label_ok) {
+        return Some("the part after the @ is not a domain name");
+    }
+    None
+}

@@ -73,7 +73,7 @@ mod message;
 
 use serde::{Deserialize, Serialize};
 
-pub use compose::{ComposeKind, Draft, DraftSource, Identity, Quote, Sending};
+pub use compose::{ComposeKind, Draft, DraftSource, Identity, Quote, Sending, address_problem};
 pub use message::{Body, BodyContent, MessageFlags, MessageView, Note, Part, PartRole};
 
 /// Chosen by the browser, unique per connection; echoed in the answer.
