@@ -468,7 +468,7 @@ mod tests {
         );
         assert_eq!(
             copy.body_text(0).as_deref(),
-            Some("Hello Bob,\r\n\r\nsee you.")
+            Some("Hello Bob,\r\n\r\nsee you.\r\n")
         );
     }
 
