@@ -29,6 +29,7 @@ pub struct AppState {
     links: Arc<links::LinkRegistry>,
     proxy: proxy::Proxy,
     maildrops: Option<Arc<mail::Maildrops>>,
+    size_limits: Arc<outgoing::SizeLimits>,
 }
 
 impl AppState {
@@ -38,6 +39,7 @@ impl AppState {
             origin: self.config.public_origin.clone(),
             folder_counts_every: self.config.folder_counts_every,
             maildrops: self.maildrops.clone(),
+            size_limits: self.size_limits.clone(),
         }
     }
 }
@@ -62,6 +64,7 @@ pub async fn serve(
         config,
         throttle: throttle::Throttle::default(),
         links: Arc::default(),
+        size_limits: Arc::default(),
         proxy: proxy::Proxy::new(config::web_tls()),
     });
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -5,7 +5,9 @@
 //! The session owns one [`Outgoing`] when its account has an SMTP server; it holds
 //! the sign-in credentials (in zeroed memory) because submission logs in as the user.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use protocol::{
     Body, BodyContent, ComposeKind, Draft, DraftSource, Flag, Identity, Quote, Reply, Sending,
@@ -21,9 +23,30 @@ use crate::mail::{Links, MailError, MailSource};
 /// says (25 MiB, as most providers allow).
 pub const DEFAULT_MAX_MESSAGE: u64 = 25 << 20;
 
+/// How long the first sign-in to an account waits to learn its SMTP server's limit.
+const SIZE_PROBE: Duration = Duration::from_secs(5);
+
+/// The largest message each account's SMTP server takes (its EHLO `SIZE`), as
+/// learned, shared by all sessions: asked once, then kept up to date by every send.
+#[derive(Default)]
+pub struct SizeLimits(Mutex<HashMap<String, u64>>);
+
+impl SizeLimits {
+    fn get(&self, account: &str) -> Option<u64> {
+        self.0.lock().ok()?.get(account).copied()
+    }
+
+    fn set(&self, account: &str, limit: u64) {
+        if let Ok(mut limits) = self.0.lock() {
+            limits.insert(account.to_owned(), limit);
+        }
+    }
+}
+
 /// What a session needs to send as its user.
 pub struct Outgoing {
     account: Account,
+    limits: Arc<SizeLimits>,
     user: Zeroizing<String>,
     password: Zeroizing<String>,
     identities: Vec<Identity>,
@@ -40,7 +63,13 @@ pub struct Sent {
 impl Outgoing {
     /// Sending for `user` of `account`, or `None` when the account has no SMTP
     /// server or the user has no address to send as.
-    pub fn new(account: &Account, user: &str, password: &str, origin: &str) -> Option<Self> {
+    pub fn new(
+        account: &Account,
+        user: &str,
+        password: &str,
+        origin: &str,
+        limits: Arc<SizeLimits>,
+    ) -> Option<Self> {
         account.smtp.as_ref()?;
         let Some(identity) = default_identity(user, account.domain.as_deref()) else {
             tracing::warn!(
@@ -59,6 +88,7 @@ impl Outgoing {
             .to_owned();
         Some(Outgoing {
             account: account.clone(),
+            limits,
             user: Zeroizing::new(user.to_owned()),
             password: Zeroizing::new(password.to_owned()),
             identities: vec![identity],
@@ -74,10 +104,33 @@ impl Outgoing {
         }
     }
 
+    /// The configured limit, else the server's, else 25 MiB.
     fn max_message_bytes(&self) -> u64 {
         self.account
             .max_message_bytes
+            .or_else(|| self.limits.get(&self.account.name))
             .unwrap_or(DEFAULT_MAX_MESSAGE)
+    }
+
+    /// Asks the SMTP server for its limit, unless it is configured or known.
+    pub async fn learn_limit(&self) {
+        if self.account.max_message_bytes.is_some() || self.limits.get(&self.account.name).is_some()
+        {
+            return;
+        }
+        let Some(server) = &self.account.smtp else {
+            return;
+        };
+        if let Some(limit) = smtp::size_limit(
+            server,
+            Arc::clone(&self.account.tls),
+            &self.helo,
+            SIZE_PROBE,
+        )
+        .await
+        {
+            self.limits.set(&self.account.name, limit);
+        }
     }
 
     /// The recipients, subject and quote a reply or forward of a message starts with.
@@ -186,6 +239,9 @@ impl Outgoing {
         )
         .await?;
         tracing::info!(recipients = submitted.recipients.len(), "message sent");
+        if submitted.size_limit > 0 {
+            self.limits.set(&self.account.name, submitted.size_limit);
+        }
         let keep_copy = match self.account.sent_copy {
             SentCopy::Append => true,
             SentCopy::Server => false,

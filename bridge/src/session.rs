@@ -55,6 +55,8 @@ pub struct Context {
     /// The POP3 mailboxes signed in, shared by all sessions of a user; `None` without
     /// `data_dir`.
     pub maildrops: Option<Arc<Maildrops>>,
+    /// What each account's SMTP server takes at most.
+    pub size_limits: Arc<crate::outgoing::SizeLimits>,
 }
 
 /// The way to talk to a session. The actor ends when the last handle is dropped.
@@ -130,24 +132,36 @@ pub async fn sign_in(
     events: mpsc::Sender<ServerMessage>,
     context: Context,
 ) -> Result<(SessionHandle, Option<protocol::Sending>), MailError> {
-    let outgoing = Outgoing::new(account, user, password, &context.origin);
-    let sending = outgoing.as_ref().map(Outgoing::sending);
+    let outgoing = Outgoing::new(
+        account,
+        user,
+        password,
+        &context.origin,
+        context.size_limits.clone(),
+    );
     if protocol == MailProtocol::Pop3 {
         let maildrops = context.maildrops.clone().ok_or(MailError::Unsupported(
             "POP3 needs `data_dir` in the bridge's configuration.",
         ))?;
-        let source = Pop3Source::connect(
-            &maildrops,
-            account,
-            user,
-            password,
-            context.folder_counts_every,
-        )
-        .await?;
+        let (source, sending) = tokio::join!(
+            Pop3Source::connect(
+                &maildrops,
+                account,
+                user,
+                password,
+                context.folder_counts_every,
+            ),
+            sending_of(outgoing.as_ref())
+        );
+        let source = source?;
         // A POP3 source reconnects by itself, for every session sharing its maildrop.
         return Ok((spawn(source, None, outgoing, events, context), sending));
     }
-    let source = ImapSource::connect(account, user, password).await?;
+    let (source, sending) = tokio::join!(
+        ImapSource::connect(account, user, password),
+        sending_of(outgoing.as_ref())
+    );
+    let source = source?;
     // Kept (in memory only, zeroed when the session ends) to reconnect.
     let (account, user, password) = (
         account.clone(),
@@ -162,6 +176,14 @@ pub async fn sign_in(
         spawn(source, Some(connect), outgoing, events, context),
         sending,
     ))
+}
+
+/// What the session can send, once the SMTP server's limit is known (asked while
+/// the mail server is being logged in to, the first time only).
+async fn sending_of(outgoing: Option<&Outgoing>) -> Option<protocol::Sending> {
+    let outgoing = outgoing?;
+    outgoing.learn_limit().await;
+    Some(outgoing.sending())
 }
 
 /// Starts the actor for an already connected source; without `connect` a broken

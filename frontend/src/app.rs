@@ -6,6 +6,7 @@ use leptos::task::spawn_local;
 use protocol::{Connectivity, Event, Flag, Reply, Request, Sort};
 
 use crate::components::{mailbox::Mailbox, sign_in::SignIn};
+use crate::compose::ComposeForm;
 use crate::settings;
 use crate::state::{
     Change, Folders, MessageList, Pane, Pending, PendingAction, Reader, SignedIn, WINDOW,
@@ -35,6 +36,8 @@ pub struct Ui {
     pub selected: RwSignal<Vec<u32>>,
     /// A short note on what just happened ("Copied to Work."), cleared after a while.
     pub info: RwSignal<Option<String>>,
+    /// The message being written, while the compose form is open.
+    pub compose: RwSignal<Option<ComposeForm>>,
 }
 
 impl Ui {
@@ -53,7 +56,14 @@ impl Ui {
             connection: RwSignal::new(Connectivity::Connected),
             selected: RwSignal::new(Vec::new()),
             info: RwSignal::new(None),
+            compose: RwSignal::new(None),
         }
+    }
+
+    /// Whether this account can send (it has an SMTP server).
+    pub fn can_send(self) -> bool {
+        self.session
+            .with(|s| s.as_ref().is_some_and(|s| s.sending.is_some()))
     }
 
     /// Whether the session is POP3: one folder, and no moves, copies or labels.
@@ -75,6 +85,7 @@ impl Ui {
         self.problem.set(None);
         self.connection.set(Connectivity::Connected);
         self.selected.set(Vec::new());
+        self.compose.set(None);
         self.notice.set(why.map(str::to_owned));
     }
 }
@@ -546,7 +557,7 @@ pub fn delete_messages(ui: Ui, transport: Transport) {
     }
 }
 
-fn confirmed(question: &str) -> bool {
+pub fn confirmed(question: &str) -> bool {
     web_sys::window()
         .and_then(|w| w.confirm_with_message(question).ok())
         .unwrap_or(false)

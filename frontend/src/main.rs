@@ -2,6 +2,7 @@
 
 mod app;
 mod components;
+mod compose;
 mod format;
 mod settings;
 mod state;

@@ -15,6 +15,8 @@ pub struct SignedIn {
     pub user: String,
     /// POP3 sessions have one folder and no moves, copies, labels or date order.
     pub protocol: protocol::MailProtocol,
+    /// What the person can send; `None` for an account that only reads.
+    pub sending: Option<protocol::Sending>,
 }
 
 /// Which pane a phone shows; desktops show all three.

@@ -16,4 +16,5 @@ mod reading;
 mod reading_browser;
 mod seed;
 mod sending;
+mod sending_browser;
 mod sorting;

@@ -111,7 +111,7 @@ impl Browser {
     /// The input or menu labelled `label` (by `<label for>` or `aria-label`).
     pub async fn field(&self, label: &str) -> Result<Element> {
         let xpath = format!(
-            "//*[self::input or self::select][@id=//label[normalize-space()={0}]/@for or @aria-label={0}]",
+            "//*[self::input or self::select or self::textarea][@id=//label[normalize-space()={0}]/@for or @aria-label={0}]",
             xpath_literal(label)
         );
         self.wait_for(Locator::XPath(&xpath), &format!("field {label:?}"))

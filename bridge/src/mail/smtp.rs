@@ -184,6 +184,34 @@ pub async fn submit(
     })
 }
 
+/// The server's largest message (EHLO `SIZE`), asked without logging in; `None`
+/// when it cannot be reached in `wait` or does not say.
+pub async fn size_limit(
+    server: &Server,
+    tls: Arc<rustls::ClientConfig>,
+    helo: &str,
+    wait: Duration,
+) -> Option<u64> {
+    let probe = async {
+        let mut client = SmtpClientBuilder::new_with_tls_connector(
+            server.host.as_str(),
+            server.port,
+            tokio_rustls::TlsConnector::from(tls),
+        )
+        .implicit_tls(server.security == Security::Implicit)
+        .helo_host(helo)
+        .timeout(wait)
+        .say_ehlo(false)
+        .connect()
+        .await
+        .ok()?;
+        let capabilities = client.ehlo(helo).await.ok()?;
+        let _ = client.quit().await;
+        Some(capabilities.size as u64).filter(|size| *size > 0)
+    };
+    tokio::time::timeout(wait, probe).await.ok().flatten()
+}
+
 async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
     client: &mut SmtpClient<T>,
     from: &str,

@@ -221,8 +221,13 @@ fn reading_samples(root: &Path, now: i64) -> Result<Vec<maildev::sample::Sample>
 
 async fn run_demo(root: &Path, port: u16) -> Result<()> {
     let user = maildev::User::new("demo", "postern-demo");
+    // A second person to write to, and to answer from.
+    let friend = maildev::User::new("sam", "postern-sam");
     eprintln!("==> starting a private Dovecot with sample mail");
-    let dovecot = maildev::Dovecot::start(std::slice::from_ref(&user))?;
+    let users = [user.clone(), friend.clone()];
+    let dovecot = maildev::Dovecot::start(&users)?;
+    eprintln!("==> starting a private Postfix for sending");
+    let postfix = maildev::Postfix::start(&dovecot, &users, &[])?;
     let mut imap = dovecot.imap(&user).await?;
     maildev::sample::create_folders(&mut imap, &maildev::sample::DEMO_FOLDERS).await?;
     let now = std::time::SystemTime::now()
@@ -255,13 +260,17 @@ async fn run_demo(root: &Path, port: u16) -> Result<()> {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\npublic_origin = \"{origin}\"\nstatic_dir = {:?}\ndata_dir = {:?}\n\n[[account]]\nname = \"Demo\"\nimap = \"{}\"\nca_file = {:?}\n\n[[account]]\nname = \"Demo over POP3\"\npop3 = \"{}\"\nca_file = {:?}\n",
+            "listen = \"127.0.0.1:{port}\"\npublic_origin = \"{origin}\"\nstatic_dir = {:?}\ndata_dir = {:?}\n\n[[account]]\nname = \"Demo\"\nimap = \"{}\"\nca_file = {ca:?}\n{sending}\n[[account]]\nname = \"Demo over POP3\"\npop3 = \"{}\"\nca_file = {ca:?}\n{sending}",
             root.join("dist").display().to_string(),
             dir.path().join("data").display().to_string(),
             dovecot.imaps_url(),
-            dovecot.ca_file().display().to_string(),
             dovecot.pop3s_url(),
-            dovecot.ca_file().display().to_string(),
+            ca = dovecot.ca_file().display().to_string(),
+            sending = format!(
+                "smtp = \"{}\"\ndomain = \"{}\"\n",
+                postfix.smtp_starttls_url(),
+                maildev::DOMAIN
+            ),
         ),
     )?;
     let mut bridge = tokio::process::Command::new(root.join("target/release/postern"))
@@ -277,8 +286,20 @@ async fn run_demo(root: &Path, port: u16) -> Result<()> {
     );
     println!("  Open      {origin}");
     println!("  Accounts  Demo (IMAP), Demo over POP3 (the same inbox)");
-    println!("  User name {}", user.name);
-    println!("  Password  {}", user.password);
+    println!(
+        "  Sign in   {} / {}   (sends as {}@{})",
+        user.name,
+        user.password,
+        user.name,
+        maildev::DOMAIN
+    );
+    println!(
+        "  or        {} / {}   (sends as {}@{}: write to each other)",
+        friend.name,
+        friend.password,
+        friend.name,
+        maildev::DOMAIN
+    );
     println!("  Press Ctrl-C to stop.");
     println!();
     tokio::select! {
@@ -288,6 +309,7 @@ async fn run_demo(root: &Path, port: u16) -> Result<()> {
             let _ = bridge.kill().await;
         }
     }
+    drop(postfix);
     drop(dovecot);
     Ok(())
 }

@@ -25,6 +25,14 @@ pub fn folder(role: Option<FolderRole>) -> impl IntoView {
     })
 }
 
+pub fn pencil() -> impl IntoView {
+    icon("M4 20h4L19 9l-4-4L4 16zM13 7l4 4")
+}
+
+pub fn reply_all() -> impl IntoView {
+    icon("M12 14L7 9l5-5M7 9h7a6 6 0 016 6v4M7 14L2 9l5-5")
+}
+
 pub fn reply() -> impl IntoView {
     icon("M9 14L4 9l5-5M4 9h10a6 6 0 016 6v4")
 }

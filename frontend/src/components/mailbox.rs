@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::compose::{Compose, new_message};
 use super::folder_list::FolderList;
 use super::icons;
 use super::message_list::MessageList;
@@ -64,6 +65,27 @@ pub fn Mailbox() -> impl IntoView {
                     {icons::menu()}
                 </button>
                 <span class="brand">{icons::logo()} "Postern"</span>
+                {move || if ui.can_send() {
+                    view! {
+                        <button
+                            class="primary compose-button"
+                            aria-label="New message"
+                            title="New message (c)"
+                            on:click=move |_| new_message(ui)
+                        >
+                            {icons::pencil()} <span class="label">"New message"</span>
+                        </button>
+                    }.into_any()
+                } else {
+                    view! {
+                        <span
+                            class="muted read-only-account"
+                            title="This account has no outgoing mail server, so Postern cannot send from it. Ask whoever runs Postern to set one up."
+                        >
+                            "Reading only: sending is not set up"
+                        </span>
+                    }.into_any()
+                }}
                 <span class="connection" role="status">
                     {move || (ui.connection.get() == protocol::Connectivity::Reconnecting)
                         .then_some("Reconnecting to your mail server…")}
@@ -102,6 +124,7 @@ pub fn Mailbox() -> impl IntoView {
             <FolderList />
             <MessageList />
             <Reader />
+            <Compose />
             <UndoBar />
         </div>
     }

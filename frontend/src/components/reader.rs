@@ -4,10 +4,12 @@
 
 use leptos::prelude::*;
 use protocol::{
-    Address, Body, BodyContent, Flag, FolderRole, MessageHeader, MessageView, Note, Part, PartRole,
+    Address, Body, BodyContent, ComposeKind, Flag, FolderRole, MessageHeader, MessageView, Note,
+    Part, PartRole,
 };
 use wasm_bindgen::JsCast;
 
+use super::compose::start_compose;
 use super::icons;
 use super::message_list::show_date;
 use crate::app::{
@@ -174,6 +176,7 @@ fn OpenMessage() -> impl IntoView {
                             {icons::back()} "Back to the message"
                         </button>
                     </Show>
+                    <Answer />
                     <Organize />
                     <span class="spacer"></span>
                     {
@@ -243,6 +246,38 @@ fn OpenMessage() -> impl IntoView {
                 })
             }}
         </article>
+    }
+}
+
+/// Reply, reply all and forward, for accounts that can send.
+#[component]
+fn Answer() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let button = move |kind: ComposeKind, label: &'static str, key: &'static str| {
+        let transport = transport.clone();
+        let icon = match kind {
+            ComposeKind::Reply => icons::reply().into_any(),
+            ComposeKind::ReplyAll => icons::reply_all().into_any(),
+            ComposeKind::Forward => icons::forward().into_any(),
+        };
+        view! {
+            <button
+                class="ghost"
+                aria-label=label
+                title=format!("{label} ({key})")
+                on:click=move |_| start_compose(ui, transport.clone(), kind)
+            >
+                {icon} <span class="label">{label}</span>
+            </button>
+        }
+    };
+    view! {
+        <Show when=move || ui.can_send()>
+            {button(ComposeKind::Reply, "Reply", "r")}
+            {button(ComposeKind::ReplyAll, "Reply all", "a")}
+            {button(ComposeKind::Forward, "Forward", "f")}
+        </Show>
     }
 }
 

@@ -3,9 +3,10 @@
 
 use leptos::ev;
 use leptos::prelude::*;
-use protocol::Flag;
+use protocol::{ComposeKind, Flag};
 use wasm_bindgen::JsCast;
 
+use super::compose::{new_message, start_compose};
 use crate::app::{
     Ui, archive_messages, delete_messages, open_message, set_flag, targets, toggle_selected,
     use_transport, use_ui,
@@ -14,7 +15,12 @@ use crate::state::{Pane, Reader};
 use crate::transport::Transport;
 
 /// The shortcuts, as the help dialog lists them.
-const KEYS: [(&str, &str); 12] = [
+const KEYS: [(&str, &str); 17] = [
+    ("c", "New message"),
+    ("r", "Reply"),
+    ("a", "Reply all"),
+    ("f", "Forward"),
+    ("Ctrl+Enter", "Send the message being written"),
     ("j", "Next (older) message"),
     ("k", "Previous (newer) message"),
     ("Enter", "Open the selected message"),
@@ -74,6 +80,13 @@ pub fn Shortcuts() -> impl IntoView {
             "#" => with_open(ui, |ui| delete_messages(ui, transport.clone())),
             "e" => with_open(ui, |ui| archive_messages(ui, transport.clone())),
             "v" => focus("select[aria-label='Move to folder']"),
+            "c" if ui.can_send() => {
+                new_message(ui);
+                true
+            }
+            "r" => answer(ui, &transport, ComposeKind::Reply),
+            "a" => answer(ui, &transport, ComposeKind::ReplyAll),
+            "f" => answer(ui, &transport, ComposeKind::Forward),
             "?" => {
                 help.set(true);
                 true
@@ -133,6 +146,15 @@ fn typing(event: &web_sys::KeyboardEvent) -> bool {
 }
 
 /// Runs `action` when messages are selected or one is open; says whether it did.
+/// Replies to or forwards the message in the reading pane, if one is open.
+fn answer(ui: Ui, transport: &Transport, kind: ComposeKind) -> bool {
+    let open = ui.reader.with_untracked(Reader::current).is_some() && ui.can_send();
+    if open {
+        start_compose(ui, transport.clone(), kind);
+    }
+    open
+}
+
 fn with_open(ui: Ui, action: impl FnOnce(Ui)) -> bool {
     let open = targets(ui).is_some();
     if open {

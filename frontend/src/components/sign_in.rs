@@ -89,6 +89,7 @@ pub fn SignIn() -> impl IntoView {
                     account,
                     user,
                     protocol,
+                    sending,
                 }) => {
                     password.set(String::new());
                     busy.set(false);
@@ -96,6 +97,7 @@ pub fn SignIn() -> impl IntoView {
                         account,
                         user,
                         protocol,
+                        sending,
                     }));
                     load_mailbox(ui, transport).await;
                 }

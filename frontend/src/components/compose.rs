@@ -1,0 +1,395 @@
+//! The compose form (a panel beside the list on a desktop, the whole screen on a
+//! phone) and the actions that open it and send from it.
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use protocol::{ComposeKind, Reply, Request};
+
+use super::icons;
+use super::message_list::show_date;
+use crate::app::{Ui, use_transport, use_ui};
+use crate::compose::{ComposeForm, Field, mentions_attachment};
+use crate::state::Reader;
+use crate::transport::Transport;
+
+/// Opens an empty form, unless one is open already (then it stays as it is).
+pub fn new_message(ui: Ui) {
+    if ui.compose.with_untracked(Option::is_none) {
+        ui.compose.set(Some(ComposeForm::default()));
+    }
+}
+
+/// Starts a reply or forward of the open message.
+pub fn start_compose(ui: Ui, transport: Transport, kind: ComposeKind) {
+    let Some((folder, uid)) = ui.reader.with_untracked(Reader::current) else {
+        return;
+    };
+    if !ui.can_send() {
+        return;
+    }
+    if ui
+        .compose
+        .with_untracked(|c| c.as_ref().is_some_and(|c| !c.is_blank()))
+        && !crate::app::confirmed("Discard the message you are writing?")
+    {
+        return;
+    }
+    spawn_local(async move {
+        match transport
+            .request(Request::StartCompose { folder, uid, kind })
+            .await
+        {
+            Ok(Reply::ComposeStarted { draft, quote }) => {
+                let when = quote.date.map(|d| show_date(d).1);
+                ui.compose
+                    .set(Some(ComposeForm::started(*draft, &quote, when.as_deref())));
+            }
+            Ok(_) => {}
+            Err(error) => ui.problem.set(Some(error.message())),
+        }
+    });
+}
+
+/// Sends what the form holds, after asking about an empty subject or a missing
+/// attachment; the form stays open, with the reason, if sending fails.
+fn send(ui: Ui, transport: Transport) {
+    ui.compose.update(|c| {
+        if let Some(c) = c {
+            c.settle();
+            c.error = None;
+        }
+    });
+    let Some(form) = ui.compose.get_untracked() else {
+        return;
+    };
+    if form.sending {
+        return;
+    }
+    if let Some(problem) = form.problems().into_iter().next() {
+        ui.compose.update(|c| {
+            if let Some(c) = c {
+                c.error = Some(problem);
+            }
+        });
+        return;
+    }
+    if form.subject.trim().is_empty()
+        && !crate::app::confirmed("This message has no subject. Send it anyway?")
+    {
+        return;
+    }
+    if mentions_attachment(&form.text)
+        && !crate::app::confirmed(
+            "The message mentions an attachment, but none is attached. Send it anyway?",
+        )
+    {
+        return;
+    }
+    ui.compose.update(|c| {
+        if let Some(c) = c {
+            c.sending = true;
+        }
+    });
+    let draft = Box::new(form.draft());
+    spawn_local(async move {
+        match transport.request(Request::SendMessage { draft }).await {
+            Ok(Reply::MessageSent { .. }) => {
+                ui.compose.set(None);
+                ui.info.set(Some("Message sent.".to_owned()));
+            }
+            Ok(_) => {}
+            Err(error) => ui.compose.update(|c| {
+                if let Some(c) = c {
+                    c.sending = false;
+                    if let crate::transport::RequestError::Server(wire) = &error {
+                        c.refused(&wire.refused);
+                    }
+                    c.error = Some(error.message());
+                }
+            }),
+        }
+    });
+}
+
+fn discard(ui: Ui) {
+    let blank = ui
+        .compose
+        .with_untracked(|c| c.as_ref().is_none_or(ComposeForm::is_blank));
+    if blank || crate::app::confirmed("Discard this message?") {
+        ui.compose.set(None);
+    }
+}
+
+#[component]
+pub fn Compose() -> impl IntoView {
+    let ui = use_ui();
+    view! {
+        <Show when=move || ui.compose.with(Option::is_some)>
+            <ComposePanel />
+        </Show>
+    }
+}
+
+/// Reads one field of the open form.
+fn field<T: 'static>(
+    ui: Ui,
+    read: impl Fn(&ComposeForm) -> T + Copy + Send + Sync + 'static,
+) -> impl Fn() -> Option<T> + Copy {
+    move || ui.compose.with(|c| c.as_ref().map(&read))
+}
+
+/// Changes the open form.
+fn change(ui: Ui, edit: impl FnOnce(&mut ComposeForm)) {
+    ui.compose.update(|c| {
+        if let Some(c) = c {
+            edit(c);
+        }
+    });
+}
+
+#[component]
+fn ComposePanel() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let reply = ui
+        .compose
+        .with_untracked(|c| c.as_ref().is_some_and(|c| c.source.is_some()));
+    let title = move || {
+        ui.compose.with(
+            |c| match c.as_ref().and_then(|c| c.source.as_ref()).map(|s| s.kind) {
+                Some(ComposeKind::Forward) => "Forward",
+                Some(_) => "Reply",
+                None => "New message",
+            },
+        )
+    };
+    let identities = move || {
+        ui.session.with(|s| {
+            s.as_ref()
+                .and_then(|s| s.sending.as_ref())
+                .map(|s| s.identities.clone())
+                .unwrap_or_default()
+        })
+    };
+    let message = NodeRef::<html::Textarea>::new();
+    let first = NodeRef::<html::Input>::new();
+    // A new message starts at To, a reply in the text, above the quote.
+    Effect::new(move |_| {
+        if reply {
+            if let Some(text) = message.get() {
+                // The text goes in first, so that placing the caret is not undone
+                // when the binding fills it in.
+                let current = ui
+                    .compose
+                    .with_untracked(|c| c.as_ref().map(|c| c.text.clone()))
+                    .unwrap_or_default();
+                text.set_value(&current);
+                let _ = text.focus();
+                let _ = text.set_selection_range(0, 0);
+                text.set_scroll_top(0);
+            }
+        } else if let Some(to) = first.get() {
+            let _ = to.focus();
+        }
+    });
+    let sending = field(ui, |c| c.sending);
+    let error = field(ui, |c| c.error.clone());
+    let copies = field(ui, |c| c.copies);
+    let send_transport = transport.clone();
+    let keys_transport = transport.clone();
+    view! {
+        <section
+            class="compose"
+            role="dialog"
+            aria-modal="false"
+            aria-label=title
+            on:keydown=move |ev| {
+                if (ev.ctrl_key() || ev.meta_key()) && ev.key() == "Enter" {
+                    ev.prevent_default();
+                    send(ui, keys_transport.clone());
+                }
+            }
+        >
+            <header class="compose-head">
+                <h2>{title}</h2>
+                <button class="icon-button" aria-label="Close" title="Close" on:click=move |_| discard(ui)>
+                    {icons::close()}
+                </button>
+            </header>
+            <div class="compose-fields">
+                <Show when=move || { identities().len() > 1 }>
+                    <div class="compose-row">
+                        <label for="compose-from">"From"</label>
+                        <select id="compose-from" on:change=move |ev| {
+                            let value = event_target_value(&ev);
+                            change(ui, |c| c.from = Some(value));
+                        }>
+                            {move || {
+                                let chosen = ui.compose.with_untracked(|c| c.as_ref().and_then(|c| c.from.clone()));
+                                identities().into_iter().map(|i| {
+                                    let selected = chosen.as_deref() == Some(i.email.as_str());
+                                    let shown = match &i.name {
+                                        Some(name) => format!("{name} <{}>", i.email),
+                                        None => i.email.clone(),
+                                    };
+                                    view! { <option value=i.email.clone() selected=selected>{shown}</option> }
+                                }).collect_view()
+                            }}
+                        </select>
+                    </div>
+                </Show>
+                <Recipients field=Field::To input=first />
+                <Show when=move || copies().unwrap_or(false)>
+                    <Recipients field=Field::Cc input=NodeRef::new() />
+                    <Recipients field=Field::Bcc input=NodeRef::new() />
+                </Show>
+                <div class="compose-row">
+                    <label for="compose-subject">"Subject"</label>
+                    <input
+                        id="compose-subject"
+                        type="text"
+                        maxlength="900"
+                        prop:value=move || field(ui, |c| c.subject.clone())().unwrap_or_default()
+                        on:input=move |ev| {
+                            let value = event_target_value(&ev);
+                            change(ui, |c| c.subject = value);
+                        }
+                    />
+                </div>
+            </div>
+            <label class="visually-hidden" for="compose-text">"Message"</label>
+            <textarea
+                id="compose-text"
+                class="compose-text"
+                node_ref=message
+                spellcheck="true"
+                prop:value=move || field(ui, |c| c.text.clone())().unwrap_or_default()
+                on:input=move |ev| {
+                    let value = event_target_value(&ev);
+                    change(ui, |c| c.text = value);
+                }
+            ></textarea>
+            {move || error().flatten().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <footer class="compose-actions">
+                <button
+                    class="primary"
+                    title="Send (Ctrl+Enter)"
+                    disabled=move || sending().unwrap_or(false)
+                    on:click=move |_| send(ui, send_transport.clone())
+                >
+                    {move || if sending().unwrap_or(false) { "Sending…" } else { "Send" }}
+                </button>
+                <Show when=move || !copies().unwrap_or(true)>
+                    <button class="ghost" on:click=move |_| change(ui, |c| c.copies = true)>
+                        "Show Cc and Bcc"
+                    </button>
+                </Show>
+                <label class="check">
+                    <input
+                        type="checkbox"
+                        prop:checked=move || field(ui, |c| c.no_wrap)().unwrap_or(false)
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            change(ui, |c| c.no_wrap = on);
+                        }
+                    />
+                    "Don't wrap"
+                </label>
+                <span class="spacer"></span>
+                <button class="ghost danger" on:click=move |_| discard(ui)>"Discard"</button>
+            </footer>
+        </section>
+    }
+}
+
+/// A recipient field: chips for the addresses taken, an input for the next.
+#[component]
+fn Recipients(field: Field, input: NodeRef<html::Input>) -> impl IntoView {
+    let ui = use_ui();
+    let id = format!("compose-{}", field.label().to_ascii_lowercase());
+    let list = move || {
+        ui.compose.with(|c| {
+            c.as_ref()
+                .map(|c| c.list(field).clone())
+                .unwrap_or_default()
+        })
+    };
+    let typing = move || {
+        ui.compose.with(|c| {
+            c.as_ref()
+                .map(|c| c.typing(field).to_owned())
+                .unwrap_or_default()
+        })
+    };
+    let problems = move || {
+        list()
+            .into_iter()
+            .filter_map(|r| r.problem.map(|p| format!("{}: {p}", r.address.email)))
+            .collect::<Vec<_>>()
+    };
+    let error_id = format!("{id}-problems");
+    let described = error_id.clone();
+    view! {
+        <div class="compose-row">
+            <label for=id.clone()>{field.label()}</label>
+            <div class="chips" on:click=move |_| {
+                if let Some(input) = input.get() {
+                    let _ = input.focus();
+                }
+            }>
+                {move || list().into_iter().map(|r| {
+                    let email = r.address.email.clone();
+                    let shown = r.address.name.clone().unwrap_or_else(|| email.clone());
+                    let invalid = r.problem.is_some();
+                    let remove = format!("Remove {email}");
+                    let title = email.clone();
+                    view! {
+                        <span class="chip" class:invalid=invalid title=title>
+                            <span>{shown}</span>
+                            <button class="chip-remove" aria-label=remove on:click=move |ev| {
+                                ev.stop_propagation();
+                                let email = email.clone();
+                                change(ui, |c| c.list_mut(field).retain(|x| x.address.email != email));
+                            }>{icons::close()}</button>
+                        </span>
+                    }
+                }).collect_view()}
+                <input
+                    id=id
+                    type="text"
+                    node_ref=input
+                    autocomplete="off"
+                    aria-invalid=move || (!problems().is_empty()).to_string()
+                    aria-describedby=described
+                    prop:value=typing
+                    on:input=move |ev| {
+                        let value = event_target_value(&ev);
+                        change(ui, |c| c.typed(field, &value, false));
+                    }
+                    on:keydown=move |ev| {
+                        let key = ev.key();
+                        if key == "Enter" {
+                            ev.prevent_default();
+                            change(ui, |c| {
+                                let text = c.typing(field).to_owned();
+                                c.typed(field, &text, true);
+                            });
+                        } else if key == "Backspace" && typing().is_empty() {
+                            change(ui, |c| {
+                                c.list_mut(field).pop();
+                            });
+                        }
+                    }
+                    on:blur=move |_| change(ui, |c| {
+                        let text = c.typing(field).to_owned();
+                        c.typed(field, &text, true);
+                    })
+                />
+            </div>
+            <p class="field-error" id=error_id>
+                {move || problems().join(" ")}
+            </p>
+        </div>
+    }
+}

@@ -1,0 +1,202 @@
+//! Writing mail in the real app, by accessible names: a new message, a reply and a
+//! forward, each checked in the recipient's INBOX on the real Dovecot after the
+//! real Postfix delivered it.
+
+use anyhow::{Context, Result};
+use fantoccini::Locator;
+use fantoccini::key::Key;
+use tests::browser::{Browser, dist_dir};
+use tests::{Bridge, eventually, screenshot_dir};
+
+use crate::sending::{Mail, delivered};
+
+async fn app(mail: &Mail) -> Result<Bridge> {
+    Bridge::start(&[mail.account()], Some(&dist_dir()?)).await
+}
+
+/// Waits for the app's short note after a send.
+async fn sent(browser: &Browser) -> Result<()> {
+    browser
+        .wait_for(
+            Locator::XPath("//div[@role='status']/span[normalize-space()='Message sent.']"),
+            "the note that the message was sent",
+        )
+        .await
+        .map(drop)
+}
+
+/// Types into the field labelled `label`.
+async fn type_into(browser: &Browser, label: &str, text: &str) -> Result<()> {
+    browser.field(label).await?.send_keys(text).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn writing_a_new_message_sends_it() -> Result<()> {
+    let mail = Mail::start()?;
+    let bridge = app(&mail).await?;
+    let browser = Browser::start(1280, 860).await?;
+    let result = async {
+        browser.sign_in(&bridge.origin(), &mail.alice).await?;
+        browser.button("New message").await?.click().await?;
+        browser
+            .wait_for(
+                Locator::Css("section[role='dialog'][aria-label='New message']"),
+                "the compose form",
+            )
+            .await?;
+        // An address that is not one is marked at the field, with the reason.
+        type_into(&browser, "To", "bob at example,").await?;
+        browser
+            .wait_for(
+                Locator::XPath("//p[@class='field-error'][contains(., 'it has a space in it')]"),
+                "the reason the address is invalid",
+            )
+            .await?;
+        browser
+            .button("Remove bob at example")
+            .await?
+            .click()
+            .await?;
+        type_into(&browser, "To", "Bob <bob@example.test>; ").await?;
+        browser.button("Remove bob@example.test").await?;
+        browser.button("Show Cc and Bcc").await?.click().await?;
+        type_into(&browser, "Bcc", "carol@example.test").await?;
+        type_into(&browser, "Subject", "Lunch on Friday").await?;
+        type_into(&browser, "Message", "Shall we try the new place?\n\nAlice").await?;
+        let dir = screenshot_dir()?;
+        browser.screenshot(&dir.join("compose-desktop.png")).await?;
+        // Ctrl+Enter sends.
+        browser
+            .field("Message")
+            .await?
+            .send_keys(&format!("{}{}", Key::Control, Key::Enter))
+            .await?;
+        sent(&browser).await?;
+        let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
+        let message = mail_parser::MessageParser::new()
+            .parse(&inbox[0].0)
+            .ok_or_else(|| anyhow::anyhow!("unparsable"))?;
+        assert_eq!(message.subject(), Some("Lunch on Friday"));
+        assert_eq!(
+            message
+                .body_text(0)
+                .map(|t| t.replace("\r\n", "\n"))
+                .as_deref(),
+            Some("Shall we try the new place?\n\nAlice\n")
+        );
+        delivered(&mail.dovecot, &mail.carol, "INBOX", 1).await?;
+        // The form is gone, and Sent shows the message once.
+        assert!(
+            browser
+                .client
+                .find(Locator::Css("section.compose"))
+                .await
+                .is_err()
+        );
+        delivered(&mail.dovecot, &mail.alice, "Sent", 1).await?;
+        Ok(())
+    }
+    .await;
+    browser.close().await?;
+    result
+}
+
+#[tokio::test]
+async fn replying_and_forwarding_from_the_reader() -> Result<()> {
+    let mail = Mail::start()?;
+    let mut imap = mail.dovecot.imap(&mail.alice).await?;
+    imap.append(
+        "INBOX",
+        None,
+        None,
+        "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: Quarterly report\r\n\
+         Date: Mon, 30 Nov 2026 16:00:00 +0000\r\nMessage-ID: <report@example.test>\r\n\r\n\
+         The numbers are in.\r\nSee you tomorrow.\r\n",
+    )
+    .await?;
+    imap.logout().await?;
+    let bridge = app(&mail).await?;
+    let browser = Browser::start(390, 844).await?;
+    let result = async {
+        browser.sign_in(&bridge.origin(), &mail.alice).await?;
+        browser.open_message("Quarterly report").await?;
+        browser
+            .button("Reply")
+            .await?
+            .click()
+            .await
+            .context("clicking Reply")?;
+        let subject = browser.field("Subject").await?;
+        eventually("the reply's subject", || async {
+            Ok(
+                (subject.prop("value").await?.as_deref() == Some("Re: Quarterly report"))
+                    .then_some(()),
+            )
+        })
+        .await?;
+        browser.button("Remove bob@example.test").await?;
+        let text = browser.field("Message").await?;
+        let quoted = text.prop("value").await?.unwrap_or_default();
+        assert!(
+            quoted.contains("Bob wrote:\n> The numbers are in.\n> See you tomorrow."),
+            "{quoted:?}"
+        );
+        // The caret starts above the quote.
+        text.send_keys("Thanks, Bob!")
+            .await
+            .context("typing the reply")?;
+        let dir = screenshot_dir()?;
+        browser
+            .screenshot(&dir.join("compose-reply-phone.png"))
+            .await?;
+        browser
+            .button("Send")
+            .await?
+            .click()
+            .await
+            .context("clicking Send")?;
+        sent(&browser).await?;
+        let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
+        let reply = mail_parser::MessageParser::new()
+            .parse(&inbox[0].0)
+            .ok_or_else(|| anyhow::anyhow!("unparsable"))?;
+        assert_eq!(reply.in_reply_to().as_text(), Some("report@example.test"));
+        let body = reply.body_text(0).unwrap_or_default().replace("\r\n", "\n");
+        assert!(body.starts_with("Thanks, Bob!\n\nOn "), "{body:?}");
+        eventually("the original marked answered", || async {
+            let original = delivered(&mail.dovecot, &mail.alice, "INBOX", 1).await?;
+            Ok(original[0].1.iter().any(|f| f == "Answered").then_some(()))
+        })
+        .await?;
+
+        // The keyboard's f forwards the message still open in the reader.
+        browser
+            .client
+            .find(Locator::Css("body"))
+            .await?
+            .send_keys("f")
+            .await
+            .context("pressing f")?;
+        browser
+            .wait_for(
+                Locator::Css("section[role='dialog'][aria-label='Forward']"),
+                "the forward form",
+            )
+            .await?;
+        type_into(&browser, "To", "carol@example.test").await?;
+        browser.button("Send").await?.click().await?;
+        sent(&browser).await?;
+        let carol = delivered(&mail.dovecot, &mail.carol, "INBOX", 1).await?;
+        let forwarded = String::from_utf8_lossy(&carol[0].0).into_owned();
+        assert!(
+            forwarded.contains("Subject: Fwd: Quarterly report"),
+            "{forwarded}"
+        );
+        assert!(forwarded.contains("The numbers are in."), "{forwarded}");
+        Ok(())
+    }
+    .await;
+    browser.close().await?;
+    result
+}
