@@ -314,7 +314,7 @@ pub fn mentions_attachment(text: &str) -> bool {
         .take_while(|line| !line.starts_with("---------- Forwarded message"))
         .filter(|line| !line.starts_with('>'))
         .any(|line| {
-            let line = line.to_lowercase();
+            let line = line.to_ascii_lowercase();
             ["attach", "enclosed", "anbei", "pièce jointe", "adjunto"]
                 .iter()
                 .any(|word| line.contains(word))

@@ -164,14 +164,6 @@ fn ComposePanel() -> impl IntoView {
             },
         )
     };
-    let identities = move || {
-        ui.session.with(|s| {
-            s.as_ref()
-                .and_then(|s| s.sending.as_ref())
-                .map(|s| s.identities.clone())
-                .unwrap_or_default()
-        })
-    };
     let message = NodeRef::<html::Textarea>::new();
     let first = NodeRef::<html::Input>::new();
     // A new message starts at To, a reply in the text, above the quote.
@@ -193,6 +185,9 @@ fn ComposePanel() -> impl IntoView {
             let _ = to.focus();
         }
     });
+    // The fields a person types into are filled once; from then on the page holds
+    // them and every keystroke is copied into the form.
+    let initial = ui.compose.get_untracked().unwrap_or_default();
     let sending = field(ui, |c| c.sending);
     let error = field(ui, |c| c.error.clone());
     let copies = field(ui, |c| c.copies);
@@ -218,31 +213,10 @@ fn ComposePanel() -> impl IntoView {
                 </button>
             </header>
             <div class="compose-fields">
-                <Show when=move || { identities().len() > 1 }>
-                    <div class="compose-row">
-                        <label for="compose-from">"From"</label>
-                        <select id="compose-from" on:change=move |ev| {
-                            let value = event_target_value(&ev);
-                            change(ui, |c| c.from = Some(value));
-                        }>
-                            {move || {
-                                let chosen = ui.compose.with_untracked(|c| c.as_ref().and_then(|c| c.from.clone()));
-                                identities().into_iter().map(|i| {
-                                    let selected = chosen.as_deref() == Some(i.email.as_str());
-                                    let shown = match &i.name {
-                                        Some(name) => format!("{name} <{}>", i.email),
-                                        None => i.email.clone(),
-                                    };
-                                    view! { <option value=i.email.clone() selected=selected>{shown}</option> }
-                                }).collect_view()
-                            }}
-                        </select>
-                    </div>
-                </Show>
-                <Recipients field=Field::To input=first />
+                <Recipients field=Field::To input=first toggle=true />
                 <Show when=move || copies().unwrap_or(false)>
-                    <Recipients field=Field::Cc input=NodeRef::new() />
-                    <Recipients field=Field::Bcc input=NodeRef::new() />
+                    <Recipients field=Field::Cc input=NodeRef::new() toggle=false />
+                    <Recipients field=Field::Bcc input=NodeRef::new() toggle=false />
                 </Show>
                 <div class="compose-row">
                     <label for="compose-subject">"Subject"</label>
@@ -250,7 +224,7 @@ fn ComposePanel() -> impl IntoView {
                         id="compose-subject"
                         type="text"
                         maxlength="900"
-                        prop:value=move || field(ui, |c| c.subject.clone())().unwrap_or_default()
+                        prop:value=initial.subject.clone()
                         on:input=move |ev| {
                             let value = event_target_value(&ev);
                             change(ui, |c| c.subject = value);
@@ -264,7 +238,7 @@ fn ComposePanel() -> impl IntoView {
                 class="compose-text"
                 node_ref=message
                 spellcheck="true"
-                prop:value=move || field(ui, |c| c.text.clone())().unwrap_or_default()
+                prop:value=initial.text.clone()
                 on:input=move |ev| {
                     let value = event_target_value(&ev);
                     change(ui, |c| c.text = value);
@@ -278,13 +252,8 @@ fn ComposePanel() -> impl IntoView {
                     disabled=move || sending().unwrap_or(false)
                     on:click=move |_| send(ui, send_transport.clone())
                 >
-                    {move || if sending().unwrap_or(false) { "Sending…" } else { "Send" }}
+                    "Send"
                 </button>
-                <Show when=move || !copies().unwrap_or(true)>
-                    <button class="ghost" on:click=move |_| change(ui, |c| c.copies = true)>
-                        "Show Cc and Bcc"
-                    </button>
-                </Show>
                 <label class="check">
                     <input
                         type="checkbox"
@@ -305,7 +274,7 @@ fn ComposePanel() -> impl IntoView {
 
 /// A recipient field: chips for the addresses taken, an input for the next.
 #[component]
-fn Recipients(field: Field, input: NodeRef<html::Input>) -> impl IntoView {
+fn Recipients(field: Field, input: NodeRef<html::Input>, toggle: bool) -> impl IntoView {
     let ui = use_ui();
     let id = format!("compose-{}", field.label().to_ascii_lowercase());
     let list = move || {
@@ -387,6 +356,15 @@ fn Recipients(field: Field, input: NodeRef<html::Input>) -> impl IntoView {
                     })
                 />
             </div>
+            {toggle.then(|| view! {
+                <Show when=move || ui.compose.with(|c| c.as_ref().is_some_and(|c| !c.copies))>
+                    <button
+                        class="link-button"
+                        aria-label="Show Cc and Bcc"
+                        on:click=move |_| change(ui, |c| c.copies = true)
+                    >"Cc Bcc"</button>
+                </Show>
+            })}
             <p class="field-error" id=error_id>
                 {move || problems().join(" ")}
             </p>
