@@ -14,6 +14,7 @@
 
 mod live;
 mod report;
+mod sending;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -357,6 +358,7 @@ async fn main() -> Result<()> {
         ),
     );
     live::measure(&postern, &dovecot, &user, &mut report).await?;
+    sending::measure(&postern, &mut report).await?;
     report.finish(&workspace_root().join("target").join("bench"))
 }
 
@@ -596,6 +598,20 @@ impl BridgeProcess {
         dovecot: &Dovecot,
         dist: Option<&Path>,
     ) -> Result<Self> {
+        Self::start_with(postern, dovecot, dist, "").await
+    }
+
+    /// As `start`, with `sending` (`smtp = …` and such) added to the IMAP account.
+    pub async fn start_sending(postern: &Path, dovecot: &Dovecot, sending: &str) -> Result<Self> {
+        Self::start_with(postern, dovecot, None, sending).await
+    }
+
+    async fn start_with(
+        postern: &Path,
+        dovecot: &Dovecot,
+        dist: Option<&Path>,
+        sending: &str,
+    ) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let port = maildev::free_port()?;
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
@@ -604,7 +620,7 @@ impl BridgeProcess {
         std::fs::write(
             &config,
             format!(
-                "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\ndata_dir = {:?}\n\n[[account]]\nname = \"Bench\"\nimap = {:?}\nca_file = {ca:?}\n\n[[account]]\nname = \"BenchPop\"\npop3 = {:?}\nca_file = {ca:?}\n",
+                "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\ndata_dir = {:?}\n\n[[account]]\nname = \"Bench\"\nimap = {:?}\nca_file = {ca:?}\n{sending}\n[[account]]\nname = \"BenchPop\"\npop3 = {:?}\nca_file = {ca:?}\n",
                 dist.map_or_else(|| dir.path().join("static"), Path::to_owned)
                     .display()
                     .to_string(),

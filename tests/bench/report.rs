@@ -20,6 +20,7 @@ pub enum Section {
     Push,
     BigAttachment,
     Folders,
+    Sending,
     Pop3,
 }
 
@@ -35,6 +36,7 @@ impl Section {
             Section::Push => "7. Push (another client's APPEND, 100 trials)",
             Section::BigAttachment => "8. Big attachment (50 MB)",
             Section::Folders => "9. The folder list (47 folders, with counts)",
+            Section::Sending => "10. Sending (a short message, no undo window)",
             Section::Pop3 => "POP3 (the 50 MB message)",
         }
     }

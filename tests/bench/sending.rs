@@ -1,0 +1,168 @@
+//! Sending: a short message from "Send" to the recipient's INBOX through the release
+//! bridge and the real Postfix, against a direct SMTP client handing the same bytes
+//! to the same Postfix.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use maildev::{Dovecot, Postfix, User};
+use protocol::{Address, Draft, Reply, Request};
+
+use crate::BridgeProcess;
+use crate::report::{Report, Section};
+
+const RUNS: usize = 20;
+
+pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
+    eprintln!("==> sending: {RUNS} messages through the bridge and {RUNS} directly to Postfix");
+    let sender = User::new("writer", "writer-password");
+    let reader = User::new("reader", "reader-password");
+    let users = [sender.clone(), reader.clone()];
+    let dovecot = Dovecot::start(&users)?;
+    let postfix = Postfix::start(&dovecot, &users, &[])?;
+    let sending = format!(
+        "smtp = {:?}\ndomain = {:?}\n",
+        postfix.smtp_starttls_url(),
+        maildev::DOMAIN
+    );
+    let process = BridgeProcess::start_sending(postern, &dovecot, &sending).await?;
+    let mut client = process.signed_in(&sender).await?;
+    let mut inbox = dovecot.imap(&reader).await?;
+    let mut arrived = 0;
+
+    let draft = |i: usize| Draft {
+        to: vec![Address {
+            name: Some("Reader".into()),
+            email: format!("reader@{}", maildev::DOMAIN),
+        }],
+        subject: format!("Bench message {i}"),
+        text: "A short message, as most are.\n\nWriter".into(),
+        ..Draft::default()
+    };
+    let mut bridge_times = Vec::new();
+    let mut accepted_times = Vec::new();
+    let mut bytes = 0;
+    for i in 0..RUNS {
+        let before = client.bytes_received;
+        let start = Instant::now();
+        let reply = client
+            .ok(Request::SendMessage {
+                draft: Box::new(draft(i)),
+            })
+            .await?;
+        accepted_times.push(start.elapsed());
+        if !matches!(reply, Reply::MessageSent { .. }) {
+            bail!("expected message_sent, got {reply:?}");
+        }
+        arrived += 1;
+        wait_for(&mut inbox, arrived).await?;
+        bridge_times.push(start.elapsed());
+        bytes = client.bytes_received - before;
+    }
+
+    // The same bytes again, as a program talking SMTP itself would send them.
+    let raw = last_message(&mut inbox).await?;
+    let tls = Arc::new(dovecot.ca().client_config()?);
+    let mut direct_times = Vec::new();
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let mut smtp = mail_send::SmtpClientBuilder::new_with_tls_connector(
+            "localhost",
+            postfix.submission_port,
+            tokio_rustls::TlsConnector::from(tls.clone()),
+        )
+        .implicit_tls(false)
+        .helo_host("localhost")
+        .credentials(mail_send::Credentials::new(
+            sender.name.as_str(),
+            sender.password.as_str(),
+        ))
+        .connect()
+        .await
+        .context("the direct SMTP client cannot connect")?;
+        let message = mail_send::smtp::message::Message::new(
+            format!("writer@{}", maildev::DOMAIN),
+            [format!("reader@{}", maildev::DOMAIN)],
+            raw.as_slice(),
+        );
+        smtp.send(message).await?;
+        let _ = smtp.quit().await;
+        arrived += 1;
+        wait_for(&mut inbox, arrived).await?;
+        direct_times.push(start.elapsed());
+    }
+    inbox.logout().await?;
+    drop(client);
+    drop(process);
+
+    let s = Section::Sending;
+    let through = report.times(
+        s,
+        "from Send to the recipient's INBOX, bridge",
+        "send_to_inbox_bridge_ms",
+        &bridge_times,
+        false,
+    );
+    report.times(
+        s,
+        "of which until the server took it (the reply)",
+        "send_accepted_bridge_ms",
+        &accepted_times,
+        false,
+    );
+    let direct = report.times(
+        s,
+        "direct SMTP client: the same bytes, to the INBOX",
+        "send_to_inbox_direct_ms",
+        &direct_times,
+        false,
+    );
+    report.ratio(s, "ratio, bridge / direct", &through, &direct);
+    report.bytes(
+        s,
+        "bytes to the browser for one send",
+        "send_websocket_bytes",
+        bytes as u64,
+        "the reply (the request goes the other way)",
+    );
+    Ok(())
+}
+
+/// Waits until the INBOX holds `count` messages (every 2 ms, for at most 30 s).
+async fn wait_for(inbox: &mut maildev::ImapSession, count: u32) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = inbox.status("INBOX", "(MESSAGES)").await?;
+        if status.exists >= count {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("message {count} did not arrive");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// The newest message of the INBOX, without the headers Postfix and Dovecot added.
+async fn last_message(inbox: &mut maildev::ImapSession) -> Result<Vec<u8>> {
+    use futures::TryStreamExt;
+    let mailbox = inbox.examine("INBOX").await?;
+    let fetches: Vec<_> = inbox
+        .fetch(mailbox.exists.to_string(), "BODY.PEEK[]")
+        .await?
+        .try_collect()
+        .await?;
+    let raw = fetches
+        .first()
+        .and_then(|f| f.body())
+        .context("no message to resend")?;
+    let text = String::from_utf8_lossy(raw);
+    // Added on the way: the trace fields at the top.
+    let start = text
+        .find("\r\nFrom:")
+        .or_else(|| text.find("\r\nDate:"))
+        .map_or(0, |i| i + 2);
+    Ok(raw[start..].to_vec())
+}
