@@ -99,7 +99,7 @@ async fn count(dovecot: &Dovecot, user: &User, folder: &str) -> Result<u32> {
     Ok(exists)
 }
 
-fn parse(raw: &[u8]) -> Result<mail_parser::Message<'_>> {
+pub fn parse(raw: &[u8]) -> Result<mail_parser::Message<'_>> {
     mail_parser::MessageParser::new()
         .parse(raw)
         .ok_or_else(|| anyhow::anyhow!("unparsable message"))

@@ -8,7 +8,7 @@ use fantoccini::key::Key;
 use tests::browser::{Browser, dist_dir};
 use tests::{Bridge, eventually, screenshot_dir};
 
-use crate::sending::{Mail, delivered};
+use crate::sending::{Mail, delivered, parse};
 
 async fn app(mail: &Mail) -> Result<Bridge> {
     Bridge::start(&[mail.account()], Some(&dist_dir()?)).await
@@ -74,9 +74,7 @@ async fn writing_a_new_message_sends_it() -> Result<()> {
             .await?;
         sent(&browser).await?;
         let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
-        let message = mail_parser::MessageParser::new()
-            .parse(&inbox[0].0)
-            .ok_or_else(|| anyhow::anyhow!("unparsable"))?;
+        let message = parse(&inbox[0].0)?;
         assert_eq!(message.subject(), Some("Lunch on Friday"));
         assert_eq!(
             message
@@ -158,9 +156,7 @@ async fn replying_and_forwarding_from_the_reader() -> Result<()> {
             .context("clicking Send")?;
         sent(&browser).await?;
         let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
-        let reply = mail_parser::MessageParser::new()
-            .parse(&inbox[0].0)
-            .ok_or_else(|| anyhow::anyhow!("unparsable"))?;
+        let reply = parse(&inbox[0].0)?;
         assert_eq!(reply.in_reply_to().as_text(), Some("report@example.test"));
         let body = reply.body_text(0).unwrap_or_default().replace("\r\n", "\n");
         assert!(body.starts_with("Thanks, Bob!\n\nOn "), "{body:?}");

@@ -174,7 +174,6 @@ impl Dovecot {
     }
 
     fn wait_until_listening(&mut self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
         let ports = [
             self.imap_port,
             self.imaps_port,
@@ -183,30 +182,14 @@ impl Dovecot {
             self.lmtp_port,
             self.auth_port,
         ];
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("dovecot exited with {status}:\n{}", self.logs());
-            }
-            if ports
-                .iter()
-                .all(|p| std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, *p)).is_ok())
-            {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("dovecot did not start listening in time:\n{}", self.logs());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let dir = self.dir.path().to_owned();
+        let logs = || read_logs(&dir, &["stderr.log", "dovecot.log"]);
+        wait_until_listening(&mut self.child, "dovecot", &ports, logs)
     }
 
     /// What Dovecot logged so far, for error messages.
     pub fn logs(&self) -> String {
-        ["stderr.log", "dovecot.log"]
-            .iter()
-            .filter_map(|f| std::fs::read_to_string(self.dir.path().join(f)).ok())
-            .collect::<Vec<_>>()
-            .join("\n")
+        read_logs(self.dir.path(), &["stderr.log", "dovecot.log"])
     }
 
     /// The CA that signed the server's certificate (and a [`Postfix`]'s beside it).
@@ -332,16 +315,56 @@ impl Drop for Dovecot {
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
             .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        wait_or_kill(&mut self.child);
     }
+}
+
+/// Waits until the server `child` (called `name`) accepts connections on every one
+/// of `ports`, for at most 30 s; fails with its `logs` if it exits or is late.
+fn wait_until_listening(
+    child: &mut Child,
+    name: &str,
+    ports: &[u16],
+    logs: impl Fn() -> String,
+) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            bail!("{name} exited with {status}:\n{}", logs());
+        }
+        if ports
+            .iter()
+            .all(|p| std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, *p)).is_ok())
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{name} did not start listening in time:\n{}", logs());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Gives a server that was asked to stop 5 s to exit, then kills it.
+fn wait_or_kill(child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The log files of a server's folder that exist, joined, for error messages.
+fn read_logs(dir: &Path, files: &[&str]) -> String {
+    files
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The shared folder's maildir: one message, and an ACL that lets anyone look and

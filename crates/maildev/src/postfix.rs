@@ -6,14 +6,12 @@
 //! the Dovecot (others are refused at `RCPT`), and every other transport is an
 //! error, so nothing leaves loopback. See `shared/notes/smtp.md`.
 
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 
-use crate::{Dovecot, User, free_port, set_mode};
+use crate::{Dovecot, User, free_port, read_logs, set_mode, wait_or_kill, wait_until_listening};
 
 /// The mail domain of the test users: `alice` receives as `alice@example.test`.
 pub const DOMAIN: &str = "example.test";
@@ -107,31 +105,15 @@ impl Postfix {
     }
 
     fn wait_until_listening(&mut self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("postfix exited with {status}:\n{}", self.logs());
-            }
-            if [self.submission_port, self.submissions_port]
-                .iter()
-                .all(|p| std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, *p)).is_ok())
-            {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("postfix did not start listening in time:\n{}", self.logs());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let ports = [self.submission_port, self.submissions_port];
+        let dir = self.dir.path().to_owned();
+        let logs = || read_logs(&dir, &["stderr.log", "postfix.log"]);
+        wait_until_listening(&mut self.child, "postfix", &ports, logs)
     }
 
     /// What Postfix logged so far, for error messages.
     pub fn logs(&self) -> String {
-        ["stderr.log", "postfix.log"]
-            .iter()
-            .filter_map(|f| std::fs::read_to_string(self.dir.path().join(f)).ok())
-            .collect::<Vec<_>>()
-            .join("\n")
+        read_logs(self.dir.path(), &["stderr.log", "postfix.log"])
     }
 
     /// Submission with STARTTLS, by name, so that the certificate's name is checked.
@@ -153,15 +135,7 @@ impl Drop for Postfix {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        wait_or_kill(&mut self.child);
     }
 }
 
