@@ -518,3 +518,53 @@ async fn an_account_without_smtp_is_for_reading_only() -> Result<()> {
     assert!(error.message.contains("reading only"), "{}", error.message);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_listed_folder_stays_live_after_a_send_marks_an_original_elsewhere() -> Result<()> {
+    let mail = Mail::start()?;
+    let mut imap = mail.dovecot.imap(&mail.alice).await?;
+    imap.append(
+        "INBOX",
+        None,
+        None,
+        "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: Question\r\n\
+         Message-ID: <question@example.test>\r\n\r\nAre you there?\r\n",
+    )
+    .await?;
+    imap.create("Work").await?;
+    let (_bridge, mut client) = mail.signed_in(&mail.alice).await?;
+    client.open("INBOX", 10).await?;
+    let started = client
+        .ok(Request::StartCompose {
+            folder: "INBOX".into(),
+            uid: 1,
+            kind: ComposeKind::Reply,
+        })
+        .await?;
+    let Reply::ComposeStarted { mut draft, .. } = started else {
+        bail!("expected compose_started");
+    };
+    // The person moves on to another folder before sending.
+    client.open("Work", 10).await?;
+    draft.text = "Yes.".into();
+    send(&mut client, (*draft).clone()).await??;
+    let original = delivered(&mail.dovecot, &mail.alice, "INBOX", 1).await?;
+    assert!(original[0].1.iter().any(|f| f == "Answered"));
+    // Marking the original selected the INBOX; the browser still lists Work, and
+    // what arrives there reaches it.
+    imap.append(
+        "Work",
+        None,
+        None,
+        "From: Carol <carol@example.test>\r\nSubject: Into Work\r\n\r\nHello\r\n",
+    )
+    .await?;
+    imap.logout().await?;
+    client
+        .event("the arrival in Work", |event| {
+            matches!(event, protocol::Event::FolderChanged { folder, added, .. }
+                if folder == "Work" && added.iter().any(|m| m.subject == "Into Work"))
+        })
+        .await?;
+    Ok(())
+}

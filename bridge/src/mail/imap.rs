@@ -75,6 +75,10 @@ pub struct ImapSource {
     list_status: bool,
     /// Gmail's extensions: the server files sent mail into Sent itself.
     gmail: bool,
+    /// The listed folder's state when work elsewhere (a send marking its original,
+    /// a move from another folder) selected another one: coming back resumes from
+    /// it, so that what changed meanwhile still reaches the browser.
+    away: Option<Selected>,
 }
 
 /// New messages in list order, where each now stands, and where removed ones stood.
@@ -136,6 +140,7 @@ impl ImapSource {
             acl: false,
             list_status: false,
             gmail: false,
+            away: None,
         };
         let capabilities = source
             .step("CAPABILITY", async |s| s.capabilities().await)
@@ -242,7 +247,13 @@ impl ImapSource {
             return Ok(selected.uid_validity);
         }
         check_command_text(folder, "folder name")?;
-        let uid_validity = self.select_now(folder).await?.uid_validity.unwrap_or(0);
+        let uid_validity = match self.away.take().filter(|away| away.folder == folder) {
+            Some(before) => {
+                self.resume_selected(before).await?;
+                self.selected.as_ref().map_or(0, |s| s.uid_validity)
+            }
+            None => self.select_now(folder).await?.uid_validity.unwrap_or(0),
+        };
         // Back from another folder (say, a move sent from there): the list the
         // browser shows by date needs its order again, for the news to be placed.
         if let Some((_, sort)) = self
@@ -257,7 +268,19 @@ impl ImapSource {
 
     /// SELECT, remembering what is selected. A failed SELECT leaves nothing selected.
     async fn select_now(&mut self, folder: &str) -> Result<async_imap::types::Mailbox, MailError> {
-        self.selected = None;
+        // A fresh SELECT of the folder left supersedes what was remembered of it.
+        if self.away.as_ref().is_some_and(|away| away.folder == folder) {
+            self.away = None;
+        }
+        // Leaving the listed folder: remember where its news stood.
+        if let Some(current) = self.selected.take()
+            && self
+                .listing
+                .as_ref()
+                .is_some_and(|(listed, _)| *listed == current.folder && listed != folder)
+        {
+            self.away = Some(current);
+        }
         let mailbox = self
             .step("SELECT", async |s| s.select(folder).await)
             .await
@@ -434,6 +457,14 @@ impl ImapSource {
                 uids,
                 dates,
             });
+        }
+        if self
+            .listing
+            .as_ref()
+            .is_none_or(|(listed, _)| listed != folder)
+        {
+            // Another folder is listed now: the old one's state no longer matters.
+            self.away = None;
         }
         self.listing = Some((folder.to_owned(), sort));
         Ok(())
@@ -912,6 +943,16 @@ impl MailSource for ImapSource {
     }
 
     async fn watch<F: Future<Output: Send> + Send>(&mut self, stop: F) -> Option<F::Output> {
+        // IDLE watches the folder the browser lists, even after work elsewhere.
+        if let Some((listed, _)) = self.listing.clone()
+            && self.selected.as_ref().is_none_or(|s| s.folder != listed)
+            && self.away.is_some()
+        {
+            if let Err(error) = self.ensure_selected(&listed).await {
+                tracing::info!(error = %crate::session::ErrorChain(&error), "cannot return to the listed folder");
+            }
+            return None;
+        }
         self.idle(stop).await
     }
 
