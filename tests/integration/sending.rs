@@ -4,7 +4,7 @@
 
 use anyhow::{Result, bail, ensure};
 use futures::TryStreamExt;
-use protocol::{Address, ComposeKind, Draft, DraftSource, ErrorCode, Reply, Request};
+use protocol::{Address, ComposeKind, Draft, DraftSource, ErrorCode, Quote, Reply, Request};
 use tests::hostile_smtp::HostileSmtp;
 use tests::{AccountSpec, Bridge, Dovecot, User, WsClient, eventually};
 
@@ -32,6 +32,14 @@ impl Mail {
             bob,
             carol,
         })
+    }
+
+    /// Puts `raw` into `user`'s `folder`, as an independent client.
+    pub async fn append(&self, user: &User, folder: &str, raw: &str) -> Result<()> {
+        let mut imap = self.dovecot.imap(user).await?;
+        imap.append(folder, None, None, raw).await?;
+        imap.logout().await?;
+        Ok(())
     }
 
     pub fn account(&self) -> AccountSpec {
@@ -108,6 +116,21 @@ pub fn parse(raw: &[u8]) -> Result<mail_parser::Message<'_>> {
 fn header_block(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
     text.split("\r\n\r\n").next().unwrap_or_default().to_owned()
+}
+
+/// Starts a reply or forward of INBOX message `uid`.
+async fn start(client: &mut WsClient, uid: u32, kind: ComposeKind) -> Result<(Draft, Quote)> {
+    let started = client
+        .ok(Request::StartCompose {
+            folder: "INBOX".into(),
+            uid,
+            kind,
+        })
+        .await?;
+    match started {
+        Reply::ComposeStarted { draft, quote } => Ok((*draft, *quote)),
+        other => bail!("expected compose_started, got {other:?}"),
+    }
 }
 
 async fn send(client: &mut WsClient, draft: Draft) -> Result<Result<Reply, protocol::WireError>> {
@@ -211,30 +234,18 @@ async fn a_message_reaches_everyone_and_sent_keeps_one_copy_with_its_bcc() -> Re
 #[tokio::test]
 async fn a_reply_all_threads_leaves_out_oneself_and_marks_the_original() -> Result<()> {
     let mail = Mail::start()?;
-    let mut imap = mail.dovecot.imap(&mail.alice).await?;
-    imap.append(
+    mail.append(
+        &mail.alice,
         "INBOX",
-        None,
-        None,
         "From: Bob <bob@example.test>\r\nTo: alice@example.test, Carol <carol@example.test>\r\n\
          Cc: ALICE@example.test\r\nSubject: Plans\r\nDate: Tue, 01 Dec 2026 09:30:00 +0100\r\n\
          Message-ID: <plans-2@example.test>\r\nReferences: <plans-1@example.test>\r\n\r\n\
          Shall we meet on Friday?\r\n",
     )
     .await?;
-    imap.logout().await?;
     let (_bridge, mut client) = mail.signed_in(&mail.alice).await?;
     client.open("INBOX", 10).await?;
-    let started = client
-        .ok(Request::StartCompose {
-            folder: "INBOX".into(),
-            uid: 1,
-            kind: ComposeKind::ReplyAll,
-        })
-        .await?;
-    let Reply::ComposeStarted { mut draft, quote } = started else {
-        bail!("expected compose_started, got {started:?}");
-    };
+    let (mut draft, quote) = start(&mut client, 1, ComposeKind::ReplyAll).await?;
     let emails = |list: &[Address]| list.iter().map(|a| a.email.clone()).collect::<Vec<_>>();
     assert_eq!(
         emails(&draft.to),
@@ -245,7 +256,7 @@ async fn a_reply_all_threads_leaves_out_oneself_and_marks_the_original() -> Resu
     assert_eq!(quote.text.trim(), "Shall we meet on Friday?");
     assert_eq!(quote.date, Some(1_796_113_800));
     draft.text = format!("Friday works.\n\n> {}", quote.text.trim());
-    send(&mut client, (*draft).clone()).await??;
+    send(&mut client, draft.clone()).await??;
 
     let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
     let reply = parse(&inbox[0].0)?;
@@ -274,21 +285,12 @@ async fn a_reply_all_threads_leaves_out_oneself_and_marks_the_original() -> Resu
     );
 
     // A forward goes to new recipients and marks the original $Forwarded.
-    let started = client
-        .ok(Request::StartCompose {
-            folder: "INBOX".into(),
-            uid: 1,
-            kind: ComposeKind::Forward,
-        })
-        .await?;
-    let Reply::ComposeStarted { mut draft, .. } = started else {
-        bail!("expected compose_started");
-    };
+    let (mut draft, _) = start(&mut client, 1, ComposeKind::Forward).await?;
     assert!(draft.to.is_empty() && draft.cc.is_empty());
     assert_eq!(draft.subject, "Fwd: Plans");
     draft.to = vec![to("carol@example.test")];
     draft.text = "FYI\n\n---------- Forwarded message ----------\nShall we meet on Friday?".into();
-    send(&mut client, (*draft).clone()).await??;
+    send(&mut client, draft.clone()).await??;
     let carol = delivered(&mail.dovecot, &mail.carol, "INBOX", 2).await?;
     let forwarded = parse(&carol[1].0)?;
     assert_eq!(forwarded.subject(), Some("Fwd: Plans"));
@@ -522,44 +524,33 @@ async fn an_account_without_smtp_is_for_reading_only() -> Result<()> {
 #[tokio::test]
 async fn the_listed_folder_stays_live_after_a_send_marks_an_original_elsewhere() -> Result<()> {
     let mail = Mail::start()?;
-    let mut imap = mail.dovecot.imap(&mail.alice).await?;
-    imap.append(
+    mail.append(
+        &mail.alice,
         "INBOX",
-        None,
-        None,
         "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: Question\r\n\
          Message-ID: <question@example.test>\r\n\r\nAre you there?\r\n",
     )
     .await?;
+    let mut imap = mail.dovecot.imap(&mail.alice).await?;
     imap.create("Work").await?;
+    imap.logout().await?;
     let (_bridge, mut client) = mail.signed_in(&mail.alice).await?;
     client.open("INBOX", 10).await?;
-    let started = client
-        .ok(Request::StartCompose {
-            folder: "INBOX".into(),
-            uid: 1,
-            kind: ComposeKind::Reply,
-        })
-        .await?;
-    let Reply::ComposeStarted { mut draft, .. } = started else {
-        bail!("expected compose_started");
-    };
+    let (mut draft, _) = start(&mut client, 1, ComposeKind::Reply).await?;
     // The person moves on to another folder before sending.
     client.open("Work", 10).await?;
     draft.text = "Yes.".into();
-    send(&mut client, (*draft).clone()).await??;
+    send(&mut client, draft.clone()).await??;
     let original = delivered(&mail.dovecot, &mail.alice, "INBOX", 1).await?;
     assert!(original[0].1.iter().any(|f| f == "Answered"));
     // Marking the original selected the INBOX; the browser still lists Work, and
     // what arrives there reaches it.
-    imap.append(
+    mail.append(
+        &mail.alice,
         "Work",
-        None,
-        None,
         "From: Carol <carol@example.test>\r\nSubject: Into Work\r\n\r\nHello\r\n",
     )
     .await?;
-    imap.logout().await?;
     client
         .event("the arrival in Work", |event| {
             matches!(event, protocol::Event::FolderChanged { folder, added, .. }

@@ -103,17 +103,14 @@ async fn writing_a_new_message_sends_it() -> Result<()> {
 #[tokio::test]
 async fn replying_and_forwarding_from_the_reader() -> Result<()> {
     let mail = Mail::start()?;
-    let mut imap = mail.dovecot.imap(&mail.alice).await?;
-    imap.append(
+    mail.append(
+        &mail.alice,
         "INBOX",
-        None,
-        None,
         "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: Quarterly report\r\n\
          Date: Mon, 30 Nov 2026 16:00:00 +0000\r\nMessage-ID: <report@example.test>\r\n\r\n\
          The numbers are in.\r\nSee you tomorrow.\r\n",
     )
     .await?;
-    imap.logout().await?;
     let bridge = app(&mail).await?;
     let browser = Browser::start(390, 844).await?;
     let result = async {

@@ -12,7 +12,11 @@ use std::time::Duration;
 
 use mail_send::smtp::message::Parameters;
 use mail_send::{Credentials, SmtpClient, SmtpClientBuilder};
+use smtp_proto::EhloResponse;
 use tokio::io::{AsyncRead, AsyncWrite};
+
+/// An SMTP connection over TLS.
+type TlsClient = SmtpClient<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
 
 use super::UPSTREAM_DEADLINE;
 use crate::config::{Security, Server};
@@ -137,28 +141,9 @@ pub async fn submit(
     recipients: &[String],
     message: &[u8],
 ) -> Result<Submitted, SubmitError> {
-    let name = format!("{}:{}", server.host, server.port);
-    let builder = SmtpClientBuilder::new_with_tls_connector(
-        server.host.as_str(),
-        server.port,
-        tokio_rustls::TlsConnector::from(tls),
-    )
-    .implicit_tls(server.security == Security::Implicit)
-    .helo_host(helo)
-    .timeout(UPSTREAM_DEADLINE)
-    // The capabilities after TLS are read below, where their SIZE is wanted.
-    .say_ehlo(false);
-    let mut client = builder
-        .connect()
+    let (mut client, capabilities) = greet(server, tls, helo, UPSTREAM_DEADLINE)
         .await
-        .map_err(|source| connect_error(&name, source))?;
-    // Commands are whole lines, written at once: waiting to fill a segment (Nagle)
-    // only meets the server's delayed acknowledgement, 40 ms a time.
-    let _ = client.stream.get_ref().0.set_nodelay(true);
-    let capabilities = client
-        .ehlo(helo)
-        .await
-        .map_err(|source| connect_error(&name, source))?;
+        .map_err(|source| connect_error(&format!("{}:{}", server.host, server.port), source))?;
     let size_limit = capabilities.size as u64;
     client
         .authenticate(Credentials::new(user, password), &capabilities)
@@ -196,23 +181,38 @@ pub async fn size_limit(
     wait: Duration,
 ) -> Option<u64> {
     let probe = async {
-        let mut client = SmtpClientBuilder::new_with_tls_connector(
-            server.host.as_str(),
-            server.port,
-            tokio_rustls::TlsConnector::from(tls),
-        )
-        .implicit_tls(server.security == Security::Implicit)
-        .helo_host(helo)
-        .timeout(wait)
-        .say_ehlo(false)
-        .connect()
-        .await
-        .ok()?;
-        let capabilities = client.ehlo(helo).await.ok()?;
+        let (client, capabilities) = greet(server, tls, helo, wait).await.ok()?;
         let _ = client.quit().await;
         Some(capabilities.size as u64).filter(|size| *size > 0)
     };
     tokio::time::timeout(wait, probe).await.ok().flatten()
+}
+
+/// Connects with TLS (implicit, or STARTTLS first) and says EHLO, with `wait`
+/// for each step; the capabilities are those offered after TLS.
+async fn greet(
+    server: &Server,
+    tls: Arc<rustls::ClientConfig>,
+    helo: &str,
+    wait: Duration,
+) -> Result<(TlsClient, EhloResponse<String>), mail_send::Error> {
+    let mut client = SmtpClientBuilder::new_with_tls_connector(
+        server.host.as_str(),
+        server.port,
+        tokio_rustls::TlsConnector::from(tls),
+    )
+    .implicit_tls(server.security == Security::Implicit)
+    .helo_host(helo)
+    .timeout(wait)
+    // The capabilities after TLS are read here, where their SIZE is wanted.
+    .say_ehlo(false)
+    .connect()
+    .await?;
+    // Commands are whole lines, written at once: waiting to fill a segment (Nagle)
+    // only meets the server's delayed acknowledgement, 40 ms a time.
+    let _ = client.stream.get_ref().0.set_nodelay(true);
+    let capabilities = client.ehlo(helo).await?;
+    Ok((client, capabilities))
 }
 
 async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
