@@ -58,7 +58,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         app = app.layer(SetResponseHeaderLayer::overriding(name, value));
     }
     // Message parts set their own, stricter headers; the app's CSP is not theirs.
-    app.merge(crate::parts::router()).with_state(state)
+    app.merge(crate::parts::router())
+        .merge(crate::upload::router())
+        .with_state(state)
 }
 
 /// The app's CSP. Trunk starts the app with a small inline module script; it is

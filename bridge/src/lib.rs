@@ -1,8 +1,8 @@
 //! Postern's bridge: serves the webmail app and, per signed-in browser, holds a
 //! session with the user's mail server, spoken to in JSON over one WebSocket.
 //!
-//! Layers, each knowing only the one below: [`http`], [`ws`] and [`parts`] (routes,
-//! upgrade, frames, message parts over HTTP), [`session`] (one actor per signed-in
+//! Layers, each knowing only the one below: [`http`], [`ws`], [`parts`] and [`upload`]
+//! (routes, upgrade, frames, message parts and uploads over HTTP), [`session`] (one actor per signed-in
 //! connection, reached from HTTP through [`links`]), [`mail`] (IMAP and POP3).
 
 pub mod config;
@@ -15,6 +15,8 @@ mod parts;
 mod proxy;
 mod session;
 mod throttle;
+mod upload;
+mod uploads;
 mod ws;
 
 use std::net::SocketAddr;

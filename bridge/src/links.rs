@@ -51,6 +51,8 @@ struct Entry {
     session: WeakSession,
     target: Target,
     expires: Instant,
+    /// How long it lives unused.
+    lifetime: Duration,
 }
 
 /// What a link leads to.
@@ -60,7 +62,13 @@ pub enum Target {
     Message(MessageRef),
     /// A whole folder as mbox; then, with `delete_after`, those messages deleted.
     Export { folder: String, delete_after: bool },
+    /// Where the session's files for attaching are uploaded.
+    Uploads(std::sync::Arc<crate::uploads::Uploads>),
 }
+
+/// An upload link lives as long as its session, however long the compose stays
+/// open (a year stands for that).
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
 
 impl LinkRegistry {
     /// A fresh, unguessable token: 128 random bits, URL-safe.
@@ -77,6 +85,17 @@ impl LinkRegistry {
 
     /// Makes `token` lead to `target` in `session`.
     pub fn insert(&self, token: String, session: WeakSession, target: Target) {
+        self.insert_for(token, session, target, LINK_LIFETIME);
+    }
+
+    /// As [`LinkRegistry::insert`], for a link that lives `lifetime` unused.
+    pub fn insert_for(
+        &self,
+        token: String,
+        session: WeakSession,
+        target: Target,
+        lifetime: Duration,
+    ) {
         let now = Instant::now();
         let mut links = self.lock();
         links.sweep_if_due(now);
@@ -94,7 +113,8 @@ impl LinkRegistry {
             Entry {
                 session,
                 target,
-                expires: now + LINK_LIFETIME,
+                expires: now + lifetime,
+                lifetime,
             },
         );
     }
@@ -131,7 +151,7 @@ impl LinkRegistry {
             entries.remove(token);
             return None;
         };
-        entry.expires = now + LINK_LIFETIME;
+        entry.expires = now + entry.lifetime;
         Some((session, entry.target.clone()))
     }
 

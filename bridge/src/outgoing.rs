@@ -10,14 +10,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use protocol::{
-    Body, BodyContent, ComposeKind, Draft, DraftSource, Flag, Identity, Quote, Reply, Sending,
+    Body, BodyContent, ComposeKind, Draft, DraftAttachment, DraftSource, Flag, Identity, PartRole,
+    Quote, Reply, Sending,
 };
+use tokio::io::AsyncReadExt;
 use zeroize::Zeroizing;
 
 use crate::config::{Account, SentCopy};
-use crate::mail::compose::{self, Original, Threading};
-use crate::mail::smtp;
-use crate::mail::{Links, MailError, MailSource};
+use crate::mail::compose::{self, ComposeError, Original, Piece, Threading};
+use crate::mail::spool::{Base64Lines, CHUNK, SpoolWriter};
+use crate::mail::{Links, MailError, MailSource, MessageRef, Spooled, StreamDecoder, smtp};
+use crate::uploads::Uploads;
 
 /// The largest message by default, where neither the configuration nor the server
 /// says (25 MiB, as most providers allow).
@@ -52,6 +55,8 @@ pub struct Outgoing {
     identities: Vec<Identity>,
     /// The name the bridge gives in EHLO: its public host.
     helo: String,
+    /// Files uploaded for attaching.
+    uploads: Arc<Uploads>,
 }
 
 /// A finished send: the answer for the browser, and the folder that got the copy.
@@ -93,15 +98,23 @@ impl Outgoing {
             password: Zeroizing::new(password.to_owned()),
             identities: vec![identity],
             helo,
+            uploads: Arc::default(),
         })
     }
 
-    /// What the browser is told at sign-in.
+    /// What the browser is told at sign-in (the session adds the upload link).
     pub fn sending(&self) -> Sending {
+        let max_message_bytes = self.max_message_bytes();
+        self.uploads.set_limit(max_message_bytes);
         Sending {
             identities: self.identities.clone(),
-            max_message_bytes: self.max_message_bytes(),
+            max_message_bytes,
+            upload: None,
         }
+    }
+
+    pub fn uploads(&self) -> Arc<Uploads> {
+        Arc::clone(&self.uploads)
     }
 
     /// The configured limit, else the server's, else 25 MiB.
@@ -143,7 +156,24 @@ impl Outgoing {
         links: &Links,
     ) -> Result<Reply, MailError> {
         let opened = source.open_message(folder, uid, None, false, links).await?;
+        let uid_validity = opened.uid_validity;
         let view = opened.view;
+        // A forward carries the original's files, read from the server at sending.
+        let attachments = if kind == ComposeKind::Forward {
+            view.parts
+                .iter()
+                .filter(|p| matches!(p.role, PartRole::Attachment | PartRole::Inline))
+                .map(|p| DraftAttachment {
+                    name: p.name.clone().unwrap_or_else(|| "attachment".to_owned()),
+                    content_type: compose::attachment_type(&p.content_type),
+                    size: p.size,
+                    upload: None,
+                    part: Some(p.id.clone()),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let original = Original {
             from: &view.from,
             to: &view.to,
@@ -172,7 +202,9 @@ impl Outgoing {
                 folder: folder.to_owned(),
                 uid,
                 kind,
+                uid_validity: Some(uid_validity),
             }),
+            attachments,
             ..Draft::default()
         };
         let quote = Quote {
@@ -198,6 +230,7 @@ impl Outgoing {
         draft: &Draft,
         links: &Links,
     ) -> Result<Sent, MailError> {
+        let draft = &self.with_uploads(draft)?;
         let identity = compose::identity_for(draft, &self.identities)?;
         let parent = match &draft.source {
             Some(original) if original.kind != ComposeKind::Forward => {
@@ -215,13 +248,7 @@ impl Outgoing {
             .map_or(0, |d| d.as_secs() as i64);
         let built = compose::build(draft, identity, parent.as_ref(), &message_id, now)?;
         let limit = self.max_message_bytes();
-        if built.message.len() as u64 > limit {
-            return Err(smtp::SubmitError::TooLarge {
-                size: built.message.len() as u64,
-                limit,
-            }
-            .into());
-        }
+        let message = self.spool(source, &built, draft, limit).await?;
         let Some(server) = &self.account.smtp else {
             return Err(MailError::Unsupported(
                 "This account has no outgoing mail server.",
@@ -235,12 +262,13 @@ impl Outgoing {
             &self.password,
             &built.from,
             &built.recipients,
-            &built.message,
+            &message,
         )
         .await?;
         tracing::info!(recipients = submitted.recipients.len(), "message sent");
         if submitted.size_limit > 0 {
             self.limits.set(&self.account.name, submitted.size_limit);
+            self.uploads.set_limit(self.max_message_bytes());
         }
         let keep_copy = match self.account.sent_copy {
             SentCopy::Append => true,
@@ -249,12 +277,17 @@ impl Outgoing {
         };
         let mut sent_folder = None;
         if keep_copy {
-            match source.save_sent(&built.sent_copy()).await {
+            match source.save_sent(&built.bcc_header, &message).await {
                 Ok(folder) => sent_folder = folder,
                 Err(error) => tracing::warn!(
                     error = %crate::session::ErrorChain(&error),
                     "the message was sent, but its copy could not be kept"
                 ),
+            }
+        }
+        for attachment in &draft.attachments {
+            if let Some(id) = &attachment.upload {
+                self.uploads.remove(id);
             }
         }
         if let Some(original) = &draft.source {
@@ -281,6 +314,156 @@ impl Outgoing {
             sent_folder,
         })
     }
+}
+
+impl Outgoing {
+    /// `draft` with each uploaded file named and typed as it was when it was
+    /// taken in (the browser's copy of those is only for showing); an upload that
+    /// is no longer kept stops the send before anything is built.
+    fn with_uploads(&self, draft: &Draft) -> Result<Draft, ComposeError> {
+        let mut draft = draft.clone();
+        for attachment in &mut draft.attachments {
+            if let Some(id) = &attachment.upload {
+                let upload = self
+                    .uploads
+                    .get(id)
+                    .ok_or_else(|| ComposeError::UploadGone(attachment.name.clone()))?;
+                attachment.name.clone_from(&upload.name);
+                attachment.content_type.clone_from(&upload.content_type);
+                attachment.size = upload.size;
+            }
+        }
+        Ok(draft)
+    }
+
+    /// Writes the built message into a spool file, each attachment's lines
+    /// streamed in from its upload or from the forwarded message on the server;
+    /// refused as soon as it grows past `limit`.
+    async fn spool<S: MailSource>(
+        &self,
+        source: &mut S,
+        built: &compose::Built,
+        draft: &Draft,
+        limit: u64,
+    ) -> Result<Spooled, MailError> {
+        let mut writer = Spooled::writer()?;
+        for piece in &built.pieces {
+            match piece {
+                Piece::Bytes(bytes) => writer.write(bytes)?,
+                Piece::Attachment(index) => {
+                    let attachment = &draft.attachments[*index];
+                    let mut file = File {
+                        writer: &mut writer,
+                        lines: Base64Lines::default(),
+                        out: Vec::with_capacity(2 * CHUNK),
+                        limit,
+                    };
+                    if let Some(id) = &attachment.upload {
+                        let upload = self.uploads.get(id).ok_or_else(|| {
+                            ComposeError::UploadGone(attachment.name.clone())
+                        })?;
+                        let mut reader = upload.reader().map_err(MailError::Spool)?;
+                        let mut chunk = vec![0; CHUNK];
+                        loop {
+                            let n = reader.read(&mut chunk).await.map_err(MailError::Spool)?;
+                            if n == 0 {
+                                break;
+                            }
+                            file.push(&chunk[..n])?;
+                        }
+                    } else if let (Some(part), Some(from)) = (&attachment.part, &draft.source) {
+                        let message = original_ref(from, &attachment.name)?;
+                        forward_part(source, &message, part, &mut file).await?;
+                    }
+                    file.finish()?;
+                }
+            }
+        }
+        let spooled = writer.finish()?;
+        if spooled.len() > limit {
+            return Err(too_large(spooled.len(), limit));
+        }
+        Ok(spooled)
+    }
+}
+
+fn too_large(size: u64, limit: u64) -> MailError {
+    smtp::SubmitError::TooLarge { size, limit }.into()
+}
+
+/// One attachment's base64 lines on their way into the spool file.
+struct File<'a> {
+    writer: &'a mut SpoolWriter,
+    lines: Base64Lines,
+    out: Vec<u8>,
+    limit: u64,
+}
+
+impl File<'_> {
+    fn push(&mut self, data: &[u8]) -> Result<(), MailError> {
+        self.out.clear();
+        self.lines.push(data, &mut self.out);
+        self.write()
+    }
+
+    fn finish(mut self) -> Result<(), MailError> {
+        self.out.clear();
+        std::mem::take(&mut self.lines).finish(&mut self.out);
+        self.write()
+    }
+
+    fn write(&mut self) -> Result<(), MailError> {
+        self.writer.write(&self.out)?;
+        if self.writer.len() > self.limit {
+            return Err(too_large(self.writer.len(), self.limit));
+        }
+        Ok(())
+    }
+}
+
+/// The forwarded message, as long as its folder is the one the compose began in
+/// (the same UIDVALIDITY); the app sends back what `start` gave it.
+fn original_ref(from: &DraftSource, name: &str) -> Result<MessageRef, ComposeError> {
+    Ok(MessageRef {
+        folder: from.folder.clone(),
+        uid_validity: from
+            .uid_validity
+            .ok_or_else(|| ComposeError::BadAttachment(name.to_owned()))?,
+        uid: from.uid,
+    })
+}
+
+/// A part of the forwarded message, decoded as it is read from the server in
+/// ranges, into `file`.
+async fn forward_part<S: MailSource>(
+    source: &mut S,
+    message: &MessageRef,
+    part: &str,
+    file: &mut File<'_>,
+) -> Result<(), MailError> {
+    const RANGE: u32 = 512 * 1024;
+    let gone = |error: MailError| match error {
+        MailError::MessageNotFound { .. } => ComposeError::OriginalGone.into(),
+        other => other,
+    };
+    let meta = source.part_meta(message, Some(part)).await.map_err(gone)?;
+    let mut decoder = StreamDecoder::new(meta.encoding);
+    let mut offset = 0u64;
+    while offset < meta.size {
+        let len = RANGE.min(u32::try_from(meta.size - offset).unwrap_or(RANGE));
+        let bytes = source
+            .read_part(message, Some(part), offset, len)
+            .await
+            .map_err(gone)?;
+        if bytes.is_empty() {
+            break;
+        }
+        offset += bytes.len() as u64;
+        let decoded = decoder.feed(&bytes);
+        file.push(&decoded)?;
+    }
+    let rest = decoder.finish();
+    file.push(&rest)
 }
 
 /// The login if it is an address, else `login@domain`.

@@ -139,6 +139,7 @@ pub async fn sign_in(
         &context.origin,
         context.size_limits.clone(),
     );
+    let uploads = outgoing.as_ref().map(Outgoing::uploads);
     if protocol == MailProtocol::Pop3 {
         let maildrops = context.maildrops.clone().ok_or(MailError::Unsupported(
             "POP3 needs `data_dir` in the bridge's configuration.",
@@ -155,7 +156,12 @@ pub async fn sign_in(
         );
         let source = source?;
         // A POP3 source reconnects by itself, for every session sharing its maildrop.
-        return Ok((spawn(source, None, outgoing, events, context), sending));
+        return Ok(with_uploads(
+            spawn(source, None, outgoing, events, context.clone()),
+            sending,
+            uploads,
+            &context,
+        ));
     }
     let (source, sending) = tokio::join!(
         ImapSource::connect(account, user, password),
@@ -172,10 +178,36 @@ pub async fn sign_in(
         let (account, user, password) = (account.clone(), user.clone(), password.clone());
         Box::pin(async move { ImapSource::connect(&account, &user, &password).await })
     });
-    Ok((
-        spawn(source, Some(connect), outgoing, events, context),
+    Ok(with_uploads(
+        spawn(source, Some(connect), outgoing, events, context.clone()),
         sending,
+        uploads,
+        &context,
     ))
+}
+
+/// Gives the session its upload link, where it can send.
+fn with_uploads(
+    handle: SessionHandle,
+    sending: Option<protocol::Sending>,
+    uploads: Option<Arc<crate::uploads::Uploads>>,
+    context: &Context,
+) -> (SessionHandle, Option<protocol::Sending>) {
+    let sending = match (sending, uploads) {
+        (Some(mut sending), Some(uploads)) => {
+            let token = LinkRegistry::new_token();
+            context.links.insert_for(
+                token.clone(),
+                handle.downgrade(),
+                Target::Uploads(uploads),
+                crate::links::SESSION_LIFETIME,
+            );
+            sending.upload = Some(format!("/mail/{token}/upload"));
+            Some(sending)
+        }
+        (sending, _) => sending,
+    };
+    (handle, sending)
 }
 
 /// What the session can send, once the SMTP server's limit is known (asked while
@@ -222,6 +254,14 @@ impl SessionHandle {
     /// turn take about 4. Requests from the WebSocket still go between the ranges.
     pub async fn download_turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         self.downloads.clone().acquire_owned().await.ok()
+    }
+
+    /// A reference that does not keep the session alive.
+    pub fn downgrade(&self) -> WeakSession {
+        WeakSession {
+            calls: self.calls.downgrade(),
+            downloads: self.downloads.clone(),
+        }
     }
 
     /// Runs a request in the session and waits for its answer.
@@ -860,6 +900,14 @@ fn compose_sentence(problem: &ComposeError) -> String {
         ComposeError::UnknownIdentity(from) => {
             format!("{from} is not one of the addresses you can send from.")
         }
+        ComposeError::TooManyAttachments => format!(
+            "A message can carry at most {} files.",
+            crate::mail::compose::MAX_ATTACHMENTS
+        ),
+        ComposeError::BadAttachment(name) | ComposeError::UploadGone(name) => {
+            format!("{name} is no longer at hand. Remove it and attach it again.")
+        }
+        ComposeError::OriginalGone => "The message being forwarded is no longer on the server, so its attachments cannot go with it. Remove them to send the rest.".to_owned(),
     }
 }
 
@@ -924,7 +972,7 @@ fn submit_error(code: protocol::ErrorCode, problem: &SubmitError) -> WireError {
             error.refused = refused.iter().map(|(a, _)| a.clone()).collect();
             return error;
         }
-        SubmitError::Uncertain(_) => code.default_message().to_owned(),
+        SubmitError::Uncertain(_) | SubmitError::Spool(_) => code.default_message().to_owned(),
     };
     WireError::new(code, message)
 }

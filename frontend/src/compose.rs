@@ -402,6 +402,7 @@ mod tests {
                 folder: "INBOX".into(),
                 uid: 3,
                 kind: ComposeKind::ReplyAll,
+                uid_validity: None,
             }),
             ..Draft::default()
         };

@@ -1,6 +1,7 @@
 //! Postern's integration tests: the bridge against a real Dovecot, and the app in
 //! headless Chromium. One binary, one module per area.
 
+mod attachments;
 mod big_folder;
 mod bridge_imap;
 mod browser;

@@ -510,6 +510,7 @@ async fn an_account_without_smtp_is_for_reading_only() -> Result<()> {
                 folder: "INBOX".into(),
                 uid: 1,
                 kind: ComposeKind::Reply,
+                uid_validity: None,
             }),
             ..Draft::default()
         },

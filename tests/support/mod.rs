@@ -532,3 +532,89 @@ pub async fn http_get(url: &str) -> Result<HttpResponse> {
         body,
     })
 }
+
+/// A request with `method`, `headers` and a streamed `body`, answered and read
+/// to the end.
+pub async fn http_send<B>(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: B,
+) -> Result<HttpResponse>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<B>();
+    let mut request = hyper::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = tokio::time::timeout(DEADLINE * 3, client.request(request.body(body)?))
+        .await
+        .with_context(|| format!("no answer to {method} {url} in time"))??;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let body = response.into_body().collect().await?.to_bytes().to_vec();
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Uploads `content` as a file to attach, through the session's upload link
+/// (`Sending::upload`), as the app does: the answer, or the status and the
+/// bridge's sentence.
+pub async fn upload(
+    bridge: &Bridge,
+    link: &str,
+    name: &str,
+    content_type: &str,
+    content: Vec<u8>,
+) -> Result<std::result::Result<protocol::Uploaded, (u16, String)>> {
+    let url = format!(
+        "{}{link}?name={}",
+        bridge.origin(),
+        url_encode(name)
+    );
+    let origin = bridge.origin();
+    let response = http_send(
+        "POST",
+        &url,
+        &[("content-type", content_type), ("origin", &origin)],
+        http_body_util::Full::new(bytes::Bytes::from(content)),
+    )
+    .await?;
+    if response.status == 201 {
+        return Ok(Ok(serde_json::from_slice(&response.body)?));
+    }
+    Ok(Err((
+        response.status,
+        String::from_utf8_lossy(&response.body).trim().to_owned(),
+    )))
+}
+
+/// Percent-encoding for a query value: everything but unreserved characters.
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -11,7 +11,7 @@ use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::mime::{BodyPart, MimePart};
 pub use protocol::address_problem;
-use protocol::{Address, ComposeKind, Draft, Identity};
+use protocol::{Address, ComposeKind, Draft, DraftAttachment, Identity};
 
 /// Where flowed text wraps (RFC 3676 recommends lines of at most 78 characters).
 const FLOWED_WIDTH: usize = 76;
@@ -47,13 +47,22 @@ pub enum ComposeError {
     TooLong(&'static str),
     #[error("{0} is not one of this account's identities")]
     UnknownIdentity(String),
+    #[error("the message has more than {MAX_ATTACHMENTS} attachments")]
+    TooManyAttachments,
+    #[error("the attachment {0:?} names no file")]
+    BadAttachment(String),
+    #[error("the uploaded file {0:?} is no longer kept")]
+    UploadGone(String),
+    #[error("the forwarded message is no longer on the server")]
+    OriginalGone,
 }
 
 /// A message ready to submit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Built {
-    /// The message as submitted: no Bcc header.
-    pub message: Vec<u8>,
+    /// The message as submitted (no Bcc header): written bytes, and where each
+    /// attachment's base64 lines go, to be streamed in from where the file is.
+    pub pieces: Vec<Piece>,
     /// The `Bcc:` header line (CRLF-terminated) the Sent copy starts with, if any.
     pub bcc_header: Vec<u8>,
     /// With angle brackets, as in the header.
@@ -63,15 +72,17 @@ pub struct Built {
     pub recipients: Vec<String>,
 }
 
-impl Built {
-    /// The copy kept in Sent: the submitted message with its Bcc header.
-    pub fn sent_copy(&self) -> Vec<u8> {
-        let mut copy = Vec::with_capacity(self.bcc_header.len() + self.message.len());
-        copy.extend_from_slice(&self.bcc_header);
-        copy.extend_from_slice(&self.message);
-        copy
-    }
+/// A stretch of a built message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Bytes(Vec<u8>),
+    /// The body of the draft's attachment at this index, as base64 lines (CRLF
+    /// between them, none after the last).
+    Attachment(usize),
 }
+
+/// The most files one message may carry.
+pub const MAX_ATTACHMENTS: usize = 100;
 
 fn check_text(text: &str, field: &'static str, max: usize) -> Result<(), ComposeError> {
     if text.contains(['\r', '\n', '\0']) {
@@ -206,7 +217,32 @@ pub fn build(
         content_type = content_type.attribute("format", "flowed");
         flowed(&draft.text)
     };
-    builder = builder.body(MimePart::new(content_type, BodyPart::Text(text.into())));
+    let text = MimePart::new(content_type, BodyPart::Text(text.into()));
+    if draft.attachments.len() > MAX_ATTACHMENTS {
+        return Err(ComposeError::TooManyAttachments);
+    }
+    if draft.attachments.is_empty() {
+        builder = builder.body(text);
+    } else {
+        let mut parts = vec![text];
+        for (index, attachment) in draft.attachments.iter().enumerate() {
+            check_attachment(attachment, draft.source.is_some())?;
+            let name = file_name(&attachment.name);
+            // A marker where the file's lines go: NUL appears nowhere else in a
+            // built message, since no field may hold one.
+            let marker = format!("\0{index}\0").into_bytes();
+            parts.push(
+                MimePart::new(
+                    ContentType::new(attachment_type(&attachment.content_type))
+                        .attribute("name", name.clone()),
+                    BodyPart::Binary(marker.into()),
+                )
+                .attachment(name)
+                .transfer_encoding("base64"),
+            );
+        }
+        builder = builder.body(MimePart::new("multipart/mixed", parts));
+    }
     let mut message = builder
         .write_to_vec()
         .unwrap_or_else(|_| unreachable!("writing to a Vec cannot fail"));
@@ -220,12 +256,87 @@ pub fn build(
         mime_list(&draft.bcc).write_header(&mut bcc_header, 5);
     }
     Ok(Built {
-        message,
+        pieces: pieces(message),
         bcc_header,
         message_id: format!("<{bare_id}>"),
         from: from.email.clone(),
         recipients,
     })
+}
+
+/// The written message cut at its attachment markers (`\0index\0`).
+fn pieces(message: Vec<u8>) -> Vec<Piece> {
+    if !message.contains(&0) {
+        return vec![Piece::Bytes(message)];
+    }
+    message
+        .split(|b| *b == 0)
+        .enumerate()
+        .filter_map(|(i, stretch)| {
+            if i % 2 == 0 {
+                (!stretch.is_empty()).then(|| Piece::Bytes(stretch.to_vec()))
+            } else {
+                let index = std::str::from_utf8(stretch).ok()?.parse().ok()?;
+                Some(Piece::Attachment(index))
+            }
+        })
+        .collect()
+}
+
+fn check_attachment(attachment: &DraftAttachment, has_source: bool) -> Result<(), ComposeError> {
+    match (&attachment.upload, &attachment.part) {
+        (Some(id), None) if !id.is_empty() && id.len() <= 64 => Ok(()),
+        (None, Some(part))
+            if has_source && part.split('.').all(|n| !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            Ok(())
+        }
+        _ => Err(ComposeError::BadAttachment(attachment.name.clone())),
+    }
+}
+
+/// A file name that can be written into a header parameter: no control
+/// characters, quotes, backslashes or path separators; at most 200 characters;
+/// never empty.
+pub fn file_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '"' | '\\' | '/' | '\u{2028}' | '\u{2029}') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .take(200)
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.');
+    if cleaned.is_empty() {
+        "attachment".to_owned()
+    } else {
+        cleaned.to_owned()
+    }
+}
+
+/// The content type an attachment is written under: a plain `type/subtype`, else
+/// `application/octet-stream`. Multipart and message types cannot be base64, so
+/// they go as opaque files too.
+pub fn attachment_type(content_type: &str) -> String {
+    let lower = content_type.trim().to_ascii_lowercase();
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.len() <= 100
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    match lower.split_once('/') {
+        Some((kind, sub))
+            if token(kind) && token(sub) && kind != "multipart" && kind != "message" =>
+        {
+            lower
+        }
+        _ => "application/octet-stream".to_owned(),
+    }
 }
 
 /// The lines as typed, CRLF between them, trailing white space kept.
@@ -422,6 +533,66 @@ mod tests {
         }
     }
 
+    /// The message with `files` streamed in where its attachments go.
+    fn whole(built: &Built, files: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for piece in &built.pieces {
+            match piece {
+                Piece::Bytes(bytes) => out.extend_from_slice(bytes),
+                Piece::Attachment(i) => {
+                    let mut lines = crate::mail::spool::Base64Lines::default();
+                    lines.push(files[*i], &mut out);
+                    lines.finish(&mut out);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn attachments_are_parts_with_safe_names_and_their_bytes() {
+        use mail_parser::MimeHeaders;
+        let upload = |name: &str, content_type: &str| DraftAttachment {
+            name: name.into(),
+            content_type: content_type.into(),
+            size: 0,
+            upload: Some("u1".into()),
+            part: None,
+        };
+        let mut draft = draft();
+        draft.attachments = vec![
+            upload("Jahresabschluß 2024.pdf", "application/pdf"),
+            upload("evil\"\r\nBcc: x@y.test\u{0}.txt", "text/plain\r\nX: y"),
+            upload("../../etc/passwd", "multipart/mixed"),
+        ];
+        let files: [&[u8]; 3] = [&[0, 1, 2, 255, 254], b"hello", &[b'.'; 200]];
+        let built = build(&draft, &alice(), None, "<a@b.test>", 0).expect("builds");
+        let bytes = whole(&built, &files);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("\nBcc"), "{text}");
+        assert!(!text.contains("\nX: y"), "{text}");
+        let message = parsed(&bytes);
+        assert_eq!(message.attachment_count(), 3);
+        let names: Vec<_> = message.attachments().map(|a| a.attachment_name().unwrap_or_default().to_owned()).collect();
+        assert_eq!(names, ["Jahresabschluß 2024.pdf", "evil_Bcc: x@y.test_.txt", "_.._etc_passwd"]);
+        for (attachment, file) in message.attachments().zip(files) {
+            assert_eq!(attachment.contents(), file);
+        }
+        let types: Vec<_> = message
+            .attachments()
+            .map(|a| a.content_type().map(|t| format!("{}/{}", t.ctype(), t.subtype().unwrap_or_default())).unwrap_or_default())
+            .collect();
+        assert_eq!(types, ["application/pdf", "application/octet-stream", "application/octet-stream"]);
+        assert_eq!(message.body_text(0).as_deref(), Some("Hello Bob,\r\n\r\nsee you.\r\n"));
+        // A part of the forwarded message needs that message, and a section number.
+        draft.attachments = vec![DraftAttachment { part: Some("2".into()), upload: None, ..upload("a", "b/c") }];
+        assert_eq!(build(&draft, &alice(), None, "<a@b.test>", 0), Err(ComposeError::BadAttachment("a".into())));
+        draft.source = Some(protocol::DraftSource { folder: "INBOX".into(), uid: 1, kind: ComposeKind::Forward, uid_validity: None });
+        assert!(build(&draft, &alice(), None, "<a@b.test>", 0).is_ok());
+        draft.attachments[0].part = Some("2 BODY[]".into());
+        assert!(build(&draft, &alice(), None, "<a@b.test>", 0).is_err());
+    }
+
     fn parsed(bytes: &[u8]) -> mail_parser::Message<'_> {
         mail_parser::MessageParser::new()
             .parse(bytes)
@@ -438,11 +609,13 @@ mod tests {
             1_700_000_000,
         )
         .expect("builds");
-        let text = String::from_utf8_lossy(&built.message);
+        let bytes = whole(&built, &[]);
+        let text = String::from_utf8_lossy(&bytes);
         assert!(!text.to_ascii_lowercase().contains("bcc"), "{text}");
         assert!(!text.contains("carol"), "{text}");
         assert!(text.contains("format=\"flowed\""), "{text}");
-        let message = parsed(&built.message);
+        let bytes = whole(&built, &[]);
+        let message = parsed(&bytes);
         assert_eq!(message.subject(), Some("Grüße aus Köln"));
         assert_eq!(message.message_id(), Some("abc@example.test"));
         assert_eq!(
@@ -460,7 +633,7 @@ mod tests {
             built.recipients,
             vec!["bob@example.test", "carol@example.test"]
         );
-        let copy = built.sent_copy();
+        let copy = [built.bcc_header.clone(), whole(&built, &[])].concat();
         let copy = parsed(&copy);
         assert_eq!(
             copy.bcc().and_then(|a| a.first()).and_then(|a| a.address()),
@@ -479,7 +652,8 @@ mod tests {
             references: vec!["root@example.org".into()],
         };
         let built = build(&draft(), &alice(), Some(&parent), "<r@x.test>", 0).expect("builds");
-        let message = parsed(&built.message);
+        let bytes = whole(&built, &[]);
+        let message = parsed(&bytes);
         assert_eq!(message.in_reply_to().as_text(), Some("p@example.org"));
         let references: Vec<&str> = message
             .references()
@@ -523,7 +697,8 @@ mod tests {
         let mut tricky = draft();
         tricky.text = "line\r\n\r\nContent-Type: text/html\n.\n".into();
         let built = build(&tricky, &alice(), None, "<a@b.test>", 0).expect("builds");
-        let message = parsed(&built.message);
+        let bytes = whole(&built, &[]);
+        let message = parsed(&bytes);
         assert_eq!(message.parts.len(), 1);
     }
 

@@ -20,6 +20,7 @@ use super::message::parse_section;
 use super::namespace::{self, Namespaces};
 use super::news::{MAX_LISTED, News};
 use super::order::{self, MAX_SORT_LINE, MAX_SORTED, Order, SORT_COMMAND};
+use super::spool::{self, Spooled};
 use super::structure;
 use super::transport::{Bounded, Budget, connect_tcp, server_label, start_tls};
 use super::view::{self, Structure};
@@ -190,11 +191,21 @@ impl ImapSource {
         action: &'static str,
         run: impl AsyncFnOnce(&mut async_imap::Session<Stream>) -> Result<T, ImapError>,
     ) -> Result<T, MailError> {
+        self.step_within(action, UPSTREAM_DEADLINE, run).await
+    }
+
+    /// As [`ImapSource::step`], with a deadline of its own.
+    async fn step_within<T>(
+        &mut self,
+        action: &'static str,
+        deadline: Duration,
+        run: impl AsyncFnOnce(&mut async_imap::Session<Stream>) -> Result<T, ImapError>,
+    ) -> Result<T, MailError> {
         let Some(session) = self.session.as_mut().filter(|_| !self.broken) else {
             return Err(MailError::Closed);
         };
         self.budget.refill();
-        let result = timeout(UPSTREAM_DEADLINE, run(session)).await;
+        let result = timeout(deadline, run(session)).await;
         self.absorb_unsolicited();
         match result {
             Err(_) => {
@@ -916,7 +927,11 @@ impl MailSource for ImapSource {
         ))
     }
 
-    async fn save_sent(&mut self, message: &[u8]) -> Result<Option<String>, MailError> {
+    async fn save_sent(
+        &mut self,
+        head: &[u8],
+        message: &Spooled,
+    ) -> Result<Option<String>, MailError> {
         let sent = match self.sent_folder().await? {
             Some(sent) => sent,
             None => {
@@ -930,7 +945,8 @@ impl MailSource for ImapSource {
                     .ok_or(MailError::Refused("create the Sent folder"))?
             }
         };
-        self.append(&sent, "(\\Seen)", message).await?;
+        self.append(&sent, "(\\Seen)", head, message, "keep a copy in Sent")
+            .await?;
         Ok(Some(sent))
     }
 
@@ -1507,24 +1523,92 @@ impl ImapSource {
             .map(|f| f.id))
     }
 
-    /// Stores `message` in `folder` with `flags`, as one literal.
-    async fn append(&mut self, folder: &str, flags: &str, message: &[u8]) -> Result<(), MailError> {
+    /// Stores `head` then `message` in `folder` with `flags`, as one literal
+    /// streamed from the spool file; `doing` says what a refusal refused. The new
+    /// message's UID, where the server says (UIDPLUS).
+    async fn append(
+        &mut self,
+        folder: &str,
+        flags: &str,
+        head: &[u8],
+        message: &Spooled,
+        doing: &'static str,
+    ) -> Result<Option<u32>, MailError> {
+        use async_imap::imap_proto::rfc4315::UidSetMember;
+        use async_imap::imap_proto::{ResponseCode, Status};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         check_command_text(folder, "folder name")?;
-        match self
-            .step("APPEND", async |s| {
-                s.append(folder, Some(flags), None, message).await
+        let size = head.len() as u64 + message.len();
+        let mut reader = message.reader()?;
+        let line = format!("APPEND {} {flags} {{{size}}}", quoted(folder));
+        // Handing over the message gets a second per 256 KiB on top of the deadline.
+        let deadline = UPSTREAM_DEADLINE + Duration::from_secs(size / (256 * 1024));
+        let (outcome, others) = self
+            .step_within("APPEND", deadline, async move |s| {
+                let tag = s.run_command(&line).await?;
+                let mut others = Vec::new();
+                let done = |response: &Response<'_>| match response {
+                    Response::Done {
+                        tag: done,
+                        status,
+                        outcome,
+                    } if *done == tag => Some(match status {
+                        Status::Ok => Ok(match &outcome.code {
+                            Some(ResponseCode::AppendUid(_, uids)) => match uids.as_slice() {
+                                [UidSetMember::Uid(uid)] => Some(*uid),
+                                _ => None,
+                            },
+                            _ => None,
+                        }),
+                        _ => Err(Refusal::from_outcome(
+                            outcome.code.as_ref(),
+                            outcome.information.as_deref(),
+                        )),
+                    }),
+                    _ => None,
+                };
+                loop {
+                    let Some(response) = s.read_response().await? else {
+                        return Err(ImapError::ConnectionLost);
+                    };
+                    if matches!(response.parsed(), Response::Continue { .. }) {
+                        break;
+                    }
+                    if let Some(outcome) = done(response.parsed()) {
+                        return Ok((outcome, others));
+                    }
+                    others.push(response);
+                }
+                let stream = s.get_mut();
+                stream.write_all(head).await?;
+                let mut chunk = vec![0; spool::CHUNK];
+                loop {
+                    let n = reader.read(&mut chunk).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    stream.write_all(&chunk[..n]).await?;
+                }
+                stream.write_all(b"\r\n").await?;
+                stream.flush().await?;
+                loop {
+                    let Some(response) = s.read_response().await? else {
+                        return Err(ImapError::ConnectionLost);
+                    };
+                    if let Some(outcome) = done(response.parsed()) {
+                        return Ok((outcome, others));
+                    }
+                    others.push(response);
+                }
             })
-            .await
-        {
-            Err(MailError::Imap {
-                source: ImapError::No(text) | ImapError::Bad(text),
-                ..
-            }) => Err(MailError::Rejected {
-                doing: "keep a copy in Sent",
-                refusal: Refusal::from_text(&text),
-            }),
-            other => other,
+            .await?;
+        for response in &others {
+            self.absorb(response.parsed());
         }
+        outcome.map_err(|refusal| {
+            tracing::info!(%refusal, "the mail server refused APPEND");
+            MailError::Rejected { doing, refusal }
+        })
     }
 
     /// Every folder the server lists (`LIST "" "*"`).

@@ -17,6 +17,7 @@ mod order;
 mod pop3;
 mod sanitize;
 pub mod smtp;
+pub mod spool;
 mod store;
 mod structure;
 mod transport;
@@ -30,6 +31,7 @@ pub use decode::StreamDecoder;
 pub use imap::ImapSource;
 pub use pop3::{Maildrops, Pop3Source};
 pub use sanitize::Links;
+pub use spool::Spooled;
 pub use store::Store;
 pub use structure::Encoding;
 
@@ -261,11 +263,12 @@ pub trait MailSource: Send + 'static {
 
     fn is_broken(&self) -> bool;
 
-    /// Keeps `message`, just sent, in the Sent folder (created if there is none)
-    /// as read; returns the folder, or `None` where the source has no folders.
+    /// Keeps `head` followed by `message`, just sent, in the Sent folder (created
+    /// if there is none) as read; returns the folder, or `None` where the source has no folders.
     fn save_sent(
         &mut self,
-        message: &[u8],
+        head: &[u8],
+        message: &Spooled,
     ) -> impl Future<Output = Result<Option<String>, MailError>> + Send;
 
     /// Whether the server files sent mail into Sent itself (Gmail does).
@@ -385,6 +388,7 @@ impl MailError {
                 | smtp::SubmitError::MessageRefused(_) => ErrorCode::SendRefused,
                 smtp::SubmitError::RecipientsRefused { .. } => ErrorCode::RecipientRefused,
                 smtp::SubmitError::Uncertain(_) => ErrorCode::SendUncertain,
+                smtp::SubmitError::Spool(_) => ErrorCode::Internal,
             },
             MailError::Imap { source, .. } => match source {
                 async_imap::error::Error::Io(_) | async_imap::error::Error::ConnectionLost => {

@@ -18,7 +18,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 /// An SMTP connection over TLS.
 type TlsClient = SmtpClient<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
 
-use super::UPSTREAM_DEADLINE;
+use super::spool::{self, Spooled};
+use super::{MailError, UPSTREAM_DEADLINE};
 use crate::config::{Security, Server};
 
 /// Extra time allowed for handing over the message, per 256 KiB of it.
@@ -118,6 +119,8 @@ pub enum SubmitError {
     Uncertain(#[source] mail_send::Error),
     #[error("the SMTP server broke off before the message was sent")]
     Broken(#[source] mail_send::Error),
+    #[error("the message could not be read back from its spool file")]
+    Spool(#[source] Box<MailError>),
 }
 
 /// What the SMTP server accepted.
@@ -139,7 +142,7 @@ pub async fn submit(
     password: &str,
     from: &str,
     recipients: &[String],
-    message: &[u8],
+    message: &Spooled,
 ) -> Result<Submitted, SubmitError> {
     let (mut client, capabilities) = greet(server, tls, helo, UPSTREAM_DEADLINE)
         .await
@@ -155,7 +158,7 @@ pub async fn submit(
             }
             other => SubmitError::Broken(other),
         })?;
-    let size = message.len() as u64;
+    let size = message.len();
     if size_limit > 0 && size > size_limit {
         return Err(SubmitError::TooLarge {
             size,
@@ -219,8 +222,11 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
     client: &mut SmtpClient<T>,
     from: &str,
     recipients: &[String],
-    message: &[u8],
+    message: &Spooled,
 ) -> Result<Vec<String>, SubmitError> {
+    let mut reader = message
+        .reader()
+        .map_err(|e| SubmitError::Spool(Box::new(e)))?;
     let mut parameters = Parameters::new();
     parameters.add(("SIZE".to_owned(), message.len().to_string()));
     client
@@ -266,7 +272,7 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
     // From here on, a break leaves the outcome unknown.
     let allowed = UPSTREAM_DEADLINE + PER_QUARTER_MIB * (message.len() / (256 * 1024)) as u32;
     let answer = tokio::time::timeout(allowed, async {
-        write_data(&mut client.stream, message)
+        write_data(&mut client.stream, &mut reader)
             .await
             .map_err(mail_send::Error::Io)?;
         client.read().await
@@ -282,20 +288,29 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
     Ok(accepted)
 }
 
-/// Writes `message` as DATA: dot-stuffed, its last line ended, then the lone dot.
-async fn write_data<W: AsyncWrite + Unpin>(stream: &mut W, message: &[u8]) -> std::io::Result<()> {
-    use tokio::io::AsyncWriteExt;
+/// Writes the message from `reader` as DATA: dot-stuffed, its last line ended,
+/// then the lone dot.
+async fn write_data<W: AsyncWrite + Unpin>(
+    stream: &mut W,
+    reader: &mut (impl AsyncRead + Unpin),
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stuffer = DotStuffer::default();
-    let mut out = Vec::with_capacity(64 * 1024 + 64);
-    let mut chunks = message.chunks(64 * 1024).peekable();
-    while let Some(chunk) = chunks.next() {
-        out.clear();
-        stuffer.push(chunk, &mut out);
-        if chunks.peek().is_some() {
-            stream.write_all(&out).await?;
+    let mut chunk = vec![0; spool::CHUNK];
+    let mut out = Vec::with_capacity(2 * spool::CHUNK);
+    loop {
+        let n = reader.read(&mut chunk).await?;
+        if n == 0 {
+            break;
         }
+        // Each piece goes out once the next is known to exist, so that the end of
+        // the message leaves with its last piece, in one write.
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
+        stuffer.push(&chunk[..n], &mut out);
     }
-    // The end of the message goes out with its last piece, in one write.
     stuffer.finish(&mut out);
     stream.write_all(&out).await?;
     stream.flush().await

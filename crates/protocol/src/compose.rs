@@ -32,6 +32,43 @@ pub struct Draft {
     /// headers from the server and marks it answered or forwarded once sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<DraftSource>,
+    /// Files that go with the message, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<DraftAttachment>,
+}
+
+/// A file attached to a draft: one the browser uploaded (`upload`), or a part of
+/// the message the draft forwards (`part`, a section number of `source`), which
+/// the bridge reads from the mail server without the browser fetching it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftAttachment {
+    pub name: String,
+    /// Lowercase `type/subtype`.
+    pub content_type: String,
+    /// Decoded size in bytes (for a part, as its structure estimates it).
+    pub size: u64,
+    /// The id the upload route answered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
+}
+
+/// What the upload route (`Sending::upload`) answers for a file it has taken in
+/// whole. The body of a refusal is a sentence for people instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uploaded {
+    pub id: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
+/// How much bigger a file gets in a message: base64 writes 3 bytes as 4 and ends
+/// every 76 characters with CRLF, plus room for the part's headers.
+pub fn encoded_size(size: u64) -> u64 {
+    let chars = size.div_ceil(3) * 4;
+    chars + chars.div_ceil(76) * 2 + 400
 }
 
 /// The message a draft answers or forwards.
@@ -40,6 +77,10 @@ pub struct DraftSource {
     pub folder: String,
     pub uid: u32,
     pub kind: ComposeKind,
+    /// The folder's UIDVALIDITY when the compose began, as the bridge said: a
+    /// folder recreated since then holds other messages under the same UIDs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid_validity: Option<u32>,
 }
 
 /// How a draft relates to the message it starts from.
@@ -78,6 +119,11 @@ pub struct Sending {
     pub identities: Vec<Identity>,
     /// The largest message, encoded, that may be sent, in bytes.
     pub max_message_bytes: u64,
+    /// Where files are uploaded for attaching: `POST {upload}?name=…` with the
+    /// file as the body (`DELETE {upload}/{id}` lets one go). The path carries a
+    /// token bound to the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<String>,
 }
 
 /// An address the person sends as.

@@ -35,6 +35,7 @@
 //! {"id":18,"type":"export_mailbox","folder":"INBOX","delete_after":true}
 //! {"id":19,"type":"start_compose","folder":"INBOX","uid":3,"kind":"reply_all"}
 //! {"id":20,"type":"send_message","draft":{"to":[{"name":"Bob","email":"bob@example.org"}],"bcc":[{"name":null,"email":"carol@example.org"}],"subject":"Re: Lunch?","text":"Noon is fine.\n\n> At noon?","source":{"folder":"INBOX","uid":3,"kind":"reply"}}}
+//! {"id":22,"type":"send_message","draft":{"to":[{"name":null,"email":"bob@example.org"}],"subject":"Fwd: Plans","text":"See below.","source":{"folder":"INBOX","uid":3,"kind":"forward"},"attachments":[{"name":"plan.pdf","content_type":"application/pdf","size":48213,"part":"2"},{"name":"Grüße.txt","content_type":"text/plain","size":12,"upload":"u4"}]}}
 //! {"id":5,"type":"sign_out"}
 //! ```
 //!
@@ -44,7 +45,7 @@
 //! {"type":"hello","accounts":["Work","Home"],"pop3":["Home"],"imap":["Work"]}
 //! {"type":"reply","id":1,"reply":{"type":"signed_in","account":"Example","user":"alice"}}
 //! {"type":"reply","id":17,"reply":{"type":"signed_in","account":"Home","user":"alice","protocol":"pop3"}}
-//! {"type":"reply","id":21,"reply":{"type":"signed_in","account":"Example","user":"alice","sending":{"identities":[{"name":"Alice","email":"alice@example.org"}],"max_message_bytes":26214400}}}
+//! {"type":"reply","id":21,"reply":{"type":"signed_in","account":"Example","user":"alice","sending":{"identities":[{"name":"Alice","email":"alice@example.org"}],"max_message_bytes":26214400,"upload":"/mail/Pq7…/upload"}}}
 //! {"type":"reply","id":2,"reply":{"type":"folders","folders":[{"id":"INBOX","name":"Inbox","parent":null,"depth":0,"role":"inbox","selectable":true,"subscribed":true,"total":3,"unread":1},{"id":"Lists/Rust","name":"Rust","parent":"Lists","depth":1,"role":null,"selectable":true,"subscribed":false,"total":0,"unread":0}]}}
 //! {"type":"reply","id":19,"reply":{"type":"folders","folders":[{"id":"INBOX","name":"Inbox","parent":null,"depth":0,"role":"inbox","selectable":true,"subscribed":true,"total":3,"unread":1},{"id":"INBOX.Receipts","name":"Receipts","parent":null,"depth":0,"role":null,"selectable":true,"subscribed":true,"total":0,"unread":0},{"id":"Public.News","name":"News","parent":null,"depth":0,"role":null,"selectable":true,"subscribed":false,"total":7,"unread":7,"namespace":"shared","read_only":true}]}}
 //! {"type":"reply","id":3,"reply":{"type":"folder_opened","folder":"INBOX","uid_validity":1700000000,"total":3,"unread":1,"offset":0,"messages":[{"uid":3,"from":[{"name":"Bob","email":"bob@example.org"}],"to":[{"name":null,"email":"alice@example.org"}],"subject":"Lunch?","date":1700000000,"flags":["flagged",{"keyword":"$label1"}],"size":2048,"has_attachments":false}]}}
@@ -73,7 +74,10 @@ mod message;
 
 use serde::{Deserialize, Serialize};
 
-pub use compose::{ComposeKind, Draft, DraftSource, Identity, Quote, Sending, address_problem};
+pub use compose::{
+    ComposeKind, Draft, DraftAttachment, DraftSource, Identity, Quote, Sending, Uploaded,
+    address_problem, encoded_size,
+};
 pub use message::{Body, BodyContent, MessageFlags, MessageView, Note, Part, PartRole};
 
 /// Chosen by the browser, unique per connection; echoed in the answer.
