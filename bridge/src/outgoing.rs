@@ -359,9 +359,10 @@ impl Outgoing {
                         limit,
                     };
                     if let Some(id) = &attachment.upload {
-                        let upload = self.uploads.get(id).ok_or_else(|| {
-                            ComposeError::UploadGone(attachment.name.clone())
-                        })?;
+                        let upload = self
+                            .uploads
+                            .get(id)
+                            .ok_or_else(|| ComposeError::UploadGone(attachment.name.clone()))?;
                         let mut reader = upload.reader().map_err(MailError::Spool)?;
                         let mut chunk = vec![0; CHUNK];
                         loop {

@@ -156,7 +156,10 @@ async fn remove(
     headers: HeaderMap,
 ) -> Response {
     let Some(uploads) = uploads_of(&state, &token) else {
-        return plain(StatusCode::NOT_FOUND, "This upload link has expired.".into());
+        return plain(
+            StatusCode::NOT_FOUND,
+            "This upload link has expired.".into(),
+        );
     };
     if !same_origin(&headers, &state.config.public_origin) {
         return plain(StatusCode::FORBIDDEN, "Not from Postern.".into());
@@ -182,15 +185,15 @@ fn same_origin(headers: &HeaderMap, origin: &str) -> bool {
 
 fn refusal(refused: &Refused) -> Response {
     let text = match refused {
-        Refused::TooLarge { limit } => format!(
+        Refused::FileTooLarge { limit } => format!(
             "This file is larger than the {} MB a message may be.",
             limit / (1 << 20)
         ),
-        Refused::TooMuch => {
+        Refused::OverTwiceTheLimit => {
             "The files attached together are larger than a message may be. Remove one first."
                 .to_owned()
         }
-        Refused::TooMany => "Too many files are attached. Remove one first.".to_owned(),
+        Refused::ManyFiles => "Too many files are attached. Remove one first.".to_owned(),
     };
     plain(StatusCode::PAYLOAD_TOO_LARGE, text)
 }

@@ -67,11 +67,11 @@ impl Upload {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
     #[error("the file is larger than the largest message")]
-    TooLarge { limit: u64 },
+    FileTooLarge { limit: u64 },
     #[error("the uploaded files together are too large")]
-    TooMuch,
+    OverTwiceTheLimit,
     #[error("too many files are kept")]
-    TooMany,
+    ManyFiles,
 }
 
 impl Uploads {
@@ -88,15 +88,15 @@ impl Uploads {
     pub fn check(&self, size: u64) -> Result<(), Refused> {
         let limit = self.limit();
         if size > limit {
-            return Err(Refused::TooLarge { limit });
+            return Err(Refused::FileTooLarge { limit });
         }
         let files = self.lock();
         if files.len() >= MAX_FILES {
-            return Err(Refused::TooMany);
+            return Err(Refused::ManyFiles);
         }
         let kept: u64 = files.values().map(|f| f.size).sum();
         if kept + size > limit.saturating_mul(2) {
-            return Err(Refused::TooMuch);
+            return Err(Refused::OverTwiceTheLimit);
         }
         Ok(())
     }
@@ -141,11 +141,11 @@ mod tests {
         uploads.set_limit(100);
         assert_eq!(
             uploads.insert(upload(101)),
-            Err(Refused::TooLarge { limit: 100 })
+            Err(Refused::FileTooLarge { limit: 100 })
         );
         let first = uploads.insert(upload(100)).expect("fits");
         let _second = uploads.insert(upload(100)).expect("fits beside");
-        assert_eq!(uploads.insert(upload(1)), Err(Refused::TooMuch));
+        assert_eq!(uploads.insert(upload(1)), Err(Refused::OverTwiceTheLimit));
         assert!(uploads.remove(&first));
         assert!(!uploads.remove(&first));
         assert!(uploads.get(&first).is_none());

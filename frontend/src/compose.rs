@@ -2,7 +2,10 @@
 //! what is typed or pasted, the text a reply or forward starts with, and what must
 //! be settled before sending. Plain data and functions, unit-tested natively.
 
-use protocol::{Address, ComposeKind, Draft, DraftSource, Quote, address_problem};
+use protocol::{
+    Address, ComposeKind, Draft, DraftAttachment, DraftSource, Quote, Uploaded, address_problem,
+    encoded_size,
+};
 
 /// One of the three recipient fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +39,27 @@ impl Recipient {
     }
 }
 
+/// A file in the form: uploading, ready to send, or failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChip {
+    /// Stable while the form is open, for the page to find it by.
+    pub key: u32,
+    pub name: String,
+    pub size: u64,
+    pub state: FileState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileState {
+    /// How many bytes have gone up so far.
+    Uploading(u64),
+    Ready(DraftAttachment),
+    Failed(String),
+}
+
+/// Room the message's own headers and text part take, beyond the text.
+const MESSAGE_OVERHEAD: u64 = 4096;
+
 /// The compose form's content.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ComposeForm {
@@ -52,6 +76,10 @@ pub struct ComposeForm {
     pub text: String,
     pub no_wrap: bool,
     pub source: Option<DraftSource>,
+    /// The files attached, in order.
+    pub files: Vec<FileChip>,
+    /// The key the next file gets.
+    pub next_file: u32,
     /// A send is under way.
     pub sending: bool,
     /// Why the last send failed.
@@ -65,7 +93,20 @@ impl ComposeForm {
         let kind = draft.source.as_ref().map(|s| s.kind);
         let chips = |list: Vec<Address>| list.into_iter().map(Recipient::new).collect::<Vec<_>>();
         let copies = !draft.cc.is_empty() || !draft.bcc.is_empty();
+        let files: Vec<FileChip> = draft
+            .attachments
+            .into_iter()
+            .zip(0..)
+            .map(|(attachment, key)| FileChip {
+                key,
+                name: attachment.name.clone(),
+                size: attachment.size,
+                state: FileState::Ready(attachment),
+            })
+            .collect();
         ComposeForm {
+            next_file: files.len() as u32,
+            files,
             from: draft.from,
             to: chips(draft.to),
             cc: chips(draft.cc),
@@ -154,6 +195,88 @@ impl ComposeForm {
         }
     }
 
+    /// How large the message would be, encoded, as far as the form can tell.
+    pub fn estimated_size(&self) -> u64 {
+        let text = self.text.len() as u64;
+        MESSAGE_OVERHEAD
+            + text
+            + text / 3
+            + self.files.iter().map(|f| encoded_size(f.size)).sum::<u64>()
+    }
+
+    /// Adds a file about to be uploaded, unless it would take the message over
+    /// `limit` bytes encoded (then: why, for people). Its key, to follow it by.
+    pub fn add_file(&mut self, name: &str, size: u64, limit: u64) -> Result<u32, String> {
+        let after = self.estimated_size() + encoded_size(size);
+        if after > limit {
+            let mb = |bytes: u64| bytes.div_ceil(1 << 20);
+            return Err(if self.files.is_empty() {
+                format!(
+                    "{name} is {} MB, and messages may be at most {} MB once encoded. It was not attached.",
+                    mb(size),
+                    limit >> 20
+                )
+            } else {
+                format!(
+                    "{name} ({} MB) would take the message over the {} MB a message may be. It was not attached.",
+                    mb(size),
+                    limit >> 20
+                )
+            });
+        }
+        let key = self.next_file;
+        self.next_file += 1;
+        self.files.push(FileChip {
+            key,
+            name: name.to_owned(),
+            size,
+            state: FileState::Uploading(0),
+        });
+        Ok(key)
+    }
+
+    fn file_mut(&mut self, key: u32) -> Option<&mut FileChip> {
+        self.files.iter_mut().find(|f| f.key == key)
+    }
+
+    pub fn upload_progress(&mut self, key: u32, sent: u64) {
+        if let Some(file) = self.file_mut(key)
+            && matches!(file.state, FileState::Uploading(_))
+        {
+            file.state = FileState::Uploading(sent);
+        }
+    }
+
+    /// The bridge has the file whole.
+    pub fn uploaded(&mut self, key: u32, uploaded: Uploaded) {
+        if let Some(file) = self.file_mut(key) {
+            file.name.clone_from(&uploaded.name);
+            file.size = uploaded.size;
+            file.state = FileState::Ready(DraftAttachment {
+                name: uploaded.name,
+                content_type: uploaded.content_type,
+                size: uploaded.size,
+                upload: Some(uploaded.id),
+                part: None,
+            });
+        }
+    }
+
+    pub fn upload_failed(&mut self, key: u32, reason: String) {
+        if let Some(file) = self.file_mut(key) {
+            file.state = FileState::Failed(reason);
+        }
+    }
+
+    /// Takes a file out; the id of its upload, for the bridge to let go of.
+    pub fn remove_file(&mut self, key: u32) -> Option<String> {
+        let at = self.files.iter().position(|f| f.key == key)?;
+        match self.files.remove(at).state {
+            FileState::Ready(attachment) => attachment.upload,
+            _ => None,
+        }
+    }
+
     /// What stops sending: no recipient, or recipients that cannot be sent to.
     pub fn problems(&self) -> Vec<String> {
         let all = || self.to.iter().chain(&self.cc).chain(&self.bcc);
@@ -167,6 +290,20 @@ impl ComposeForm {
         if all().next().is_none() {
             problems.push("Add at least one recipient.".to_owned());
         }
+        for file in &self.files {
+            match file.state {
+                FileState::Uploading(_) => {
+                    problems.push(format!("{} is still uploading.", file.name));
+                }
+                FileState::Failed(_) => {
+                    problems.push(format!(
+                        "{} did not upload: remove it or attach it again.",
+                        file.name
+                    ));
+                }
+                FileState::Ready(_) => {}
+            }
+        }
         problems
     }
 
@@ -178,6 +315,7 @@ impl ComposeForm {
             && self.typing.iter().all(|t| t.trim().is_empty())
             && self.subject.trim().is_empty()
             && self.text.trim().is_empty()
+            && self.files.is_empty()
     }
 
     /// The draft to send.
@@ -192,6 +330,14 @@ impl ComposeForm {
             text: self.text.clone(),
             no_wrap: self.no_wrap,
             source: self.source.clone(),
+            attachments: self
+                .files
+                .iter()
+                .filter_map(|f| match &f.state {
+                    FileState::Ready(attachment) => Some(attachment.clone()),
+                    _ => None,
+                })
+                .collect(),
         }
     }
 }
@@ -330,6 +476,55 @@ mod tests {
             name: name.map(str::to_owned),
             email: email.to_owned(),
         }
+    }
+
+    #[test]
+    fn files_are_held_to_the_limit_before_upload_and_sent_once_ready() {
+        let mut form = ComposeForm::default();
+        let limit = 10 << 20;
+        let error = form
+            .add_file("big.iso", 8 << 20, limit)
+            .expect_err("over, encoded");
+        assert!(
+            error.contains("big.iso is 8 MB") && error.contains("10 MB"),
+            "{error}"
+        );
+        let first = form.add_file("a.pdf", 3 << 20, limit).expect("fits");
+        let error = form
+            .add_file("b.pdf", 5 << 20, limit)
+            .expect_err("not beside it");
+        assert!(error.contains("would take the message over"), "{error}");
+        assert!(!form.is_blank());
+        form.upload_progress(first, 1000);
+        assert_eq!(form.files[0].state, FileState::Uploading(1000));
+        assert_eq!(
+            form.problems().last().map(String::as_str),
+            Some("a.pdf is still uploading.")
+        );
+        form.uploaded(
+            first,
+            Uploaded {
+                id: "u1".into(),
+                name: "a.pdf".into(),
+                content_type: "application/pdf".into(),
+                size: 3 << 20,
+            },
+        );
+        form.to
+            .push(Recipient::new(address(None, "bob@example.org")));
+        assert!(form.problems().is_empty());
+        assert_eq!(form.draft().attachments[0].upload.as_deref(), Some("u1"));
+        let second = form.add_file("c.txt", 10, limit).expect("fits");
+        form.upload_failed(second, "cut".into());
+        assert_eq!(form.problems().len(), 1);
+        assert_eq!(
+            form.draft().attachments.len(),
+            1,
+            "only ready files are sent"
+        );
+        assert_eq!(form.remove_file(second), None);
+        assert_eq!(form.remove_file(first).as_deref(), Some("u1"));
+        assert!(form.draft().attachments.is_empty());
     }
 
     #[test]

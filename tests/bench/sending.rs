@@ -102,6 +102,16 @@ pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
         with_copy_times.push(start.elapsed());
     }
     outbox.logout().await?;
+
+    let big = with_attachment(
+        &process,
+        &dovecot,
+        &postfix,
+        &sender,
+        &mut inbox,
+        &mut arrived,
+    )
+    .await?;
     inbox.logout().await?;
     drop(client);
     drop(process);
@@ -149,7 +159,143 @@ pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
         bytes as u64,
         "the reply (the request goes the other way)",
     );
+    let through = report.times(
+        s,
+        "10 MB attachment: upload, Send, to the INBOX, bridge",
+        "send_10mb_to_inbox_bridge_ms",
+        &big.bridge,
+        false,
+    );
+    let with_copy = report.times(
+        s,
+        "direct: the same message by SMTP, then APPEND to Sent",
+        "send_10mb_and_append_direct_ms",
+        &big.direct,
+        false,
+    );
+    report.ratio(s, "ratio, bridge / direct (10 MB)", &through, &with_copy);
+    report.kib(
+        s,
+        "bridge memory growth, uploading and sending 10 MB",
+        "send_10mb_rss_growth_kib",
+        big.growth_kib,
+        "peak over idle, read every 5 ms; the file and message stay on disk".to_owned(),
+    );
     Ok(())
+}
+
+const FILE: u32 = 10 << 20;
+const FILE_RUNS: usize = 5;
+
+struct Big {
+    bridge: Vec<Duration>,
+    direct: Vec<Duration>,
+    growth_kib: u64,
+}
+
+/// A 10 MB file uploaded over HTTP and sent, from the upload's start to the
+/// recipient's INBOX, against a direct client sending the same message and
+/// appending its Sent copy; and the bridge's peak memory meanwhile.
+async fn with_attachment(
+    process: &BridgeProcess,
+    dovecot: &Dovecot,
+    postfix: &Postfix,
+    sender: &User,
+    inbox: &mut maildev::ImapSession,
+    arrived: &mut u32,
+) -> Result<Big> {
+    eprintln!("==> sending: a 10 MB attachment, {FILE_RUNS} times each way");
+    let mut client = process.bridge.connect().await?;
+    let reply = client.sign_in(Some("Bench"), sender).await??;
+    let Reply::SignedIn {
+        sending: Some(protocol::Sending {
+            upload: Some(link), ..
+        }),
+        ..
+    } = reply
+    else {
+        bail!("no upload link in {reply:?}");
+    };
+    let content = maildev::sample::noise(FILE);
+    let mut bridge = Vec::new();
+    let mut growth_kib = 0;
+    for i in 0..FILE_RUNS {
+        let idle = crate::rss_kib(process.pid)?;
+        let sampler = crate::PeakRss::start(process.pid, idle);
+        let start = Instant::now();
+        let uploaded = tests::upload(
+            &process.bridge,
+            &link,
+            "report.bin",
+            "application/octet-stream",
+            content.clone(),
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("upload refused: {e:?}"))?;
+        let draft = Draft {
+            to: vec![Address {
+                name: None,
+                email: format!("reader@{}", maildev::DOMAIN),
+            }],
+            subject: format!("Bench file {i}"),
+            text: "The file.".into(),
+            attachments: vec![protocol::DraftAttachment {
+                name: uploaded.name,
+                content_type: uploaded.content_type,
+                size: uploaded.size,
+                upload: Some(uploaded.id),
+                part: None,
+            }],
+            ..Draft::default()
+        };
+        client
+            .ok(Request::SendMessage {
+                draft: Box::new(draft),
+            })
+            .await?;
+        *arrived += 1;
+        wait_for(inbox, *arrived).await?;
+        bridge.push(start.elapsed());
+        growth_kib = growth_kib.max(sampler.stop().await?.saturating_sub(idle));
+    }
+    let raw = last_message(dovecot, &User::new("reader", "reader-password")).await?;
+    let tls = Arc::new(dovecot.ca().client_config()?);
+    let mut outbox = dovecot.imap(sender).await?;
+    let mut direct = Vec::new();
+    for _ in 0..FILE_RUNS {
+        let start = Instant::now();
+        let mut smtp = mail_send::SmtpClientBuilder::new_with_tls_connector(
+            "localhost",
+            postfix.submission_port,
+            tokio_rustls::TlsConnector::from(tls.clone()),
+        )
+        .implicit_tls(false)
+        .helo_host("localhost")
+        .credentials(mail_send::Credentials::new(
+            sender.name.as_str(),
+            sender.password.as_str(),
+        ))
+        .connect()
+        .await?;
+        let _ = smtp.stream.get_ref().0.set_nodelay(true);
+        let message = mail_send::smtp::message::Message::new(
+            format!("writer@{}", maildev::DOMAIN),
+            [format!("reader@{}", maildev::DOMAIN)],
+            raw.as_slice(),
+        );
+        smtp.send(message).await?;
+        let _ = smtp.quit().await;
+        *arrived += 1;
+        wait_for(inbox, *arrived).await?;
+        outbox.append("Sent", Some("(\\Seen)"), None, &raw).await?;
+        direct.push(start.elapsed());
+    }
+    outbox.logout().await?;
+    Ok(Big {
+        bridge,
+        direct,
+        growth_kib,
+    })
 }
 
 /// Waits until the INBOX holds `count` messages (every 2 ms, for at most 30 s).

@@ -4,8 +4,8 @@
 //! bridge whose memory stays far below its size.
 
 use anyhow::{Context, Result, bail, ensure};
-use maildev::sample;
 use mail_parser::MimeHeaders;
+use maildev::sample;
 use protocol::{ComposeKind, Draft, DraftAttachment, ErrorCode, Reply, Request, Uploaded};
 use tests::{AccountSpec, Bridge, User, WsClient, upload};
 
@@ -69,12 +69,17 @@ fn files(raw: &[u8]) -> Result<Vec<(String, String, Vec<u8>)>> {
 #[tokio::test]
 async fn uploaded_files_arrive_byte_for_byte_under_their_names() -> Result<()> {
     let mail = Mail::start()?;
-    let (bridge, mut client, link) =
-        signed_in_with_upload(mail.account(), &mail.alice).await?;
+    let (bridge, mut client, link) = signed_in_with_upload(mail.account(), &mail.alice).await?;
     let binary = sample::noise(300_000);
-    let pdf = upload(&bridge, &link, "Jahresabschluß 2024.pdf", "application/pdf", binary.clone())
-        .await?
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let pdf = upload(
+        &bridge,
+        &link,
+        "Jahresabschluß 2024.pdf",
+        "application/pdf",
+        binary.clone(),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     assert_eq!(pdf.size, 300_000);
     assert_eq!(pdf.name, "Jahresabschluß 2024.pdf");
     // A hostile name cannot reach the message's structure; the type is read
@@ -136,9 +141,15 @@ async fn uploaded_files_arrive_byte_for_byte_under_their_names() -> Result<()> {
     assert_eq!(files(&sent[0].0)?, files(raw)?);
 
     // Sent files are let go; so is a removed one.
-    let again = send(&mut client, draft).await?.expect_err("the files are gone");
+    let again = send(&mut client, draft)
+        .await?
+        .expect_err("the files are gone");
     assert_eq!(again.code, ErrorCode::BadRequest);
-    assert!(again.message.contains("no longer at hand"), "{}", again.message);
+    assert!(
+        again.message.contains("no longer at hand"),
+        "{}",
+        again.message
+    );
     let draft = Draft {
         to: vec![to("bob@example.test")],
         subject: "Removed".into(),
@@ -170,8 +181,7 @@ async fn a_forward_carries_the_originals_files_from_the_server() -> Result<()> {
     );
     mail.append(&mail.alice, "INBOX", &String::from_utf8(original)?)
         .await?;
-    let (_bridge, mut client, _) =
-        signed_in_with_upload(mail.account(), &mail.alice).await?;
+    let (_bridge, mut client, _) = signed_in_with_upload(mail.account(), &mail.alice).await?;
     let started = client
         .ok(Request::StartCompose {
             folder: "INBOX".into(),
@@ -207,9 +217,15 @@ async fn files_over_the_limit_are_refused_before_they_are_kept() -> Result<()> {
     let mut account = mail.account();
     account.extra.push_str("max_message_mb = 1\n");
     let (bridge, mut client, link) = signed_in_with_upload(account, &mail.alice).await?;
-    let refused = upload(&bridge, &link, "big.bin", "application/octet-stream", vec![0; 1_100_000])
-        .await?
-        .expect_err("over the limit");
+    let refused = upload(
+        &bridge,
+        &link,
+        "big.bin",
+        "application/octet-stream",
+        vec![0; 1_100_000],
+    )
+    .await?
+    .expect_err("over the limit");
     assert_eq!(refused.0, 413);
     assert!(refused.1.contains("larger than the 1 MB"), "{}", refused.1);
     // Files that fit one by one, but not together once encoded.
@@ -219,14 +235,24 @@ async fn files_over_the_limit_are_refused_before_they_are_kept() -> Result<()> {
         ..Draft::default()
     };
     for name in ["a.bin", "b.bin"] {
-        let uploaded = upload(&bridge, &link, name, "application/octet-stream", vec![7; 450_000])
-            .await?
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let uploaded = upload(
+            &bridge,
+            &link,
+            name,
+            "application/octet-stream",
+            vec![7; 450_000],
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         draft.attachments.push(attached(&uploaded));
     }
     let error = send(&mut client, draft).await?.expect_err("too large");
     assert_eq!(error.code, ErrorCode::SendRefused);
-    assert!(error.message.contains("Nothing was sent"), "{}", error.message);
+    assert!(
+        error.message.contains("Nothing was sent"),
+        "{}",
+        error.message
+    );
     // Another origin cannot upload into the session.
     let foreign = tests::http_send(
         "POST",
@@ -236,9 +262,15 @@ async fn files_over_the_limit_are_refused_before_they_are_kept() -> Result<()> {
     )
     .await?;
     assert_eq!(foreign.status, 403);
-    let expired = upload(&bridge, "/mail/nothing/upload", "a.txt", "text/plain", b"x".to_vec())
-        .await?
-        .expect_err("no such link");
+    let expired = upload(
+        &bridge,
+        "/mail/nothing/upload",
+        "a.txt",
+        "text/plain",
+        b"x".to_vec(),
+    )
+    .await?
+    .expect_err("no such link");
     assert_eq!(expired.0, 404);
     Ok(())
 }

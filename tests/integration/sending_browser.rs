@@ -193,3 +193,86 @@ async fn replying_and_forwarding_from_the_reader() -> Result<()> {
     browser.close().await?;
     result
 }
+
+#[tokio::test]
+async fn attaching_files_with_the_picker_shows_progress_and_sends_them() -> Result<()> {
+    let mail = Mail::start()?;
+    let bridge = app(&mail).await?;
+    let files = tempfile::tempdir()?;
+    let notes = files.path().join("Notizen für Bob.txt");
+    std::fs::write(&notes, "The agenda, in short.\n")?;
+    let photo = files.path().join("photo.bin");
+    let photo_bytes = maildev::sample::noise(6 << 20);
+    std::fs::write(&photo, &photo_bytes)?;
+    let browser = Browser::start(1280, 860).await?;
+    let result = async {
+        browser.sign_in(&bridge.origin(), &mail.alice).await?;
+        browser.button("New message").await?.click().await?;
+        type_into(&browser, "To", "bob@example.test, ").await?;
+        type_into(&browser, "Subject", "Agenda").await?;
+        type_into(&browser, "Message", "Both files are attached.").await?;
+        // Every progress bar that appears is noted, however briefly it shows.
+        browser
+            .client
+            .execute(
+                "window.progressSeen = [];
+                 new MutationObserver(() => document
+                     .querySelectorAll('progress[aria-label^=\"Uploading \"]')
+                     .forEach(p => window.progressSeen.push(p.getAttribute('aria-label'))))
+                     .observe(document.body, { childList: true, subtree: true });",
+                vec![],
+            )
+            .await?;
+        let picker = browser.field("Attach files").await?;
+        picker.send_keys(&photo.display().to_string()).await?;
+        browser.button("Remove photo.bin").await?;
+        browser
+            .field("Attach files")
+            .await?
+            .send_keys(&notes.display().to_string())
+            .await?;
+        browser.button("Remove Notizen für Bob.txt").await?;
+        eventually("both files uploaded", || async {
+            let statuses = browser
+                .client
+                .find_all(Locator::Css(".compose-file .file-status"))
+                .await?;
+            let mut texts = Vec::new();
+            for status in statuses {
+                texts.push(status.text().await?);
+            }
+            Ok((texts.len() == 2 && texts.iter().all(|t| t.contains('B'))).then_some(texts))
+        })
+        .await?;
+        let seen = browser
+            .client
+            .execute("return window.progressSeen", vec![])
+            .await?;
+        assert!(
+            seen.to_string().contains("Uploading photo.bin"),
+            "no progress was shown: {seen}"
+        );
+        let dir = screenshot_dir()?;
+        browser
+            .screenshot(&dir.join("compose-attachments-desktop.png"))
+            .await?;
+        // The photo goes again; only the notes are sent.
+        browser.button("Remove photo.bin").await?.click().await?;
+        browser.button("Send").await?.click().await?;
+        sent(&browser).await?;
+        let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
+        let message = parse(&inbox[0].0)?;
+        let attachments: Vec<_> = message.attachments().collect();
+        assert_eq!(attachments.len(), 1);
+        use mail_parser::MimeHeaders;
+        assert_eq!(
+            attachments[0].attachment_name(),
+            Some("Notizen für Bob.txt")
+        );
+        assert_eq!(attachments[0].contents(), b"The agenda, in short.\n");
+        Ok(())
+    }
+    .await;
+    browser.close().await?;
+    result
+}

@@ -584,11 +584,7 @@ pub async fn upload(
     content_type: &str,
     content: Vec<u8>,
 ) -> Result<std::result::Result<protocol::Uploaded, (u16, String)>> {
-    let url = format!(
-        "{}{link}?name={}",
-        bridge.origin(),
-        url_encode(name)
-    );
+    let url = format!("{}{link}?name={}", bridge.origin(), url_encode(name));
     let origin = bridge.origin();
     let response = http_send(
         "POST",

@@ -287,7 +287,10 @@ fn check_attachment(attachment: &DraftAttachment, has_source: bool) -> Result<()
     match (&attachment.upload, &attachment.part) {
         (Some(id), None) if !id.is_empty() && id.len() <= 64 => Ok(()),
         (None, Some(part))
-            if has_source && part.split('.').all(|n| !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit())) =>
+            if has_source
+                && part.split('.').all(|n| {
+                    !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit())
+                }) =>
         {
             Ok(())
         }
@@ -573,21 +576,57 @@ mod tests {
         assert!(!text.contains("\nX: y"), "{text}");
         let message = parsed(&bytes);
         assert_eq!(message.attachment_count(), 3);
-        let names: Vec<_> = message.attachments().map(|a| a.attachment_name().unwrap_or_default().to_owned()).collect();
-        assert_eq!(names, ["Jahresabschluß 2024.pdf", "evil_Bcc: x@y.test_.txt", "_.._etc_passwd"]);
+        let names: Vec<_> = message
+            .attachments()
+            .map(|a| a.attachment_name().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Jahresabschluß 2024.pdf",
+                "evil___Bcc: x@y.test_.txt",
+                "_.._etc_passwd"
+            ]
+        );
         for (attachment, file) in message.attachments().zip(files) {
             assert_eq!(attachment.contents(), file);
         }
         let types: Vec<_> = message
             .attachments()
-            .map(|a| a.content_type().map(|t| format!("{}/{}", t.ctype(), t.subtype().unwrap_or_default())).unwrap_or_default())
+            .map(|a| {
+                a.content_type()
+                    .map(|t| format!("{}/{}", t.ctype(), t.subtype().unwrap_or_default()))
+                    .unwrap_or_default()
+            })
             .collect();
-        assert_eq!(types, ["application/pdf", "application/octet-stream", "application/octet-stream"]);
-        assert_eq!(message.body_text(0).as_deref(), Some("Hello Bob,\r\n\r\nsee you.\r\n"));
+        assert_eq!(
+            types,
+            [
+                "application/pdf",
+                "application/octet-stream",
+                "application/octet-stream"
+            ]
+        );
+        assert_eq!(
+            message.body_text(0).as_deref(),
+            Some("Hello Bob,\r\n\r\nsee you.\r\n")
+        );
         // A part of the forwarded message needs that message, and a section number.
-        draft.attachments = vec![DraftAttachment { part: Some("2".into()), upload: None, ..upload("a", "b/c") }];
-        assert_eq!(build(&draft, &alice(), None, "<a@b.test>", 0), Err(ComposeError::BadAttachment("a".into())));
-        draft.source = Some(protocol::DraftSource { folder: "INBOX".into(), uid: 1, kind: ComposeKind::Forward, uid_validity: None });
+        draft.attachments = vec![DraftAttachment {
+            part: Some("2".into()),
+            upload: None,
+            ..upload("a", "b/c")
+        }];
+        assert_eq!(
+            build(&draft, &alice(), None, "<a@b.test>", 0),
+            Err(ComposeError::BadAttachment("a".into()))
+        );
+        draft.source = Some(protocol::DraftSource {
+            folder: "INBOX".into(),
+            uid: 1,
+            kind: ComposeKind::Forward,
+            uid_validity: None,
+        });
         assert!(build(&draft, &alice(), None, "<a@b.test>", 0).is_ok());
         draft.attachments[0].part = Some("2 BODY[]".into());
         assert!(build(&draft, &alice(), None, "<a@b.test>", 0).is_err());

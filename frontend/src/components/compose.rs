@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::{ComposeKind, Reply, Request};
 
+use super::attachments::{AttachButton, Files, attach_all};
 use super::icons;
 use super::message_list::show_date;
 use crate::app::{Ui, use_transport, use_ui};
@@ -79,7 +80,8 @@ fn send(ui: Ui, transport: Transport) {
     {
         return;
     }
-    if mentions_attachment(&form.text)
+    if form.files.is_empty()
+        && mentions_attachment(&form.text)
         && !crate::app::confirmed(
             "The message mentions an attachment, but none is attached. Send it anyway?",
         )
@@ -193,16 +195,32 @@ fn ComposePanel() -> impl IntoView {
     let copies = field(ui, |c| c.copies);
     let send_transport = transport.clone();
     let keys_transport = transport.clone();
+    let dropping = RwSignal::new(false);
     view! {
         <section
             class="compose"
             role="dialog"
             aria-modal="false"
             aria-label=title
+            class:dropping=dropping
             on:keydown=move |ev| {
                 if (ev.ctrl_key() || ev.meta_key()) && ev.key() == "Enter" {
                     ev.prevent_default();
                     send(ui, keys_transport.clone());
+                }
+            }
+            on:dragover=move |ev| {
+                if carries_files(&ev) {
+                    ev.prevent_default();
+                    dropping.set(true);
+                }
+            }
+            on:dragleave=move |_| dropping.set(false)
+            on:drop=move |ev| {
+                dropping.set(false);
+                if carries_files(&ev) {
+                    ev.prevent_default();
+                    attach_all(ui, ev.data_transfer().and_then(|d| d.files()));
                 }
             }
         >
@@ -243,7 +261,16 @@ fn ComposePanel() -> impl IntoView {
                     let value = event_target_value(&ev);
                     change(ui, |c| c.text = value);
                 }
+                on:paste=move |ev| {
+                    // Pasted images (a screenshot) are attached; text pastes as usual.
+                    let files = ev.clipboard_data().and_then(|d| d.files());
+                    if files.as_ref().is_some_and(|f| f.length() > 0) {
+                        ev.prevent_default();
+                        attach_all(ui, files);
+                    }
+                }
             ></textarea>
+            <Files />
             {move || error().flatten().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <footer class="compose-actions">
                 <button
@@ -254,6 +281,7 @@ fn ComposePanel() -> impl IntoView {
                 >
                     "Send"
                 </button>
+                <AttachButton />
                 <label class="check">
                     <input
                         type="checkbox"
@@ -270,6 +298,12 @@ fn ComposePanel() -> impl IntoView {
             </footer>
         </section>
     }
+}
+
+/// Whether a drag brings files (rather than text, or a message row).
+fn carries_files(ev: &web_sys::DragEvent) -> bool {
+    ev.data_transfer()
+        .is_some_and(|d| d.types().includes(&"Files".into(), 0))
 }
 
 /// A recipient field: chips for the addresses taken, an input for the next.

@@ -1,5 +1,6 @@
 //! The app's components, one per file.
 
+pub mod attachments;
 pub mod compose;
 pub mod folder_list;
 pub mod icons;

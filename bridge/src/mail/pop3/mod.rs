@@ -1009,7 +1009,11 @@ impl MailSource for Pop3Source {
     }
 
     /// A POP3 mailbox has no folders: there is nowhere to keep a Sent copy.
-    async fn save_sent(&mut self, _: &[u8], _: &super::Spooled) -> Result<Option<String>, MailError> {
+    async fn save_sent(
+        &mut self,
+        _: &[u8],
+        _: &super::Spooled,
+    ) -> Result<Option<String>, MailError> {
         Ok(None)
     }
 
