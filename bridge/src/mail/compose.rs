@@ -609,7 +609,7 @@ mod tests {
         );
         assert_eq!(
             message.body_text(0).as_deref(),
-            Some("Hello Bob,\r\n\r\nsee you.\r\n")
+            Some("Hello Bob,\r\n\r\nsee you.")
         );
         // A part of the forwarded message needs that message, and a section number.
         draft.attachments = vec![DraftAttachment {
