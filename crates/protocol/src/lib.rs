@@ -737,7 +737,7 @@ mod tests {
         let [client, server] = blocks.as_slice() else {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
-        assert_eq!(client.len(), 20);
+        assert_eq!(client.len(), 21);
         assert_eq!(server.len(), 26);
         client
             .iter()
