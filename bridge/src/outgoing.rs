@@ -169,6 +169,7 @@ impl Outgoing {
                     size: p.size,
                     upload: None,
                     part: Some(p.id.clone()),
+                    saved_part: None,
                 })
                 .collect()
         } else {
@@ -242,7 +243,11 @@ impl Outgoing {
             .email
             .rsplit_once('@')
             .map_or("localhost", |(_, d)| d);
-        let message_id = compose::new_message_id(domain);
+        let message_id = draft
+            .message_id
+            .clone()
+            .filter(|id| compose::is_message_id(id))
+            .unwrap_or_else(|| compose::new_message_id(domain));
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
@@ -290,6 +295,14 @@ impl Outgoing {
                 self.uploads.remove(id);
             }
         }
+        if let Some(saved) = &draft.saved
+            && let Err(error) = source.remove_draft(saved).await
+        {
+            tracing::info!(
+                error = %crate::session::ErrorChain(&error),
+                "the message was sent, but its draft stays"
+            );
+        }
         if let Some(original) = &draft.source {
             let flag = match original.kind {
                 ComposeKind::Forward => Flag::Forwarded,
@@ -317,20 +330,146 @@ impl Outgoing {
 }
 
 impl Outgoing {
+    /// Saves `draft` in the Drafts folder, replacing its last saved version: the
+    /// same Message-ID each time, attachments as its parts from 2 on.
+    pub async fn save_draft<S: MailSource>(
+        &self,
+        source: &mut S,
+        draft: &Draft,
+    ) -> Result<Reply, MailError> {
+        let draft = &self.with_uploads(draft)?;
+        let identity = compose::identity_for(draft, &self.identities)?;
+        let domain = identity
+            .email
+            .rsplit_once('@')
+            .map_or("localhost", |(_, d)| d);
+        let message_id = draft
+            .message_id
+            .clone()
+            .filter(|id| compose::is_message_id(id))
+            .unwrap_or_else(|| compose::new_message_id(domain));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let built = compose::build_draft(draft, identity, &message_id, now)?;
+        // A draft may be as large as a message, and no larger.
+        let message = self
+            .spool(source, &built, draft, self.max_message_bytes())
+            .await?;
+        let saved = source.save_draft(&message, draft.saved.as_ref()).await?;
+        let attachments = draft
+            .attachments
+            .iter()
+            .zip(2..)
+            .map(|(a, section)| DraftAttachment {
+                saved_part: saved.as_ref().map(|_| section.to_string()),
+                part: None,
+                ..a.clone()
+            })
+            .collect();
+        Ok(Reply::DraftSaved {
+            saved,
+            message_id,
+            attachments,
+        })
+    }
+
+    /// A draft from the Drafts folder as the form takes it up again: its
+    /// recipients (Bcc too), subject, text as typed, files (as its parts), and
+    /// what it answers.
+    pub async fn resume<S: MailSource>(
+        &self,
+        source: &mut S,
+        folder: &str,
+        uid: u32,
+        links: &Links,
+    ) -> Result<Reply, MailError> {
+        let opened = source.open_message(folder, uid, None, false, links).await?;
+        let view = &opened.view;
+        let text = quote_text(
+            source,
+            folder,
+            uid,
+            view.body.as_ref(),
+            &view.alternatives,
+            links,
+        )
+        .await;
+        let (no_wrap, answers) = opened
+            .threading
+            .draft_note
+            .as_deref()
+            .map_or((false, None), compose::read_draft_note);
+        let from = view
+            .from
+            .first()
+            .filter(|_| self.identities.len() > 1)
+            .and_then(|a| {
+                self.identities
+                    .iter()
+                    .find(|i| i.email.eq_ignore_ascii_case(&a.email))
+            })
+            .map(|i| i.email.clone());
+        let attachments = view
+            .parts
+            .iter()
+            .filter(|p| matches!(p.role, PartRole::Attachment | PartRole::Inline))
+            .map(|p| DraftAttachment {
+                name: p.name.clone().unwrap_or_else(|| "attachment".to_owned()),
+                content_type: compose::attachment_type(&p.content_type),
+                size: p.size,
+                upload: None,
+                part: None,
+                saved_part: Some(p.id.clone()),
+            })
+            .collect();
+        let draft = Draft {
+            from,
+            to: view.to.clone(),
+            cc: view.cc.clone(),
+            bcc: opened.threading.bcc.clone(),
+            subject: view.subject.clone(),
+            text: text.replace("\r\n", "\n"),
+            no_wrap,
+            source: answers,
+            attachments,
+            message_id: opened
+                .threading
+                .message_id
+                .as_ref()
+                .map(|id| format!("<{id}>")),
+            saved: Some(protocol::SavedDraft {
+                folder: folder.to_owned(),
+                uid_validity: opened.uid_validity,
+                uid,
+            }),
+        };
+        Ok(Reply::DraftResumed {
+            draft: Box::new(draft),
+        })
+    }
+
     /// `draft` with each uploaded file named and typed as it was when it was
     /// taken in (the browser's copy of those is only for showing); an upload that
     /// is no longer kept stops the send before anything is built.
     fn with_uploads(&self, draft: &Draft) -> Result<Draft, ComposeError> {
         let mut draft = draft.clone();
         for attachment in &mut draft.attachments {
-            if let Some(id) = &attachment.upload {
-                let upload = self
-                    .uploads
-                    .get(id)
-                    .ok_or_else(|| ComposeError::UploadGone(attachment.name.clone()))?;
-                attachment.name.clone_from(&upload.name);
-                attachment.content_type.clone_from(&upload.content_type);
-                attachment.size = upload.size;
+            let Some(id) = &attachment.upload else {
+                continue;
+            };
+            match self.uploads.get(id) {
+                Some(upload) => {
+                    attachment.name.clone_from(&upload.name);
+                    attachment.content_type.clone_from(&upload.content_type);
+                    attachment.size = upload.size;
+                }
+                // Let go of (sent, or kept by another bridge), but saved in the
+                // draft: it is read from there.
+                None if attachment.saved_part.is_some() && draft.saved.is_some() => {
+                    attachment.upload = None;
+                }
+                None => return Err(ComposeError::UploadGone(attachment.name.clone())),
             }
         }
         Ok(draft)
@@ -372,6 +511,14 @@ impl Outgoing {
                             }
                             file.push(&chunk[..n])?;
                         }
+                    } else if let (Some(part), Some(saved)) = (&attachment.saved_part, &draft.saved)
+                    {
+                        let message = MessageRef {
+                            folder: saved.folder.clone(),
+                            uid_validity: saved.uid_validity,
+                            uid: saved.uid,
+                        };
+                        forward_part(source, &message, part, &mut file).await?;
                     } else if let (Some(part), Some(from)) = (&attachment.part, &draft.source) {
                         let message = original_ref(from, &attachment.name)?;
                         forward_part(source, &message, part, &mut file).await?;

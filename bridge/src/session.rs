@@ -793,6 +793,24 @@ impl<S: MailSource> Actor<S> {
                 }
                 Ok(sent.reply)
             }
+            Request::SaveDraft { draft } => {
+                let outgoing = self.outgoing.as_ref().ok_or(NO_SENDING)?;
+                let reply = outgoing.save_draft(&mut self.source, &draft).await?;
+                if let Reply::DraftSaved {
+                    saved: Some(saved), ..
+                } = &reply
+                {
+                    self.push_count_of(&saved.folder.clone()).await;
+                }
+                Ok(reply)
+            }
+            Request::ResumeDraft { folder, uid } => {
+                let links = self.links(&LinkRegistry::new_token(), false);
+                let outgoing = self.outgoing.as_ref().ok_or(NO_SENDING)?;
+                outgoing
+                    .resume(&mut self.source, &folder, uid, &links)
+                    .await
+            }
             Request::SignIn { .. } | Request::SignOut => {
                 Err(MailError::BadInput("not a session request"))
             }
@@ -848,6 +866,7 @@ fn may_repeat(request: &Request) -> bool {
             | Request::SubscribeFolder { .. }
             | Request::ExportMailbox { .. }
             | Request::StartCompose { .. }
+            | Request::ResumeDraft { .. }
     )
 }
 

@@ -296,6 +296,16 @@ pub fn sign_out(ui: Ui, transport: Transport) {
 /// Opens a message in the reading pane (or, with `part`, a message attached to it).
 /// Remote images load at once only for senders the person always allows.
 pub fn open_message(ui: Ui, transport: Transport, folder: String, uid: u32, part: Option<String>) {
+    // A message in Drafts opens in the compose form, to be written on.
+    let drafts = ui.folders.with_untracked(|f| {
+        f.folders
+            .iter()
+            .any(|f| f.id == folder && f.role == Some(protocol::FolderRole::Drafts))
+    });
+    if drafts && part.is_none() && ui.can_send() {
+        crate::components::compose::resume_draft(ui, transport, folder, uid);
+        return;
+    }
     ui.reader.update(|r| r.opening(&folder, uid, part.clone()));
     ui.pane.set(Pane::Reader);
     let sender = ui.list.with_untracked(|l| {

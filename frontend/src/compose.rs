@@ -3,8 +3,8 @@
 //! be settled before sending. Plain data and functions, unit-tested natively.
 
 use protocol::{
-    Address, ComposeKind, Draft, DraftAttachment, DraftSource, Quote, Uploaded, address_problem,
-    encoded_size,
+    Address, ComposeKind, Draft, DraftAttachment, DraftSource, Quote, SavedDraft, Uploaded,
+    address_problem, encoded_size,
 };
 
 /// One of the three recipient fields.
@@ -80,6 +80,17 @@ pub struct ComposeForm {
     pub files: Vec<FileChip>,
     /// The key the next file gets.
     pub next_file: u32,
+    /// The compose's Message-ID, from its first save.
+    pub message_id: Option<String>,
+    /// Its last saved version in the Drafts folder.
+    pub saved: Option<SavedDraft>,
+    /// Changes made since the form opened, and how many the last save took in.
+    pub edits: u32,
+    pub saved_edits: u32,
+    /// A save is under way.
+    pub saving: bool,
+    /// What the last save said: "Draft saved", or why it was not.
+    pub draft_note: Option<String>,
     /// A send is under way.
     pub sending: bool,
     /// Why the last send failed.
@@ -119,6 +130,81 @@ impl ComposeForm {
             },
             source: draft.source,
             ..ComposeForm::default()
+        }
+    }
+
+    /// A draft from the Drafts folder, to go on writing.
+    pub fn resumed(draft: Draft) -> Self {
+        let text = draft.text.clone();
+        let no_wrap = draft.no_wrap;
+        let message_id = draft.message_id.clone();
+        let saved = draft.saved.clone();
+        let quote = Quote {
+            from: Vec::new(),
+            to: Vec::new(),
+            cc: Vec::new(),
+            subject: String::new(),
+            date: None,
+            text: String::new(),
+        };
+        ComposeForm {
+            text,
+            no_wrap,
+            message_id,
+            saved,
+            ..ComposeForm::started(draft, &quote, None)
+        }
+    }
+
+    /// Notes a change, for the next save to take in.
+    pub fn touch(&mut self) {
+        self.edits = self.edits.wrapping_add(1);
+    }
+
+    /// Whether something changed since the last save.
+    pub fn unsaved(&self) -> bool {
+        self.edits != self.saved_edits
+    }
+
+    pub fn uploading(&self) -> bool {
+        self.files
+            .iter()
+            .any(|f| matches!(f.state, FileState::Uploading(_)))
+    }
+
+    /// A save that took in `edits` changes is done: where the draft is now, and
+    /// its files as parts of it.
+    pub fn draft_saved(
+        &mut self,
+        edits: u32,
+        saved: Option<SavedDraft>,
+        message_id: String,
+        attachments: Vec<DraftAttachment>,
+    ) {
+        self.saving = false;
+        self.saved_edits = edits;
+        self.saved = saved;
+        self.message_id = Some(message_id);
+        self.draft_note = Some("Draft saved".to_owned());
+        // The files sent with the save, in order, are those that were ready; a
+        // file added or removed meanwhile leaves them as they are.
+        let mut ready: Vec<&mut DraftAttachment> = self
+            .files
+            .iter_mut()
+            .filter_map(|f| match &mut f.state {
+                FileState::Ready(a) => Some(a),
+                _ => None,
+            })
+            .collect();
+        if ready.len() == attachments.len()
+            && ready
+                .iter()
+                .zip(&attachments)
+                .all(|(a, b)| a.name == b.name)
+        {
+            for (mine, kept) in ready.iter_mut().zip(attachments) {
+                mine.saved_part = kept.saved_part;
+            }
         }
     }
 
@@ -249,6 +335,7 @@ impl ComposeForm {
 
     /// The bridge has the file whole.
     pub fn uploaded(&mut self, key: u32, uploaded: Uploaded) {
+        self.touch();
         if let Some(file) = self.file_mut(key) {
             file.name.clone_from(&uploaded.name);
             file.size = uploaded.size;
@@ -258,6 +345,7 @@ impl ComposeForm {
                 size: uploaded.size,
                 upload: Some(uploaded.id),
                 part: None,
+                saved_part: None,
             });
         }
     }
@@ -271,6 +359,7 @@ impl ComposeForm {
     /// Takes a file out; the id of its upload, for the bridge to let go of.
     pub fn remove_file(&mut self, key: u32) -> Option<String> {
         let at = self.files.iter().position(|f| f.key == key)?;
+        self.touch();
         match self.files.remove(at).state {
             FileState::Ready(attachment) => attachment.upload,
             _ => None,
@@ -338,6 +427,8 @@ impl ComposeForm {
                     _ => None,
                 })
                 .collect(),
+            message_id: self.message_id.clone(),
+            saved: self.saved.clone(),
         }
     }
 }

@@ -245,6 +245,7 @@ async fn with_attachment(
                 size: uploaded.size,
                 upload: Some(uploaded.id),
                 part: None,
+                saved_part: None,
             }],
             ..Draft::default()
         };

@@ -36,6 +36,7 @@ fn attached(uploaded: &Uploaded) -> DraftAttachment {
         size: uploaded.size,
         upload: Some(uploaded.id.clone()),
         part: None,
+        saved_part: None,
     }
 }
 
@@ -408,4 +409,146 @@ fn memory_kib(field: &str) -> Result<u64> {
         .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .with_context(|| format!("no {field} in /proc/self/status"))
+}
+
+/// What `user`'s `folder` holds: each message's raw bytes and flags.
+async fn held(mail: &Mail, user: &User, folder: &str) -> Result<Vec<(Vec<u8>, Vec<String>)>> {
+    use futures::TryStreamExt;
+    let mut imap = mail.dovecot.imap(user).await?;
+    let mailbox = imap.examine(folder).await?;
+    let mut out = Vec::new();
+    if mailbox.exists > 0 {
+        let fetches: Vec<_> = imap
+            .fetch("1:*", "(FLAGS BODY.PEEK[])")
+            .await?
+            .try_collect()
+            .await?;
+        for f in &fetches {
+            out.push((
+                f.body().unwrap_or_default().to_vec(),
+                f.flags().map(|flag| format!("{flag:?}")).collect(),
+            ));
+        }
+    }
+    imap.logout().await?;
+    Ok(out)
+}
+
+async fn save(
+    client: &mut WsClient,
+    draft: &Draft,
+) -> Result<(protocol::SavedDraft, String, Vec<DraftAttachment>)> {
+    match client
+        .ok(Request::SaveDraft {
+            draft: Box::new(draft.clone()),
+        })
+        .await?
+    {
+        Reply::DraftSaved {
+            saved: Some(saved),
+            message_id,
+            attachments,
+        } => Ok((saved, message_id, attachments)),
+        other => bail!("expected draft_saved, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_draft_is_replaced_resumed_after_a_restart_and_gone_once_sent() -> Result<()> {
+    let mail = Mail::start()?;
+    let (bridge, mut client, link) = signed_in_with_upload(mail.account(), &mail.alice).await?;
+    let content = sample::noise(120_000);
+    let uploaded = upload(
+        &bridge,
+        &link,
+        "plan.bin",
+        "application/octet-stream",
+        content.clone(),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut draft = Draft {
+        to: vec![to("bob@example.test"), to("not yet an addr")],
+        bcc: vec![to("carol@example.test")],
+        subject: "Plans".into(),
+        text:
+            "First words, a line long enough that sending would wrap it at seventy-six characters."
+                .into(),
+        attachments: vec![attached(&uploaded)],
+        ..Draft::default()
+    };
+    let (first, message_id, attachments) = save(&mut client, &draft).await?;
+    assert_eq!(attachments[0].saved_part.as_deref(), Some("2"));
+    let drafts = held(&mail, &mail.alice, &first.folder).await?;
+    assert_eq!(first.folder, "Drafts");
+    assert_eq!(drafts.len(), 1);
+    assert!(
+        drafts[0].1.iter().any(|f| f == "Draft") && drafts[0].1.iter().any(|f| f == "Seen"),
+        "{:?}",
+        drafts[0].1
+    );
+
+    // The next version replaces it, under the same Message-ID.
+    draft.message_id = Some(message_id.clone());
+    draft.saved = Some(first.clone());
+    draft.attachments = attachments;
+    draft.text.push_str("\n\nSecond thoughts.");
+    let (second, again, _) = save(&mut client, &draft).await?;
+    assert_eq!(again, message_id);
+    assert_ne!(second.uid, first.uid);
+    let drafts = held(&mail, &mail.alice, "Drafts").await?;
+    assert_eq!(drafts.len(), 1, "exactly one version is kept");
+    let kept = parse(&drafts[0].0)?;
+    assert_eq!(kept.message_id(), Some(message_id.trim_matches(['<', '>'])));
+    drop(client);
+    drop(bridge);
+
+    // Another bridge (a restart, another browser): the draft comes back whole.
+    let (bridge, mut client, _) = signed_in_with_upload(mail.account(), &mail.alice).await?;
+    let resumed = match client
+        .ok(Request::ResumeDraft {
+            folder: "Drafts".into(),
+            uid: second.uid,
+        })
+        .await?
+    {
+        Reply::DraftResumed { draft } => *draft,
+        other => bail!("expected draft_resumed, got {other:?}"),
+    };
+    assert_eq!(resumed.to, draft.to);
+    assert_eq!(resumed.bcc, draft.bcc);
+    assert_eq!(resumed.subject, "Plans");
+    assert_eq!(resumed.text, draft.text);
+    assert_eq!(resumed.message_id.as_deref(), Some(message_id.as_str()));
+    assert_eq!(resumed.saved, Some(second));
+    assert_eq!(resumed.attachments.len(), 1);
+    assert_eq!(resumed.attachments[0].name, "plan.bin");
+
+    // Sent from there, with its file read from the draft; then the draft is gone.
+    let mut ready = resumed;
+    ready.to.retain(|a| a.email != "not yet an addr");
+    send(&mut client, ready).await??;
+    let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
+    let message = parse(&inbox[0].0)?;
+    assert_eq!(
+        message.message_id(),
+        Some(message_id.trim_matches(['<', '>']))
+    );
+    assert_eq!(
+        files(&inbox[0].0)?,
+        [(
+            "plan.bin".to_owned(),
+            "application/octet-stream".to_owned(),
+            content
+        )]
+    );
+    assert!(!String::from_utf8_lossy(&inbox[0].0).contains("X-Postern-Draft"));
+    delivered(&mail.dovecot, &mail.carol, "INBOX", 1).await?;
+    assert!(
+        held(&mail, &mail.alice, "Drafts").await?.is_empty(),
+        "the draft is gone"
+    );
+    assert_eq!(held(&mail, &mail.alice, "Sent").await?.len(), 1);
+    drop(bridge);
+    Ok(())
 }

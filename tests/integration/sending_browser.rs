@@ -276,3 +276,92 @@ async fn attaching_files_with_the_picker_shows_progress_and_sends_them() -> Resu
     browser.close().await?;
     result
 }
+
+#[tokio::test]
+async fn a_draft_saves_itself_and_resumes_in_another_browser() -> Result<()> {
+    use crate::organizing_browser::folder_button;
+    let mail = Mail::start()?;
+    let bridge = app(&mail).await?;
+    let files = tempfile::tempdir()?;
+    let plan = files.path().join("plan.txt");
+    std::fs::write(&plan, "Step one.\n")?;
+    let browser = Browser::start(1280, 860).await?;
+    let result = async {
+        browser.sign_in(&bridge.origin(), &mail.alice).await?;
+        browser.button("New message").await?.click().await?;
+        type_into(&browser, "To", "bob@example.test, ").await?;
+        type_into(&browser, "Subject", "Half a plan").await?;
+        browser
+            .field("Attach files")
+            .await?
+            .send_keys(&plan.display().to_string())
+            .await?;
+        browser.button("Remove plan.txt").await?;
+        type_into(&browser, "Message", "The first half").await?;
+        browser
+            .wait_for(
+                Locator::XPath("//span[@role='status'][normalize-space()='Draft saved']"),
+                "the draft saved by itself",
+            )
+            .await?;
+        // Saving left the caret where it was: typing goes on at the end.
+        let focused = browser
+            .client
+            .execute("return document.activeElement.id", vec![])
+            .await?;
+        assert_eq!(focused, serde_json::json!("compose-text"));
+        type_into(&browser, "Message", ", and the rest.").await?;
+        let text = browser.field("Message").await?.prop("value").await?;
+        assert_eq!(text.as_deref(), Some("The first half, and the rest."));
+        eventually("one draft on the server, with the whole text", || async {
+            let drafts = delivered(&mail.dovecot, &mail.alice, "Drafts", 1).await?;
+            let text = String::from_utf8_lossy(&drafts[0].0).into_owned();
+            Ok((drafts.len() == 1 && text.contains("and the rest.")).then_some(()))
+        })
+        .await?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    // The tab goes away with the draft on the server.
+    browser.close().await?;
+    result?;
+
+    let phone = Browser::start(390, 844).await?;
+    let result = async {
+        phone.sign_in(&bridge.origin(), &mail.alice).await?;
+        phone.button("Show folders").await?.click().await?;
+        folder_button(&phone, "Drafts").await?;
+        let row = "//ul[@aria-label='Messages']/li//button[.//*[normalize-space()='Half a plan']]";
+        phone.click(Locator::XPath(row), "the draft's row").await?;
+        let subject = phone.field("Subject").await?;
+        eventually("the resumed subject", || async {
+            Ok((subject.prop("value").await?.as_deref() == Some("Half a plan")).then_some(()))
+        })
+        .await?;
+        let text = phone.field("Message").await?.prop("value").await?;
+        assert_eq!(text.as_deref(), Some("The first half, and the rest."));
+        phone.button("Remove bob@example.test").await?;
+        phone.button("Remove plan.txt").await?;
+        let dir = screenshot_dir()?;
+        phone
+            .screenshot(&dir.join("compose-draft-phone.png"))
+            .await?;
+        phone.button("Send").await?.click().await?;
+        sent(&phone).await?;
+        let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
+        let message = parse(&inbox[0].0)?;
+        assert_eq!(message.subject(), Some("Half a plan"));
+        assert_eq!(message.attachments().count(), 1);
+        eventually("the draft gone from Drafts", || async {
+            let mut imap = mail.dovecot.imap(&mail.alice).await?;
+            let exists = imap.examine("Drafts").await?.exists;
+            imap.logout().await?;
+            Ok((exists == 0).then_some(()))
+        })
+        .await?;
+        Ok(())
+    }
+    .await;
+    phone.close().await?;
+    result
+}

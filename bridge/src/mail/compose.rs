@@ -20,13 +20,18 @@ pub const MAX_RECIPIENTS: usize = 500;
 /// The most characters of a subject or a display name.
 const MAX_FIELD_CHARS: usize = 998;
 
-/// A message's place in its thread: its own Message-ID and its References.
+/// What composing needs from a message's header beyond the reading pane: its
+/// place in its thread (its own Message-ID and its References) and, for a draft,
+/// its Bcc and Postern's note of what it answers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Threading {
     /// Without angle brackets.
     pub message_id: Option<String>,
     /// Oldest first, without angle brackets.
     pub references: Vec<String>,
+    pub bcc: Vec<Address>,
+    /// The `X-Postern-Draft` header.
+    pub draft_note: Option<String>,
 }
 
 /// Why a draft cannot be sent as it is.
@@ -136,6 +141,21 @@ pub fn new_message_id(domain: &str) -> String {
     format!("<{token}@{domain}>")
 }
 
+/// Whether `id` is a Message-ID the bridge can write: `<local@domain>` of
+/// printable ASCII without brackets, quotes or white space inside.
+pub fn is_message_id(id: &str) -> bool {
+    id.len() <= 250
+        && id
+            .strip_prefix('<')
+            .and_then(|rest| rest.strip_suffix('>'))
+            .is_some_and(|bare| {
+                bare.contains('@')
+                    && bare
+                        .chars()
+                        .all(|c| c.is_ascii_graphic() && !"<>\\\"()[],;".contains(c))
+            })
+}
+
 /// The identity `draft.from` names (by address), or the first.
 pub fn identity_for<'a>(
     draft: &Draft,
@@ -160,13 +180,46 @@ pub fn build(
     message_id: &str,
     now: i64,
 ) -> Result<Built, ComposeError> {
+    write(draft, from, parent, message_id, now, false)
+}
+
+/// Builds the version of `draft` kept in the Drafts folder: recipients may be
+/// missing or not yet valid (they are kept as typed, without line breaks), the
+/// Bcc header is in it, the text is kept exactly as typed, and an
+/// `X-Postern-Draft` header notes what it answers, for resuming it elsewhere.
+pub fn build_draft(
+    draft: &Draft,
+    from: &Identity,
+    message_id: &str,
+    now: i64,
+) -> Result<Built, ComposeError> {
+    write(draft, from, None, message_id, now, true)
+}
+
+fn write(
+    draft: &Draft,
+    from: &Identity,
+    parent: Option<&Threading>,
+    message_id: &str,
+    now: i64,
+    for_drafts: bool,
+) -> Result<Built, ComposeError> {
     check_text(&draft.subject, "subject", MAX_FIELD_CHARS)?;
     check_text(&from.email, "sender", MAX_FIELD_CHARS)?;
     if let Some(name) = &from.name {
         check_text(name, "name", MAX_FIELD_CHARS)?;
     }
     for list in [&draft.to, &draft.cc, &draft.bcc] {
-        check_addresses(list)?;
+        if for_drafts {
+            for address in list.iter() {
+                check_text(&address.email, "address", MAX_FIELD_CHARS)?;
+                if let Some(name) = &address.name {
+                    check_text(name, "name", MAX_FIELD_CHARS)?;
+                }
+            }
+        } else {
+            check_addresses(list)?;
+        }
     }
     if draft.text.contains('\0') {
         return Err(ComposeError::ControlCharacter("message"));
@@ -180,7 +233,7 @@ pub fn build(
             recipients.push(address.email.clone());
         }
     }
-    if recipients.is_empty() {
+    if recipients.is_empty() && !for_drafts {
         return Err(ComposeError::NoRecipient);
     }
     if recipients.len() > MAX_RECIPIENTS {
@@ -210,13 +263,23 @@ pub fn build(
             .in_reply_to(parent_id.clone())
             .references(MessageId::new_list(references.into_iter()));
     }
+    if for_drafts {
+        builder = builder.header(
+            "X-Postern-Draft",
+            mail_builder::headers::raw::Raw::new(draft_note(draft)),
+        );
+        if !draft.bcc.is_empty() {
+            builder = builder.bcc(mime_list(&draft.bcc));
+        }
+    }
     let mut content_type = ContentType::new("text/plain").attribute("charset", "utf-8");
-    let text = if draft.no_wrap {
+    let text = if draft.no_wrap || for_drafts {
         hard_lines(&draft.text)
     } else {
         content_type = content_type.attribute("format", "flowed");
         flowed(&draft.text)
     };
+
     let text = MimePart::new(content_type, BodyPart::Text(text.into()));
     if draft.attachments.len() > MAX_ATTACHMENTS {
         return Err(ComposeError::TooManyAttachments);
@@ -226,7 +289,7 @@ pub fn build(
     } else {
         let mut parts = vec![text];
         for (index, attachment) in draft.attachments.iter().enumerate() {
-            check_attachment(attachment, draft.source.is_some())?;
+            check_attachment(attachment, draft)?;
             let name = file_name(&attachment.name);
             // A marker where the file's lines go: NUL appears nowhere else in a
             // built message, since no field may hold one.
@@ -250,7 +313,7 @@ pub fn build(
         message.extend_from_slice(b"\r\n");
     }
     let mut bcc_header = Vec::new();
-    if !draft.bcc.is_empty() {
+    if !draft.bcc.is_empty() && !for_drafts {
         use mail_builder::headers::Header;
         bcc_header.extend_from_slice(b"Bcc: ");
         mime_list(&draft.bcc).write_header(&mut bcc_header, 5);
@@ -262,6 +325,93 @@ pub fn build(
         from: from.email.clone(),
         recipients,
     })
+}
+
+/// What a draft's `X-Postern-Draft` header says: whether it wraps, and the message
+/// it answers or forwards (its folder percent-encoded), all in ASCII.
+fn draft_note(draft: &Draft) -> String {
+    let mut note = format!("v=1; wrap={}", if draft.no_wrap { "no" } else { "yes" });
+    if let Some(source) = &draft.source {
+        let kind = match source.kind {
+            ComposeKind::Reply => "reply",
+            ComposeKind::ReplyAll => "reply_all",
+            ComposeKind::Forward => "forward",
+        };
+        let folder: String = source
+            .folder
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        note.push_str(&format!(
+            "; kind={kind}; uid={}; uidvalidity={}; folder={folder}",
+            source.uid,
+            source.uid_validity.unwrap_or(0)
+        ));
+    }
+    note
+}
+
+/// Reads an `X-Postern-Draft` header back: "Don't wrap", and what the draft
+/// answers or forwards. Anything unreadable is left out.
+pub fn read_draft_note(note: &str) -> (bool, Option<protocol::DraftSource>) {
+    let mut no_wrap = false;
+    let (mut kind, mut uid, mut validity, mut folder) = (None, None, None, None);
+    for field in note.split(';') {
+        let Some((key, value)) = field.trim().split_once('=') else {
+            continue;
+        };
+        match key {
+            "wrap" => no_wrap = value == "no",
+            "kind" => {
+                kind = match value {
+                    "reply" => Some(ComposeKind::Reply),
+                    "reply_all" => Some(ComposeKind::ReplyAll),
+                    "forward" => Some(ComposeKind::Forward),
+                    _ => None,
+                }
+            }
+            "uid" => uid = value.parse::<u32>().ok(),
+            "uidvalidity" => validity = value.parse::<u32>().ok().filter(|v| *v > 0),
+            "folder" => folder = percent_decoded(value),
+            _ => {}
+        }
+    }
+    let source = match (kind, uid, folder) {
+        (Some(kind), Some(uid), Some(folder)) if !folder.is_empty() => {
+            Some(protocol::DraftSource {
+                folder,
+                uid,
+                kind,
+                uid_validity: validity,
+            })
+        }
+        _ => None,
+    };
+    (no_wrap, source)
+}
+
+fn percent_decoded(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let text = String::from_utf8(out).ok()?;
+    (!text.contains(['\r', '\n', '\0'])).then_some(text)
 }
 
 /// The written message cut at its attachment markers (`\0index\0`).
@@ -283,18 +433,25 @@ fn pieces(message: Vec<u8>) -> Vec<Piece> {
         .collect()
 }
 
-fn check_attachment(attachment: &DraftAttachment, has_source: bool) -> Result<(), ComposeError> {
-    match (&attachment.upload, &attachment.part) {
-        (Some(id), None) if !id.is_empty() && id.len() <= 64 => Ok(()),
-        (None, Some(part))
-            if has_source
-                && part.split('.').all(|n| {
-                    !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit())
-                }) =>
-        {
-            Ok(())
-        }
-        _ => Err(ComposeError::BadAttachment(attachment.name.clone())),
+fn check_attachment(attachment: &DraftAttachment, draft: &Draft) -> Result<(), ComposeError> {
+    let section_ok = |part: &String| {
+        part.split('.')
+            .all(|n| !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let upload = attachment
+        .upload
+        .as_ref()
+        .is_some_and(|id| !id.is_empty() && id.len() <= 64);
+    let saved = draft.saved.is_some() && attachment.saved_part.as_ref().is_some_and(section_ok);
+    let part = draft.source.is_some() && attachment.part.as_ref().is_some_and(section_ok);
+    let malformed = [&attachment.saved_part, &attachment.part]
+        .into_iter()
+        .flatten()
+        .any(|p| !section_ok(p));
+    if (upload || saved || part) && !malformed {
+        Ok(())
+    } else {
+        Err(ComposeError::BadAttachment(attachment.name.clone()))
     }
 }
 
@@ -561,6 +718,7 @@ mod tests {
             size: 0,
             upload: Some("u1".into()),
             part: None,
+            saved_part: None,
         };
         let mut draft = draft();
         draft.attachments = vec![
@@ -689,6 +847,7 @@ mod tests {
         let parent = Threading {
             message_id: Some("p@example.org".into()),
             references: vec!["root@example.org".into()],
+            ..Threading::default()
         };
         let built = build(&draft(), &alice(), Some(&parent), "<r@x.test>", 0).expect("builds");
         let bytes = whole(&built, &[]);

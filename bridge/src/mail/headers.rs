@@ -106,7 +106,13 @@ pub fn view_headers(raw: &[u8]) -> ViewHeaders {
         cc: list(message.cc()),
         reply_to: list(message.reply_to()),
         date: message.date().map(|d| d.to_timestamp()),
-        threading: threading(&message),
+        threading: super::compose::Threading {
+            bcc: list(message.bcc()),
+            draft_note: message
+                .header_raw("X-Postern-Draft")
+                .map(|v| clip(v.trim(), 1000)),
+            ..threading(&message)
+        },
     }
 }
 
@@ -140,6 +146,7 @@ fn threading(message: &mail_parser::Message<'_>) -> super::compose::Threading {
     super::compose::Threading {
         message_id,
         references,
+        ..Default::default()
     }
 }
 

@@ -12,7 +12,9 @@ use std::time::Duration;
 use async_imap::extensions::idle::IdleResponse;
 use async_imap::imap_proto::{MailboxDatum, MessageSection, Response, SectionPath};
 use async_imap::types::Fetch;
-use protocol::{Body, Event, Flag, FolderCount, MessageFlags, MessageHeader, Sort, SortKey};
+use protocol::{
+    Body, Event, Flag, FolderCount, MessageFlags, MessageHeader, SavedDraft, Sort, SortKey,
+};
 
 use super::folders::{FolderEntry, build_tree};
 use super::headers::{flags, flags_from, header_from_fetch};
@@ -932,22 +934,57 @@ impl MailSource for ImapSource {
         head: &[u8],
         message: &Spooled,
     ) -> Result<Option<String>, MailError> {
-        let sent = match self.sent_folder().await? {
-            Some(sent) => sent,
-            None => {
-                self.change_folder(FolderChange::Create {
-                    parent: None,
-                    name: "Sent".to_owned(),
-                })
-                .await?;
-                self.sent_folder()
-                    .await?
-                    .ok_or(MailError::Refused("create the Sent folder"))?
-            }
-        };
+        let sent = self
+            .own_folder(protocol::FolderRole::Sent, "Sent", "create the Sent folder")
+            .await?;
         self.append(&sent, "(\\Seen)", head, message, "keep a copy in Sent")
             .await?;
         Ok(Some(sent))
+    }
+
+    async fn save_draft(
+        &mut self,
+        message: &Spooled,
+        replacing: Option<&SavedDraft>,
+    ) -> Result<Option<SavedDraft>, MailError> {
+        let drafts = self
+            .own_folder(
+                protocol::FolderRole::Drafts,
+                "Drafts",
+                "create the Drafts folder",
+            )
+            .await?;
+        let appended = self
+            .append(&drafts, "(\\Draft \\Seen)", b"", message, "save the draft")
+            .await?;
+        let saved = appended.map(|(uid_validity, uid)| SavedDraft {
+            folder: drafts.clone(),
+            uid_validity,
+            uid,
+        });
+        // The last version goes once this one is kept, and only if it is the
+        // message it was (the same folder, unchanged since).
+        if let Some(old) = replacing
+            && saved.as_ref().is_some_and(|new| {
+                new.folder == old.folder
+                    && new.uid_validity == old.uid_validity
+                    && new.uid != old.uid
+            })
+            && let Err(error) = self.remove_draft(old).await
+        {
+            tracing::info!(error = %crate::session::ErrorChain(&error), "the draft's last version stays");
+        }
+        Ok(saved)
+    }
+
+    async fn remove_draft(&mut self, saved: &SavedDraft) -> Result<(), MailError> {
+        let message = MessageRef {
+            folder: saved.folder.clone(),
+            uid_validity: saved.uid_validity,
+            uid: saved.uid,
+        };
+        self.select_message(&message).await?;
+        self.expunge_messages(&saved.folder, &[saved.uid]).await
     }
 
     fn keeps_sent_copies(&self) -> bool {
@@ -1512,20 +1549,44 @@ impl ImapSource {
         Ok(())
     }
 
-    /// The user's own folder for sent mail: special-use `\Sent`, else one named so.
-    async fn sent_folder(&mut self) -> Result<Option<String>, MailError> {
+    /// The user's own folder with `role` (special-use, else by name).
+    async fn folder_with(
+        &mut self,
+        role: protocol::FolderRole,
+    ) -> Result<Option<String>, MailError> {
         let names = self.list_all().await?;
         let entries: Vec<FolderEntry> = names.iter().map(FolderEntry::from_name).collect();
         let namespaces = self.namespaces().await?;
         Ok(build_tree(entries, &namespaces)
             .into_iter()
-            .find(|f| f.role == Some(protocol::FolderRole::Sent) && f.selectable)
+            .find(|f| f.role == Some(role) && f.selectable)
             .map(|f| f.id))
     }
 
+    /// The folder with `role`, created as `name` at the top if there is none.
+    async fn own_folder(
+        &mut self,
+        role: protocol::FolderRole,
+        name: &str,
+        doing: &'static str,
+    ) -> Result<String, MailError> {
+        if let Some(folder) = self.folder_with(role).await? {
+            return Ok(folder);
+        }
+        self.change_folder(FolderChange::Create {
+            parent: None,
+            name: name.to_owned(),
+        })
+        .await?;
+        self.folder_with(role)
+            .await?
+            .ok_or(MailError::Refused(doing))
+    }
+
     /// Stores `head` then `message` in `folder` with `flags`, as one literal
-    /// streamed from the spool file; `doing` says what a refusal refused. The new
-    /// message's UID, where the server says (UIDPLUS).
+    /// streamed from the spool file; `doing` says what a refusal refused. The
+    /// folder's UIDVALIDITY and the new message's UID, where the server says
+    /// (UIDPLUS).
     async fn append(
         &mut self,
         folder: &str,
@@ -1533,7 +1594,7 @@ impl ImapSource {
         head: &[u8],
         message: &Spooled,
         doing: &'static str,
-    ) -> Result<Option<u32>, MailError> {
+    ) -> Result<Option<(u32, u32)>, MailError> {
         use async_imap::imap_proto::rfc4315::UidSetMember;
         use async_imap::imap_proto::{ResponseCode, Status};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1554,10 +1615,12 @@ impl ImapSource {
                         outcome,
                     } if *done == tag => Some(match status {
                         Status::Ok => Ok(match &outcome.code {
-                            Some(ResponseCode::AppendUid(_, uids)) => match uids.as_slice() {
-                                [UidSetMember::Uid(uid)] => Some(*uid),
-                                _ => None,
-                            },
+                            Some(ResponseCode::AppendUid(validity, uids)) => {
+                                match uids.as_slice() {
+                                    [UidSetMember::Uid(uid)] => Some((*validity, *uid)),
+                                    _ => None,
+                                }
+                            }
                             _ => None,
                         }),
                         _ => Err(Refusal::from_outcome(

@@ -271,6 +271,21 @@ pub trait MailSource: Send + 'static {
         message: &Spooled,
     ) -> impl Future<Output = Result<Option<String>, MailError>> + Send;
 
+    /// Keeps `message` in the Drafts folder (created if there is none) as a draft,
+    /// then removes `replacing`, its last version; where it now is, when the
+    /// server says. `None` where the source has no folders.
+    fn save_draft(
+        &mut self,
+        message: &Spooled,
+        replacing: Option<&protocol::SavedDraft>,
+    ) -> impl Future<Output = Result<Option<protocol::SavedDraft>, MailError>> + Send;
+
+    /// Removes a saved draft, if it is still the message it was.
+    fn remove_draft(
+        &mut self,
+        saved: &protocol::SavedDraft,
+    ) -> impl Future<Output = Result<(), MailError>> + Send;
+
     /// Whether the server files sent mail into Sent itself (Gmail does).
     fn keeps_sent_copies(&self) -> bool {
         false

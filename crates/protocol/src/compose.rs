@@ -35,11 +35,29 @@ pub struct Draft {
     /// Files that go with the message, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<DraftAttachment>,
+    /// The compose's one Message-ID, given by the bridge at the first save: every
+    /// saved version and the message sent carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The version last saved in the Drafts folder, which the next save replaces
+    /// and a send removes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved: Option<SavedDraft>,
 }
 
-/// A file attached to a draft: one the browser uploaded (`upload`), or a part of
-/// the message the draft forwards (`part`, a section number of `source`), which
-/// the bridge reads from the mail server without the browser fetching it.
+/// Where a draft is kept on the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedDraft {
+    pub folder: String,
+    pub uid_validity: u32,
+    pub uid: u32,
+}
+
+/// A file attached to a draft: one the browser uploaded (`upload`), a part of the
+/// saved draft (`saved_part`, a section number of `saved`), or a part of the
+/// message the draft forwards (`part`, a section number of `source`); the bridge
+/// reads parts from the mail server without the browser fetching them, and takes
+/// the first of these it still has.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DraftAttachment {
     pub name: String,
@@ -52,6 +70,8 @@ pub struct DraftAttachment {
     pub upload: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_part: Option<String>,
 }
 
 /// What the upload route (`Sending::upload`) answers for a file it has taken in

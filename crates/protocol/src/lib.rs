@@ -36,6 +36,8 @@
 //! {"id":19,"type":"start_compose","folder":"INBOX","uid":3,"kind":"reply_all"}
 //! {"id":20,"type":"send_message","draft":{"to":[{"name":"Bob","email":"bob@example.org"}],"bcc":[{"name":null,"email":"carol@example.org"}],"subject":"Re: Lunch?","text":"Noon is fine.\n\n> At noon?","source":{"folder":"INBOX","uid":3,"kind":"reply"}}}
 //! {"id":22,"type":"send_message","draft":{"to":[{"name":null,"email":"bob@example.org"}],"subject":"Fwd: Plans","text":"See below.","source":{"folder":"INBOX","uid":3,"kind":"forward"},"attachments":[{"name":"plan.pdf","content_type":"application/pdf","size":48213,"part":"2"},{"name":"Grüße.txt","content_type":"text/plain","size":12,"upload":"u4"}]}}
+//! {"id":23,"type":"save_draft","draft":{"to":[{"name":null,"email":"bob@example.org"}],"subject":"Plans","text":"Draft text","message_id":"<k3j2.x9@example.org>","saved":{"folder":"Drafts","uid_validity":1700000000,"uid":41},"attachments":[{"name":"plan.pdf","content_type":"application/pdf","size":48213,"upload":"u4","saved_part":"2"}]}}
+//! {"id":24,"type":"resume_draft","folder":"Drafts","uid":42}
 //! {"id":5,"type":"sign_out"}
 //! ```
 //!
@@ -59,6 +61,8 @@
 //! {"type":"reply","id":18,"reply":{"type":"export_ready","folder":"INBOX","link":"/mail/Yq2…/mbox"}}
 //! {"type":"reply","id":19,"reply":{"type":"compose_started","draft":{"to":[{"name":"Bob","email":"bob@example.org"}],"subject":"Re: Lunch?","text":"","source":{"folder":"INBOX","uid":3,"kind":"reply_all"}},"quote":{"from":[{"name":"Bob","email":"bob@example.org"}],"subject":"Lunch?","date":1700000000,"text":"At noon?"}}}
 //! {"type":"reply","id":20,"reply":{"type":"message_sent","message_id":"<k3j2.x9@example.org>","recipients":["bob@example.org","carol@example.org"],"sent_folder":"Sent"}}
+//! {"type":"reply","id":23,"reply":{"type":"draft_saved","saved":{"folder":"Drafts","uid_validity":1700000000,"uid":42},"message_id":"<k3j2.x9@example.org>","attachments":[{"name":"plan.pdf","content_type":"application/pdf","size":48213,"upload":"u4","saved_part":"2"}]}}
+//! {"type":"reply","id":24,"reply":{"type":"draft_resumed","draft":{"to":[{"name":null,"email":"bob@example.org"}],"subject":"Plans","text":"Draft text","message_id":"<k3j2.x9@example.org>","saved":{"folder":"Drafts","uid_validity":1700000000,"uid":42},"attachments":[{"name":"plan.pdf","content_type":"application/pdf","size":48213,"saved_part":"2"}]}}}
 //! {"type":"failed","id":20,"error":{"code":"recipient_refused","message":"The mail server refused nobody@example.org: User unknown. Nothing was sent; bob@example.org was accepted.","refused":["nobody@example.org"]}}
 //! {"type":"reply","id":5,"reply":{"type":"signed_out"}}
 //! {"type":"failed","id":1,"error":{"code":"wrong_credentials","message":"The user name or password is not correct."}}
@@ -75,8 +79,8 @@ mod message;
 use serde::{Deserialize, Serialize};
 
 pub use compose::{
-    ComposeKind, Draft, DraftAttachment, DraftSource, Identity, Quote, Sending, Uploaded,
-    address_problem, encoded_size,
+    ComposeKind, Draft, DraftAttachment, DraftSource, Identity, Quote, SavedDraft, Sending,
+    Uploaded, address_problem, encoded_size,
 };
 pub use message::{Body, BodyContent, MessageFlags, MessageView, Note, Part, PartRole};
 
@@ -210,8 +214,14 @@ pub enum Request {
         uid: u32,
         kind: ComposeKind,
     },
-    /// Send a message through the account's SMTP server and keep a copy in Sent.
+    /// Send a message through the account's SMTP server and keep a copy in Sent;
+    /// its saved draft, if any, is then removed.
     SendMessage { draft: Box<Draft> },
+    /// Save the draft in the Drafts folder (created if missing), replacing its
+    /// last saved version (`draft.saved`).
+    SaveDraft { draft: Box<Draft> },
+    /// Compose again from a message in the Drafts folder.
+    ResumeDraft { folder: String, uid: u32 },
     /// End the mail session; the socket stays open for another sign-in.
     SignOut,
 }
@@ -357,6 +367,20 @@ pub enum Reply {
     ComposeStarted {
         draft: Box<Draft>,
         quote: Box<Quote>,
+    },
+    /// Where the draft is now, and its files as they are kept there.
+    DraftSaved {
+        /// `None` where the server does not say where it put it (no UIDPLUS).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        saved: Option<SavedDraft>,
+        message_id: String,
+        /// The draft's attachments, in order, each with its `saved_part`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<DraftAttachment>,
+    },
+    /// A draft from the Drafts folder, as the form resumes it.
+    DraftResumed {
+        draft: Box<Draft>,
     },
     /// The SMTP server accepted the message for every recipient.
     MessageSent {
@@ -737,8 +761,8 @@ mod tests {
         let [client, server] = blocks.as_slice() else {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
-        assert_eq!(client.len(), 21);
-        assert_eq!(server.len(), 26);
+        assert_eq!(client.len(), 23);
+        assert_eq!(server.len(), 28);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));

@@ -67,6 +67,15 @@ fn send(ui: Ui, transport: Transport) {
     if form.sending {
         return;
     }
+    // A save under way first finishes, so that the send removes the version it
+    // leaves rather than one it replaced.
+    if form.saving {
+        set_timeout(
+            move || send(ui, transport),
+            std::time::Duration::from_millis(200),
+        );
+        return;
+    }
     if let Some(problem) = form.problems().into_iter().next() {
         ui.compose.update(|c| {
             if let Some(c) = c {
@@ -114,13 +123,166 @@ fn send(ui: Ui, transport: Transport) {
     });
 }
 
-fn discard(ui: Ui) {
-    let blank = ui
-        .compose
-        .with_untracked(|c| c.as_ref().is_none_or(ComposeForm::is_blank));
-    if blank || crate::app::confirmed("Discard this message?") {
-        ui.compose.set(None);
+/// Saves the draft now; whether it is kept. Nothing happens to the fields the
+/// person is typing in (the focus and the caret stay where they are).
+async fn save_draft(ui: Ui, transport: Transport) -> bool {
+    let Some(form) = ui.compose.get_untracked() else {
+        return false;
+    };
+    if form.saving || form.sending || form.uploading() {
+        return false;
     }
+    let edits = form.edits;
+    change_quietly(ui, |c| {
+        c.saving = true;
+        c.draft_note = Some("Saving…".to_owned());
+    });
+    let draft = Box::new(form.draft());
+    match transport.request(Request::SaveDraft { draft }).await {
+        Ok(Reply::DraftSaved {
+            saved,
+            message_id,
+            attachments,
+        }) => {
+            change_quietly(ui, |c| c.draft_saved(edits, saved, message_id, attachments));
+            true
+        }
+        Ok(_) => false,
+        Err(error) => {
+            change_quietly(ui, |c| {
+                c.saving = false;
+                c.draft_note = Some(format!("Draft not saved: {}", error.message()));
+            });
+            false
+        }
+    }
+}
+
+/// When the draft was last changed and first left unsaved, and when a failed
+/// save may be tried again (milliseconds since the epoch).
+#[derive(Default)]
+struct Autosave {
+    edits: u32,
+    changed_at: f64,
+    unsaved_since: Option<f64>,
+    retry_at: f64,
+}
+
+/// How long after the last change a draft is saved, and at most how long it
+/// stays unsaved while the person keeps typing.
+const QUIET_MS: f64 = 3_000.0;
+const AT_MOST_MS: f64 = 60_000.0;
+
+/// Checked every second while the form is open.
+fn autosave_tick(ui: Ui, transport: Transport, state: StoredValue<Autosave>) {
+    let Some((edits, unsaved, blank)) = ui
+        .compose
+        .with_untracked(|c| c.as_ref().map(|c| (c.edits, c.unsaved(), c.is_blank())))
+    else {
+        return;
+    };
+    let now = js_sys::Date::now();
+    let due = state
+        .try_update_value(|at| {
+            if !unsaved {
+                at.unsaved_since = None;
+                return false;
+            }
+            if edits != at.edits {
+                at.edits = edits;
+                at.changed_at = now;
+            }
+            let since = *at.unsaved_since.get_or_insert(now);
+            (now - at.changed_at >= QUIET_MS || now - since >= AT_MOST_MS) && now >= at.retry_at
+        })
+        .unwrap_or(false);
+    if due && !blank {
+        spawn_local(async move {
+            if !save_draft(ui, transport).await {
+                state.update_value(|at| at.retry_at = js_sys::Date::now() + 15_000.0);
+            }
+        });
+    }
+}
+
+/// Closes the form, saving the draft first when it has changes (POP3 accounts
+/// keep no drafts: closing asks, as discarding does).
+fn close(ui: Ui, transport: Transport) {
+    let (blank, unsaved) = ui.compose.with_untracked(|c| {
+        c.as_ref()
+            .map_or((true, false), |c| (c.is_blank(), c.unsaved()))
+    });
+    if blank || !unsaved {
+        ui.compose.set(None);
+        return;
+    }
+    if ui.pop3() {
+        if crate::app::confirmed("Discard this message?") {
+            ui.compose.set(None);
+        }
+        return;
+    }
+    spawn_local(async move {
+        if save_draft(ui, transport).await {
+            ui.compose.set(None);
+            ui.info.set(Some("Draft saved.".to_owned()));
+        }
+    });
+}
+
+/// "Discard draft": asks, then removes the saved draft too.
+fn discard(ui: Ui, transport: Transport) {
+    let (blank, saved) = ui.compose.with_untracked(|c| {
+        c.as_ref()
+            .map_or((true, None), |c| (c.is_blank(), c.saved.clone()))
+    });
+    if (!blank || saved.is_some()) && !crate::app::confirmed("Discard this draft?") {
+        return;
+    }
+    ui.compose.set(None);
+    if let Some(saved) = saved {
+        spawn_local(async move {
+            let request = Request::ExpungeMessages {
+                folder: saved.folder,
+                uids: vec![saved.uid],
+            };
+            if let Err(error) = transport.request(request).await {
+                ui.problem.set(Some(error.message()));
+            }
+        });
+    }
+}
+
+/// Opens a draft from the Drafts folder in the form.
+pub fn resume_draft(ui: Ui, transport: Transport, folder: String, uid: u32) {
+    let same = ui.compose.with_untracked(|c| {
+        c.as_ref()
+            .and_then(|c| c.saved.as_ref())
+            .is_some_and(|s| s.folder == folder && s.uid == uid)
+    });
+    if same {
+        return;
+    }
+    if ui
+        .compose
+        .with_untracked(|c| c.as_ref().is_some_and(|c| !c.is_blank() && c.unsaved()))
+        && !crate::app::confirmed("Discard the message you are writing?")
+    {
+        return;
+    }
+    spawn_local(async move {
+        match transport
+            .request(Request::ResumeDraft { folder, uid })
+            .await
+        {
+            Ok(Reply::DraftResumed { draft }) => {
+                ui.compose.set(None);
+                ui.compose.set(Some(ComposeForm::resumed(*draft)));
+            }
+            Ok(_) => {}
+            Err(error) => ui.problem.set(Some(error.message())),
+        }
+    });
 }
 
 #[component]
@@ -141,8 +303,18 @@ fn field<T: 'static>(
     move || ui.compose.with(|c| c.as_ref().map(&read))
 }
 
-/// Changes the open form.
+/// Changes the open form, as the person did: the draft has changes to save.
 fn change(ui: Ui, edit: impl FnOnce(&mut ComposeForm)) {
+    ui.compose.update(|c| {
+        if let Some(c) = c {
+            edit(c);
+            c.touch();
+        }
+    });
+}
+
+/// Changes the open form's state, not its content.
+fn change_quietly(ui: Ui, edit: impl FnOnce(&mut ComposeForm)) {
     ui.compose.update(|c| {
         if let Some(c) = c {
             edit(c);
@@ -195,7 +367,20 @@ fn ComposePanel() -> impl IntoView {
     let copies = field(ui, |c| c.copies);
     let send_transport = transport.clone();
     let keys_transport = transport.clone();
+    let close_transport = transport.clone();
+    let discard_transport = transport.clone();
     let dropping = RwSignal::new(false);
+    let draft_note = field(ui, |c| c.draft_note.clone());
+    if !ui.pop3() {
+        let autosave = StoredValue::new(Autosave::default());
+        let tick_transport = transport.clone();
+        if let Ok(timer) = set_interval_with_handle(
+            move || autosave_tick(ui, tick_transport.clone(), autosave),
+            std::time::Duration::from_secs(1),
+        ) {
+            on_cleanup(move || timer.clear());
+        }
+    }
     view! {
         <section
             class="compose"
@@ -226,7 +411,7 @@ fn ComposePanel() -> impl IntoView {
         >
             <header class="compose-head">
                 <h2>{title}</h2>
-                <button class="icon-button" aria-label="Close" title="Close" on:click=move |_| discard(ui)>
+                <button class="icon-button" aria-label="Close" title="Close" on:click=move |_| close(ui, close_transport.clone())>
                     {icons::close()}
                 </button>
             </header>
@@ -294,7 +479,16 @@ fn ComposePanel() -> impl IntoView {
                     "Don't wrap"
                 </label>
                 <span class="spacer"></span>
-                <button class="ghost danger" on:click=move |_| discard(ui)>"Discard"</button>
+                <span class="draft-note" role="status">{move || draft_note().flatten()}</span>
+                <button
+                    class="ghost danger discard"
+                    aria-label="Discard draft"
+                    title="Discard draft"
+                    on:click=move |_| discard(ui, discard_transport.clone())
+                >
+                    {icons::folder(Some(protocol::FolderRole::Trash))}
+                    <span class="label">"Discard draft"</span>
+                </button>
             </footer>
         </section>
     }

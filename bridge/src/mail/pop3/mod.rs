@@ -1017,6 +1017,18 @@ impl MailSource for Pop3Source {
         Ok(None)
     }
 
+    async fn save_draft(
+        &mut self,
+        _: &super::Spooled,
+        _: Option<&protocol::SavedDraft>,
+    ) -> Result<Option<protocol::SavedDraft>, MailError> {
+        Ok(None)
+    }
+
+    async fn remove_draft(&mut self, _: &protocol::SavedDraft) -> Result<(), MailError> {
+        Ok(())
+    }
+
     /// Only once the password stopped working: the session then ends (there is no
     /// way to reconnect); otherwise the maildrop reconnects by itself.
     fn is_broken(&self) -> bool {
