@@ -282,7 +282,10 @@ impl Outgoing {
         };
         let mut sent_folder = None;
         if keep_copy {
-            match source.save_sent(&built.bcc_header, &message).await {
+            match source
+                .save_sent(&built.bcc_header, &message, &built.message_id)
+                .await
+            {
                 Ok(folder) => sent_folder = folder,
                 Err(error) => tracing::warn!(
                     error = %crate::session::ErrorChain(&error),

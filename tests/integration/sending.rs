@@ -560,3 +560,33 @@ async fn the_listed_folder_stays_live_after_a_send_marks_an_original_elsewhere()
         .await?;
     Ok(())
 }
+
+/// A Sent folder that already holds the message's Message-ID (the server filed
+/// it, or an earlier try did) gets no second copy.
+#[tokio::test]
+async fn sent_gets_no_second_copy_of_a_message_id() -> Result<()> {
+    let mail = Mail::start()?;
+    mail.append(
+        &mail.alice,
+        "Sent",
+        "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: Filed\r\n\
+         Message-ID: <once.only@example.test>\r\n\r\nFiled by the server.\r\n",
+    )
+    .await?;
+    let (_bridge, mut client) = mail.signed_in(&mail.alice).await?;
+    let draft = Draft {
+        to: vec![to("bob@example.test")],
+        subject: "Filed".into(),
+        text: "Filed by the server.".into(),
+        message_id: Some("<once.only@example.test>".into()),
+        ..Draft::default()
+    };
+    send(&mut client, draft).await??;
+    let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
+    assert_eq!(
+        parse(&inbox[0].0)?.message_id(),
+        Some("once.only@example.test")
+    );
+    assert_eq!(count(&mail.dovecot, &mail.alice, "Sent").await?, 1);
+    Ok(())
+}

@@ -933,10 +933,17 @@ impl MailSource for ImapSource {
         &mut self,
         head: &[u8],
         message: &Spooled,
+        message_id: &str,
     ) -> Result<Option<String>, MailError> {
         let sent = self
             .own_folder(protocol::FolderRole::Sent, "Sent", "create the Sent folder")
             .await?;
+        // Exactly one copy: one the server (or an earlier try) filed already stays
+        // the only one.
+        if self.holds_message_id(&sent, message_id).await? {
+            tracing::info!("Sent holds this message already");
+            return Ok(Some(sent));
+        }
         self.append(&sent, "(\\Seen)", head, message, "keep a copy in Sent")
             .await?;
         Ok(Some(sent))
@@ -1561,6 +1568,32 @@ impl ImapSource {
             .into_iter()
             .find(|f| f.role == Some(role) && f.selectable)
             .map(|f| f.id))
+    }
+
+    /// Whether `folder` holds a message with this Message-ID (`<…>`, as
+    /// `compose::is_message_id` allows: nothing in it needs quoting).
+    async fn holds_message_id(
+        &mut self,
+        folder: &str,
+        message_id: &str,
+    ) -> Result<bool, MailError> {
+        if !super::compose::is_message_id(message_id) {
+            return Ok(false);
+        }
+        self.ensure_selected(folder).await?;
+        let line = format!("UID SEARCH HEADER Message-ID {}", quoted(message_id));
+        let found = self
+            .run(
+                "UID SEARCH",
+                "search the folder",
+                &line,
+                |response| match response {
+                    Response::MailboxData(MailboxDatum::Search(uids)) => Some(!uids.is_empty()),
+                    _ => None,
+                },
+            )
+            .await?;
+        Ok(found.into_iter().any(|f| f))
     }
 
     /// The folder with `role`, created as `name` at the top if there is none.

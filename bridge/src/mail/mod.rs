@@ -264,11 +264,12 @@ pub trait MailSource: Send + 'static {
     fn is_broken(&self) -> bool;
 
     /// Keeps `head` followed by `message`, just sent, in the Sent folder (created
-    /// if there is none) as read; returns the folder, or `None` where the source has no folders.
+    /// if there is none) as read, unless it holds that Message-ID already; returns the folder, or `None` where the source has no folders.
     fn save_sent(
         &mut self,
         head: &[u8],
         message: &Spooled,
+        message_id: &str,
     ) -> impl Future<Output = Result<Option<String>, MailError>> + Send;
 
     /// Keeps `message` in the Drafts folder (created if there is none) as a draft,

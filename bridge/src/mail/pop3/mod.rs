@@ -1013,6 +1013,7 @@ impl MailSource for Pop3Source {
         &mut self,
         _: &[u8],
         _: &super::Spooled,
+        _: &str,
     ) -> Result<Option<String>, MailError> {
         Ok(None)
     }
