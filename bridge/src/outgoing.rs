@@ -333,6 +333,15 @@ impl Outgoing {
 }
 
 impl Outgoing {
+    /// What would stop `draft` from being sent, said before it is held: its
+    /// files are kept, its addresses and fields can be written.
+    pub fn check(&self, draft: &Draft) -> Result<(), MailError> {
+        let draft = self.with_uploads(draft)?;
+        let identity = compose::identity_for(&draft, &self.identities)?;
+        compose::build(&draft, identity, None, "<check@localhost>", 0)?;
+        Ok(())
+    }
+
     /// Saves `draft` in the Drafts folder, replacing its last saved version: the
     /// same Message-ID each time, attachments as its parts from 2 on.
     pub async fn save_draft<S: MailSource>(

@@ -241,6 +241,8 @@ pub fn spawn<S: MailSource>(
         },
         recent: VecDeque::new(),
         outgoing,
+        outbox: VecDeque::new(),
+        next_outbox: 0,
     };
     tokio::spawn(actor.run(inbox));
     SessionHandle { calls, downloads }
@@ -333,7 +335,21 @@ struct Actor<S> {
     recent: VecDeque<((String, u32), String)>,
     /// Sending, where the account has an SMTP server.
     outgoing: Option<Outgoing>,
+    /// Messages held for their undo window, oldest first.
+    outbox: VecDeque<Held>,
+    next_outbox: u32,
 }
+
+/// A message waiting out its undo window.
+struct Held {
+    id: u32,
+    draft: protocol::Draft,
+    due: Instant,
+}
+
+/// The longest undo window, and how many messages may wait at once.
+const MAX_HOLD_SECONDS: u32 = 60;
+const MAX_HELD: usize = 10;
 
 /// What woke the actor.
 enum Wake {
@@ -341,6 +357,8 @@ enum Wake {
     Call(Option<Call>),
     /// Time to refresh the other folders' counts.
     Counts,
+    /// A held message's undo window is over.
+    Outbox,
 }
 
 impl<S: MailSource> Actor<S> {
@@ -359,6 +377,7 @@ impl<S: MailSource> Actor<S> {
             if self.source.is_broken() {
                 continue;
             }
+            self.send_held(false).await;
             // Right after a call, the next often follows at once (a download reads
             // range after range): wait a moment before paying for IDLE and DONE.
             if held.is_none()
@@ -377,10 +396,12 @@ impl<S: MailSource> Actor<S> {
                     (Wake::Call(Some(call)), retried)
                 }
                 None => {
+                    let next_held = self.outbox.iter().map(|h| h.due).min();
                     let stop = async {
                         tokio::select! {
                             call = inbox.recv() => Wake::Call(call),
                             () = sleep_until(counts_due) => Wake::Counts,
+                            () = sleep_until(next_held.unwrap_or(counts_due)), if next_held.is_some() => Wake::Outbox,
                         }
                     };
                     match self.source.watch(stop).await {
@@ -395,6 +416,7 @@ impl<S: MailSource> Actor<S> {
             };
             match wake {
                 Wake::Call(None) => break,
+                Wake::Outbox => self.send_held(false).await,
                 Wake::Counts => {
                     counts_due = Instant::now() + self.source.counts_every(configured);
                     self.push_counts().await;
@@ -403,6 +425,8 @@ impl<S: MailSource> Actor<S> {
                     request: Request::SignOut,
                     reply,
                 })) => {
+                    // Nobody is left to undo them: held messages go now.
+                    self.send_held(true).await;
                     self.source.logout().await;
                     let _ = reply.send(Ok(Reply::SignedOut));
                     return;
@@ -415,7 +439,70 @@ impl<S: MailSource> Actor<S> {
                 }
             }
         }
+        // The page closed: nobody is left to undo held messages, so they go now.
+        self.send_held(true).await;
         self.source.logout().await;
+    }
+
+    /// Sends the held messages whose window is over (with `all`, every one). A
+    /// message that cannot go is kept as a draft, so nothing is lost whether or
+    /// not a browser hears of it.
+    async fn send_held(&mut self, all: bool) {
+        let now = Instant::now();
+        while let Some(at) = self.outbox.iter().position(|h| all || h.due <= now) {
+            let Some(held) = self.outbox.remove(at) else {
+                break;
+            };
+            let links = self.links(&LinkRegistry::new_token(), false);
+            let Some(outgoing) = self.outgoing.as_ref() else {
+                return;
+            };
+            let event = match outgoing.send(&mut self.source, &held.draft, &links).await {
+                Ok(sent) => {
+                    if let Some(folder) = &sent.sent_folder {
+                        self.push_count_of(folder).await;
+                    }
+                    match sent.reply {
+                        Reply::MessageSent {
+                            message_id,
+                            recipients,
+                            sent_folder,
+                        } => Event::OutboxSent {
+                            outbox: held.id,
+                            message_id,
+                            recipients,
+                            sent_folder,
+                        },
+                        _ => continue,
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %ErrorChain(&error), "a held message did not go");
+                    let mut draft = held.draft;
+                    match outgoing.save_draft(&mut self.source, &draft).await {
+                        Ok(Reply::DraftSaved {
+                            saved,
+                            message_id,
+                            attachments,
+                        }) => {
+                            draft.saved = saved;
+                            draft.message_id = Some(message_id);
+                            draft.attachments = attachments;
+                        }
+                        Ok(_) => {}
+                        Err(error) => {
+                            tracing::warn!(error = %ErrorChain(&error), "nor could it be kept as a draft");
+                        }
+                    }
+                    Event::OutboxFailed {
+                        outbox: held.id,
+                        error: wire_error(&error),
+                        draft: Box::new(draft),
+                    }
+                }
+            };
+            self.push(event).await;
+        }
     }
 
     /// Runs one call and answers it, unless the connection broke under a call that
@@ -784,7 +871,10 @@ impl<S: MailSource> Actor<S> {
                     .start(&mut self.source, &folder, uid, kind, &links)
                     .await
             }
-            Request::SendMessage { draft } => {
+            Request::SendMessage {
+                draft,
+                hold_seconds: 0,
+            } => {
                 let links = self.links(&LinkRegistry::new_token(), false);
                 let outgoing = self.outgoing.as_ref().ok_or(NO_SENDING)?;
                 let sent = outgoing.send(&mut self.source, &draft, &links).await?;
@@ -792,6 +882,37 @@ impl<S: MailSource> Actor<S> {
                     self.push_count_of(folder).await;
                 }
                 Ok(sent.reply)
+            }
+            Request::SendMessage {
+                draft,
+                hold_seconds,
+            } => {
+                let outgoing = self.outgoing.as_ref().ok_or(NO_SENDING)?;
+                // What would stop it is said now, while it can still be fixed.
+                outgoing.check(&draft)?;
+                if self.outbox.len() >= MAX_HELD {
+                    return Err(MailError::Unsupported(
+                        "Several messages are waiting to go already. Try again in a moment.",
+                    ));
+                }
+                let hold_seconds = hold_seconds.min(MAX_HOLD_SECONDS);
+                self.next_outbox += 1;
+                self.outbox.push_back(Held {
+                    id: self.next_outbox,
+                    draft: *draft,
+                    due: Instant::now() + Duration::from_secs(u64::from(hold_seconds)),
+                });
+                Ok(Reply::MessageQueued {
+                    outbox: self.next_outbox,
+                    hold_seconds,
+                })
+            }
+            Request::CancelSend { outbox } => {
+                let at = self.outbox.iter().position(|h| h.id == outbox).ok_or(
+                    MailError::Unsupported("It is too late to undo: the message has gone."),
+                )?;
+                self.outbox.remove(at);
+                Ok(Reply::SendCancelled { outbox })
             }
             Request::SaveDraft { draft } => {
                 let outgoing = self.outgoing.as_ref().ok_or(NO_SENDING)?;

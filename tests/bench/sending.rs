@@ -50,6 +50,7 @@ pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
         let reply = client
             .ok(Request::SendMessage {
                 draft: Box::new(draft(i)),
+                hold_seconds: 0,
             })
             .await?;
         accepted_times.push(start.elapsed());
@@ -252,6 +253,7 @@ async fn with_attachment(
         client
             .ok(Request::SendMessage {
                 draft: Box::new(draft),
+                hold_seconds: 0,
             })
             .await?;
         *arrived += 1;

@@ -44,6 +44,7 @@ async fn send(client: &mut WsClient, draft: Draft) -> Result<Result<Reply, proto
     client
         .request(Request::SendMessage {
             draft: Box::new(draft),
+            hold_seconds: 0,
         })
         .await
 }

@@ -2,7 +2,7 @@
 //! Dovecot: what recipients find in their INBOX, what Sent keeps, and what refusals
 //! and faults say.
 
-use anyhow::{Result, bail, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use futures::TryStreamExt;
 use protocol::{Address, ComposeKind, Draft, DraftSource, ErrorCode, Quote, Reply, Request};
 use tests::hostile_smtp::HostileSmtp;
@@ -137,6 +137,7 @@ async fn send(client: &mut WsClient, draft: Draft) -> Result<Result<Reply, proto
     client
         .request(Request::SendMessage {
             draft: Box::new(draft),
+            hold_seconds: 0,
         })
         .await
 }
@@ -588,5 +589,118 @@ async fn sent_gets_no_second_copy_of_a_message_id() -> Result<()> {
         Some("once.only@example.test")
     );
     assert_eq!(count(&mail.dovecot, &mail.alice, "Sent").await?, 1);
+    Ok(())
+}
+
+async fn queue(client: &mut WsClient, draft: Draft, hold_seconds: u32) -> Result<u32> {
+    match client
+        .ok(Request::SendMessage {
+            draft: Box::new(draft),
+            hold_seconds,
+        })
+        .await?
+    {
+        Reply::MessageQueued { outbox, .. } => Ok(outbox),
+        other => bail!("expected message_queued, got {other:?}"),
+    }
+}
+
+fn note(subject: &str) -> Draft {
+    Draft {
+        to: vec![to("bob@example.test")],
+        subject: subject.into(),
+        text: "Held a moment.".into(),
+        ..Draft::default()
+    }
+}
+
+/// Undone within its window, a message never goes; the next one, left alone,
+/// goes once its window is over.
+#[tokio::test]
+async fn a_held_message_can_be_undone_and_otherwise_goes_once() -> Result<()> {
+    let mail = Mail::start()?;
+    let (_bridge, mut client) = mail.signed_in(&mail.alice).await?;
+    // What cannot go is said at once, before any hold.
+    let mut bad = note("Bad");
+    bad.to = vec![to("bob at example")];
+    let refused = client
+        .request(Request::SendMessage {
+            draft: Box::new(bad),
+            hold_seconds: 5,
+        })
+        .await?
+        .expect_err("an invalid address");
+    assert_eq!(refused.code, ErrorCode::BadRequest);
+
+    let undone = queue(&mut client, note("Undone"), 1).await?;
+    assert_eq!(
+        client.ok(Request::CancelSend { outbox: undone }).await?,
+        Reply::SendCancelled { outbox: undone }
+    );
+    let kept = queue(&mut client, note("Kept"), 1).await?;
+    client
+        .event(
+            "the held message sent",
+            |e| matches!(e, protocol::Event::OutboxSent { outbox, .. } if *outbox == kept),
+        )
+        .await?;
+    // The undone one was due first: had it gone, it would be there by now.
+    let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(parse(&inbox[0].0)?.subject(), Some("Kept"));
+    let late = client
+        .request(Request::CancelSend { outbox: kept })
+        .await?
+        .expect_err("too late");
+    assert!(late.message.contains("too late"), "{}", late.message);
+    Ok(())
+}
+
+/// The hold lives in the bridge: a page closed inside the window still sends,
+/// once.
+#[tokio::test]
+async fn closing_the_page_inside_the_window_still_sends_once() -> Result<()> {
+    let mail = Mail::start()?;
+    let (_bridge, mut client) = mail.signed_in(&mail.alice).await?;
+    queue(&mut client, note("Sent anyway"), 60).await?;
+    drop(client);
+    let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
+    assert_eq!(parse(&inbox[0].0)?.subject(), Some("Sent anyway"));
+    delivered(&mail.dovecot, &mail.alice, "Sent", 1).await?;
+    assert_eq!(count(&mail.dovecot, &mail.bob, "INBOX").await?, 1);
+    Ok(())
+}
+
+/// A held message the SMTP server does not take is kept as a draft, and the page
+/// hears why.
+#[tokio::test]
+async fn a_held_message_that_cannot_go_is_kept_as_a_draft() -> Result<()> {
+    let mail = Mail::start()?;
+    let closed = maildev::free_port()?;
+    let mut account = mail.account();
+    account.extra = format!("smtp = \"smtps://127.0.0.1:{closed}\"\ndomain = \"example.test\"\n");
+    let bridge = Bridge::start(&[account], None).await?;
+    let mut client = bridge.connect().await?;
+    client.sign_in(None, &mail.alice).await??;
+    let outbox = queue(&mut client, note("Not yet"), 1).await?;
+    let event = client
+        .event("the held message failed", |e| {
+            matches!(e, protocol::Event::OutboxFailed { .. })
+        })
+        .await?;
+    let protocol::Event::OutboxFailed {
+        outbox: failed,
+        error,
+        draft,
+    } = event
+    else {
+        bail!("not outbox_failed");
+    };
+    assert_eq!(failed, outbox);
+    assert_eq!(error.code, ErrorCode::ServerUnreachable);
+    let saved = draft.saved.context("kept as a draft")?;
+    assert_eq!(saved.folder, "Drafts");
+    let drafts = delivered(&mail.dovecot, &mail.alice, "Drafts", 1).await?;
+    assert_eq!(parse(&drafts[0].0)?.subject(), Some("Not yet"));
     Ok(())
 }

@@ -38,6 +38,8 @@
 //! {"id":22,"type":"send_message","draft":{"to":[{"name":null,"email":"bob@example.org"}],"subject":"Fwd: Plans","text":"See below.","source":{"folder":"INBOX","uid":3,"kind":"forward"},"attachments":[{"name":"plan.pdf","content_type":"application/pdf","size":48213,"part":"2"},{"name":"Grüße.txt","content_type":"text/plain","size":12,"upload":"u4"}]}}
 //! {"id":23,"type":"save_draft","draft":{"to":[{"name":null,"email":"bob@example.org"}],"subject":"Plans","text":"Draft text","message_id":"<k3j2.x9@example.org>","saved":{"folder":"Drafts","uid_validity":1700000000,"uid":41},"attachments":[{"name":"plan.pdf","content_type":"application/pdf","size":48213,"upload":"u4","saved_part":"2"}]}}
 //! {"id":24,"type":"resume_draft","folder":"Drafts","uid":42}
+//! {"id":25,"type":"send_message","draft":{"to":[{"name":null,"email":"bob@example.org"}],"subject":"Plans","text":"Soon."},"hold_seconds":10}
+//! {"id":26,"type":"cancel_send","outbox":1}
 //! {"id":5,"type":"sign_out"}
 //! ```
 //!
@@ -63,6 +65,10 @@
 //! {"type":"reply","id":20,"reply":{"type":"message_sent","message_id":"<k3j2.x9@example.org>","recipients":["bob@example.org","carol@example.org"],"sent_folder":"Sent"}}
 //! {"type":"reply","id":23,"reply":{"type":"draft_saved","saved":{"folder":"Drafts","uid_validity":1700000000,"uid":42},"message_id":"<k3j2.x9@example.org>","attachments":[{"name":"plan.pdf","content_type":"application/pdf","size":48213,"upload":"u4","saved_part":"2"}]}}
 //! {"type":"reply","id":24,"reply":{"type":"draft_resumed","draft":{"to":[{"name":null,"email":"bob@example.org"}],"subject":"Plans","text":"Draft text","message_id":"<k3j2.x9@example.org>","saved":{"folder":"Drafts","uid_validity":1700000000,"uid":42},"attachments":[{"name":"plan.pdf","content_type":"application/pdf","size":48213,"saved_part":"2"}]}}}
+//! {"type":"reply","id":25,"reply":{"type":"message_queued","outbox":1,"hold_seconds":10}}
+//! {"type":"reply","id":26,"reply":{"type":"send_cancelled","outbox":1}}
+//! {"type":"event","event":{"type":"outbox_sent","outbox":1,"message_id":"<k3j2.x9@example.org>","recipients":["bob@example.org"],"sent_folder":"Sent"}}
+//! {"type":"event","event":{"type":"outbox_failed","outbox":2,"error":{"code":"server_unreachable","message":"The outgoing mail server cannot be reached right now. Nothing was sent; try again."},"draft":{"to":[{"name":null,"email":"bob@example.org"}],"subject":"Plans","text":"Soon.","saved":{"folder":"Drafts","uid_validity":1700000000,"uid":43}}}}
 //! {"type":"failed","id":20,"error":{"code":"recipient_refused","message":"The mail server refused nobody@example.org: User unknown. Nothing was sent; bob@example.org was accepted.","refused":["nobody@example.org"]}}
 //! {"type":"reply","id":5,"reply":{"type":"signed_out"}}
 //! {"type":"failed","id":1,"error":{"code":"wrong_credentials","message":"The user name or password is not correct."}}
@@ -215,8 +221,17 @@ pub enum Request {
         kind: ComposeKind,
     },
     /// Send a message through the account's SMTP server and keep a copy in Sent;
-    /// its saved draft, if any, is then removed.
-    SendMessage { draft: Box<Draft> },
+    /// its saved draft, if any, is then removed. With `hold_seconds` (at most
+    /// 60), the bridge answers `message_queued` and holds it that long, for an
+    /// undo (`cancel_send`); then it goes, even if the browser is gone by then,
+    /// and `outbox_sent` or `outbox_failed` follows.
+    SendMessage {
+        draft: Box<Draft>,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        hold_seconds: u32,
+    },
+    /// Undo a send still held (`message_queued`'s `outbox`).
+    CancelSend { outbox: u32 },
     /// Save the draft in the Drafts folder (created if missing), replacing its
     /// last saved version (`draft.saved`).
     SaveDraft { draft: Box<Draft> },
@@ -382,6 +397,15 @@ pub enum Reply {
     DraftResumed {
         draft: Box<Draft>,
     },
+    /// The message is held for `hold_seconds` before it goes.
+    MessageQueued {
+        outbox: u32,
+        hold_seconds: u32,
+    },
+    /// The held message will not go.
+    SendCancelled {
+        outbox: u32,
+    },
     /// The SMTP server accepted the message for every recipient.
     MessageSent {
         message_id: String,
@@ -400,6 +424,21 @@ pub enum Reply {
 pub enum Event {
     /// The bridge's link to the mail server changed state.
     ConnectivityChanged { state: Connectivity },
+    /// A held message went: as `message_sent` says.
+    OutboxSent {
+        outbox: u32,
+        message_id: String,
+        recipients: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sent_folder: Option<String>,
+    },
+    /// A held message could not go. It is kept as a draft (`draft.saved`, where
+    /// the account has folders) to try again.
+    OutboxFailed {
+        outbox: u32,
+        error: WireError,
+        draft: Box<Draft>,
+    },
     /// The open folder changed on the server (another program, another browser, or
     /// this one): messages arrived (`added`), flags changed, or messages went
     /// (`removed`). `total` and `unread` are the folder's counts after.
@@ -724,6 +763,10 @@ impl MessageHeader {
     }
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -761,8 +804,8 @@ mod tests {
         let [client, server] = blocks.as_slice() else {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
-        assert_eq!(client.len(), 23);
-        assert_eq!(server.len(), 28);
+        assert_eq!(client.len(), 25);
+        assert_eq!(server.len(), 32);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));

@@ -104,7 +104,13 @@ fn send(ui: Ui, transport: Transport) {
     });
     let draft = Box::new(form.draft());
     spawn_local(async move {
-        match transport.request(Request::SendMessage { draft }).await {
+        match transport
+            .request(Request::SendMessage {
+                draft,
+                hold_seconds: 0,
+            })
+            .await
+        {
             Ok(Reply::MessageSent { .. }) => {
                 ui.compose.set(None);
                 ui.info.set(Some("Message sent.".to_owned()));
