@@ -36,6 +36,9 @@ pub struct Ui {
     pub selected: RwSignal<Vec<u32>>,
     /// A short note on what just happened ("Copied to Work."), cleared after a while.
     pub info: RwSignal<Option<String>>,
+    /// The message waiting out its undo window in the bridge, and the form it
+    /// was sent from, to return to on Undo.
+    pub outbox: RwSignal<Option<(u32, crate::compose::ComposeForm)>>,
     /// The message being written, while the compose form is open.
     pub compose: RwSignal<Option<ComposeForm>>,
 }
@@ -56,6 +59,7 @@ impl Ui {
             connection: RwSignal::new(Connectivity::Connected),
             selected: RwSignal::new(Vec::new()),
             info: RwSignal::new(None),
+            outbox: RwSignal::new(None),
             compose: RwSignal::new(None),
         }
     }
@@ -86,6 +90,7 @@ impl Ui {
         self.connection.set(Connectivity::Connected);
         self.selected.set(Vec::new());
         self.compose.set(None);
+        self.outbox.set(None);
         self.notice.set(why.map(str::to_owned));
     }
 }
@@ -216,6 +221,12 @@ fn server_changed(ui: Ui, transport: Transport, event: Event) {
             }
         }
         Event::ConnectivityChanged { state } => ui.connection.set(state),
+        Event::OutboxSent { outbox, .. } => crate::components::compose::held_sent(ui, outbox),
+        Event::OutboxFailed {
+            outbox,
+            error,
+            draft,
+        } => crate::components::compose::held_failed(ui, outbox, &error.message, *draft),
     }
 }
 

@@ -93,6 +93,8 @@ pub struct ComposeForm {
     pub draft_note: Option<String>,
     /// A send is under way.
     pub sending: bool,
+    /// A send failed after its undo window: the button says "Try again".
+    pub not_sent: bool,
     /// Why the last send failed.
     pub error: Option<String>,
 }

@@ -3,6 +3,10 @@
 const MARK_SEEN: &str = "postern.markSeen";
 const REMOTE_SENDERS: &str = "postern.remoteSenders";
 const DELETE_AFTER_DOWNLOAD: &str = "postern.deleteAfterDownload";
+const UNDO_SEND: &str = "postern.undoSendSeconds";
+
+/// The undo windows offered for sending, in seconds (0: none).
+pub const UNDO_SEND_CHOICES: [u32; 5] = [0, 5, 10, 20, 30];
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
@@ -32,6 +36,21 @@ pub fn delete_after_download() -> bool {
 pub fn set_delete_after_download(on: bool) {
     if let Some(s) = storage() {
         let _ = s.set_item(DELETE_AFTER_DOWNLOAD, if on { "true" } else { "false" });
+    }
+}
+
+/// How long a sent message waits for an undo: 10 s unless the person chose.
+pub fn undo_send_seconds() -> u32 {
+    storage()
+        .and_then(|s| s.get_item(UNDO_SEND).ok()?)
+        .and_then(|v| v.parse().ok())
+        .filter(|v| UNDO_SEND_CHOICES.contains(v))
+        .unwrap_or(10)
+}
+
+pub fn set_undo_send_seconds(seconds: u32) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(UNDO_SEND, &seconds.to_string());
     }
 }
 

@@ -25,6 +25,19 @@ async fn sent(browser: &Browser) -> Result<()> {
         .map(drop)
 }
 
+/// Sends at once from now on, as a person who turned "Undo send" off (only the
+/// undo test waits out the window).
+async fn no_undo(browser: &Browser) -> Result<()> {
+    browser
+        .client
+        .execute(
+            "localStorage.setItem('postern.undoSendSeconds', '0')",
+            vec![],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Types into the field labelled `label`.
 async fn type_into(browser: &Browser, label: &str, text: &str) -> Result<()> {
     browser.field(label).await?.send_keys(text).await?;
@@ -38,6 +51,7 @@ async fn writing_a_new_message_sends_it() -> Result<()> {
     let browser = Browser::start(1280, 860).await?;
     let result = async {
         browser.sign_in(&bridge.origin(), &mail.alice).await?;
+        no_undo(&browser).await?;
         browser.button("New message").await?.click().await?;
         browser
             .wait_for(
@@ -115,6 +129,7 @@ async fn replying_and_forwarding_from_the_reader() -> Result<()> {
     let browser = Browser::start(390, 844).await?;
     let result = async {
         browser.sign_in(&bridge.origin(), &mail.alice).await?;
+        no_undo(&browser).await?;
         browser.open_message("Quarterly report").await?;
         browser
             .button("Reply")
@@ -207,6 +222,7 @@ async fn attaching_files_with_the_picker_shows_progress_and_sends_them() -> Resu
     let browser = Browser::start(1280, 860).await?;
     let result = async {
         browser.sign_in(&bridge.origin(), &mail.alice).await?;
+        no_undo(&browser).await?;
         browser.button("New message").await?.click().await?;
         type_into(&browser, "To", "bob@example.test, ").await?;
         type_into(&browser, "Subject", "Agenda").await?;
@@ -288,6 +304,7 @@ async fn a_draft_saves_itself_and_resumes_in_another_browser() -> Result<()> {
     let browser = Browser::start(1280, 860).await?;
     let result = async {
         browser.sign_in(&bridge.origin(), &mail.alice).await?;
+        no_undo(&browser).await?;
         browser.button("New message").await?.click().await?;
         type_into(&browser, "To", "bob@example.test, ").await?;
         type_into(&browser, "Subject", "Half a plan").await?;
@@ -329,6 +346,7 @@ async fn a_draft_saves_itself_and_resumes_in_another_browser() -> Result<()> {
     let phone = Browser::start(390, 844).await?;
     let result = async {
         phone.sign_in(&bridge.origin(), &mail.alice).await?;
+        no_undo(&phone).await?;
         phone.button("Show folders").await?.click().await?;
         folder_button(&phone, "Drafts").await?;
         let row = "//ul[@aria-label='Messages']/li//button[.//*[normalize-space()='Half a plan']]";
@@ -363,5 +381,56 @@ async fn a_draft_saves_itself_and_resumes_in_another_browser() -> Result<()> {
     }
     .await;
     phone.close().await?;
+    result
+}
+
+#[tokio::test]
+async fn undoing_a_send_returns_to_the_form_as_it_was() -> Result<()> {
+    let mail = Mail::start()?;
+    let bridge = app(&mail).await?;
+    let browser = Browser::start(1280, 860).await?;
+    let result = async {
+        browser.sign_in(&bridge.origin(), &mail.alice).await?;
+        browser
+            .client
+            .execute(
+                "localStorage.setItem('postern.undoSendSeconds', '5')",
+                vec![],
+            )
+            .await?;
+        browser.button("New message").await?.click().await?;
+        type_into(&browser, "To", "bob@example.test, ").await?;
+        type_into(&browser, "Subject", "Second thoughts").await?;
+        type_into(&browser, "Message", "Not quite ready.").await?;
+        browser.button("Send").await?.click().await?;
+        browser
+            .wait_for(
+                Locator::XPath("//div[@role='status'][.//span[normalize-space()='Sending…']]"),
+                "the undo bar",
+            )
+            .await?;
+        browser.button("Undo").await?.click().await?;
+        let subject = browser.field("Subject").await?;
+        assert_eq!(
+            subject.prop("value").await?.as_deref(),
+            Some("Second thoughts")
+        );
+        let text = browser.field("Message").await?.prop("value").await?;
+        assert_eq!(text.as_deref(), Some("Not quite ready."));
+        browser.button("Remove bob@example.test").await?;
+        type_into(&browser, "Message", " Now it is.").await?;
+        browser.button("Send").await?.click().await?;
+        sent(&browser).await?;
+        let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
+        assert_eq!(inbox.len(), 1, "the undone send never went");
+        let body = parse(&inbox[0].0)?
+            .body_text(0)
+            .unwrap_or_default()
+            .into_owned();
+        assert!(body.contains("Not quite ready. Now it is."), "{body:?}");
+        Ok(())
+    }
+    .await;
+    browser.close().await?;
     result
 }

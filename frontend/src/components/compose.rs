@@ -103,11 +103,12 @@ fn send(ui: Ui, transport: Transport) {
         }
     });
     let draft = Box::new(form.draft());
+    let hold_seconds = crate::settings::undo_send_seconds();
     spawn_local(async move {
         match transport
             .request(Request::SendMessage {
                 draft,
-                hold_seconds: 0,
+                hold_seconds,
             })
             .await
         {
@@ -115,18 +116,84 @@ fn send(ui: Ui, transport: Transport) {
                 ui.compose.set(None);
                 ui.info.set(Some("Message sent.".to_owned()));
             }
+            Ok(Reply::MessageQueued { outbox, .. }) => {
+                // The bridge holds it; the form is kept here for Undo.
+                let mut form = ui.compose.get_untracked().unwrap_or(form);
+                form.sending = false;
+                form.not_sent = false;
+                form.error = None;
+                ui.compose.set(None);
+                ui.info.set(None);
+                ui.outbox.set(Some((outbox, form)));
+            }
             Ok(_) => {}
-            Err(error) => ui.compose.update(|c| {
-                if let Some(c) = c {
-                    c.sending = false;
-                    if let crate::transport::RequestError::Server(wire) = &error {
-                        c.refused(&wire.refused);
-                    }
-                    c.error = Some(error.message());
+            Err(error) => change_quietly(ui, |c| {
+                c.sending = false;
+                if let crate::transport::RequestError::Server(wire) = &error {
+                    c.refused(&wire.refused);
                 }
+                c.error = Some(error.message());
             }),
         }
     });
+}
+
+/// "Undo": the held message stays, and the form comes back as it was.
+pub fn undo_send(ui: Ui, transport: Transport, outbox: u32) {
+    spawn_local(async move {
+        match transport.request(Request::CancelSend { outbox }).await {
+            Ok(Reply::SendCancelled { .. }) => {
+                let Some((_, form)) = ui.outbox.get_untracked() else {
+                    return;
+                };
+                ui.outbox.set(None);
+                if ui.compose.with_untracked(Option::is_none) {
+                    ui.compose.set(Some(form));
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                ui.outbox.set(None);
+                ui.problem.set(Some(error.message()));
+            }
+        }
+    });
+}
+
+/// The held message went.
+pub fn held_sent(ui: Ui, outbox: u32) {
+    if ui
+        .outbox
+        .with_untracked(|o| o.as_ref().is_some_and(|o| o.0 == outbox))
+    {
+        ui.outbox.set(None);
+    }
+    ui.info.set(Some("Message sent.".to_owned()));
+}
+
+/// The held message could not go: the bridge kept it as a draft, and the form
+/// comes back with the reason and "Try again".
+pub fn held_failed(ui: Ui, outbox: u32, reason: &str, draft: protocol::Draft) {
+    let kept = ui
+        .outbox
+        .get_untracked()
+        .filter(|o| o.0 == outbox)
+        .map(|o| o.1);
+    if kept.is_some() {
+        ui.outbox.set(None);
+    }
+    let note = format!("Not sent: {reason}");
+    if ui.compose.with_untracked(Option::is_some) {
+        ui.problem
+            .set(Some(format!("{note} It is kept in Drafts.")));
+        return;
+    }
+    let mut form = kept.unwrap_or_else(|| ComposeForm::resumed(draft.clone()));
+    form.saved = draft.saved;
+    form.message_id = draft.message_id;
+    form.error = Some(note);
+    form.not_sent = true;
+    ui.compose.set(Some(form));
 }
 
 /// Saves the draft now; whether it is kept. Nothing happens to the fields the
@@ -470,7 +537,7 @@ fn ComposePanel() -> impl IntoView {
                     disabled=move || sending().unwrap_or(false)
                     on:click=move |_| send(ui, send_transport.clone())
                 >
-                    "Send"
+                    {move || if field(ui, |c| c.not_sent)().unwrap_or(false) { "Try again" } else { "Send" }}
                 </button>
                 <AttachButton />
                 <label class="check">

@@ -10,6 +10,7 @@ use super::message_list::MessageList;
 use super::reader::Reader;
 use super::shortcuts::Shortcuts;
 use crate::app::{commit_pending_now, look_for_mail, sign_out, undo, use_transport, use_ui};
+use crate::components::compose::undo_send;
 use crate::settings;
 use crate::state::Pane;
 
@@ -103,6 +104,23 @@ pub fn Mailbox() -> impl IntoView {
                             />
                             "Mark messages as read when opened"
                         </label>
+                        <Show when=move || ui.can_send()>
+                            <label>
+                                "Undo send"
+                                <select on:change=move |ev| {
+                                    if let Ok(seconds) = event_target_value(&ev).parse() {
+                                        settings::set_undo_send_seconds(seconds);
+                                    }
+                                }>
+                                    {settings::UNDO_SEND_CHOICES.map(|seconds| {
+                                        let text = if seconds == 0 { "Off".to_owned() } else { format!("{seconds} seconds") };
+                                        view! {
+                                            <option value=seconds.to_string() selected=settings::undo_send_seconds() == seconds>{text}</option>
+                                        }
+                                    }).collect_view()}
+                                </select>
+                            </label>
+                        </Show>
                         <Show when=move || ui.pop3()>
                             <label>
                                 <input
@@ -130,6 +148,24 @@ pub fn Mailbox() -> impl IntoView {
     }
 }
 
+/// The bar for a message held in the bridge's undo window.
+#[component]
+fn Held() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    view! {
+        {move || ui.outbox.with(|o| o.as_ref().map(|o| o.0)).map(|outbox| {
+            let transport = transport.clone();
+            view! {
+                <div class="toast" role="status">
+                    <span>"Sending…"</span>
+                    <button on:click=move |_| undo_send(ui, transport.clone(), outbox)>"Undo"</button>
+                </div>
+            }
+        })}
+    }
+}
+
 /// The undo bar for a pending move, and the last organizing error.
 #[component]
 fn UndoBar() -> impl IntoView {
@@ -141,6 +177,7 @@ fn UndoBar() -> impl IntoView {
                 <button on:click=move |_| undo(ui)>"Undo"</button>
             </div>
         })}
+        <Held />
         {move || ui.info.get().filter(|_| ui.pending.with(Option::is_none)).map(|info| view! {
             <div class="toast" role="status"><span>{info}</span></div>
         })}
