@@ -407,11 +407,12 @@ impl Outgoing {
             links,
         )
         .await;
-        let (no_wrap, answers) = opened
+        let note = opened
             .threading
             .draft_note
             .as_deref()
-            .map_or((false, None), compose::read_draft_note);
+            .map(compose::read_draft_note)
+            .unwrap_or_default();
         let from = view
             .from
             .first()
@@ -442,8 +443,9 @@ impl Outgoing {
             bcc: opened.threading.bcc.clone(),
             subject: view.subject.clone(),
             text: text.replace("\r\n", "\n"),
-            no_wrap,
-            source: answers,
+            no_wrap: note.no_wrap,
+            formatted: note.formatted,
+            source: note.source,
             attachments,
             message_id: opened
                 .threading

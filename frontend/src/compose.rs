@@ -75,6 +75,8 @@ pub struct ComposeForm {
     pub subject: String,
     pub text: String,
     pub no_wrap: bool,
+    /// "Formatting": the text is Markdown, sent as HTML too.
+    pub formatted: bool,
     pub source: Option<DraftSource>,
     /// The files attached, in order.
     pub files: Vec<FileChip>,
@@ -139,6 +141,7 @@ impl ComposeForm {
     pub fn resumed(draft: Draft) -> Self {
         let text = draft.text.clone();
         let no_wrap = draft.no_wrap;
+        let formatted = draft.formatted;
         let message_id = draft.message_id.clone();
         let saved = draft.saved.clone();
         let quote = Quote {
@@ -152,6 +155,7 @@ impl ComposeForm {
         ComposeForm {
             text,
             no_wrap,
+            formatted,
             message_id,
             saved,
             ..ComposeForm::started(draft, &quote, None)
@@ -420,6 +424,7 @@ impl ComposeForm {
             subject: self.subject.trim().to_owned(),
             text: self.text.clone(),
             no_wrap: self.no_wrap,
+            formatted: self.formatted,
             source: self.source.clone(),
             attachments: self
                 .files
@@ -431,6 +436,113 @@ impl ComposeForm {
                 .collect(),
             message_id: self.message_id.clone(),
             saved: self.saved.clone(),
+        }
+    }
+}
+
+/// A formatting action on the selected text, in Markdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Bold,
+    Italic,
+    List,
+    Quote,
+    Link,
+}
+
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Bold,
+        Format::Italic,
+        Format::List,
+        Format::Quote,
+        Format::Link,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Bold => "Bold",
+            Format::Italic => "Italic",
+            Format::List => "Bulleted list",
+            Format::Quote => "Quote",
+            Format::Link => "Link",
+        }
+    }
+
+    /// What the button shows (the link has an icon instead).
+    pub fn mark(self) -> &'static str {
+        match self {
+            Format::Bold => "B",
+            Format::Italic => "I",
+            Format::List => "•",
+            Format::Quote => "❝",
+            Format::Link => "",
+        }
+    }
+}
+
+/// Byte index of UTF-16 offset `at` in `text` (a text field counts in UTF-16).
+fn byte_at(text: &str, at: u32) -> usize {
+    let mut units = 0u32;
+    for (i, c) in text.char_indices() {
+        if units >= at {
+            return i;
+        }
+        units += c.len_utf16() as u32;
+    }
+    text.len()
+}
+
+fn utf16_len(text: &str) -> u32 {
+    text.encode_utf16().count() as u32
+}
+
+/// Applies `format` to the selection `start..end` (UTF-16 offsets, as a text
+/// field gives them): the new text and the new selection.
+pub fn apply_format(text: &str, start: u32, end: u32, format: Format) -> (String, u32, u32) {
+    let (a, b) = (byte_at(text, start.min(end)), byte_at(text, start.max(end)));
+    let (before, selected, after) = (&text[..a], &text[a..b], &text[b..]);
+    let wrap = |open: &str, close: &str, placeholder: &str| {
+        let inner = if selected.is_empty() {
+            placeholder
+        } else {
+            selected
+        };
+        let new = format!("{before}{open}{inner}{close}{after}");
+        let from = utf16_len(before) + utf16_len(open);
+        (new, from, from + utf16_len(inner))
+    };
+    match format {
+        Format::Bold => wrap("**", "**", "bold text"),
+        Format::Italic => wrap("_", "_", "italic text"),
+        Format::Link => {
+            let label = if selected.is_empty() {
+                "link text"
+            } else {
+                selected
+            };
+            let new = format!("{before}[{label}](https://){after}");
+            let from = utf16_len(before) + utf16_len(label) + 3;
+            (new, from, from + 8)
+        }
+        Format::List | Format::Quote => {
+            let prefix = if format == Format::List { "- " } else { "> " };
+            // Whole lines: from the start of the first selected line.
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let line_end = after.find('\n').map_or(text.len(), |i| b + i);
+            let (head, lines, after) = (
+                &text[..line_start],
+                &text[line_start..line_end],
+                &text[line_end..],
+            );
+            let prefixed: Vec<String> = lines
+                .split('\n')
+                .map(|line| format!("{prefix}{line}"))
+                .collect();
+            let prefixed = prefixed.join("\n");
+            let new = format!("{head}{prefixed}{after}");
+            let from = utf16_len(head);
+            (new, from, from + utf16_len(&prefixed))
         }
     }
 }
@@ -569,6 +681,35 @@ mod tests {
             name: name.map(str::to_owned),
             email: email.to_owned(),
         }
+    }
+
+    #[test]
+    fn formatting_wraps_the_selection_or_prefixes_its_lines() {
+        assert_eq!(
+            apply_format("say hi now", 4, 6, Format::Bold),
+            ("say **hi** now".into(), 6, 8)
+        );
+        assert_eq!(
+            apply_format("", 0, 0, Format::Italic),
+            ("_italic text_".into(), 1, 12)
+        );
+        assert_eq!(
+            apply_format("Grüße 😀 x", 9, 10, Format::Bold),
+            ("Grüße 😀 **x**".into(), 11, 12),
+            "offsets count UTF-16 units"
+        );
+        assert_eq!(
+            apply_format("a\nb\nc", 2, 5, Format::List),
+            ("a\n- b\n- c".into(), 2, 9)
+        );
+        assert_eq!(
+            apply_format("one", 1, 1, Format::Quote),
+            ("> one".into(), 0, 5)
+        );
+        assert_eq!(
+            apply_format("see docs", 4, 8, Format::Link),
+            ("see [docs](https://)".into(), 11, 19)
+        );
     }
 
     #[test]

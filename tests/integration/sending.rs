@@ -704,3 +704,32 @@ async fn a_held_message_that_cannot_go_is_kept_as_a_draft() -> Result<()> {
     assert_eq!(parse(&drafts[0].0)?.subject(), Some("Not yet"));
     Ok(())
 }
+
+/// "Formatting": the Markdown goes as typed, and as sanitized HTML beside it.
+#[tokio::test]
+async fn a_formatted_message_goes_as_text_and_sanitized_html() -> Result<()> {
+    let mail = Mail::start()?;
+    let (_bridge, mut client) = mail.signed_in(&mail.alice).await?;
+    let draft = Draft {
+        to: vec![to("bob@example.test")],
+        subject: "Formatted".into(),
+        text: "**Bold** move\n\n- one\n- two\n\n<script>alert(1)</script>\n\n[x](javascript:alert(2)) <b onclick=\"y()\">b</b>"
+            .into(),
+        formatted: true,
+        ..Draft::default()
+    };
+    send(&mut client, draft).await??;
+    let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
+    let message = parse(&inbox[0].0)?;
+    let html = message.body_html(0).context("no HTML part")?.into_owned();
+    assert!(html.contains("<strong>Bold</strong>"), "{html}");
+    assert!(html.contains("<li>two</li>"), "{html}");
+    for bad in ["<script", "href=\"javascript", "onclick"] {
+        assert!(!html.contains(bad), "{bad} in {html}");
+    }
+    let text = message.body_text(0).context("no text part")?.into_owned();
+    assert!(text.contains("**Bold** move"), "{text}");
+    let raw = String::from_utf8_lossy(&inbox[0].0).to_ascii_lowercase();
+    assert!(raw.contains("multipart/alternative"), "{raw}");
+    Ok(())
+}

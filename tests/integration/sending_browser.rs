@@ -434,3 +434,45 @@ async fn undoing_a_send_returns_to_the_form_as_it_was() -> Result<()> {
     browser.close().await?;
     result
 }
+
+#[tokio::test]
+async fn formatting_makes_the_selection_bold_in_the_html() -> Result<()> {
+    let mail = Mail::start()?;
+    let bridge = app(&mail).await?;
+    let browser = Browser::start(1280, 860).await?;
+    let result = async {
+        browser.sign_in(&bridge.origin(), &mail.alice).await?;
+        no_undo(&browser).await?;
+        browser.button("New message").await?.click().await?;
+        type_into(&browser, "To", "bob@example.test, ").await?;
+        type_into(&browser, "Subject", "Lunch").await?;
+        type_into(&browser, "Message", "Lunch is on me").await?;
+        browser.button("Formatting").await?.click().await?;
+        browser
+            .client
+            .execute(
+                "const t = document.getElementById('compose-text'); t.focus(); t.setSelectionRange(9, 14);",
+                vec![],
+            )
+            .await?;
+        browser.button("Bold").await?.click().await?;
+        let text = browser.field("Message").await?.prop("value").await?;
+        assert_eq!(text.as_deref(), Some("Lunch is **on me**"));
+        let dir = screenshot_dir()?;
+        browser
+            .screenshot(&dir.join("compose-formatting-desktop.png"))
+            .await?;
+        browser.button("Send").await?.click().await?;
+        sent(&browser).await?;
+        let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
+        let html = parse(&inbox[0].0)?
+            .body_html(0)
+            .map(|h| h.into_owned())
+            .unwrap_or_default();
+        assert!(html.contains("<strong>on me</strong>"), "{html}");
+        Ok(())
+    }
+    .await;
+    browser.close().await?;
+    result
+}

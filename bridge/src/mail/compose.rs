@@ -280,7 +280,14 @@ fn write(
         flowed(&draft.text)
     };
 
-    let text = MimePart::new(content_type, BodyPart::Text(text.into()));
+    let mut text = MimePart::new(content_type, BodyPart::Text(text.into()));
+    if draft.formatted && !for_drafts {
+        let html = MimePart::new(
+            ContentType::new("text/html").attribute("charset", "utf-8"),
+            BodyPart::Text(markdown_html(&draft.text).into()),
+        );
+        text = MimePart::new("multipart/alternative", vec![text, html]);
+    }
     if draft.attachments.len() > MAX_ATTACHMENTS {
         return Err(ComposeError::TooManyAttachments);
     }
@@ -327,10 +334,40 @@ fn write(
     })
 }
 
+/// The HTML alternative of a formatted message: its Markdown rendered, quotes as
+/// `<blockquote type="cite">`, and the whole passed through the sanitizer, so that
+/// no script, event handler, `javascript:` link or remote resource leaves.
+pub fn markdown_html(text: &str) -> String {
+    use pulldown_cmark::{Options, Parser, html};
+    let mut rendered = String::with_capacity(text.len() * 3 / 2);
+    let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES;
+    // Every typed line break is a break, as in the text part.
+    let events = Parser::new_ext(text, options).map(|event| match event {
+        pulldown_cmark::Event::SoftBreak => pulldown_cmark::Event::HardBreak,
+        other => other,
+    });
+    html::push_html(&mut rendered, events);
+    let rendered = rendered.replace("<blockquote>", "<blockquote type=\"cite\">");
+    let body = ammonia::Builder::default()
+        .add_tag_attributes("blockquote", ["type"])
+        .url_schemes(["http", "https", "mailto"].into())
+        .link_rel(Some("noopener noreferrer"))
+        // No image may load anything when the recipient opens it.
+        .rm_tags(["img"])
+        .clean(&rendered)
+        .to_string();
+    format!(
+        "<!DOCTYPE html>\r\n<html><head><meta charset=\"utf-8\"></head><body>{body}</body></html>\r\n"
+    )
+}
+
 /// What a draft's `X-Postern-Draft` header says: whether it wraps, and the message
 /// it answers or forwards (its folder percent-encoded), all in ASCII.
 fn draft_note(draft: &Draft) -> String {
     let mut note = format!("v=1; wrap={}", if draft.no_wrap { "no" } else { "yes" });
+    if draft.formatted {
+        note.push_str("; formatted=yes");
+    }
     if let Some(source) = &draft.source {
         let kind = match source.kind {
             ComposeKind::Reply => "reply",
@@ -359,8 +396,9 @@ fn draft_note(draft: &Draft) -> String {
 
 /// Reads an `X-Postern-Draft` header back: "Don't wrap", and what the draft
 /// answers or forwards. Anything unreadable is left out.
-pub fn read_draft_note(note: &str) -> (bool, Option<protocol::DraftSource>) {
+pub fn read_draft_note(note: &str) -> DraftNote {
     let mut no_wrap = false;
+    let mut formatted = false;
     let (mut kind, mut uid, mut validity, mut folder) = (None, None, None, None);
     for field in note.split(';') {
         let Some((key, value)) = field.trim().split_once('=') else {
@@ -368,6 +406,7 @@ pub fn read_draft_note(note: &str) -> (bool, Option<protocol::DraftSource>) {
         };
         match key {
             "wrap" => no_wrap = value == "no",
+            "formatted" => formatted = value == "yes",
             "kind" => {
                 kind = match value {
                     "reply" => Some(ComposeKind::Reply),
@@ -393,7 +432,19 @@ pub fn read_draft_note(note: &str) -> (bool, Option<protocol::DraftSource>) {
         }
         _ => None,
     };
-    (no_wrap, source)
+    DraftNote {
+        no_wrap,
+        formatted,
+        source,
+    }
+}
+
+/// What an `X-Postern-Draft` header says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DraftNote {
+    pub no_wrap: bool,
+    pub formatted: bool,
+    pub source: Option<protocol::DraftSource>,
 }
 
 fn percent_decoded(text: &str) -> Option<String> {
@@ -707,6 +758,46 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn formatted_text_goes_as_sanitized_html_beside_the_text() {
+        let html = markdown_html(
+            "**Bold** and _it_\n\n- one\n- two\n\n> quoted\n\n[ok](https://example.org) \
+             [bad](javascript:alert(1)) <script>alert(1)</script> <b onclick=\"x()\">b</b> \
+             ![img](https://tracker.example/x.png)",
+        );
+        assert!(html.contains("<strong>Bold</strong>"), "{html}");
+        assert!(html.contains("<em>it</em>"), "{html}");
+        assert!(html.contains("<li>one</li>"), "{html}");
+        assert!(html.contains("<blockquote type=\"cite\">"), "{html}");
+        assert!(html.contains("href=\"https://example.org\""), "{html}");
+        for bad in [
+            "javascript:",
+            "<script",
+            "onclick",
+            "<img",
+            "tracker.example",
+        ] {
+            assert!(!html.contains(bad), "{bad} in {html}");
+        }
+        let mut formatted = draft();
+        formatted.formatted = true;
+        formatted.text = "**Hi** Bob".into();
+        let built = build(&formatted, &alice(), None, "<a@b.test>", 0).expect("builds");
+        let bytes = whole(&built, &[]);
+        let message = parsed(&bytes);
+        assert_eq!(
+            message.body_text(0).as_deref().map(str::trim_end),
+            Some("**Hi** Bob")
+        );
+        assert!(
+            message
+                .body_html(0)
+                .is_some_and(|h| h.contains("<strong>Hi</strong>"))
+        );
+        let note = read_draft_note(&draft_note(&formatted));
+        assert!(note.formatted && !note.no_wrap && note.source.is_none());
     }
 
     #[test]

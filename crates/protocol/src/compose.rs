@@ -28,6 +28,10 @@ pub struct Draft {
     /// Send the lines exactly as typed ("Don't wrap"), for code and patches.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_wrap: bool,
+    /// The text is Markdown ("Formatting"): it goes out as it was typed, and as
+    /// HTML the bridge renders and sanitizes, in a multipart/alternative.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub formatted: bool,
     /// The message this one answers or forwards. The bridge reads its threading
     /// headers from the server and marks it answered or forwarded once sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,7 +10,7 @@ use super::attachments::{AttachButton, Files, attach_all};
 use super::icons;
 use super::message_list::show_date;
 use crate::app::{Ui, use_transport, use_ui};
-use crate::compose::{ComposeForm, Field, mentions_attachment};
+use crate::compose::{ComposeForm, Field, Format, apply_format, mentions_attachment};
 use crate::state::Reader;
 use crate::transport::Transport;
 
@@ -508,6 +508,23 @@ fn ComposePanel() -> impl IntoView {
                     />
                 </div>
             </div>
+            <Show when=move || field(ui, |c| c.formatted)().unwrap_or(false)>
+                <div class="format-bar" role="toolbar" aria-label="Formatting">
+                    {Format::ALL.map(|format| view! {
+                        <button
+                            class="format-button"
+                            aria-label=format.label()
+                            title=format.label()
+                            // The text keeps the focus and its selection.
+                            on:mousedown=|ev| ev.prevent_default()
+                            on:click=move |_| format_text(ui, message, format)
+                        >
+                            {format.mark()}
+                            {(format == Format::Link).then(icons::link)}
+                        </button>
+                    }).collect_view()}
+                </div>
+            </Show>
             <label class="visually-hidden" for="compose-text">"Message"</label>
             <textarea
                 id="compose-text"
@@ -540,6 +557,16 @@ fn ComposePanel() -> impl IntoView {
                     {move || if field(ui, |c| c.not_sent)().unwrap_or(false) { "Try again" } else { "Send" }}
                 </button>
                 <AttachButton />
+                <button
+                    class="ghost format-toggle"
+                    aria-pressed=move || field(ui, |c| c.formatted)().unwrap_or(false).to_string()
+                    title="Bold, italic, lists, links and quotes, written as Markdown"
+                    aria-label="Formatting"
+                    on:click=move |_| change(ui, |c| c.formatted = !c.formatted)
+                >
+                    <span class="mark" aria-hidden="true">"Aa"</span>
+                    <span class="label">"Formatting"</span>
+                </button>
                 <label class="check">
                     <input
                         type="checkbox"
@@ -554,17 +581,28 @@ fn ComposePanel() -> impl IntoView {
                 <span class="spacer"></span>
                 <span class="draft-note" role="status">{move || draft_note().flatten()}</span>
                 <button
-                    class="ghost danger discard"
+                    class="icon-button discard"
                     aria-label="Discard draft"
                     title="Discard draft"
                     on:click=move |_| discard(ui, discard_transport.clone())
                 >
                     {icons::folder(Some(protocol::FolderRole::Trash))}
-                    <span class="label">"Discard draft"</span>
                 </button>
             </footer>
         </section>
     }
+}
+
+/// Applies a formatting action to the text's selection, keeping the caret in it.
+fn format_text(ui: Ui, message: NodeRef<html::Textarea>, format: Format) {
+    let Some(text) = message.get() else { return };
+    let start = text.selection_start().ok().flatten().unwrap_or(0);
+    let end = text.selection_end().ok().flatten().unwrap_or(start);
+    let (new, from, to) = apply_format(&text.value(), start, end, format);
+    text.set_value(&new);
+    let _ = text.set_selection_range(from, to);
+    let _ = text.focus();
+    change(ui, |c| c.text = new);
 }
 
 /// Whether a drag brings files (rather than text, or a message row).

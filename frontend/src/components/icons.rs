@@ -57,6 +57,10 @@ pub fn flag() -> impl IntoView {
     icon("M5 21V4h11l-2 4 2 4H5")
 }
 
+pub fn link() -> impl IntoView {
+    icon("M10 14a4 4 0 006 0l3-3a4 4 0 00-6-6l-1 1M14 10a4 4 0 00-6 0l-3 3a4 4 0 006 6l1-1")
+}
+
 pub fn paperclip() -> impl IntoView {
     icon("M20 11l-8 8a5 5 0 01-7-7l9-9a3 3 0 014 4l-9 9a1 1 0 01-2-2l8-8")
 }
