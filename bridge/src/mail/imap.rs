@@ -260,7 +260,13 @@ impl ImapSource {
             return Ok(selected.uid_validity);
         }
         check_command_text(folder, "folder name")?;
-        let uid_validity = match self.away.take().filter(|away| away.folder == folder) {
+        // Only a return to the listed folder uses (and uses up) what was kept of it.
+        let back = if self.away.as_ref().is_some_and(|away| away.folder == folder) {
+            self.away.take()
+        } else {
+            None
+        };
+        let uid_validity = match back {
             Some(before) => {
                 self.resume_selected(before).await?;
                 self.selected.as_ref().map_or(0, |s| s.uid_validity)

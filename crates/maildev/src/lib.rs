@@ -136,14 +136,7 @@ impl Dovecot {
             .context("cannot run chown")?;
         ensure!(status.success(), "chown of Dovecot's mail folders failed");
 
-        let ports = [
-            free_port()?,
-            free_port()?,
-            free_port()?,
-            free_port()?,
-            free_port()?,
-            free_port()?,
-        ];
+        let ports = free_ports::<6>()?;
         let config = config_text(dir.path(), ports, layout) + extra;
         let config_path = dir.path().join("dovecot.conf");
         std::fs::write(&config_path, config)?;
@@ -511,6 +504,20 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
 
 /// A port that was free a moment ago. Dovecot cannot listen on port 0 and report it,
 /// so the small race here is accepted.
+/// `N` distinct free ports: each stays bound until all are found, so that the
+/// system cannot hand out one twice (a server refuses a config that listens on a
+/// port twice).
+pub fn free_ports<const N: usize>() -> Result<[u16; N]> {
+    let listeners = (0..N)
+        .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let mut ports = [0u16; N];
+    for (port, listener) in ports.iter_mut().zip(&listeners) {
+        *port = listener.local_addr()?.port();
+    }
+    Ok(ports)
+}
+
 pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, ensure};
 
-use crate::{Dovecot, User, free_port, read_logs, set_mode, wait_or_kill, wait_until_listening};
+use crate::{Dovecot, User, free_ports, read_logs, set_mode, wait_or_kill, wait_until_listening};
 
 /// The mail domain of the test users: `alice` receives as `alice@example.test`.
 pub const DOMAIN: &str = "example.test";
@@ -75,8 +75,7 @@ impl Postfix {
             .context("cannot run chown")?;
         ensure!(status.success(), "chown of Postfix's data folder failed");
 
-        let submission_port = free_port()?;
-        let submissions_port = free_port()?;
+        let [submission_port, submissions_port] = free_ports::<2>()?;
         std::fs::write(d.join("main.cf"), main_cf(d, dovecot))?;
         std::fs::write(
             d.join("master.cf"),
