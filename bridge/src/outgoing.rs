@@ -159,7 +159,20 @@ impl Outgoing {
         let uid_validity = opened.uid_validity;
         let view = opened.view;
         // A forward carries the original's files, read from the server at sending.
-        let attachments = if kind == ComposeKind::Forward {
+        let attachments = if kind == ComposeKind::ForwardAsAttachment {
+            let name = if view.subject.trim().is_empty() {
+                "message".to_owned()
+            } else {
+                view.subject.trim().to_owned()
+            };
+            vec![DraftAttachment {
+                name: compose::file_name(&format!("{name}.eml")),
+                content_type: "message/rfc822".to_owned(),
+                size: view.size,
+                whole: true,
+                ..DraftAttachment::default()
+            }]
+        } else if kind == ComposeKind::Forward {
             view.parts
                 .iter()
                 .filter(|p| matches!(p.role, PartRole::Attachment | PartRole::Inline))
@@ -170,6 +183,7 @@ impl Outgoing {
                     upload: None,
                     part: Some(p.id.clone()),
                     saved_part: None,
+                    whole: false,
                 })
                 .collect()
         } else {
@@ -234,7 +248,12 @@ impl Outgoing {
         let draft = &self.with_uploads(draft)?;
         let identity = compose::identity_for(draft, &self.identities)?;
         let parent = match &draft.source {
-            Some(original) if original.kind != ComposeKind::Forward => {
+            Some(original)
+                if !matches!(
+                    original.kind,
+                    ComposeKind::Forward | ComposeKind::ForwardAsAttachment
+                ) =>
+            {
                 threading_of(source, original, links).await
             }
             _ => None,
@@ -308,7 +327,7 @@ impl Outgoing {
         }
         if let Some(original) = &draft.source {
             let flag = match original.kind {
-                ComposeKind::Forward => Flag::Forwarded,
+                ComposeKind::Forward | ComposeKind::ForwardAsAttachment => Flag::Forwarded,
                 ComposeKind::Reply | ComposeKind::ReplyAll => Flag::Answered,
             };
             if let Err(error) = source
@@ -376,6 +395,7 @@ impl Outgoing {
             .map(|(a, section)| DraftAttachment {
                 saved_part: saved.as_ref().map(|_| section.to_string()),
                 part: None,
+                whole: false,
                 ..a.clone()
             })
             .collect();
@@ -434,6 +454,7 @@ impl Outgoing {
                 upload: None,
                 part: None,
                 saved_part: Some(p.id.clone()),
+                whole: false,
             })
             .collect();
         let draft = Draft {
@@ -510,6 +531,7 @@ impl Outgoing {
                         lines: Base64Lines::default(),
                         out: Vec::with_capacity(2 * CHUNK),
                         limit,
+                        raw: compose::written_raw(&attachment.content_type),
                     };
                     if let Some(id) = &attachment.upload {
                         let upload = self
@@ -532,10 +554,13 @@ impl Outgoing {
                             uid_validity: saved.uid_validity,
                             uid: saved.uid,
                         };
-                        forward_part(source, &message, part, &mut file).await?;
+                        forward_part(source, &message, Some(part), &mut file).await?;
+                    } else if let Some(from) = draft.source.as_ref().filter(|_| attachment.whole) {
+                        let message = original_ref(from, &attachment.name)?;
+                        forward_part(source, &message, None, &mut file).await?;
                     } else if let (Some(part), Some(from)) = (&attachment.part, &draft.source) {
                         let message = original_ref(from, &attachment.name)?;
-                        forward_part(source, &message, part, &mut file).await?;
+                        forward_part(source, &message, Some(part), &mut file).await?;
                     }
                     file.finish()?;
                 }
@@ -553,18 +578,24 @@ fn too_large(size: u64, limit: u64) -> MailError {
     smtp::SubmitError::TooLarge { size, limit }.into()
 }
 
-/// One attachment's base64 lines on their way into the spool file.
+/// One attachment's base64 lines (or, `raw`, its bytes as they are) on their way
+/// into the spool file.
 struct File<'a> {
     writer: &'a mut SpoolWriter,
     lines: Base64Lines,
     out: Vec<u8>,
     limit: u64,
+    raw: bool,
 }
 
 impl File<'_> {
     fn push(&mut self, data: &[u8]) -> Result<(), MailError> {
         self.out.clear();
-        self.lines.push(data, &mut self.out);
+        if self.raw {
+            self.out.extend_from_slice(data);
+        } else {
+            self.lines.push(data, &mut self.out);
+        }
         self.write()
     }
 
@@ -600,7 +631,7 @@ fn original_ref(from: &DraftSource, name: &str) -> Result<MessageRef, ComposeErr
 async fn forward_part<S: MailSource>(
     source: &mut S,
     message: &MessageRef,
-    part: &str,
+    part: Option<&str>,
     file: &mut File<'_>,
 ) -> Result<(), MailError> {
     const RANGE: u32 = 512 * 1024;
@@ -608,13 +639,13 @@ async fn forward_part<S: MailSource>(
         MailError::MessageNotFound { .. } => ComposeError::OriginalGone.into(),
         other => other,
     };
-    let meta = source.part_meta(message, Some(part)).await.map_err(gone)?;
+    let meta = source.part_meta(message, part).await.map_err(gone)?;
     let mut decoder = StreamDecoder::new(meta.encoding);
     let mut offset = 0u64;
     while offset < meta.size {
         let len = RANGE.min(u32::try_from(meta.size - offset).unwrap_or(RANGE));
         let bytes = source
-            .read_part(message, Some(part), offset, len)
+            .read_part(message, part, offset, len)
             .await
             .map_err(gone)?;
         if bytes.is_empty() {

@@ -130,6 +130,7 @@ impl ComposeForm {
             subject: draft.subject,
             text: match kind {
                 Some(ComposeKind::Forward) => forwarded(quote, when),
+                Some(ComposeKind::ForwardAsAttachment) => String::new(),
                 _ => quoted(quote, when),
             },
             source: draft.source,
@@ -352,6 +353,7 @@ impl ComposeForm {
                 upload: Some(uploaded.id),
                 part: None,
                 saved_part: None,
+                whole: false,
             });
         }
     }

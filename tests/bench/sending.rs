@@ -247,6 +247,7 @@ async fn with_attachment(
                 upload: Some(uploaded.id),
                 part: None,
                 saved_part: None,
+                whole: false,
             }],
             ..Draft::default()
         };

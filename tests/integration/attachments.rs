@@ -37,6 +37,7 @@ fn attached(uploaded: &Uploaded) -> DraftAttachment {
         upload: Some(uploaded.id.clone()),
         part: None,
         saved_part: None,
+        whole: false,
     }
 }
 
@@ -552,4 +553,60 @@ async fn a_draft_is_replaced_resumed_after_a_restart_and_gone_once_sent() -> Res
     assert_eq!(held(&mail, &mail.alice, "Sent").await?.len(), 1);
     drop(bridge);
     Ok(())
+}
+
+#[tokio::test]
+async fn forward_as_attachment_carries_the_original_whole() -> Result<()> {
+    let mail = Mail::start()?;
+    let original = "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: Grüße, the minutes\r\n\
+                    Message-ID: <minutes@example.test>\r\nMIME-Version: 1.0\r\n\
+                    Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+                    Thé minutes, in 8-bit text.\r\n.\r\nA line with a dot before it.\r\n";
+    mail.append(&mail.alice, "INBOX", original).await?;
+    let (_bridge, mut client, _) = signed_in_with_upload(mail.account(), &mail.alice).await?;
+    let started = client
+        .ok(Request::StartCompose {
+            folder: "INBOX".into(),
+            uid: 1,
+            kind: ComposeKind::ForwardAsAttachment,
+        })
+        .await?;
+    let Reply::ComposeStarted { draft, .. } = started else {
+        bail!("expected compose_started, got {started:?}");
+    };
+    let mut draft = *draft;
+    assert_eq!(draft.subject, "Fwd: Grüße, the minutes");
+    assert_eq!(draft.attachments.len(), 1);
+    assert!(draft.attachments[0].whole);
+    assert_eq!(draft.attachments[0].content_type, "message/rfc822");
+    draft.to = vec![to("carol@example.test")];
+    draft.text = "The minutes, attached.".into();
+    send(&mut client, draft).await??;
+    let inbox = delivered(&mail.dovecot, &mail.carol, "INBOX", 1).await?;
+    let message = parse(&inbox[0].0)?;
+    let attached = message.attachments().next().context("no attachment")?;
+    let inner = attached.message().context("not a message/rfc822 part")?;
+    assert_eq!(inner.subject(), Some("Grüße, the minutes"));
+    assert_eq!(inner.message_id(), Some("minutes@example.test"));
+    assert!(
+        inner
+            .body_text(0)
+            .is_some_and(|t| t.contains("Thé minutes") && t.contains("\n.\r\nA line with a dot")),
+        "{:?}",
+        inner.body_text(0)
+    );
+    assert_eq!(attached.attachment_name(), Some("Grüße, the minutes.eml"));
+    eventually_forwarded(&mail).await
+}
+
+async fn eventually_forwarded(mail: &Mail) -> Result<()> {
+    tests::eventually("the original marked forwarded", || async {
+        let inbox = held(mail, &mail.alice, "INBOX").await?;
+        Ok(inbox[0]
+            .1
+            .iter()
+            .any(|f| f.contains("$Forwarded"))
+            .then_some(()))
+    })
+    .await
 }

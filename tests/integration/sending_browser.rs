@@ -202,6 +202,25 @@ async fn replying_and_forwarding_from_the_reader() -> Result<()> {
             "{forwarded}"
         );
         assert!(forwarded.contains("The numbers are in."), "{forwarded}");
+
+        // Forwarded again, whole, as an attachment: the form lists it.
+        browser
+            .button("Forward as attachment")
+            .await?
+            .click()
+            .await?;
+        browser.button("Remove Quarterly report.eml").await?;
+        type_into(&browser, "To", "carol@example.test").await?;
+        browser.button("Send").await?.click().await?;
+        sent(&browser).await?;
+        let carol = delivered(&mail.dovecot, &mail.carol, "INBOX", 2).await?;
+        let again = parse(&carol[1].0)?;
+        let inner = again
+            .attachments()
+            .next()
+            .and_then(|a| a.message())
+            .context("no attached message")?;
+        assert_eq!(inner.subject(), Some("Quarterly report"));
         Ok(())
     }
     .await;

@@ -301,14 +301,19 @@ fn write(
             // A marker where the file's lines go: NUL appears nowhere else in a
             // built message, since no field may hold one.
             let marker = format!("\0{index}\0").into_bytes();
+            let content_type = attachment_type(&attachment.content_type);
+            let encoding = if written_raw(&content_type) {
+                "8bit"
+            } else {
+                "base64"
+            };
             parts.push(
                 MimePart::new(
-                    ContentType::new(attachment_type(&attachment.content_type))
-                        .attribute("name", name.clone()),
+                    ContentType::new(content_type).attribute("name", name.clone()),
                     BodyPart::Binary(marker.into()),
                 )
                 .attachment(name)
-                .transfer_encoding("base64"),
+                .transfer_encoding(encoding),
             );
         }
         builder = builder.body(MimePart::new("multipart/mixed", parts));
@@ -373,6 +378,7 @@ fn draft_note(draft: &Draft) -> String {
             ComposeKind::Reply => "reply",
             ComposeKind::ReplyAll => "reply_all",
             ComposeKind::Forward => "forward",
+            ComposeKind::ForwardAsAttachment => "forward_as_attachment",
         };
         let folder: String = source
             .folder
@@ -412,6 +418,7 @@ pub fn read_draft_note(note: &str) -> DraftNote {
                     "reply" => Some(ComposeKind::Reply),
                     "reply_all" => Some(ComposeKind::ReplyAll),
                     "forward" => Some(ComposeKind::Forward),
+                    "forward_as_attachment" => Some(ComposeKind::ForwardAsAttachment),
                     _ => None,
                 }
             }
@@ -494,7 +501,8 @@ fn check_attachment(attachment: &DraftAttachment, draft: &Draft) -> Result<(), C
         .as_ref()
         .is_some_and(|id| !id.is_empty() && id.len() <= 64);
     let saved = draft.saved.is_some() && attachment.saved_part.as_ref().is_some_and(section_ok);
-    let part = draft.source.is_some() && attachment.part.as_ref().is_some_and(section_ok);
+    let part = draft.source.is_some()
+        && (attachment.whole || attachment.part.as_ref().is_some_and(section_ok));
     let malformed = [&attachment.saved_part, &attachment.part]
         .into_iter()
         .flatten()
@@ -541,6 +549,7 @@ pub fn attachment_type(content_type: &str) -> String {
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
     };
     match lower.split_once('/') {
+        Some(("message", "rfc822")) => lower,
         Some((kind, sub))
             if token(kind) && token(sub) && kind != "multipart" && kind != "message" =>
         {
@@ -548,6 +557,12 @@ pub fn attachment_type(content_type: &str) -> String {
         }
         _ => "application/octet-stream".to_owned(),
     }
+}
+
+/// Whether an attachment of this type is written as it is (`8bit`) rather than
+/// as base64: a message, which MIME does not allow to be encoded.
+pub fn written_raw(content_type: &str) -> bool {
+    attachment_type(content_type) == "message/rfc822"
 }
 
 /// The lines as typed, CRLF between them, trailing white space kept.
@@ -616,7 +631,7 @@ pub fn subject_for(kind: ComposeKind, original: &str) -> String {
                 format!("Re: {original}")
             }
         }
-        ComposeKind::Forward => {
+        ComposeKind::Forward | ComposeKind::ForwardAsAttachment => {
             if lower.starts_with("fwd:") || lower.starts_with("fw:") {
                 original.to_owned()
             } else {
@@ -671,7 +686,10 @@ pub fn reply_recipients(
             list.push(address.clone());
         }
     };
-    if kind == ComposeKind::Forward {
+    if matches!(
+        kind,
+        ComposeKind::Forward | ComposeKind::ForwardAsAttachment
+    ) {
         return (to, cc);
     }
     let own_message = original.from.iter().all(|a| mine(a, identities));
@@ -810,6 +828,7 @@ mod tests {
             upload: Some("u1".into()),
             part: None,
             saved_part: None,
+            whole: false,
         };
         let mut draft = draft();
         draft.attachments = vec![

@@ -165,7 +165,8 @@ pub async fn submit(
             limit: size_limit,
         });
     }
-    let outcome = transaction(&mut client, from, recipients, message).await;
+    let eight_bit = capabilities.has_capability(smtp_proto::EXT_8BIT_MIME);
+    let outcome = transaction(&mut client, from, recipients, message, eight_bit).await;
     if outcome.is_ok() {
         let _ = client.quit().await;
     }
@@ -223,12 +224,17 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
     from: &str,
     recipients: &[String],
     message: &Spooled,
+    eight_bit: bool,
 ) -> Result<Vec<String>, SubmitError> {
     let mut reader = message
         .reader()
         .map_err(|e| SubmitError::Spool(Box::new(e)))?;
     let mut parameters = Parameters::new();
     parameters.add(("SIZE".to_owned(), message.len().to_string()));
+    // A forwarded message goes as it is, 8-bit text included.
+    if eight_bit {
+        parameters.add(("BODY".to_owned(), "8BITMIME".to_owned()));
+    }
     client
         .mail_from(from, &parameters)
         .await

@@ -58,8 +58,8 @@ pub struct SavedDraft {
 }
 
 /// A file attached to a draft: one the browser uploaded (`upload`), a part of the
-/// saved draft (`saved_part`, a section number of `saved`), or a part of the
-/// message the draft forwards (`part`, a section number of `source`); the bridge
+/// saved draft (`saved_part`, a section number of `saved`), the message the draft
+/// forwards (`whole`) or a part of it (`part`, a section number of `source`); the bridge
 /// reads parts from the mail server without the browser fetching them, and takes
 /// the first of these it still has.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +76,9 @@ pub struct DraftAttachment {
     pub part: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saved_part: Option<String>,
+    /// The whole of `source`, attached as `message/rfc822`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub whole: bool,
 }
 
 /// What the upload route (`Sending::upload`) answers for a file it has taken in
@@ -117,6 +120,8 @@ pub enum ComposeKind {
     ReplyAll,
     /// The original's text, quoted under its headers, to new recipients.
     Forward,
+    /// The original whole, attached as `message/rfc822`, to new recipients.
+    ForwardAsAttachment,
 }
 
 /// The original a reply or forward quotes. The app writes the attribution line

@@ -405,7 +405,7 @@ fn ComposePanel() -> impl IntoView {
     let title = move || {
         ui.compose.with(
             |c| match c.as_ref().and_then(|c| c.source.as_ref()).map(|s| s.kind) {
-                Some(ComposeKind::Forward) => "Forward",
+                Some(ComposeKind::Forward | ComposeKind::ForwardAsAttachment) => "Forward",
                 Some(_) => "Reply",
                 None => "New message",
             },

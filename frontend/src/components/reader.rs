@@ -254,29 +254,37 @@ fn OpenMessage() -> impl IntoView {
 fn Answer() -> impl IntoView {
     let ui = use_ui();
     let transport = use_transport();
-    let button = move |kind: ComposeKind, label: &'static str, key: &'static str| {
-        let transport = transport.clone();
-        let icon = match kind {
-            ComposeKind::Reply => icons::reply().into_any(),
-            ComposeKind::ReplyAll => icons::reply_all().into_any(),
-            ComposeKind::Forward => icons::forward().into_any(),
+    let button =
+        move |kind: ComposeKind, label: &'static str, shown: &'static str, key: &'static str| {
+            let transport = transport.clone();
+            let icon = match kind {
+                ComposeKind::Reply => icons::reply().into_any(),
+                ComposeKind::ReplyAll => icons::reply_all().into_any(),
+                ComposeKind::Forward => icons::forward().into_any(),
+                ComposeKind::ForwardAsAttachment => icons::paperclip().into_any(),
+            };
+            let title = if key.is_empty() {
+                label.to_owned()
+            } else {
+                format!("{label} ({key})")
+            };
+            view! {
+                <button
+                    class="ghost"
+                    aria-label=label
+                    title=title
+                    on:click=move |_| start_compose(ui, transport.clone(), kind)
+                >
+                    {icon} <span class="label">{shown}</span>
+                </button>
+            }
         };
-        view! {
-            <button
-                class="ghost"
-                aria-label=label
-                title=format!("{label} ({key})")
-                on:click=move |_| start_compose(ui, transport.clone(), kind)
-            >
-                {icon} <span class="label">{label}</span>
-            </button>
-        }
-    };
     view! {
         <Show when=move || ui.can_send()>
-            {button(ComposeKind::Reply, "Reply", "r")}
-            {button(ComposeKind::ReplyAll, "Reply all", "a")}
-            {button(ComposeKind::Forward, "Forward", "f")}
+            {button(ComposeKind::Reply, "Reply", "Reply", "r")}
+            {button(ComposeKind::ReplyAll, "Reply all", "Reply all", "a")}
+            {button(ComposeKind::Forward, "Forward", "Forward", "f")}
+            {button(ComposeKind::ForwardAsAttachment, "Forward as attachment", "As attachment", "")}
         </Show>
     }
 }
