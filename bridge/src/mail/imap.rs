@@ -948,10 +948,11 @@ impl MailSource for ImapSource {
         // the only one.
         if self.holds_message_id(&sent, message_id).await? {
             tracing::info!("Sent holds this message already");
-            return Ok(Some(sent));
+        } else {
+            self.append(&sent, "(\\Seen)", head, message, "keep a copy in Sent")
+                .await?;
         }
-        self.append(&sent, "(\\Seen)", head, message, "keep a copy in Sent")
-            .await?;
+        self.leave_unlisted();
         Ok(Some(sent))
     }
 
@@ -1574,6 +1575,21 @@ impl ImapSource {
             .into_iter()
             .find(|f| f.role == Some(role) && f.selectable)
             .map(|f| f.id))
+    }
+
+    /// Forgets the selected folder if the browser does not list it (Sent, after
+    /// checking for a Message-ID there): its news would only be sent for nothing,
+    /// and whoever needs it next selects it afresh.
+    fn leave_unlisted(&mut self) {
+        let listed = self.listing.as_ref().map(|(folder, _)| folder);
+        if self
+            .selected
+            .as_ref()
+            .is_some_and(|s| Some(&s.folder) != listed)
+        {
+            self.selected = None;
+            self.news = News::default();
+        }
     }
 
     /// Whether `folder` holds a message with this Message-ID (`<…>`, as
