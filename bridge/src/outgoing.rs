@@ -258,18 +258,7 @@ impl Outgoing {
             }
             _ => None,
         };
-        let domain = identity
-            .email
-            .rsplit_once('@')
-            .map_or("localhost", |(_, d)| d);
-        let message_id = draft
-            .message_id
-            .clone()
-            .filter(|id| compose::is_message_id(id))
-            .unwrap_or_else(|| compose::new_message_id(domain));
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let (message_id, now) = id_and_date(draft, identity);
         let built = compose::build(draft, identity, parent.as_ref(), &message_id, now)?;
         let limit = self.max_message_bytes();
         let message = self.spool(source, &built, draft, limit).await?;
@@ -370,18 +359,7 @@ impl Outgoing {
     ) -> Result<Reply, MailError> {
         let draft = &self.with_uploads(draft)?;
         let identity = compose::identity_for(draft, &self.identities)?;
-        let domain = identity
-            .email
-            .rsplit_once('@')
-            .map_or("localhost", |(_, d)| d);
-        let message_id = draft
-            .message_id
-            .clone()
-            .filter(|id| compose::is_message_id(id))
-            .unwrap_or_else(|| compose::new_message_id(domain));
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let (message_id, now) = id_and_date(draft, identity);
         let built = compose::build_draft(draft, identity, &message_id, now)?;
         // A draft may be as large as a message, and no larger.
         let message = self
@@ -657,6 +635,24 @@ async fn forward_part<S: MailSource>(
     }
     let rest = decoder.finish();
     file.push(&rest)
+}
+
+/// The compose's Message-ID (a fresh one on the identity's domain until it has
+/// one) and the time to date it.
+fn id_and_date(draft: &Draft, identity: &Identity) -> (String, i64) {
+    let domain = identity
+        .email
+        .rsplit_once('@')
+        .map_or("localhost", |(_, d)| d);
+    let message_id = draft
+        .message_id
+        .clone()
+        .filter(|id| compose::is_message_id(id))
+        .unwrap_or_else(|| compose::new_message_id(domain));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    (message_id, now)
 }
 
 /// The login if it is an address, else `login@domain`.

@@ -71,30 +71,7 @@ pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
     let mut outbox = dovecot.imap(&sender).await?;
     for _ in 0..RUNS {
         let start = Instant::now();
-        let mut smtp = mail_send::SmtpClientBuilder::new_with_tls_connector(
-            "localhost",
-            postfix.submission_port,
-            tokio_rustls::TlsConnector::from(tls.clone()),
-        )
-        .implicit_tls(false)
-        .helo_host("localhost")
-        .credentials(mail_send::Credentials::new(
-            sender.name.as_str(),
-            sender.password.as_str(),
-        ))
-        .connect()
-        .await
-        .context("the direct SMTP client cannot connect")?;
-        // As the bridge does: without it, mail-send's two writes at the end of DATA
-        // wait out the server's delayed acknowledgement (40 ms).
-        let _ = smtp.stream.get_ref().0.set_nodelay(true);
-        let message = mail_send::smtp::message::Message::new(
-            format!("writer@{}", maildev::DOMAIN),
-            [format!("reader@{}", maildev::DOMAIN)],
-            raw.as_slice(),
-        );
-        smtp.send(message).await?;
-        let _ = smtp.quit().await;
+        send_directly(postfix.submission_port, &tls, &sender, &raw).await?;
         arrived += 1;
         wait_for(&mut inbox, arrived).await?;
         direct_times.push(start.elapsed());
@@ -268,27 +245,7 @@ async fn with_attachment(
     let mut direct = Vec::new();
     for _ in 0..FILE_RUNS {
         let start = Instant::now();
-        let mut smtp = mail_send::SmtpClientBuilder::new_with_tls_connector(
-            "localhost",
-            postfix.submission_port,
-            tokio_rustls::TlsConnector::from(tls.clone()),
-        )
-        .implicit_tls(false)
-        .helo_host("localhost")
-        .credentials(mail_send::Credentials::new(
-            sender.name.as_str(),
-            sender.password.as_str(),
-        ))
-        .connect()
-        .await?;
-        let _ = smtp.stream.get_ref().0.set_nodelay(true);
-        let message = mail_send::smtp::message::Message::new(
-            format!("writer@{}", maildev::DOMAIN),
-            [format!("reader@{}", maildev::DOMAIN)],
-            raw.as_slice(),
-        );
-        smtp.send(message).await?;
-        let _ = smtp.quit().await;
+        send_directly(postfix.submission_port, &tls, sender, &raw).await?;
         *arrived += 1;
         wait_for(inbox, *arrived).await?;
         outbox.append("Sent", Some("(\\Seen)"), None, &raw).await?;
@@ -300,6 +257,41 @@ async fn with_attachment(
         direct,
         growth_kib,
     })
+}
+
+/// Submits `raw` to Postfix from writer to reader, as a program talking SMTP
+/// itself would.
+async fn send_directly(
+    port: u16,
+    tls: &Arc<rustls::ClientConfig>,
+    sender: &User,
+    raw: &[u8],
+) -> Result<()> {
+    let mut smtp = mail_send::SmtpClientBuilder::new_with_tls_connector(
+        "localhost",
+        port,
+        tokio_rustls::TlsConnector::from(tls.clone()),
+    )
+    .implicit_tls(false)
+    .helo_host("localhost")
+    .credentials(mail_send::Credentials::new(
+        sender.name.as_str(),
+        sender.password.as_str(),
+    ))
+    .connect()
+    .await
+    .context("the direct SMTP client cannot connect")?;
+    // As the bridge does: without it, mail-send's two writes at the end of DATA
+    // wait out the server's delayed acknowledgement (40 ms).
+    let _ = smtp.stream.get_ref().0.set_nodelay(true);
+    let message = mail_send::smtp::message::Message::new(
+        format!("writer@{}", maildev::DOMAIN),
+        [format!("reader@{}", maildev::DOMAIN)],
+        raw,
+    );
+    smtp.send(message).await?;
+    let _ = smtp.quit().await;
+    Ok(())
 }
 
 /// Waits until the INBOX holds `count` messages (every 2 ms, for at most 30 s).

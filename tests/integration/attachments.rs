@@ -361,7 +361,7 @@ async fn a_big_send_in_a_process_of_its_own() -> Result<()> {
         bail!("no sending in {reply:?}");
     };
     let link = sending.upload.context("no upload link")?;
-    let before = memory_kib("VmRSS:")?;
+    let before = tests::memory_kib("VmRSS:")?;
 
     // The file as a stream of 64 KiB frames of `sample::noise`, made as it goes.
     let frames = futures::stream::unfold(0u32, |at| async move {
@@ -399,18 +399,9 @@ async fn a_big_send_in_a_process_of_its_own() -> Result<()> {
         ..Draft::default()
     };
     send(&mut client, draft).await??;
-    let peak = memory_kib("VmHWM:")?;
+    let peak = tests::memory_kib("VmHWM:")?;
     println!("bridge memory grew by KiB: {}", peak.saturating_sub(before));
     Ok(())
-}
-
-/// A figure of this process's `/proc/self/status`, in KiB.
-fn memory_kib(field: &str) -> Result<u64> {
-    std::fs::read_to_string("/proc/self/status")?
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {field} in /proc/self/status"))
 }
 
 /// What `user`'s `folder` holds: each message's raw bytes and flags.

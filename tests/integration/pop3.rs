@@ -687,7 +687,7 @@ async fn a_big_message_in_a_process_of_its_own() -> Result<()> {
         window.messages[0].size > 40 << 20,
         "listed at its encoded size"
     );
-    let before = memory_kib("VmRSS:")?;
+    let before = tests::memory_kib("VmRSS:")?;
 
     let view = client
         .open_message("INBOX", window.messages[0].uid, None)
@@ -726,18 +726,9 @@ async fn a_big_message_in_a_process_of_its_own() -> Result<()> {
         }
     }
     assert_eq!(at, BIG, "the whole attachment");
-    let peak = memory_kib("VmHWM:")?;
+    let peak = tests::memory_kib("VmHWM:")?;
     println!("bridge memory grew by KiB: {}", peak.saturating_sub(before));
     Ok(())
-}
-
-/// A figure of this process's `/proc/self/status`, in KiB.
-fn memory_kib(field: &str) -> Result<u64> {
-    std::fs::read_to_string("/proc/self/status")?
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {field} in /proc/self/status"))
 }
 
 /// With the regular look for new mail an hour away, asking for the folder list (as

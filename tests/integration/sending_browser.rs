@@ -38,6 +38,13 @@ async fn no_undo(browser: &Browser) -> Result<()> {
     Ok(())
 }
 
+/// Opens "New message" to Bob with `subject`.
+async fn new_to_bob(browser: &Browser, subject: &str) -> Result<()> {
+    browser.button("New message").await?.click().await?;
+    type_into(browser, "To", "bob@example.test, ").await?;
+    type_into(browser, "Subject", subject).await
+}
+
 /// Types into the field labelled `label`.
 async fn type_into(browser: &Browser, label: &str, text: &str) -> Result<()> {
     browser.field(label).await?.send_keys(text).await?;
@@ -242,9 +249,7 @@ async fn attaching_files_with_the_picker_shows_progress_and_sends_them() -> Resu
     let result = async {
         browser.sign_in(&bridge.origin(), &mail.alice).await?;
         no_undo(&browser).await?;
-        browser.button("New message").await?.click().await?;
-        type_into(&browser, "To", "bob@example.test, ").await?;
-        type_into(&browser, "Subject", "Agenda").await?;
+        new_to_bob(&browser, "Agenda").await?;
         type_into(&browser, "Message", "Both files are attached.").await?;
         // Every progress bar that appears is noted, however briefly it shows.
         browser
@@ -324,9 +329,7 @@ async fn a_draft_saves_itself_and_resumes_in_another_browser() -> Result<()> {
     let result = async {
         browser.sign_in(&bridge.origin(), &mail.alice).await?;
         no_undo(&browser).await?;
-        browser.button("New message").await?.click().await?;
-        type_into(&browser, "To", "bob@example.test, ").await?;
-        type_into(&browser, "Subject", "Half a plan").await?;
+        new_to_bob(&browser, "Half a plan").await?;
         browser
             .field("Attach files")
             .await?
@@ -417,9 +420,7 @@ async fn undoing_a_send_returns_to_the_form_as_it_was() -> Result<()> {
                 vec![],
             )
             .await?;
-        browser.button("New message").await?.click().await?;
-        type_into(&browser, "To", "bob@example.test, ").await?;
-        type_into(&browser, "Subject", "Second thoughts").await?;
+        new_to_bob(&browser, "Second thoughts").await?;
         type_into(&browser, "Message", "Not quite ready.").await?;
         browser.button("Send").await?.click().await?;
         browser
@@ -462,9 +463,7 @@ async fn formatting_makes_the_selection_bold_in_the_html() -> Result<()> {
     let result = async {
         browser.sign_in(&bridge.origin(), &mail.alice).await?;
         no_undo(&browser).await?;
-        browser.button("New message").await?.click().await?;
-        type_into(&browser, "To", "bob@example.test, ").await?;
-        type_into(&browser, "Subject", "Lunch").await?;
+        new_to_bob(&browser, "Lunch").await?;
         type_into(&browser, "Message", "Lunch is on me").await?;
         browser.button("Formatting").await?.click().await?;
         browser

@@ -504,38 +504,35 @@ impl HttpResponse {
 
 /// A plain GET with a real HTTP client, the body read to the end.
 pub async fn http_get(url: &str) -> Result<HttpResponse> {
-    use http_body_util::BodyExt;
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Empty<bytes::Bytes>>();
-    let response = tokio::time::timeout(DEADLINE, client.get(url.parse()?))
-        .await
-        .with_context(|| format!("no answer to GET {url} in time"))??;
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_owned(),
-                v.to_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    let body = tokio::time::timeout(DEADLINE * 3, response.into_body().collect())
-        .await
-        .with_context(|| format!("the body of {url} did not arrive in time"))??
-        .to_bytes()
-        .to_vec();
-    Ok(HttpResponse {
-        status,
-        headers,
-        body,
-    })
+    request_within(
+        DEADLINE,
+        "GET",
+        url,
+        &[],
+        http_body_util::Empty::<bytes::Bytes>::new(),
+    )
+    .await
 }
 
 /// A request with `method`, `headers` and a streamed `body`, answered and read
-/// to the end.
+/// to the end; the answer may take long, as it comes once the body is taken in.
 pub async fn http_send<B>(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: B,
+) -> Result<HttpResponse>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    request_within(DEADLINE * 3, method, url, headers, body).await
+}
+
+/// As [`http_send`], answered within `deadline`; the body then has three
+/// `DEADLINE`s to arrive.
+async fn request_within<B>(
+    deadline: Duration,
     method: &str,
     url: &str,
     headers: &[(&str, &str)],
@@ -552,7 +549,7 @@ where
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = tokio::time::timeout(DEADLINE * 3, client.request(request.body(body)?))
+    let response = tokio::time::timeout(deadline, client.request(request.body(body)?))
         .await
         .with_context(|| format!("no answer to {method} {url} in time"))??;
     let status = response.status().as_u16();
@@ -566,7 +563,11 @@ where
             )
         })
         .collect();
-    let body = response.into_body().collect().await?.to_bytes().to_vec();
+    let body = tokio::time::timeout(DEADLINE * 3, response.into_body().collect())
+        .await
+        .with_context(|| format!("the body of {url} did not arrive in time"))??
+        .to_bytes()
+        .to_vec();
     Ok(HttpResponse {
         status,
         headers,
@@ -613,4 +614,14 @@ pub fn url_encode(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A figure of this process's `/proc/self/status`, in KiB (`VmRSS:`, `VmHWM:`),
+/// for tests that run a bridge in a process of its own.
+pub fn memory_kib(field: &str) -> Result<u64> {
+    std::fs::read_to_string("/proc/self/status")?
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/self/status"))
 }
