@@ -346,15 +346,7 @@ impl ComposeForm {
         if let Some(file) = self.file_mut(key) {
             file.name.clone_from(&uploaded.name);
             file.size = uploaded.size;
-            file.state = FileState::Ready(DraftAttachment {
-                name: uploaded.name,
-                content_type: uploaded.content_type,
-                size: uploaded.size,
-                upload: Some(uploaded.id),
-                part: None,
-                saved_part: None,
-                whole: false,
-            });
+            file.state = FileState::Ready(uploaded.into());
         }
     }
 

@@ -217,15 +217,7 @@ async fn with_attachment(
             }],
             subject: format!("Bench file {i}"),
             text: "The file.".into(),
-            attachments: vec![protocol::DraftAttachment {
-                name: uploaded.name,
-                content_type: uploaded.content_type,
-                size: uploaded.size,
-                upload: Some(uploaded.id),
-                part: None,
-                saved_part: None,
-                whole: false,
-            }],
+            attachments: vec![uploaded.into()],
             ..Draft::default()
         };
         client

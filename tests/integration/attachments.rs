@@ -30,15 +30,7 @@ async fn signed_in_with_upload(
 }
 
 fn attached(uploaded: &Uploaded) -> DraftAttachment {
-    DraftAttachment {
-        name: uploaded.name.clone(),
-        content_type: uploaded.content_type.clone(),
-        size: uploaded.size,
-        upload: Some(uploaded.id.clone()),
-        part: None,
-        saved_part: None,
-        whole: false,
-    }
+    uploaded.clone().into()
 }
 
 async fn send(client: &mut WsClient, draft: Draft) -> Result<Result<Reply, protocol::WireError>> {
@@ -290,35 +282,19 @@ const BIG_SEND_SERVER: &str = "POSTERN_TEST_BIG_SEND_SERVER";
 #[tokio::test]
 async fn a_25_mb_attachment_goes_out_in_bounded_memory() -> Result<()> {
     let mail = Mail::start()?;
-    let output = tokio::process::Command::new(std::env::current_exe()?)
-        .args([
-            "--exact",
-            "attachments::a_big_send_in_a_process_of_its_own",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(
-            BIG_SEND_SERVER,
-            format!(
-                "{}\n{}\n{}\n{}\n{}",
-                mail.dovecot.imaps_url(),
-                mail.postfix.smtp_starttls_url(),
-                mail.dovecot.ca_file().display(),
-                mail.alice.name,
-                mail.alice.password
-            ),
-        )
-        .output()
-        .await?;
-    let printed = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    ensure!(output.status.success(), "{printed}");
-    let grew: u64 = printed
-        .lines()
-        .find_map(|l| l.split_once("bridge memory grew by KiB: ").map(|(_, v)| v))
-        .and_then(|v| v.trim().parse().ok())
-        .with_context(|| format!("no memory figure in:\n{printed}"))?;
+    let grew = tests::bridge_growth_in_own_process(
+        "attachments::a_big_send_in_a_process_of_its_own",
+        BIG_SEND_SERVER,
+        format!(
+            "{}\n{}\n{}\n{}\n{}",
+            mail.dovecot.imaps_url(),
+            mail.postfix.smtp_starttls_url(),
+            mail.dovecot.ca_file().display(),
+            mail.alice.name,
+            mail.alice.password
+        ),
+    )
+    .await?;
     println!("the bridge grew by {grew} KiB while sending 25 MB");
     // Holding the message whole would take 34 MB encoded, and the file 25 MB more.
     ensure!(grew < 16 << 10, "the bridge grew by {grew} KiB");

@@ -607,34 +607,18 @@ async fn a_30_mb_message_opens_and_its_attachment_downloads() -> Result<()> {
         },
     );
     let (dovecot, user) = inbox_with(&[note("Small", "x"), raw], "").await?;
-    let output = tokio::process::Command::new(std::env::current_exe()?)
-        .args([
-            "--exact",
-            "pop3::a_big_message_in_a_process_of_its_own",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(
-            BIG_MESSAGE_SERVER,
-            format!(
-                "{}\n{}\n{}\n{}",
-                dovecot.pop3s_url(),
-                dovecot.ca_file().display(),
-                user.name,
-                user.password
-            ),
-        )
-        .output()
-        .await?;
-    let printed = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    ensure!(output.status.success(), "{printed}");
-    let grew: u64 = printed
-        .lines()
-        .find_map(|l| l.split_once("bridge memory grew by KiB: ").map(|(_, v)| v))
-        .and_then(|v| v.trim().parse().ok())
-        .with_context(|| format!("no memory figure in:\n{printed}"))?;
+    let grew = tests::bridge_growth_in_own_process(
+        "pop3::a_big_message_in_a_process_of_its_own",
+        BIG_MESSAGE_SERVER,
+        format!(
+            "{}\n{}\n{}\n{}",
+            dovecot.pop3s_url(),
+            dovecot.ca_file().display(),
+            user.name,
+            user.password
+        ),
+    )
+    .await?;
     // Holding the message whole would take over 40 MB encoded and 30 MB decoded.
     ensure!(grew < 16 << 10, "the bridge grew by {grew} KiB");
     // Dovecot served it once, through one RETR: the download read the spool file

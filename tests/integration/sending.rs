@@ -42,6 +42,19 @@ impl Mail {
         Ok(())
     }
 
+    /// A bridge whose account's SMTP server is a closed port, and `user`
+    /// signed in to it.
+    pub async fn signed_in_without_smtp(&self, user: &User) -> Result<(Bridge, WsClient)> {
+        let closed = maildev::free_port()?;
+        let mut account = self.account();
+        account.extra =
+            format!("smtp = \"smtps://127.0.0.1:{closed}\"\ndomain = \"example.test\"\n");
+        let bridge = Bridge::start(&[account], None).await?;
+        let mut client = bridge.connect().await?;
+        client.sign_in(None, user).await??;
+        Ok((bridge, client))
+    }
+
     pub fn account(&self) -> AccountSpec {
         AccountSpec::sending("Example", &self.dovecot, &self.postfix)
     }
@@ -444,12 +457,7 @@ async fn unsafe_fields_are_refused_before_anything_is_sent() -> Result<()> {
 #[tokio::test]
 async fn an_unreachable_or_cut_smtp_server_says_what_became_of_the_message() -> Result<()> {
     let mail = Mail::start()?;
-    let closed = maildev::free_port()?;
-    let mut account = mail.account();
-    account.extra = format!("smtp = \"smtps://127.0.0.1:{closed}\"\ndomain = \"example.test\"\n");
-    let bridge = Bridge::start(&[account], None).await?;
-    let mut client = bridge.connect().await?;
-    client.sign_in(None, &mail.alice).await??;
+    let (_bridge, mut client) = mail.signed_in_without_smtp(&mail.alice).await?;
     let draft = Draft {
         to: vec![to("bob@example.test")],
         subject: "Hello".into(),
@@ -676,12 +684,7 @@ async fn closing_the_page_inside_the_window_still_sends_once() -> Result<()> {
 #[tokio::test]
 async fn a_held_message_that_cannot_go_is_kept_as_a_draft() -> Result<()> {
     let mail = Mail::start()?;
-    let closed = maildev::free_port()?;
-    let mut account = mail.account();
-    account.extra = format!("smtp = \"smtps://127.0.0.1:{closed}\"\ndomain = \"example.test\"\n");
-    let bridge = Bridge::start(&[account], None).await?;
-    let mut client = bridge.connect().await?;
-    client.sign_in(None, &mail.alice).await??;
+    let (_bridge, mut client) = mail.signed_in_without_smtp(&mail.alice).await?;
     let outbox = queue(&mut client, note("Not yet"), 1).await?;
     let event = client
         .event("the held message failed", |e| {

@@ -625,3 +625,28 @@ pub fn memory_kib(field: &str) -> Result<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .with_context(|| format!("no {field} in /proc/self/status"))
 }
+
+/// Runs the ignored test `name` of this test binary in a process of its own, with
+/// `value` in the environment variable `var`, and returns how many KiB the bridge
+/// in it says it grew by (a line `bridge memory grew by KiB: N`).
+pub async fn bridge_growth_in_own_process(name: &str, var: &str, value: String) -> Result<u64> {
+    let output = tokio::process::Command::new(std::env::current_exe()?)
+        .args([
+            "--exact",
+            name,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(var, value)
+        .output()
+        .await?;
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    anyhow::ensure!(output.status.success(), "{printed}");
+    printed
+        .lines()
+        .find_map(|l| l.split_once("bridge memory grew by KiB: ").map(|(_, v)| v))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("no memory figure in:\n{printed}"))
+}

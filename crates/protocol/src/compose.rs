@@ -91,6 +91,19 @@ pub struct Uploaded {
     pub size: u64,
 }
 
+/// An uploaded file, attached.
+impl From<Uploaded> for DraftAttachment {
+    fn from(uploaded: Uploaded) -> Self {
+        DraftAttachment {
+            name: uploaded.name,
+            content_type: uploaded.content_type,
+            size: uploaded.size,
+            upload: Some(uploaded.id),
+            ..DraftAttachment::default()
+        }
+    }
+}
+
 /// How much bigger a file gets in a message: base64 writes 3 bytes as 4 and ends
 /// every 76 characters with CRLF, plus room for the part's headers.
 pub fn encoded_size(size: u64) -> u64 {
