@@ -86,30 +86,51 @@ pub async fn delivered(
     eventually(
         &format!("{count} message(s) in {}'s {folder}", user.name),
         || async {
-            let mut imap = dovecot.imap(user).await?;
-            let mailbox = imap.examine(folder).await?;
-            if mailbox.exists < count {
-                imap.logout().await?;
-                return Ok(None);
+            // The observer's own session can lose a race with a delivery that
+            // creates the user's INBOX (Dovecot answers ALREADYEXISTS to one):
+            // that is not the bridge's doing, so look again.
+            match look(dovecot, user, folder, count).await {
+                Ok(found) => Ok(found),
+                Err(e) => {
+                    eprintln!(
+                        "looking at {}'s {folder} failed, trying again: {e:#}",
+                        user.name
+                    );
+                    Ok(None)
+                }
             }
-            let fetches: Vec<_> = imap
-                .fetch("1:*", "(FLAGS BODY.PEEK[])")
-                .await?
-                .try_collect()
-                .await?;
-            imap.logout().await?;
-            Ok(Some(
-                fetches
-                    .iter()
-                    .map(|f| {
-                        let flags = f.flags().map(|flag| format!("{flag:?}")).collect();
-                        (f.body().unwrap_or_default().to_vec(), flags)
-                    })
-                    .collect(),
-            ))
         },
     )
     .await
+}
+
+async fn look(
+    dovecot: &Dovecot,
+    user: &User,
+    folder: &str,
+    count: u32,
+) -> Result<Option<Vec<(Vec<u8>, Vec<String>)>>> {
+    let mut imap = dovecot.imap(user).await?;
+    let mailbox = imap.examine(folder).await?;
+    if mailbox.exists < count {
+        imap.logout().await?;
+        return Ok(None);
+    }
+    let fetches: Vec<_> = imap
+        .fetch("1:*", "(FLAGS BODY.PEEK[])")
+        .await?
+        .try_collect()
+        .await?;
+    imap.logout().await?;
+    Ok(Some(
+        fetches
+            .iter()
+            .map(|f| {
+                let flags = f.flags().map(|flag| format!("{flag:?}")).collect();
+                (f.body().unwrap_or_default().to_vec(), flags)
+            })
+            .collect(),
+    ))
 }
 
 /// How many messages `user`'s `folder` holds now.

@@ -172,6 +172,11 @@ smtpd_tls_key_file = {d}/server.key
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = inet:127.0.0.1:{auth}
 smtpd_sender_login_maps = texthash:{d}/senders
+# A delivery Dovecot defers (two sessions creating a new user's INBOX at once
+# answer ALREADYEXISTS to one) is tried again within seconds, not minutes.
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
 # Postfix must not mend what the bridge forgets (a Message-ID, a Date).
 local_header_rewrite_clients =
 "
