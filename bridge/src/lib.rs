@@ -6,12 +6,14 @@
 //! connection, reached from HTTP through [`links`]), [`mail`] (IMAP and POP3).
 
 pub mod config;
+mod database;
 mod http;
 mod links;
 mod mail;
 mod mbox;
 mod outgoing;
 mod parts;
+mod profiles;
 mod proxy;
 mod session;
 mod throttle;
@@ -32,6 +34,7 @@ pub struct AppState {
     proxy: proxy::Proxy,
     maildrops: Option<Arc<mail::Maildrops>>,
     size_limits: Arc<outgoing::SizeLimits>,
+    profiles: profiles::Profiles,
 }
 
 impl AppState {
@@ -42,6 +45,7 @@ impl AppState {
             folder_counts_every: self.config.folder_counts_every,
             maildrops: self.maildrops.clone(),
             size_limits: self.size_limits.clone(),
+            profiles: self.profiles.clone(),
         }
     }
 }
@@ -52,17 +56,23 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // POP3 state lives in one database file, opened once for the process.
-    let maildrops = match &config.data_dir {
+    // What the bridge keeps lives in one database file, opened once for the
+    // process; without `data_dir`, profiles last as long as the process, and
+    // POP3 is not offered.
+    let fail = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
+    let (maildrops, db) = match &config.data_dir {
         Some(dir) => {
-            let store = mail::Store::open(&dir.join("postern.redb"))
+            let db = database::open(&dir.join("postern.redb"))
                 .map_err(|e| std::io::Error::other(format!("{}: {e}", dir.display())))?;
-            Some(Arc::new(mail::Maildrops::new(store)))
+            let store = mail::Store::new(db.clone()).map_err(|e| fail(&e))?;
+            (Some(Arc::new(mail::Maildrops::new(store))), db)
         }
-        None => None,
+        None => (None, database::in_memory().map_err(|e| fail(&e))?),
     };
+    let profiles = profiles::Profiles::new(db).map_err(|e| fail(&e))?;
     let state = Arc::new(AppState {
         maildrops,
+        profiles,
         config,
         throttle: throttle::Throttle::default(),
         links: Arc::default(),

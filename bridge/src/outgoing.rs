@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use protocol::{
-    Body, BodyContent, ComposeKind, Draft, DraftAttachment, DraftSource, Flag, Identity, PartRole,
-    Quote, Reply, Sending,
+    Address, Body, BodyContent, ComposeKind, Draft, DraftAttachment, DraftSource, Flag, Identity,
+    PartRole, Quote, Reply, Sending,
 };
 use tokio::io::AsyncReadExt;
 use zeroize::Zeroizing;
@@ -20,6 +20,7 @@ use crate::config::{Account, SentCopy};
 use crate::mail::compose::{self, ComposeError, Original, Piece, Threading};
 use crate::mail::spool::{Base64Lines, CHUNK, SpoolWriter};
 use crate::mail::{Links, MailError, MailSource, MessageRef, Spooled, StreamDecoder, smtp};
+use crate::profiles::{Profile, READ_FROM, WROTE_TO};
 use crate::uploads::Uploads;
 
 /// The largest message by default, where neither the configuration nor the server
@@ -52,7 +53,12 @@ pub struct Outgoing {
     limits: Arc<SizeLimits>,
     user: Zeroizing<String>,
     password: Zeroizing<String>,
+    /// Whom the person sends as: those saved in Settings, else `sign_in`.
     identities: Vec<Identity>,
+    /// The identity the sign-in name gives.
+    sign_in: Identity,
+    /// Where the identities and correspondents are kept.
+    profile: Profile,
     /// The name the bridge gives in EHLO: its public host.
     helo: String,
     /// Files uploaded for attaching.
@@ -74,6 +80,7 @@ impl Outgoing {
         password: &str,
         origin: &str,
         limits: Arc<SizeLimits>,
+        profile: Profile,
     ) -> Option<Self> {
         account.smtp.as_ref()?;
         let Some(identity) = default_identity(user, account.domain.as_deref()) else {
@@ -96,7 +103,9 @@ impl Outgoing {
             limits,
             user: Zeroizing::new(user.to_owned()),
             password: Zeroizing::new(password.to_owned()),
-            identities: vec![identity],
+            identities: vec![identity.clone()],
+            sign_in: identity,
+            profile,
             helo,
             uploads: Arc::default(),
         })
@@ -111,6 +120,45 @@ impl Outgoing {
             max_message_bytes,
             upload: None,
         }
+    }
+
+    /// Takes the identities saved in Settings, if any (unreadable ones are
+    /// logged, and the sign-in address serves).
+    pub async fn load_identities(&mut self) {
+        match self.profile.identities().await {
+            Ok(Some(saved)) if !saved.is_empty() => self.identities = saved,
+            Ok(_) => {}
+            Err(error) => tracing::warn!(
+                error = %crate::session::ErrorChain(&error),
+                "the saved identities could not be read"
+            ),
+        }
+    }
+
+    /// Checks and keeps the identities set in Settings; an empty list goes back to
+    /// the sign-in address. Answers with those now in use.
+    pub async fn save_identities(&mut self, identities: Vec<Identity>) -> Result<Reply, MailError> {
+        let checked = compose::checked_identities(identities)?;
+        self.profile.save_identities(checked.clone()).await?;
+        self.identities = if checked.is_empty() {
+            vec![self.sign_in.clone()]
+        } else {
+            checked
+        };
+        Ok(Reply::IdentitiesSaved {
+            identities: self.identities.clone(),
+        })
+    }
+
+    /// Notes that the person read a message from `from` (their own addresses
+    /// aside), for the suggestions.
+    pub fn read_from(&self, from: &[Address]) {
+        let others = from
+            .iter()
+            .filter(|a| !compose::mine(a, &self.identities))
+            .cloned()
+            .collect();
+        self.profile.note(others, READ_FROM);
     }
 
     pub fn uploads(&self) -> Arc<Uploads> {
@@ -279,6 +327,8 @@ impl Outgoing {
         )
         .await?;
         tracing::info!(recipients = submitted.recipients.len(), "message sent");
+        let people = draft.to.iter().chain(&draft.cc).chain(&draft.bcc);
+        self.profile.note(people.cloned().collect(), WROTE_TO);
         if submitted.size_limit > 0 {
             self.limits.set(&self.account.name, submitted.size_limit);
             self.uploads.set_limit(self.max_message_bytes());
@@ -664,7 +714,10 @@ fn default_identity(user: &str, domain: Option<&str>) -> Option<Identity> {
     };
     compose::address_problem(&email)
         .is_none()
-        .then_some(Identity { name: None, email })
+        .then_some(Identity {
+            email,
+            ..Identity::default()
+        })
 }
 
 /// The Message-ID and References of the message being answered; `None` when it is

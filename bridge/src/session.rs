@@ -57,6 +57,8 @@ pub struct Context {
     pub maildrops: Option<Arc<Maildrops>>,
     /// What each account's SMTP server takes at most.
     pub size_limits: Arc<crate::outgoing::SizeLimits>,
+    /// Each user's identities and correspondents.
+    pub profiles: crate::profiles::Profiles,
 }
 
 /// The way to talk to a session. The actor ends when the last handle is dropped.
@@ -132,12 +134,13 @@ pub async fn sign_in(
     events: mpsc::Sender<ServerMessage>,
     context: Context,
 ) -> Result<(SessionHandle, Option<protocol::Sending>), MailError> {
-    let outgoing = Outgoing::new(
+    let mut outgoing = Outgoing::new(
         account,
         user,
         password,
         &context.origin,
         context.size_limits.clone(),
+        context.profiles.of(&account.name, user),
     );
     let uploads = outgoing.as_ref().map(Outgoing::uploads);
     if protocol == MailProtocol::Pop3 {
@@ -152,7 +155,7 @@ pub async fn sign_in(
                 password,
                 context.folder_counts_every,
             ),
-            sending_of(outgoing.as_ref())
+            sending_of(outgoing.as_mut())
         );
         let source = source?;
         // A POP3 source reconnects by itself, for every session sharing its maildrop.
@@ -165,7 +168,7 @@ pub async fn sign_in(
     }
     let (source, sending) = tokio::join!(
         ImapSource::connect(account, user, password),
-        sending_of(outgoing.as_ref())
+        sending_of(outgoing.as_mut())
     );
     let source = source?;
     // Kept (in memory only, zeroed when the session ends) to reconnect.
@@ -212,8 +215,9 @@ fn with_uploads(
 
 /// What the session can send, once the SMTP server's limit is known (asked while
 /// the mail server is being logged in to, the first time only).
-async fn sending_of(outgoing: Option<&Outgoing>) -> Option<protocol::Sending> {
+async fn sending_of(outgoing: Option<&mut Outgoing>) -> Option<protocol::Sending> {
     let outgoing = outgoing?;
+    outgoing.load_identities().await;
     outgoing.learn_limit().await;
     Some(outgoing.sending())
 }
@@ -768,6 +772,13 @@ impl<S: MailSource> Actor<S> {
                         uid,
                     }),
                 );
+                let again = self.recent.iter().any(|(k, _)| k.0 == folder && k.1 == uid);
+                if let Some(outgoing) = &self.outgoing
+                    && !again
+                    && part.is_none()
+                {
+                    outgoing.read_from(&opened.view.from);
+                }
                 self.remember(folder.clone(), uid, token);
                 let mut message = opened.view;
                 message.link = links.path;
@@ -932,7 +943,13 @@ impl<S: MailSource> Actor<S> {
                     .resume(&mut self.source, &folder, uid, &links)
                     .await
             }
-            Request::SignIn { .. } | Request::SignOut => {
+            Request::SaveIdentities { identities } => {
+                let outgoing = self.outgoing.as_mut().ok_or(NO_SENDING)?;
+                outgoing.save_identities(identities).await
+            }
+            Request::SignIn { .. } | Request::SignOut | Request::SuggestRecipients { .. } => {
+                // Suggestions are the connection's to answer (crate::ws), without
+                // waking the mail session.
                 Err(MailError::BadInput("not a session request"))
             }
         }
@@ -988,6 +1005,7 @@ fn may_repeat(request: &Request) -> bool {
             | Request::ExportMailbox { .. }
             | Request::StartCompose { .. }
             | Request::ResumeDraft { .. }
+            | Request::SaveIdentities { .. }
     )
 }
 
@@ -1046,6 +1064,13 @@ fn compose_sentence(problem: &ComposeError) -> String {
         ),
         ComposeError::BadAttachment(name) | ComposeError::UploadGone(name) => {
             format!("{name} is no longer at hand. Remove it and attach it again.")
+        }
+        ComposeError::TooManyIdentities => format!(
+            "You can keep at most {} identities.",
+            protocol::MAX_IDENTITIES
+        ),
+        ComposeError::DuplicateIdentity(address) => {
+            format!("{address} is listed twice. Keep one of them.")
         }
         ComposeError::OriginalGone => "The message being forwarded is no longer on the server, so its attachments cannot go with it. Remove them to send the rest.".to_owned(),
     }

@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::AppState;
 use crate::config::normalize_origin;
+use crate::profiles::Profile;
 use crate::session::{self, ErrorChain, SessionHandle};
 
 /// The largest frame the browser may send: requests are small.
@@ -102,6 +103,8 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
     let _ = outbound.send(hello).await;
 
     let mut session: Option<SessionHandle> = None;
+    // The signed-in user's correspondents, for suggestions.
+    let mut people: Option<Profile> = None;
     let mut last_request = tokio::time::Instant::now();
     loop {
         let next = tokio::time::timeout_at(last_request + IDLE_TIMEOUT, frames.next()).await;
@@ -136,6 +139,7 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
                 let password = Zeroizing::new(password);
                 // A new sign-in replaces any session this connection had.
                 session = None;
+                people = None;
                 sign_in(
                     &state,
                     peer,
@@ -146,12 +150,17 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
                     &outbound,
                 )
                 .await
-                .map(|(handle, reply)| {
+                .map(|(handle, profile, reply)| {
                     session = Some(handle);
+                    people = Some(profile);
                     reply
                 })
             }
             Request::SignOut if session.is_none() => Ok(Reply::SignedOut),
+            Request::SuggestRecipients { text } => match &people {
+                None => Err(ErrorCode::NotSignedIn.into()),
+                Some(profile) => suggest(profile, text).await,
+            },
             request => match &session {
                 None => Err(ErrorCode::NotSignedIn.into()),
                 Some(handle) => {
@@ -159,6 +168,7 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
                     let answer = handle.call(request).await;
                     if signing_out {
                         session = None;
+                        people = None;
                     }
                     answer
                 }
@@ -186,7 +196,7 @@ async fn sign_in(
     user: &str,
     password: &str,
     outbound: &mpsc::Sender<ServerMessage>,
-) -> Result<(SessionHandle, Reply), WireError> {
+) -> Result<(SessionHandle, Profile, Reply), WireError> {
     let Some(account) = state.config.account(account) else {
         return Err(ErrorCode::UnknownAccount.into());
     };
@@ -230,6 +240,7 @@ async fn sign_in(
             tracing::info!(%peer, account = %account.name, "signed in");
             Ok((
                 handle,
+                state.profiles.of(&account.name, user),
                 Reply::SignedIn {
                     account: account.name.clone(),
                     user: user.to_owned(),
@@ -247,6 +258,24 @@ async fn sign_in(
             }
             tracing::info!(%peer, account = %account.name, error = %ErrorChain(&error), "sign-in failed");
             Err(wire)
+        }
+    }
+}
+
+/// The people to suggest for what is typed in a recipient field.
+async fn suggest(profile: &Profile, text: String) -> Result<Reply, WireError> {
+    // Longer than any address: nobody types that much looking for one.
+    if text.len() > 320 {
+        return Ok(Reply::RecipientSuggestions {
+            text,
+            people: Vec::new(),
+        });
+    }
+    match profile.suggest(&text).await {
+        Ok(people) => Ok(Reply::RecipientSuggestions { text, people }),
+        Err(error) => {
+            tracing::warn!(error = %ErrorChain(&error), "suggestions failed");
+            Err(ErrorCode::Internal.into())
         }
     }
 }

@@ -11,7 +11,10 @@ use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::mime::{BodyPart, MimePart};
 pub use protocol::address_problem;
-use protocol::{Address, ComposeKind, Draft, DraftAttachment, Identity};
+use protocol::{
+    Address, ComposeKind, Draft, DraftAttachment, Identity, MAX_IDENTITIES, MAX_IDENTITY_NAME,
+    MAX_SIGNATURE,
+};
 
 /// Where flowed text wraps (RFC 3676 recommends lines of at most 78 characters).
 const FLOWED_WIDTH: usize = 76;
@@ -60,6 +63,10 @@ pub enum ComposeError {
     UploadGone(String),
     #[error("the forwarded message is no longer on the server")]
     OriginalGone,
+    #[error("at most {MAX_IDENTITIES} identities can be kept")]
+    TooManyIdentities,
+    #[error("{0} is listed twice among the identities")]
+    DuplicateIdentity(String),
 }
 
 /// A message ready to submit.
@@ -154,6 +161,63 @@ pub fn is_message_id(id: &str) -> bool {
                         .chars()
                         .all(|c| c.is_ascii_graphic() && !"<>\\\"()[],;".contains(c))
             })
+}
+
+/// Identities as Settings saves them, cleaned up (trimmed; empty names and
+/// signatures left out; signatures with `\n` line ends and no NUL) or refused: an address
+/// that cannot be sent from, a name that could break the `From` header, a
+/// signature too long, an address listed twice, or too many.
+pub fn checked_identities(identities: Vec<Identity>) -> Result<Vec<Identity>, ComposeError> {
+    if identities.len() > MAX_IDENTITIES {
+        return Err(ComposeError::TooManyIdentities);
+    }
+    let mut checked: Vec<Identity> = Vec::with_capacity(identities.len());
+    for identity in identities {
+        let email = identity.email.trim().to_owned();
+        if let Some(reason) = address_problem(&email) {
+            return Err(ComposeError::InvalidAddress {
+                address: email,
+                reason,
+            });
+        }
+        if checked.iter().any(|i| i.email.eq_ignore_ascii_case(&email)) {
+            return Err(ComposeError::DuplicateIdentity(email));
+        }
+        let name = identity
+            .name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty());
+        if let Some(name) = &name {
+            if name.chars().any(char::is_control) {
+                return Err(ComposeError::ControlCharacter("identity's name"));
+            }
+            if name.chars().count() > MAX_IDENTITY_NAME {
+                return Err(ComposeError::TooLong("identity's name"));
+            }
+        }
+        let signature = identity
+            .signature
+            .map(|s| {
+                s.replace("\r\n", "\n")
+                    .replace('\r', "\n")
+                    .replace('\0', "")
+                    .trim_end()
+                    .to_owned()
+            })
+            .filter(|s| !s.trim().is_empty());
+        if signature
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > MAX_SIGNATURE)
+        {
+            return Err(ComposeError::TooLong("signature"));
+        }
+        checked.push(Identity {
+            name,
+            email,
+            signature,
+        });
+    }
+    Ok(checked)
 }
 
 /// The identity `draft.from` names (by address), or the first.
@@ -659,7 +723,7 @@ pub struct Original<'a> {
     pub reply_to: &'a [Address],
 }
 
-fn mine(address: &Address, identities: &[Identity]) -> bool {
+pub fn mine(address: &Address, identities: &[Identity]) -> bool {
     identities
         .iter()
         .any(|i| i.email.eq_ignore_ascii_case(&address.email))
@@ -749,6 +813,7 @@ mod tests {
         Identity {
             name: Some("Alice Ünicode".into()),
             email: "alice@example.test".into(),
+            ..Identity::default()
         }
     }
 
@@ -1064,6 +1129,7 @@ mod tests {
             Identity {
                 name: None,
                 email: "alice@work.test".into(),
+                ..Identity::default()
             },
         ];
         let from = [address(Some("Bob"), "bob@example.test")];
@@ -1102,5 +1168,66 @@ mod tests {
         assert_eq!(subject_for(ComposeKind::Reply, "RE: x"), "RE: x");
         assert_eq!(subject_for(ComposeKind::ReplyAll, "x"), "Re: x");
         assert_eq!(subject_for(ComposeKind::Forward, "x"), "Fwd: x");
+    }
+
+    #[test]
+    fn identities_are_cleaned_or_refused() {
+        let identity = |name: Option<&str>, email: &str, signature: Option<&str>| Identity {
+            name: name.map(str::to_owned),
+            email: email.to_owned(),
+            signature: signature.map(str::to_owned),
+        };
+        let kept = checked_identities(vec![
+            identity(
+                Some("  Alice  "),
+                " alice@example.test ",
+                Some("-- \r\nAlice\r\n\r\n"),
+            ),
+            identity(Some(" "), "alice@work.test", Some("  ")),
+        ])
+        .expect("valid");
+        assert_eq!(
+            kept,
+            vec![
+                identity(Some("Alice"), "alice@example.test", Some("-- \nAlice")),
+                identity(None, "alice@work.test", None),
+            ]
+        );
+        let refused = |list: Vec<Identity>| checked_identities(list).expect_err("refused");
+        assert!(matches!(
+            refused(vec![identity(None, "alice@", None)]),
+            ComposeError::InvalidAddress { .. }
+        ));
+        assert_eq!(
+            refused(vec![identity(
+                Some("Eve\r\nBcc: x@evil.test"),
+                "eve@example.test",
+                None
+            )]),
+            ComposeError::ControlCharacter("identity's name")
+        );
+        assert_eq!(
+            refused(vec![
+                identity(None, "a@example.test", None),
+                identity(None, "A@Example.test", None)
+            ]),
+            ComposeError::DuplicateIdentity("A@Example.test".into())
+        );
+        assert_eq!(
+            refused(vec![identity(
+                None,
+                "a@example.test",
+                Some(&"x".repeat(MAX_SIGNATURE + 1))
+            )]),
+            ComposeError::TooLong("signature")
+        );
+        assert_eq!(
+            refused(
+                (0..=MAX_IDENTITIES)
+                    .map(|i| identity(None, &format!("a{i}@example.test"), None))
+                    .collect()
+            ),
+            ComposeError::TooManyIdentities
+        );
     }
 }

@@ -364,6 +364,8 @@ pub enum MailError {
     Spool(#[source] std::io::Error),
     #[error("the bridge's own store failed")]
     Store(#[from] store::StoreError),
+    #[error("the bridge's profile of the user failed")]
+    Profile(#[from] crate::profiles::ProfileError),
     #[error("the draft cannot be sent")]
     Compose(#[from] compose::ComposeError),
     #[error("sending failed")]
@@ -391,7 +393,9 @@ impl MailError {
                 pop3::Pop3Error::Io(_) | pop3::Pop3Error::Timeout => ErrorCode::ServerUnreachable,
                 _ => ErrorCode::Internal,
             },
-            MailError::Spool(_) | MailError::Store(_) => ErrorCode::Internal,
+            MailError::Spool(_) | MailError::Store(_) | MailError::Profile(_) => {
+                ErrorCode::Internal
+            }
             MailError::Compose(_) => ErrorCode::BadRequest,
             MailError::Submit(error) => match error {
                 smtp::SubmitError::Unreachable { .. } | smtp::SubmitError::Broken(_) => {

@@ -1,11 +1,11 @@
 //! The bridge's own memory of POP3 mailboxes: a stable uid for every UIDL seen, the
 //! mailbox's uid validity, and the flags people set, none of which POP3 keeps.
 //!
-//! One redb file per bridge process, shared by every session, so that all tabs of a
-//! user see the same uids and flags and they survive restarts. Tables:
+//! Kept in the bridge's database ([`crate::database`]), shared by every session, so
+//! that all tabs of a user see the same uids and flags and they survive restarts.
+//! Tables:
 //!
-//! - `meta`: `&str -> u64`; `format` (the layout version, checked on open) and
-//!   `next_mailbox` (the next mailbox id to give out).
+//! - `meta`: `next_mailbox` (the next mailbox id to give out).
 //! - `mailboxes`: `(account, user) -> (id, uid_validity, next_uid)`. The short id keeps
 //!   the account and user names out of every message key.
 //! - `messages`: `(mailbox id, uid) -> record`, the record holding the UIDL and the
@@ -16,18 +16,15 @@
 //! also answers which UIDLs are known.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use protocol::Flag;
 use redb::{Database, ReadableTable, Table, TableDefinition, WriteTransaction};
 
-/// The version of the table layout; a file in another one is refused, not guessed at.
-const FORMAT: u64 = 1;
-const FORMAT_KEY: &str = "format";
+use crate::database::{DatabaseError, META};
+
 const NEXT_MAILBOX_KEY: &str = "next_mailbox";
 
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const MAILBOXES: TableDefinition<(&str, &str), (u64, u32, u32)> = TableDefinition::new("mailboxes");
 const MESSAGES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("messages");
 
@@ -56,20 +53,8 @@ pub struct Known {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot create the folder {} for the message store", .path.display())]
-    CreateFolder {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot open the message store {}", .path.display())]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: redb::Error,
-    },
-    #[error("the message store {} has layout version {found}; this bridge reads version {FORMAT}", .path.display())]
-    Format { path: PathBuf, found: u64 },
+    #[error(transparent)]
+    File(#[from] DatabaseError),
     #[error("cannot {action} in the message store")]
     Database {
         action: &'static str,
@@ -101,47 +86,23 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens or creates the database file (its folder too, if missing). Open once per
-    /// process: redb locks the file, so a second open fails while the first is alive.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateFolder {
-                path: parent.to_owned(),
-                source,
-            })?;
-        }
-        let open_error = |source: redb::Error| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        let db = Database::create(path).map_err(|e| open_error(e.into()))?;
-        let txn = db.begin_write().map_err(|e| open_error(e.into()))?;
-        {
-            let mut meta = txn.open_table(META).map_err(|e| open_error(e.into()))?;
-            let found = meta
-                .get(FORMAT_KEY)
-                .map_err(|e| open_error(e.into()))?
-                .map(|v| v.value());
-            match found {
-                None => {
-                    meta.insert(FORMAT_KEY, FORMAT)
-                        .map_err(|e| open_error(e.into()))?;
-                }
-                Some(FORMAT) => {}
-                Some(found) => {
-                    return Err(StoreError::Format {
-                        path: path.to_owned(),
-                        found,
-                    });
-                }
-            }
-            // Made here so that later transactions never meet a missing table.
-            txn.open_table(MAILBOXES)
-                .map_err(|e| open_error(e.into()))?;
-            txn.open_table(MESSAGES).map_err(|e| open_error(e.into()))?;
-        }
-        txn.commit().map_err(|e| open_error(e.into()))?;
-        Ok(Store { db: Arc::new(db) })
+    /// Opens or creates the database file on its own, as the tests do; the
+    /// bridge shares one file through [`Store::new`].
+    #[cfg(test)]
+    pub fn open(path: &std::path::Path) -> Result<Store, StoreError> {
+        Store::new(crate::database::open(path)?)
+    }
+
+    /// The store in the bridge's database, its tables made if missing.
+    pub fn new(db: Arc<Database>) -> Result<Store, StoreError> {
+        let txn = db.begin_write().map_err(failed("open the tables"))?;
+        // Made here so that later transactions never meet a missing table.
+        txn.open_table(MAILBOXES)
+            .map_err(failed("open the tables"))?;
+        txn.open_table(MESSAGES)
+            .map_err(failed("open the tables"))?;
+        txn.commit().map_err(failed("open the tables"))?;
+        Ok(Store { db })
     }
 
     /// Records the server's current UIDL list: each UIDL not known yet gets the next
@@ -943,25 +904,5 @@ mod tests {
                 "{garbage:?}"
             );
         }
-    }
-
-    #[tokio::test]
-    async fn a_file_in_another_layout_is_refused() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("s.redb");
-        {
-            let db = Database::create(&path).expect("create");
-            let txn = db.begin_write().expect("begin");
-            txn.open_table(META)
-                .expect("meta")
-                .insert(FORMAT_KEY, FORMAT + 1)
-                .expect("insert");
-            txn.commit().expect("commit");
-        }
-        let error = Store::open(&path).err().expect("refused");
-        assert!(
-            matches!(error, StoreError::Format { found: 2, .. }),
-            "{error}"
-        );
     }
 }

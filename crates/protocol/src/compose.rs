@@ -168,13 +168,25 @@ pub struct Sending {
     pub upload: Option<String>,
 }
 
-/// An address the person sends as.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An address the person sends as, with the name shown beside it and the
+/// signature the form adds under new text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
+
+/// The most identities a person keeps.
+pub const MAX_IDENTITIES: usize = 20;
+/// The longest name of an identity, in characters.
+pub const MAX_IDENTITY_NAME: usize = 200;
+/// The longest signature, in characters.
+pub const MAX_SIGNATURE: usize = 2_000;
+/// The most people one `suggest_recipients` answers with.
+pub const MAX_SUGGESTIONS: usize = 8;
 
 /// Why `email` cannot be an address of a message, or `None` if it can: a
 /// dot-atom local part, a domain of two or more labels, ASCII only. The app marks

@@ -40,6 +40,8 @@
 //! {"id":24,"type":"resume_draft","folder":"Drafts","uid":42}
 //! {"id":25,"type":"send_message","draft":{"to":[{"name":null,"email":"bob@example.org"}],"subject":"Plans","text":"Soon."},"hold_seconds":10}
 //! {"id":26,"type":"cancel_send","outbox":1}
+//! {"id":27,"type":"save_identities","identities":[{"name":"Alice Liddell","email":"alice@example.org","signature":"-- \nAlice"},{"email":"alice@work.example"}]}
+//! {"id":28,"type":"suggest_recipients","text":"bo"}
 //! {"id":5,"type":"sign_out"}
 //! ```
 //!
@@ -67,6 +69,8 @@
 //! {"type":"reply","id":24,"reply":{"type":"draft_resumed","draft":{"to":[{"name":null,"email":"bob@example.org"}],"subject":"Plans","text":"Draft text","message_id":"<k3j2.x9@example.org>","saved":{"folder":"Drafts","uid_validity":1700000000,"uid":42},"attachments":[{"name":"plan.pdf","content_type":"application/pdf","size":48213,"saved_part":"2"}]}}}
 //! {"type":"reply","id":25,"reply":{"type":"message_queued","outbox":1,"hold_seconds":10}}
 //! {"type":"reply","id":26,"reply":{"type":"send_cancelled","outbox":1}}
+//! {"type":"reply","id":27,"reply":{"type":"identities_saved","identities":[{"name":"Alice Liddell","email":"alice@example.org","signature":"-- \nAlice"},{"email":"alice@work.example"}]}}
+//! {"type":"reply","id":28,"reply":{"type":"recipient_suggestions","text":"bo","people":[{"name":"Bob","email":"bob@example.org"},{"name":null,"email":"bonnie@example.org"}]}}
 //! {"type":"event","event":{"type":"outbox_sent","outbox":1,"message_id":"<k3j2.x9@example.org>","recipients":["bob@example.org"],"sent_folder":"Sent"}}
 //! {"type":"event","event":{"type":"outbox_failed","outbox":2,"error":{"code":"server_unreachable","message":"The outgoing mail server cannot be reached right now. Nothing was sent; try again."},"draft":{"to":[{"name":null,"email":"bob@example.org"}],"subject":"Plans","text":"Soon.","saved":{"folder":"Drafts","uid_validity":1700000000,"uid":43}}}}
 //! {"type":"failed","id":20,"error":{"code":"recipient_refused","message":"The mail server refused nobody@example.org: User unknown. Nothing was sent; bob@example.org was accepted.","refused":["nobody@example.org"]}}
@@ -85,8 +89,9 @@ mod message;
 use serde::{Deserialize, Serialize};
 
 pub use compose::{
-    ComposeKind, Draft, DraftAttachment, DraftSource, Identity, Quote, SavedDraft, Sending,
-    Uploaded, address_problem, encoded_size,
+    ComposeKind, Draft, DraftAttachment, DraftSource, Identity, MAX_IDENTITIES, MAX_IDENTITY_NAME,
+    MAX_SIGNATURE, MAX_SUGGESTIONS, Quote, SavedDraft, Sending, Uploaded, address_problem,
+    encoded_size,
 };
 pub use message::{Body, BodyContent, MessageFlags, MessageView, Note, Part, PartRole};
 
@@ -237,6 +242,13 @@ pub enum Request {
     SaveDraft { draft: Box<Draft> },
     /// Compose again from a message in the Drafts folder.
     ResumeDraft { folder: String, uid: u32 },
+    /// Replace the identities the person sends as (the first is the default), as
+    /// set in Settings; kept by the bridge for every browser of this user. An empty
+    /// list goes back to the sign-in address alone.
+    SaveIdentities { identities: Vec<Identity> },
+    /// The people this user wrote to or read from whose name or address starts
+    /// with `text`, best first: for the recipient fields as one types.
+    SuggestRecipients { text: String },
     /// End the mail session; the socket stays open for another sign-in.
     SignOut,
 }
@@ -405,6 +417,16 @@ pub enum Reply {
     /// The held message will not go.
     SendCancelled {
         outbox: u32,
+    },
+    /// The identities now in use, as the bridge keeps them.
+    IdentitiesSaved {
+        identities: Vec<Identity>,
+    },
+    /// Suggestions for what was typed (`text`, as asked), at most
+    /// [`MAX_SUGGESTIONS`].
+    RecipientSuggestions {
+        text: String,
+        people: Vec<Address>,
     },
     /// The SMTP server accepted the message for every recipient.
     MessageSent {
@@ -804,8 +826,8 @@ mod tests {
         let [client, server] = blocks.as_slice() else {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
-        assert_eq!(client.len(), 25);
-        assert_eq!(server.len(), 32);
+        assert_eq!(client.len(), 27);
+        assert_eq!(server.len(), 34);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));
