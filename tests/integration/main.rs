@@ -11,6 +11,7 @@ mod namespaces;
 mod namespaces_browser;
 mod organizing;
 mod organizing_browser;
+mod people;
 mod pop3;
 mod pop3_browser;
 mod reading;

@@ -167,7 +167,10 @@ async fn start(client: &mut WsClient, uid: u32, kind: ComposeKind) -> Result<(Dr
     }
 }
 
-async fn send(client: &mut WsClient, draft: Draft) -> Result<Result<Reply, protocol::WireError>> {
+pub async fn send(
+    client: &mut WsClient,
+    draft: Draft,
+) -> Result<Result<Reply, protocol::WireError>> {
     client
         .request(Request::SendMessage {
             draft: Box::new(draft),
