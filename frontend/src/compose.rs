@@ -3,8 +3,8 @@
 //! be settled before sending. Plain data and functions, unit-tested natively.
 
 use protocol::{
-    Address, ComposeKind, Draft, DraftAttachment, DraftSource, Quote, SavedDraft, Uploaded,
-    address_problem, encoded_size,
+    Address, ComposeKind, Draft, DraftAttachment, DraftSource, Identity, Quote, SavedDraft,
+    Uploaded, address_problem, encoded_size,
 };
 
 /// One of the three recipient fields.
@@ -93,6 +93,8 @@ pub struct ComposeForm {
     pub saving: bool,
     /// What the last save said: "Draft saved", or why it was not.
     pub draft_note: Option<String>,
+    /// The signature the form put in the text, which alone is nothing to lose.
+    pub signature: String,
     /// A send is under way.
     pub sending: bool,
     /// A send failed after its undo window: the button says "Try again".
@@ -266,6 +268,69 @@ impl ComposeForm {
         self.typing[Self::index(field)] = rest.trim_start().to_owned();
     }
 
+    /// What is being typed in `field` for the next address: the text after the
+    /// last separator, for suggestions to match.
+    pub fn next_address(&self, field: Field) -> &str {
+        let text = self.typing(field);
+        last_separator(text)
+            .map_or(text, |at| &text[at + 1..])
+            .trim()
+    }
+
+    /// Takes a suggested `address` for the one being typed in `field`; the
+    /// complete addresses before it become chips too.
+    pub fn pick(&mut self, field: Field, address: Address) {
+        let text = self.typing(field).to_owned();
+        let before = last_separator(&text).map_or("", |at| &text[..at]);
+        self.typed(field, before, true);
+        let list = self.list_mut(field);
+        if !list
+            .iter()
+            .any(|r| r.address.email.eq_ignore_ascii_case(&address.email))
+        {
+            list.push(Recipient::new(address));
+        }
+    }
+
+    /// The identity sent as: the one chosen, else the first.
+    pub fn identity<'a>(&self, identities: &'a [Identity]) -> Option<&'a Identity> {
+        self.from
+            .as_deref()
+            .and_then(|from| {
+                identities
+                    .iter()
+                    .find(|i| i.email.eq_ignore_ascii_case(from))
+            })
+            .or(identities.first())
+    }
+
+    /// Adds the identity's signature to a form just opened: under the space to
+    /// write in, above a reply's quote or a forward.
+    pub fn sign(&mut self, identities: &[Identity]) {
+        let block = signature_block(self.identity(identities));
+        if !block.is_empty() {
+            let at = quote_start(&self.text);
+            self.text.insert_str(at, &block);
+        }
+        self.signature = block;
+    }
+
+    /// Sends as `email` from now on: its signature takes the place of the one
+    /// before, unless the person changed or removed that one.
+    pub fn switch_identity(&mut self, email: &str, identities: &[Identity]) {
+        let old = signature_block(self.identity(identities));
+        self.from = Some(email.to_owned());
+        let new = signature_block(self.identity(identities));
+        if old.is_empty() && !new.is_empty() {
+            let at = quote_start(&self.text);
+            let head = self.text[..at].trim_end().len();
+            self.text.replace_range(head..at, &new);
+        } else if let Some(at) = self.text.find(&old).filter(|_| !old.is_empty()) {
+            self.text.replace_range(at..at + old.len(), &new);
+        }
+        self.signature = new;
+    }
+
     /// Turns whatever is still typed in the recipient fields into chips.
     pub fn settle(&mut self) {
         for field in [Field::To, Field::Cc, Field::Bcc] {
@@ -403,7 +468,7 @@ impl ComposeForm {
             && self.bcc.is_empty()
             && self.typing.iter().all(|t| t.trim().is_empty())
             && self.subject.trim().is_empty()
-            && self.text.trim().is_empty()
+            && self.text.trim() == self.signature.trim()
             && self.files.is_empty()
     }
 
@@ -624,6 +689,45 @@ pub fn quoted(quote: &Quote, when: Option<&str>) -> String {
     format!("\n\n{attribution}\n{}\n", lines.join("\n"))
 }
 
+/// What a signature adds to the text: a blank line, the `-- ` line that mail
+/// programs know to leave out of replies, and the signature; nothing without one.
+pub fn signature_block(identity: Option<&Identity>) -> String {
+    match identity.and_then(|i| i.signature.as_deref()) {
+        None => String::new(),
+        Some(signature) if signature.starts_with("-- \n") || signature.starts_with("--\n") => {
+            format!("\n\n{signature}")
+        }
+        Some(signature) => format!("\n\n-- \n{signature}"),
+    }
+}
+
+/// Where a reply's quote (with the line that introduces it) or a forwarded
+/// message begins in `text`; its end when there is neither.
+fn quote_start(text: &str) -> usize {
+    let mut previous: Option<(usize, &str)> = None;
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        if bare.starts_with("---------- Forwarded message") {
+            return trim_blank(text, at);
+        }
+        if bare.starts_with('>') {
+            return match previous {
+                Some((start, before)) if before.ends_with("wrote:") => trim_blank(text, start),
+                _ => trim_blank(text, at),
+            };
+        }
+        previous = Some((at, bare));
+        at += line.len();
+    }
+    text.len()
+}
+
+/// `at`, moved back over the blank lines before it.
+fn trim_blank(text: &str, at: usize) -> usize {
+    text[..at].trim_end_matches(['\n', '\r']).len()
+}
+
 /// A forward's text: room on top, then the original's headers and text.
 pub fn forwarded(quote: &Quote, when: Option<&str>) -> String {
     let people = |list: &[Address]| {
@@ -669,6 +773,102 @@ pub fn mentions_attachment(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn signed(email: &str, signature: Option<&str>) -> Identity {
+        Identity {
+            name: None,
+            email: email.to_owned(),
+            signature: signature.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_signature_goes_under_new_text_and_above_a_quote() {
+        let identities = [
+            signed("alice@example.org", Some("Alice\nWonderland Ltd")),
+            signed("alice@work.example", Some("-- \nA. Liddell")),
+            signed("alice@plain.example", None),
+        ];
+        let mut new = ComposeForm::default();
+        new.sign(&identities);
+        assert_eq!(new.text, "\n\n-- \nAlice\nWonderland Ltd");
+        assert!(new.is_blank(), "a signature alone is nothing to lose");
+        new.text.insert(0, 'H');
+        assert!(!new.is_blank());
+
+        let quote = Quote {
+            from: vec![address(Some("Bob"), "bob@example.org")],
+            to: Vec::new(),
+            cc: Vec::new(),
+            subject: "Hi".into(),
+            date: None,
+            text: "Lunch?\n".into(),
+        };
+        let draft = Draft {
+            from: Some("alice@work.example".into()),
+            ..Draft::default()
+        };
+        let mut reply = ComposeForm::started(draft, &quote, Some("Monday"));
+        reply.sign(&identities);
+        assert_eq!(
+            reply.text,
+            "\n\n-- \nA. Liddell\n\nOn Monday, Bob wrote:\n> Lunch?\n"
+        );
+
+        // Switching swaps one signature for the other, where the person typed.
+        reply.text.insert_str(0, "Yes!");
+        reply.switch_identity("ALICE@example.org", &identities);
+        assert_eq!(
+            reply.text,
+            "Yes!\n\n-- \nAlice\nWonderland Ltd\n\nOn Monday, Bob wrote:\n> Lunch?\n"
+        );
+        reply.switch_identity("alice@plain.example", &identities);
+        assert_eq!(reply.text, "Yes!\n\nOn Monday, Bob wrote:\n> Lunch?\n");
+        assert_eq!(reply.from.as_deref(), Some("alice@plain.example"));
+        reply.switch_identity("alice@work.example", &identities);
+        assert_eq!(
+            reply.text,
+            "Yes!\n\n-- \nA. Liddell\n\nOn Monday, Bob wrote:\n> Lunch?\n"
+        );
+
+        // A signature the person edited stays as they left it.
+        let mut edited = ComposeForm::default();
+        edited.sign(&identities);
+        edited.text = "Hi\n\n-- \nAlice (on holiday)".into();
+        edited.switch_identity("alice@work.example", &identities);
+        assert_eq!(edited.text, "Hi\n\n-- \nAlice (on holiday)");
+
+        // From none to one on a new message: at the end of what is written.
+        let mut plain = ComposeForm {
+            from: Some("alice@plain.example".into()),
+            text: "Hello\n\n".into(),
+            ..ComposeForm::default()
+        };
+        plain.sign(&identities);
+        assert_eq!(plain.text, "Hello\n\n");
+        plain.switch_identity("alice@work.example", &identities);
+        assert_eq!(plain.text, "Hello\n\n-- \nA. Liddell");
+    }
+
+    #[test]
+    fn a_picked_suggestion_takes_the_place_of_what_was_typed() {
+        let mut form = ComposeForm::default();
+        form.typed(Field::To, "carol@example.org; bo", false);
+        assert_eq!(form.next_address(Field::To), "bo");
+        assert_eq!(form.list(Field::To).len(), 1);
+        form.typed(Field::To, "carol@example.org, dave@example.org, bo", false);
+        form.pick(Field::To, address(Some("Bob"), "bob@example.org"));
+        let emails: Vec<_> = form.to.iter().map(|r| r.address.email.as_str()).collect();
+        assert_eq!(
+            emails,
+            ["carol@example.org", "dave@example.org", "bob@example.org"]
+        );
+        assert_eq!(form.typing(Field::To), "");
+        // Picking someone already there adds nobody.
+        form.typed(Field::To, "bo", false);
+        form.pick(Field::To, address(None, "BOB@example.org"));
+        assert_eq!(form.to.len(), 3);
+    }
 
     fn address(name: Option<&str>, email: &str) -> Address {
         Address {

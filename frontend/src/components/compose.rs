@@ -4,7 +4,7 @@
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::{ComposeKind, Reply, Request};
+use protocol::{Address, ComposeKind, Identity, Reply, Request};
 
 use super::attachments::{AttachButton, Files, attach_all};
 use super::icons;
@@ -14,11 +14,24 @@ use crate::compose::{ComposeForm, Field, Format, apply_format, mentions_attachme
 use crate::state::Reader;
 use crate::transport::Transport;
 
-/// Opens an empty form, unless one is open already (then it stays as it is).
+/// Opens an empty form, signed, unless one is open already (then it stays as
+/// it is).
 pub fn new_message(ui: Ui) {
     if ui.compose.with_untracked(Option::is_none) {
-        ui.compose.set(Some(ComposeForm::default()));
+        let mut form = ComposeForm::default();
+        form.sign(&identities(ui));
+        ui.compose.set(Some(form));
     }
+}
+
+/// Whom the person can send as, the default first.
+pub fn identities(ui: Ui) -> Vec<Identity> {
+    ui.session.with_untracked(|s| {
+        s.as_ref()
+            .and_then(|s| s.sending.as_ref())
+            .map(|s| s.identities.clone())
+            .unwrap_or_default()
+    })
 }
 
 /// Starts a reply or forward of the open message.
@@ -43,8 +56,9 @@ pub fn start_compose(ui: Ui, transport: Transport, kind: ComposeKind) {
         {
             Ok(Reply::ComposeStarted { draft, quote }) => {
                 let when = quote.date.map(|d| show_date(d).1);
-                ui.compose
-                    .set(Some(ComposeForm::started(*draft, &quote, when.as_deref())));
+                let mut form = ComposeForm::started(*draft, &quote, when.as_deref());
+                form.sign(&identities(ui));
+                ui.compose.set(Some(form));
             }
             Ok(_) => {}
             Err(error) => ui.problem.set(Some(error.message())),
@@ -489,6 +503,7 @@ fn ComposePanel() -> impl IntoView {
                 </button>
             </header>
             <div class="compose-fields">
+                <FromField message />
                 <Recipients field=Field::To input=first toggle=true />
                 <Show when=move || copies().unwrap_or(false)>
                     <Recipients field=Field::Cc input=NodeRef::new() toggle=false />
@@ -638,8 +653,15 @@ fn Recipients(field: Field, input: NodeRef<html::Input>, toggle: bool) -> impl I
     };
     let error_id = format!("{id}-problems");
     let described = error_id.clone();
+    let transport = use_transport();
+    let input_transport = transport.clone();
+    let suggestions = RwSignal::new(Vec::<Address>::new());
+    let active = RwSignal::new(None::<usize>);
+    let list_id = format!("{id}-suggestions");
+    let option_id = format!("{id}-suggestion");
+    let option_list_id = StoredValue::new(option_id.clone());
     view! {
-        <div class="compose-row">
+        <div class="compose-row recipients">
             <label for=id.clone()>{field.label()}</label>
             <div class="chips" on:click=move |_| {
                 if let Some(input) = input.get() {
@@ -668,32 +690,91 @@ fn Recipients(field: Field, input: NodeRef<html::Input>, toggle: bool) -> impl I
                     type="text"
                     node_ref=input
                     autocomplete="off"
+                    role="combobox"
+                    aria-autocomplete="list"
+                    aria-expanded=move || (!suggestions.with(Vec::is_empty)).to_string()
+                    aria-controls=list_id.clone()
+                    aria-activedescendant=move || active.get().map(|i| format!("{option_id}-{i}"))
                     aria-invalid=move || (!problems().is_empty()).to_string()
                     aria-describedby=described
                     prop:value=typing
                     on:input=move |ev| {
                         let value = event_target_value(&ev);
                         change(ui, |c| c.typed(field, &value, false));
+                        suggest(ui, input_transport.clone(), field, suggestions, active);
                     }
                     on:keydown=move |ev| {
                         let key = ev.key();
-                        if key == "Enter" {
-                            ev.prevent_default();
-                            change(ui, |c| {
-                                let text = c.typing(field).to_owned();
-                                c.typed(field, &text, true);
-                            });
-                        } else if key == "Backspace" && typing().is_empty() {
-                            change(ui, |c| {
+                        let shown = suggestions.with_untracked(Vec::len);
+                        let picked = active.get_untracked();
+                        match key.as_str() {
+                            "ArrowDown" | "ArrowUp" if shown > 0 => {
+                                ev.prevent_default();
+                                let down = key == "ArrowDown";
+                                active.set(Some(match picked {
+                                    None if down => 0,
+                                    None => shown - 1,
+                                    Some(i) if down => (i + 1) % shown,
+                                    Some(i) => (i + shown - 1) % shown,
+                                }));
+                            }
+                            "Escape" if shown > 0 => {
+                                ev.stop_propagation();
+                                close_suggestions(suggestions, active);
+                            }
+                            "Enter" | "Tab" if picked.is_some() => {
+                                ev.prevent_default();
+                                if let Some(address) = picked.and_then(|i| suggestions.with_untracked(|s| s.get(i).cloned())) {
+                                    change(ui, |c| c.pick(field, address));
+                                }
+                                close_suggestions(suggestions, active);
+                            }
+                            "Enter" => {
+                                ev.prevent_default();
+                                change(ui, |c| {
+                                    let text = c.typing(field).to_owned();
+                                    c.typed(field, &text, true);
+                                });
+                                close_suggestions(suggestions, active);
+                            }
+                            "Backspace" if typing().is_empty() => change(ui, |c| {
                                 c.list_mut(field).pop();
-                            });
+                            }),
+                            _ => {}
                         }
                     }
-                    on:blur=move |_| change(ui, |c| {
-                        let text = c.typing(field).to_owned();
-                        c.typed(field, &text, true);
-                    })
+                    on:blur=move |_| {
+                        close_suggestions(suggestions, active);
+                        change(ui, |c| {
+                            let text = c.typing(field).to_owned();
+                            c.typed(field, &text, true);
+                        });
+                    }
                 />
+                <Show when=move || !suggestions.with(Vec::is_empty)>
+                    <ul class="suggestions" role="listbox" id=list_id.clone() aria-label="Suggestions">
+                        {move || suggestions.get().into_iter().enumerate().map(|(i, person)| {
+                            let shown = person.name.clone().unwrap_or_else(|| person.email.clone());
+                            let email = person.name.is_some().then(|| person.email.clone());
+                            view! {
+                                <li
+                                    role="option"
+                                    id=format!("{}-{i}", option_list_id.get_value())
+                                    aria-selected=move || (active.get() == Some(i)).to_string()
+                                    // The input keeps the focus, so that typing goes on.
+                                    on:mousedown=|ev| ev.prevent_default()
+                                    on:click=move |_| {
+                                        change(ui, |c| c.pick(field, person.clone()));
+                                        close_suggestions(suggestions, active);
+                                    }
+                                >
+                                    <span class="suggestion-name">{shown}</span>
+                                    {email.map(|e| view! { <span class="suggestion-email">{e}</span> })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                </Show>
             </div>
             {toggle.then(|| view! {
                 <Show when=move || ui.compose.with(|c| c.as_ref().is_some_and(|c| !c.copies))>
@@ -709,4 +790,104 @@ fn Recipients(field: Field, input: NodeRef<html::Input>, toggle: bool) -> impl I
             </p>
         </div>
     }
+}
+
+/// Asks the bridge whom to suggest for the address being typed in `field`; an
+/// answer that comes after more typing is left aside.
+fn suggest(
+    ui: Ui,
+    transport: Transport,
+    field: Field,
+    suggestions: RwSignal<Vec<Address>>,
+    active: RwSignal<Option<usize>>,
+) {
+    let typed = move |ui: Ui| {
+        ui.compose.with_untracked(|c| {
+            c.as_ref()
+                .map(|c| c.next_address(field).to_owned())
+                .unwrap_or_default()
+        })
+    };
+    let text = typed(ui);
+    if text.is_empty() {
+        close_suggestions(suggestions, active);
+        return;
+    }
+    spawn_local(async move {
+        let request = Request::SuggestRecipients { text: text.clone() };
+        let Ok(Reply::RecipientSuggestions {
+            text: asked,
+            people,
+        }) = transport.request(request).await
+        else {
+            return;
+        };
+        if asked != typed(ui) {
+            return;
+        }
+        let taken = move |person: &Address| {
+            ui.compose.with_untracked(|c| {
+                c.as_ref().is_some_and(|c| {
+                    c.list(field)
+                        .iter()
+                        .any(|r| r.address.email.eq_ignore_ascii_case(&person.email))
+                })
+            })
+        };
+        let people: Vec<Address> = people.into_iter().filter(|p| !taken(p)).collect();
+        active.set(None);
+        suggestions.set(people);
+    });
+}
+
+fn close_suggestions(suggestions: RwSignal<Vec<Address>>, active: RwSignal<Option<usize>>) {
+    active.set(None);
+    suggestions.set(Vec::new());
+}
+
+/// The "From" field, when there is more than one identity to send as; choosing
+/// one swaps its signature into the text.
+#[component]
+fn FromField(message: NodeRef<html::Textarea>) -> impl IntoView {
+    let ui = use_ui();
+    let all = identities(ui);
+    (all.len() > 1).then(|| {
+        let current = ui.compose.with_untracked(|c| {
+            c.as_ref()
+                .and_then(|c| c.identity(&all))
+                .map(|i| i.email.clone())
+        });
+        let options = all
+            .iter()
+            .map(|identity| {
+                let shown = match &identity.name {
+                    Some(name) => format!("{name} <{}>", identity.email),
+                    None => identity.email.clone(),
+                };
+                let selected = current.as_deref() == Some(identity.email.as_str());
+                view! { <option value=identity.email.clone() selected=selected>{shown}</option> }
+            })
+            .collect_view();
+        view! {
+            <div class="compose-row">
+                <label for="compose-from">"From"</label>
+                <select
+                    id="compose-from"
+                    on:change=move |ev| {
+                        let email = event_target_value(&ev);
+                        change(ui, |c| c.switch_identity(&email, &identities(ui)));
+                        // The text area holds its own value once filled.
+                        if let (Some(text), Some(value)) = (
+                            message.get_untracked(),
+                            ui.compose.with_untracked(|c| c.as_ref().map(|c| c.text.clone())),
+                        ) {
+                            text.set_value(&value);
+                        }
+                    }
+                >
+                    {options}
+                </select>
+            </div>
+        }
+    })
 }

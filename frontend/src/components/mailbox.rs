@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use super::compose::{Compose, new_message};
 use super::folder_list::FolderList;
 use super::icons;
+use super::identities::{IdentitiesButton, IdentitiesDialog};
 use super::message_list::MessageList;
 use super::reader::Reader;
 use super::shortcuts::Shortcuts;
@@ -44,6 +45,7 @@ pub fn Mailbox() -> impl IntoView {
         hidden.remove();
         leaving.remove();
     });
+    let editing_identities = RwSignal::new(false);
     let who = move || {
         ui.session
             .with(|s| s.as_ref().map(|s| s.user.clone()).unwrap_or_default())
@@ -120,6 +122,7 @@ pub fn Mailbox() -> impl IntoView {
                                     }).collect_view()}
                                 </select>
                             </label>
+                            <IdentitiesButton open=editing_identities />
                         </Show>
                         <Show when=move || ui.pop3()>
                             <label>
@@ -143,6 +146,7 @@ pub fn Mailbox() -> impl IntoView {
             <MessageList />
             <Reader />
             <Compose />
+            <IdentitiesDialog open=editing_identities />
             <UndoBar />
         </div>
     }

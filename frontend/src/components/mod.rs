@@ -4,6 +4,7 @@ pub mod attachments;
 pub mod compose;
 pub mod folder_list;
 pub mod icons;
+pub mod identities;
 pub mod mailbox;
 pub mod message_list;
 pub mod reader;
