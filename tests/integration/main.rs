@@ -12,6 +12,7 @@ mod namespaces_browser;
 mod organizing;
 mod organizing_browser;
 mod people;
+mod people_browser;
 mod pop3;
 mod pop3_browser;
 mod reading;
