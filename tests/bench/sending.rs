@@ -63,6 +63,34 @@ pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
         bytes = client.bytes_received - before;
     }
 
+    // Suggestions as one types a recipient: the reader is now someone written to
+    // (noted just after the send, so the first answers may come before it).
+    let suggest = async |client: &mut tests::WsClient| -> Result<usize> {
+        match client
+            .ok(Request::SuggestRecipients { text: "rea".into() })
+            .await?
+        {
+            Reply::RecipientSuggestions { people, .. } => Ok(people.len()),
+            other => bail!("expected recipient_suggestions, got {other:?}"),
+        }
+    };
+    let noted = Instant::now();
+    while suggest(&mut client).await? == 0 {
+        if noted.elapsed() > Duration::from_secs(10) {
+            bail!("the reader was never suggested");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut suggest_times = Vec::new();
+    let mut suggest_bytes = 0;
+    for _ in 0..RUNS {
+        let before = client.bytes_received;
+        let start = Instant::now();
+        suggest(&mut client).await?;
+        suggest_times.push(start.elapsed());
+        suggest_bytes = client.bytes_received - before;
+    }
+
     // The same bytes again, as a program talking SMTP itself would send them.
     let raw = last_message(&dovecot, &reader).await?;
     let tls = Arc::new(dovecot.ca().client_config()?);
@@ -136,6 +164,20 @@ pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
         "send_websocket_bytes",
         bytes as u64,
         "the reply (the request goes the other way)",
+    );
+    report.times(
+        s,
+        "suggestions for a typed \"rea\" (WebSocket round trip)",
+        "suggest_recipients_ms",
+        &suggest_times,
+        false,
+    );
+    report.bytes(
+        s,
+        "bytes to the browser for one suggestion answer",
+        "suggest_recipients_bytes",
+        suggest_bytes as u64,
+        "one person suggested",
     );
     let through = report.times(
         s,
