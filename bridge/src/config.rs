@@ -27,8 +27,11 @@ CONFIGURATION FILE (TOML)
       NOTIFY). The open folder is followed live (IDLE) regardless. POP3
       mailboxes, which cannot tell of new mail, are checked this often.
   data_dir = \"/var/lib/postern\"              (needed with POP3 accounts)
-      Where the bridge keeps what POP3 servers cannot: each message's read
-      and flagged state, per account and user (one file, postern.redb).
+      Where the bridge keeps what mail servers cannot, per account and user
+      (one file, postern.redb): POP3 messages' read and flagged state, the
+      identities people set in Settings, and whom they wrote to and read
+      from, for suggestions. Without it, identities and suggestions last
+      only as long as the bridge process.
       Relative paths are relative to the configuration file.
 
   [[account]]                  one table per mail server; at least one
