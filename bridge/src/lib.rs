@@ -65,7 +65,10 @@ pub async fn serve(
             let db = database::open(&dir.join("postern.redb"))
                 .map_err(|e| std::io::Error::other(format!("{}: {e}", dir.display())))?;
             let store = mail::Store::new(db.clone()).map_err(|e| fail(&e))?;
-            (Some(Arc::new(mail::Maildrops::new(store))), db)
+            (
+                Some(Arc::new(mail::Maildrops::new(store, dir.join("drafts")))),
+                db,
+            )
         }
         None => (None, database::in_memory().map_err(|e| fail(&e))?),
     };

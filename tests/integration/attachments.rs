@@ -29,11 +29,14 @@ async fn signed_in_with_upload(
     Ok((bridge, client, sending.upload.context("no upload link")?))
 }
 
-fn attached(uploaded: &Uploaded) -> DraftAttachment {
+pub(crate) fn attached(uploaded: &Uploaded) -> DraftAttachment {
     uploaded.clone().into()
 }
 
-async fn send(client: &mut WsClient, draft: Draft) -> Result<Result<Reply, protocol::WireError>> {
+pub(crate) async fn send(
+    client: &mut WsClient,
+    draft: Draft,
+) -> Result<Result<Reply, protocol::WireError>> {
     client
         .request(Request::SendMessage {
             draft: Box::new(draft),
@@ -43,7 +46,7 @@ async fn send(client: &mut WsClient, draft: Draft) -> Result<Result<Reply, proto
 }
 
 /// The attachments of a raw message: name, content type and decoded bytes.
-fn files(raw: &[u8]) -> Result<Vec<(String, String, Vec<u8>)>> {
+pub(crate) fn files(raw: &[u8]) -> Result<Vec<(String, String, Vec<u8>)>> {
     let message = parse(raw)?;
     Ok(message
         .attachments()
@@ -403,7 +406,7 @@ async fn held(mail: &Mail, user: &User, folder: &str) -> Result<Vec<(Vec<u8>, Ve
     Ok(out)
 }
 
-async fn save(
+pub(crate) async fn save(
     client: &mut WsClient,
     draft: &Draft,
 ) -> Result<(protocol::SavedDraft, String, Vec<DraftAttachment>)> {

@@ -15,6 +15,7 @@ mod people;
 mod people_browser;
 mod pop3;
 mod pop3_browser;
+mod pop3_drafts;
 mod reading;
 mod reading_browser;
 mod seed;

@@ -362,6 +362,9 @@ pub enum MailError {
     InUse,
     #[error("spooling a message failed")]
     Spool(#[source] std::io::Error),
+    /// Keeping a POP3 mailbox's draft in the bridge's `data_dir` failed.
+    #[error("the bridge could not keep the draft")]
+    Draft(#[source] std::io::Error),
     #[error("the bridge's own store failed")]
     Store(#[from] store::StoreError),
     #[error("the bridge's profile of the user failed")]
@@ -393,9 +396,10 @@ impl MailError {
                 pop3::Pop3Error::Io(_) | pop3::Pop3Error::Timeout => ErrorCode::ServerUnreachable,
                 _ => ErrorCode::Internal,
             },
-            MailError::Spool(_) | MailError::Store(_) | MailError::Profile(_) => {
-                ErrorCode::Internal
-            }
+            MailError::Spool(_)
+            | MailError::Draft(_)
+            | MailError::Store(_)
+            | MailError::Profile(_) => ErrorCode::Internal,
             MailError::Compose(_) => ErrorCode::BadRequest,
             MailError::Submit(error) => match error {
                 smtp::SubmitError::Unreachable { .. } | smtp::SubmitError::Broken(_) => {

@@ -38,6 +38,8 @@ pub struct MailboxKey {
 /// The server's messages as the store now knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Synced {
+    /// The mailbox's short id, which names what else the bridge keeps for it.
+    pub mailbox_id: u64,
     pub uid_validity: u32,
     /// In the order of the UIDLs given to [`Store::sync`].
     pub messages: Vec<Known>,
@@ -135,6 +137,14 @@ impl Store {
         let (uids, add, remove) = (uids.to_vec(), add.to_vec(), remove.to_vec());
         self.run(move |db| set_flags(db, &mailbox, &uids, &add, &remove))
             .await
+    }
+
+    /// Gives out the mailbox's next uid for something the bridge keeps beside the
+    /// server's messages (a draft), so that it never names a message, nor
+    /// anything given out before. The mailbox is made if it is new.
+    pub async fn next_uid(&self, mailbox: &MailboxKey) -> Result<u32, StoreError> {
+        let mailbox = mailbox.clone();
+        self.run(move |db| next_uid(db, &mailbox)).await
     }
 
     /// Forgets the given uids, after the server deleted their messages.
@@ -314,6 +324,7 @@ fn sync(db: &Database, key: &MailboxKey, uidls: Vec<String>) -> Result<Synced, S
             save_mailbox(&mut mailboxes, key, mailbox)?;
         }
         Synced {
+            mailbox_id: mailbox.id,
             uid_validity: mailbox.uid_validity,
             messages: out,
         }
@@ -371,6 +382,30 @@ fn set_flags(
     }
     finish(txn, changed)?;
     Ok(out)
+}
+
+fn next_uid(db: &Database, key: &MailboxKey) -> Result<u32, StoreError> {
+    let txn = begin(db)?;
+    let uid = {
+        let mut mailboxes = txn
+            .open_table(MAILBOXES)
+            .map_err(failed("open the mailboxes table"))?;
+        let mut mailbox = match find_mailbox(&mailboxes, key)? {
+            Some(mailbox) => mailbox,
+            None => new_mailbox(&txn)?,
+        };
+        let uid = mailbox.next_uid;
+        mailbox.next_uid = uid
+            .checked_add(1)
+            .ok_or_else(|| StoreError::UidsExhausted {
+                account: key.account.clone(),
+                user: key.user.clone(),
+            })?;
+        save_mailbox(&mut mailboxes, key, mailbox)?;
+        uid
+    };
+    finish(txn, true)?;
+    Ok(uid)
 }
 
 fn forget(db: &Database, key: &MailboxKey, uids: &[u32]) -> Result<(), StoreError> {
@@ -570,6 +605,28 @@ mod tests {
             .await
             .expect("sync after reopening");
         assert_eq!(reopened, first);
+    }
+
+    #[tokio::test]
+    async fn a_uid_given_out_beside_the_messages_is_never_a_messages() {
+        let (_dir, store) = fresh();
+        let inbox = mailbox("example", "alice");
+        // A mailbox never synced is made by the first uid given out.
+        assert_eq!(store.next_uid(&inbox).await.expect("uid"), 1);
+        let synced = store.sync(&inbox, uidls(&["a", "b"])).await.expect("sync");
+        assert_eq!(uids(&synced), [2, 3]);
+        assert_eq!(store.next_uid(&inbox).await.expect("uid"), 4);
+        let more = store
+            .sync(&inbox, uidls(&["a", "b", "c"]))
+            .await
+            .expect("sync");
+        assert_eq!(uids(&more), [2, 3, 5]);
+        assert_eq!(more.mailbox_id, synced.mailbox_id);
+        let other = store
+            .sync(&mailbox("example", "bob"), uidls(&["a"]))
+            .await
+            .expect("sync");
+        assert_ne!(other.mailbox_id, synced.mailbox_id);
     }
 
     #[tokio::test]

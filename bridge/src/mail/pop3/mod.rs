@@ -14,6 +14,7 @@
 //! into the same events an IMAP folder gives.
 
 mod client;
+mod drafts;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::Range;
@@ -34,6 +35,7 @@ use zeroize::Zeroizing;
 
 use client::Pop3;
 pub use client::Pop3Error;
+use drafts::{DRAFTS, Drafts, Place};
 
 use super::headers::header_from_raw;
 use super::mime_scan::{self, Scanned};
@@ -67,13 +69,17 @@ const MAX_ANNOUNCED: usize = 200;
 /// The maildrops in use, one per account and user, shared by that user's sessions.
 pub struct Maildrops {
     store: Store,
+    drafts: Drafts,
     open: Mutex<HashMap<MailboxKey, Weak<Maildrop>>>,
 }
 
 impl Maildrops {
-    pub fn new(store: Store) -> Self {
+    /// Maildrops whose state is in `store`, and whose drafts are kept under
+    /// `drafts` (a folder in `data_dir`).
+    pub fn new(store: Store, drafts: std::path::PathBuf) -> Self {
         Maildrops {
             store,
+            drafts: Drafts::new(drafts),
             open: Mutex::default(),
         }
     }
@@ -98,10 +104,12 @@ impl Maildrops {
                 server: server.clone(),
                 tls: account.tls.clone(),
                 store: self.store.clone(),
+                drafts: self.drafts.clone(),
                 changed,
                 lost,
                 conn: None,
                 credentials: None,
+                mailbox_id: 0,
                 uid_validity: 0,
                 messages: Vec::new(),
                 checked: None,
@@ -126,6 +134,7 @@ struct State {
     server: Server,
     tls: Arc<rustls::ClientConfig>,
     store: Store,
+    drafts: Drafts,
     /// Bumped whenever the list or a flag changes, waking every session's watch.
     changed: watch::Sender<u64>,
     /// Set when the password stopped working: the sessions end.
@@ -133,11 +142,14 @@ struct State {
     conn: Option<Conn>,
     /// The last user name and password that worked, to log in again.
     credentials: Option<(Zeroizing<String>, Zeroizing<String>)>,
+    /// The store's id of this mailbox, which names its drafts' folder.
+    mailbox_id: u64,
     uid_validity: u32,
     /// In the server's order: oldest first.
     messages: Vec<Entry>,
     /// When the list was last read from a fresh session.
     checked: Option<Instant>,
+    /// Messages and drafts (their uids never meet), most recently used last.
     spools: VecDeque<(u32, Arc<Spool>)>,
 }
 
@@ -156,10 +168,32 @@ struct Entry {
     header: Option<MessageHeader>,
 }
 
-/// A retrieved message in an unlinked temporary file, and where its parts are.
+/// A retrieved message in an unlinked temporary file, or a draft in its own,
+/// and where its parts are.
 struct Spool {
     file: std::fs::File,
     scanned: Scanned,
+    draft: bool,
+}
+
+impl Spool {
+    /// Reads where `file`'s parts are, off the async threads.
+    async fn scan(file: std::fs::File, draft: bool) -> Result<Arc<Spool>, MailError> {
+        let reader = file.try_clone().map_err(MailError::Spool)?;
+        let scanned = tokio::task::spawn_blocking(move || {
+            let mut reader = reader;
+            std::io::Seek::rewind(&mut reader)?;
+            mime_scan::scan(std::io::BufReader::with_capacity(64 << 10, reader))
+        })
+        .await
+        .map_err(|e| MailError::Spool(std::io::Error::other(e)))?
+        .map_err(MailError::Spool)?;
+        Ok(Arc::new(Spool {
+            file,
+            scanned,
+            draft,
+        }))
+    }
 }
 
 /// Closes the connection once unused and looks for new mail every `poll`, for as
@@ -285,6 +319,7 @@ impl State {
             .collect();
         let mut changed = self.uid_validity != synced.uid_validity;
         self.uid_validity = synced.uid_validity;
+        self.mailbox_id = synced.mailbox_id;
         let mut numbers = HashMap::new();
         let mut messages = Vec::with_capacity(ids.len());
         for ((number, _), known) in ids.iter().zip(synced.messages) {
@@ -302,7 +337,8 @@ impl State {
                 .zip(&messages)
                 .any(|((uid, flags), e)| *uid != e.uid || *flags != e.flags);
         self.messages = messages;
-        self.spools.retain(|(uid, _)| numbers.contains_key(uid));
+        self.spools
+            .retain(|(uid, spool)| spool.draft || numbers.contains_key(uid));
         self.conn = Some(Conn {
             pop,
             numbers,
@@ -419,11 +455,7 @@ impl State {
 
     /// The message `uid`, retrieved into a spool file unless it already is.
     async fn spool(&mut self, uid: u32) -> Result<Arc<Spool>, MailError> {
-        if let Some(at) = self.spools.iter().position(|(u, _)| *u == uid) {
-            // Most recently used last: eviction takes the front.
-            let hit = self.spools.remove(at).ok_or(MailError::Closed)?;
-            let spool = hit.1.clone();
-            self.spools.push_back(hit);
+        if let Some(spool) = self.recall(uid) {
             return Ok(spool);
         }
         let missing = || not_found(INBOX, uid, None);
@@ -459,21 +491,87 @@ impl State {
         }
         std::io::Write::flush(&mut writer).map_err(MailError::Spool)?;
         drop(writer);
-        let reader = file.try_clone().map_err(MailError::Spool)?;
-        let scanned = tokio::task::spawn_blocking(move || {
-            let mut reader = reader;
-            std::io::Seek::rewind(&mut reader)?;
-            mime_scan::scan(std::io::BufReader::with_capacity(64 << 10, reader))
-        })
-        .await
-        .map_err(|e| MailError::Spool(std::io::Error::other(e)))?
-        .map_err(MailError::Spool)?;
-        let spool = Arc::new(Spool { file, scanned });
+        let spool = Spool::scan(file, false).await?;
+        self.remember(uid, spool.clone());
+        Ok(spool)
+    }
+
+    /// The spool of `uid` if it is one of the last few used, moved to the back.
+    fn recall(&mut self, uid: u32) -> Option<Arc<Spool>> {
+        let at = self.spools.iter().position(|(u, _)| *u == uid)?;
+        // Most recently used last: eviction takes the front.
+        let hit = self.spools.remove(at)?;
+        let spool = hit.1.clone();
+        self.spools.push_back(hit);
+        Some(spool)
+    }
+
+    fn remember(&mut self, uid: u32, spool: Arc<Spool>) {
         if self.spools.len() == SPOOLED {
             self.spools.pop_front();
         }
-        self.spools.push_back((uid, spool.clone()));
+        self.spools.push_back((uid, spool));
+    }
+
+    fn place(&self) -> Place {
+        Place {
+            mailbox_id: self.mailbox_id,
+            uid_validity: self.uid_validity,
+        }
+    }
+
+    /// Draft `uid`, read where its parts are unless it was just now.
+    async fn draft(&mut self, uid: u32) -> Result<Arc<Spool>, MailError> {
+        if let Some(spool) = self.recall(uid) {
+            return Ok(spool);
+        }
+        let file = self
+            .drafts
+            .open(self.place(), uid)?
+            .ok_or_else(|| not_found(DRAFTS, uid, None))?;
+        let spool = Spool::scan(file, true).await?;
+        self.remember(uid, spool.clone());
         Ok(spool)
+    }
+
+    /// Draft `uid` as the list shows it; `None` once it is gone.
+    async fn draft_header(&mut self, uid: u32) -> Result<Option<MessageHeader>, MailError> {
+        let spool = match self.draft(uid).await {
+            Ok(spool) => spool,
+            Err(MailError::MessageNotFound { .. }) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        let raw = match spool.scanned.header(None) {
+            Some(range) => {
+                SpoolSections(spool.clone())
+                    .read(range, 0, MAX_LIST_HEADER as u64)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let saved = spool
+            .file
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs() as i64);
+        let size = u32::try_from(spool.scanned.size).unwrap_or(u32::MAX);
+        Ok(Some(header_from_raw(uid, &raw, draft_flags(), size, saved)))
+    }
+
+    /// Removes drafts, and tells every session.
+    async fn remove_drafts(&mut self, uids: &[u32]) -> Result<(), MailError> {
+        let place = self.place();
+        let mut removed = false;
+        for &uid in uids {
+            removed |= self.drafts.remove(place, uid).await?;
+        }
+        self.spools.retain(|(uid, _)| !uids.contains(uid));
+        if removed {
+            self.changed.send_modify(|v| *v += 1);
+        }
+        Ok(())
     }
 
     /// Removes messages from the server: DELE, then QUIT, which is when the server
@@ -568,10 +666,16 @@ async fn open(
 pub struct Pop3Source {
     maildrop: Arc<Maildrop>,
     changed: watch::Receiver<u64>,
-    /// What the browser was last told, once it opened the inbox.
+    /// What the browser was last told, while it has the inbox open.
     told: Option<Told>,
+    /// The drafts the browser was last told of, while it has Drafts open.
+    drafts_told: Option<Vec<u32>>,
+    /// The counts of the folder it does not have open, as last told.
+    counts_told: Option<FolderCount>,
     /// The order the browser lists in: by arrival, either way.
     sort: Sort,
+    /// Whether the account can send, and so write drafts.
+    sends: bool,
 }
 
 struct Told {
@@ -603,7 +707,10 @@ impl Pop3Source {
             maildrop,
             changed,
             told: None,
+            drafts_told: None,
+            counts_told: None,
             sort: Sort::default(),
+            sends: account.smtp.is_some(),
         })
     }
 
@@ -616,11 +723,14 @@ impl Pop3Source {
         sort: Sort,
         open: bool,
     ) -> Result<FolderWindow, MailError> {
-        inbox(folder)?;
         let sort = Sort {
             by: SortKey::Arrival,
             newest_first: sort.newest_first,
         };
+        if folder == DRAFTS {
+            return self.drafts_window(offset, limit, sort, open).await;
+        }
+        inbox(folder)?;
         let mut state = self.maildrop.state.lock().await;
         if state.checked.is_none() {
             state.check().await?;
@@ -641,6 +751,8 @@ impl Pop3Source {
         if open {
             self.sort = sort;
             self.told = Some(Told::of(&state));
+            self.drafts_told = None;
+            self.counts_told = Some(drafts_count(&state).await?);
             self.changed.mark_unchanged();
         }
         Ok(FolderWindow {
@@ -657,250 +769,9 @@ impl Pop3Source {
     }
 }
 
-/// The index (oldest first) of list position `position` in `sort` order, and the
-/// other way round.
-fn at(total: u32, position: u32, sort: Sort) -> u32 {
-    if sort.newest_first {
-        total - 1 - position
-    } else {
-        position
-    }
-}
-
-impl Told {
-    fn of(state: &State) -> Self {
-        Told {
-            uid_validity: state.uid_validity,
-            uids: state.messages.iter().map(|e| e.uid).collect(),
-            flags: state
-                .messages
-                .iter()
-                .map(|e| (e.uid, e.flags.clone()))
-                .collect(),
-        }
-    }
-}
-
-fn inbox(folder: &str) -> Result<(), MailError> {
-    if folder == INBOX {
-        Ok(())
-    } else {
-        Err(MailError::FolderNotFound(folder.to_owned()))
-    }
-}
-
-const NO_FOLDERS: MailError = MailError::Unsupported("A POP3 mailbox has no other folders.");
-
-/// Reads a spooled message's sections from its file.
-struct SpoolSections(Arc<Spool>);
-
-impl SpoolSections {
-    async fn read(&self, range: Range<u64>, offset: u64, len: u64) -> Result<Vec<u8>, MailError> {
-        let start = range.start.saturating_add(offset).min(range.end);
-        let end = start.saturating_add(len).min(range.end);
-        let spool = self.0.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut bytes = vec![0; (end - start) as usize];
-            spool.file.read_exact_at(&mut bytes, start).map(|()| bytes)
-        })
-        .await
-        .map_err(|e| MailError::Spool(std::io::Error::other(e)))?
-        .map_err(MailError::Spool)
-    }
-}
-
-impl Sections for SpoolSections {
-    async fn section(
-        &mut self,
-        id: Option<&str>,
-        offset: u64,
-        len: u64,
-    ) -> Result<Option<Vec<u8>>, MailError> {
-        let range = match id {
-            None => 0..self.0.scanned.size,
-            Some(id) => match self.0.scanned.body(id) {
-                Some(range) => range,
-                None => return Ok(None),
-            },
-        };
-        self.read(range, offset, len).await.map(Some)
-    }
-
-    async fn header(&mut self, message: Option<&str>, max: u64) -> Result<Vec<u8>, MailError> {
-        match self.0.scanned.header(message) {
-            Some(range) => self.read(range, 0, max).await,
-            None => Ok(Vec::new()),
-        }
-    }
-}
-
-impl MailSource for Pop3Source {
-    async fn folders(&mut self) -> Result<Vec<Folder>, MailError> {
-        // The app asks for folders when it comes back into view: a moment to look
-        // for new mail, unless the maildrop just did.
-        let mut state = self.maildrop.state.lock().await;
-        if state.checked.is_none_or(|at| at.elapsed() >= RECHECK_AFTER) {
-            state.check().await?;
-        }
-        Ok(vec![Folder {
-            id: INBOX.to_owned(),
-            name: "Inbox".to_owned(),
-            parent: None,
-            depth: 0,
-            role: Some(FolderRole::Inbox),
-            selectable: true,
-            subscribed: true,
-            total: state.total(),
-            unread: state.unread(),
-            namespace: FolderNamespace::Personal,
-            read_only: false,
-        }])
-    }
-
-    async fn open_folder(
-        &mut self,
-        folder: &str,
-        limit: u32,
-        sort: Sort,
-    ) -> Result<FolderWindow, MailError> {
-        self.window(folder, 0, limit, sort, true).await
-    }
-
-    async fn messages(
-        &mut self,
-        folder: &str,
-        offset: u32,
-        limit: u32,
-        sort: Sort,
-    ) -> Result<FolderWindow, MailError> {
-        self.window(folder, offset, limit, sort, false).await
-    }
-
-    async fn open_message(
-        &mut self,
-        folder: &str,
-        uid: u32,
-        part: Option<&str>,
-        mark_seen: bool,
-        links: &Links,
-    ) -> Result<OpenedMessage, MailError> {
-        inbox(folder)?;
-        let mut state = self.maildrop.state.lock().await;
-        let spool = state.spool(uid).await?;
-        let flags = state
-            .index(uid)
-            .map(|i| state.messages[i].flags.clone())
-            .unwrap_or_default();
-        let uid_validity = state.uid_validity;
-        let structure = Structure {
-            root: spool.scanned.root.clone(),
-            notes: spool.scanned.notes.clone(),
-            flags: flags.clone(),
-            size: spool.scanned.size,
-        };
-        let missing = || not_found(INBOX, uid, part);
-        let (mut view, threading) =
-            view::open(&mut SpoolSections(spool), structure, part, links, missing).await?;
-        if mark_seen && !flags.contains(&Flag::Seen) {
-            let changed = state.set_flags(&[uid], &[Flag::Seen], &[]).await?;
-            if let Some(m) = changed.into_iter().next() {
-                view.flags = m.flags;
-            }
-        }
-        Ok(OpenedMessage {
-            view,
-            uid_validity,
-            threading,
-        })
-    }
-
-    async fn show_part(
-        &mut self,
-        folder: &str,
-        uid: u32,
-        part: &str,
-        links: &Links,
-    ) -> Result<Body, MailError> {
-        inbox(folder)?;
-        let spool = self.maildrop.state.lock().await.spool(uid).await?;
-        let root = spool.scanned.root.clone();
-        let missing = || not_found(INBOX, uid, Some(part));
-        view::show_part(&mut SpoolSections(spool), &root, part, links, missing).await
-    }
-
-    async fn set_flags(
-        &mut self,
-        folder: &str,
-        uids: &[u32],
-        add: &[Flag],
-        remove: &[Flag],
-    ) -> Result<Vec<MessageFlags>, MailError> {
-        inbox(folder)?;
-        let mut state = self.maildrop.state.lock().await;
-        let changed = state.set_flags(uids, add, remove).await?;
-        if let Some(told) = &mut self.told {
-            for m in &changed {
-                told.flags.insert(m.uid, m.flags.clone());
-            }
-        }
-        Ok(changed)
-    }
-
-    async fn move_messages(&mut self, _: &str, _: &[u32], _: &str) -> Result<(), MailError> {
-        Err(NO_FOLDERS)
-    }
-
-    async fn copy_messages(&mut self, _: &str, _: &[u32], _: &str) -> Result<(), MailError> {
-        Err(NO_FOLDERS)
-    }
-
-    async fn expunge_messages(&mut self, folder: &str, uids: &[u32]) -> Result<(), MailError> {
-        inbox(folder)?;
-        if uids.is_empty() {
-            return Err(MailError::BadInput("no messages named"));
-        }
-        // The browser hears of the removal like any other; when it asked for it,
-        // it has taken the rows out already, as after an IMAP move.
-        self.maildrop.state.lock().await.delete(uids).await
-    }
-
-    async fn change_folder(&mut self, _: FolderChange) -> Result<(), MailError> {
-        Err(NO_FOLDERS)
-    }
-
-    async fn part_meta(
-        &mut self,
-        message: &MessageRef,
-        part: Option<&str>,
-    ) -> Result<PartMeta, MailError> {
-        let spool = self.spool_of(message).await?;
-        let (root, size) = (spool.scanned.root.clone(), spool.scanned.size);
-        let missing = || not_found(INBOX, message.uid, part);
-        view::part_meta(&mut SpoolSections(spool), &root, size, part, missing).await
-    }
-
-    async fn read_part(
-        &mut self,
-        message: &MessageRef,
-        part: Option<&str>,
-        offset: u64,
-        len: u32,
-    ) -> Result<Vec<u8>, MailError> {
-        let spool = self.spool_of(message).await?;
-        SpoolSections(spool)
-            .section(part, offset, u64::from(len))
-            .await?
-            .ok_or_else(|| not_found(INBOX, message.uid, part))
-    }
-
-    async fn watch<F: Future<Output: Send> + Send>(&mut self, stop: F) -> Option<F::Output> {
-        tokio::select! {
-            output = stop => Some(output),
-            _ = self.changed.changed() => None,
-        }
-    }
-
-    async fn news(&mut self) -> Result<Vec<Event>, MailError> {
+impl Pop3Source {
+    /// What changed in the inbox since the browser was told, while it has it open.
+    async fn inbox_news(&mut self) -> Result<Vec<Event>, MailError> {
         let Some(told) = &mut self.told else {
             return Ok(Vec::new());
         };
@@ -979,9 +850,431 @@ impl MailSource for Pop3Source {
         }])
     }
 
-    async fn listing(&mut self, folder: &str) -> Result<Listing, MailError> {
+    /// A window of the drafts the bridge keeps, in the order they were saved.
+    async fn drafts_window(
+        &mut self,
+        offset: u32,
+        limit: u32,
+        sort: Sort,
+        open: bool,
+    ) -> Result<FolderWindow, MailError> {
+        let mut state = self.maildrop.state.lock().await;
+        let uids = state.drafts.list(state.place()).await?;
+        let total = uids.len() as u32;
+        let limit = limit.min(protocol::MAX_WINDOW);
+        let mut messages = Vec::new();
+        for position in offset.min(total)..offset.saturating_add(limit).min(total) {
+            let uid = uids[at(total, position, sort) as usize];
+            messages.extend(state.draft_header(uid).await?);
+        }
+        if open {
+            self.sort = sort;
+            self.told = None;
+            self.drafts_told = Some(uids);
+            self.counts_told = Some(inbox_count(&state));
+            self.changed.mark_unchanged();
+        }
+        Ok(FolderWindow {
+            folder: DRAFTS.to_owned(),
+            uid_validity: state.uid_validity,
+            total,
+            unread: 0,
+            offset,
+            messages,
+            sort,
+            labels: Vec::new(),
+            new_labels: false,
+        })
+    }
+
+    /// What changed among the drafts since the browser was told, as the news of
+    /// an open folder.
+    async fn drafts_news(&mut self) -> Result<Vec<Event>, MailError> {
+        let Some(told) = &self.drafts_told else {
+            return Ok(Vec::new());
+        };
+        let mut state = self.maildrop.state.lock().await;
+        let now = state.drafts.list(state.place()).await?;
+        if &now == told {
+            return Ok(Vec::new());
+        }
+        let removed: Vec<u32> = told
+            .iter()
+            .copied()
+            .filter(|u| now.binary_search(u).is_err())
+            .collect();
+        let total = now.len() as u32;
+        let mut placed = Vec::new();
+        for (i, &uid) in now.iter().enumerate() {
+            if told.binary_search(&uid).is_err()
+                && let Some(header) = state.draft_header(uid).await?
+            {
+                placed.push((at(total, i as u32, self.sort), header));
+            }
+        }
+        placed.sort_by_key(|(at, _)| *at);
+        self.drafts_told = Some(now);
+        Ok(vec![Event::FolderChanged {
+            folder: DRAFTS.to_owned(),
+            total,
+            unread: 0,
+            added_at: placed.iter().map(|(at, _)| *at).collect(),
+            added: placed.into_iter().map(|(_, h)| h).collect(),
+            flags: Vec::new(),
+            removed,
+            removed_at: Vec::new(),
+        }])
+    }
+
+    /// The counts of the folder the browser does not have open, if they changed
+    /// since it was told.
+    async fn other_counts(&mut self) -> Result<Vec<Event>, MailError> {
+        let Some(told) = &self.counts_told else {
+            return Ok(Vec::new());
+        };
+        let state = self.maildrop.state.lock().await;
+        let now = if told.folder == DRAFTS {
+            drafts_count(&state).await?
+        } else {
+            inbox_count(&state)
+        };
+        if &now == told {
+            return Ok(Vec::new());
+        }
+        self.counts_told = Some(now.clone());
+        Ok(vec![Event::FolderCounts { folders: vec![now] }])
+    }
+}
+
+fn inbox_count(state: &State) -> FolderCount {
+    FolderCount {
+        folder: INBOX.to_owned(),
+        total: state.total(),
+        unread: state.unread(),
+    }
+}
+
+async fn drafts_count(state: &State) -> Result<FolderCount, MailError> {
+    Ok(FolderCount {
+        folder: DRAFTS.to_owned(),
+        total: state.drafts.list(state.place()).await?.len() as u32,
+        unread: 0,
+    })
+}
+
+/// A draft's flags: always these, as a draft saved over IMAP has.
+fn draft_flags() -> Vec<Flag> {
+    vec![Flag::Seen, Flag::Draft]
+}
+
+/// The index (oldest first) of list position `position` in `sort` order, and the
+/// other way round.
+fn at(total: u32, position: u32, sort: Sort) -> u32 {
+    if sort.newest_first {
+        total - 1 - position
+    } else {
+        position
+    }
+}
+
+impl Told {
+    fn of(state: &State) -> Self {
+        Told {
+            uid_validity: state.uid_validity,
+            uids: state.messages.iter().map(|e| e.uid).collect(),
+            flags: state
+                .messages
+                .iter()
+                .map(|e| (e.uid, e.flags.clone()))
+                .collect(),
+        }
+    }
+}
+
+fn inbox(folder: &str) -> Result<(), MailError> {
+    if folder == INBOX {
+        Ok(())
+    } else {
+        Err(MailError::FolderNotFound(folder.to_owned()))
+    }
+}
+
+const NO_FOLDERS: MailError = MailError::Unsupported(
+    "A POP3 mailbox has no folders of its own: mail cannot be moved or copied, and folders cannot be made.",
+);
+
+/// Reads a spooled message's sections from its file.
+struct SpoolSections(Arc<Spool>);
+
+impl SpoolSections {
+    async fn read(&self, range: Range<u64>, offset: u64, len: u64) -> Result<Vec<u8>, MailError> {
+        let start = range.start.saturating_add(offset).min(range.end);
+        let end = start.saturating_add(len).min(range.end);
+        let spool = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut bytes = vec![0; (end - start) as usize];
+            spool.file.read_exact_at(&mut bytes, start).map(|()| bytes)
+        })
+        .await
+        .map_err(|e| MailError::Spool(std::io::Error::other(e)))?
+        .map_err(MailError::Spool)
+    }
+}
+
+impl Sections for SpoolSections {
+    async fn section(
+        &mut self,
+        id: Option<&str>,
+        offset: u64,
+        len: u64,
+    ) -> Result<Option<Vec<u8>>, MailError> {
+        let range = match id {
+            None => 0..self.0.scanned.size,
+            Some(id) => match self.0.scanned.body(id) {
+                Some(range) => range,
+                None => return Ok(None),
+            },
+        };
+        self.read(range, offset, len).await.map(Some)
+    }
+
+    async fn header(&mut self, message: Option<&str>, max: u64) -> Result<Vec<u8>, MailError> {
+        match self.0.scanned.header(message) {
+            Some(range) => self.read(range, 0, max).await,
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+impl MailSource for Pop3Source {
+    async fn folders(&mut self) -> Result<Vec<Folder>, MailError> {
+        // The app asks for folders when it comes back into view: a moment to look
+        // for new mail, unless the maildrop just did.
+        let mut state = self.maildrop.state.lock().await;
+        if state.checked.is_none_or(|at| at.elapsed() >= RECHECK_AFTER) {
+            state.check().await?;
+        }
+        let inbox = Folder {
+            id: INBOX.to_owned(),
+            name: "Inbox".to_owned(),
+            parent: None,
+            depth: 0,
+            role: Some(FolderRole::Inbox),
+            selectable: true,
+            subscribed: true,
+            total: state.total(),
+            unread: state.unread(),
+            namespace: FolderNamespace::Personal,
+            read_only: false,
+        };
+        // The drafts the bridge keeps, shown as IMAP would show its Drafts, where
+        // the account can write (or once wrote) any.
+        let drafts = drafts_count(&state).await?.total;
+        if !self.sends && drafts == 0 {
+            return Ok(vec![inbox]);
+        }
+        let drafts = Folder {
+            id: DRAFTS.to_owned(),
+            name: DRAFTS.to_owned(),
+            role: Some(FolderRole::Drafts),
+            total: drafts,
+            unread: 0,
+            ..inbox.clone()
+        };
+        Ok(vec![inbox, drafts])
+    }
+
+    async fn open_folder(
+        &mut self,
+        folder: &str,
+        limit: u32,
+        sort: Sort,
+    ) -> Result<FolderWindow, MailError> {
+        self.window(folder, 0, limit, sort, true).await
+    }
+
+    async fn messages(
+        &mut self,
+        folder: &str,
+        offset: u32,
+        limit: u32,
+        sort: Sort,
+    ) -> Result<FolderWindow, MailError> {
+        self.window(folder, offset, limit, sort, false).await
+    }
+
+    async fn open_message(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        part: Option<&str>,
+        mark_seen: bool,
+        links: &Links,
+    ) -> Result<OpenedMessage, MailError> {
+        let mut state = self.maildrop.state.lock().await;
+        let (spool, flags) = if folder == DRAFTS {
+            (state.draft(uid).await?, draft_flags())
+        } else {
+            inbox(folder)?;
+            let spool = state.spool(uid).await?;
+            let flags = state
+                .index(uid)
+                .map(|i| state.messages[i].flags.clone())
+                .unwrap_or_default();
+            (spool, flags)
+        };
+        let uid_validity = state.uid_validity;
+        let structure = Structure {
+            root: spool.scanned.root.clone(),
+            notes: spool.scanned.notes.clone(),
+            flags: flags.clone(),
+            size: spool.scanned.size,
+        };
+        let missing = || not_found(folder, uid, part);
+        let (mut view, threading) =
+            view::open(&mut SpoolSections(spool), structure, part, links, missing).await?;
+        if mark_seen && !flags.contains(&Flag::Seen) {
+            let changed = state.set_flags(&[uid], &[Flag::Seen], &[]).await?;
+            if let Some(m) = changed.into_iter().next() {
+                view.flags = m.flags;
+            }
+        }
+        Ok(OpenedMessage {
+            view,
+            uid_validity,
+            threading,
+        })
+    }
+
+    async fn show_part(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        part: &str,
+        links: &Links,
+    ) -> Result<Body, MailError> {
+        let spool = {
+            let mut state = self.maildrop.state.lock().await;
+            if folder == DRAFTS {
+                state.draft(uid).await?
+            } else {
+                inbox(folder)?;
+                state.spool(uid).await?
+            }
+        };
+        let root = spool.scanned.root.clone();
+        let missing = || not_found(folder, uid, Some(part));
+        view::show_part(&mut SpoolSections(spool), &root, part, links, missing).await
+    }
+
+    async fn set_flags(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        add: &[Flag],
+        remove: &[Flag],
+    ) -> Result<Vec<MessageFlags>, MailError> {
+        if folder == DRAFTS {
+            // A draft is read and a draft, whatever is asked.
+            return Ok(uids
+                .iter()
+                .map(|&uid| MessageFlags {
+                    uid,
+                    flags: draft_flags(),
+                })
+                .collect());
+        }
         inbox(folder)?;
         let mut state = self.maildrop.state.lock().await;
+        let changed = state.set_flags(uids, add, remove).await?;
+        if let Some(told) = &mut self.told {
+            for m in &changed {
+                told.flags.insert(m.uid, m.flags.clone());
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn move_messages(&mut self, _: &str, _: &[u32], _: &str) -> Result<(), MailError> {
+        Err(NO_FOLDERS)
+    }
+
+    async fn copy_messages(&mut self, _: &str, _: &[u32], _: &str) -> Result<(), MailError> {
+        Err(NO_FOLDERS)
+    }
+
+    async fn expunge_messages(&mut self, folder: &str, uids: &[u32]) -> Result<(), MailError> {
+        if uids.is_empty() {
+            return Err(MailError::BadInput("no messages named"));
+        }
+        if folder == DRAFTS {
+            return self.maildrop.state.lock().await.remove_drafts(uids).await;
+        }
+        inbox(folder)?;
+        // The browser hears of the removal like any other; when it asked for it,
+        // it has taken the rows out already, as after an IMAP move.
+        self.maildrop.state.lock().await.delete(uids).await
+    }
+
+    async fn change_folder(&mut self, _: FolderChange) -> Result<(), MailError> {
+        Err(NO_FOLDERS)
+    }
+
+    async fn part_meta(
+        &mut self,
+        message: &MessageRef,
+        part: Option<&str>,
+    ) -> Result<PartMeta, MailError> {
+        let spool = self.spool_of(message).await?;
+        let (root, size) = (spool.scanned.root.clone(), spool.scanned.size);
+        let missing = || not_found(&message.folder, message.uid, part);
+        view::part_meta(&mut SpoolSections(spool), &root, size, part, missing).await
+    }
+
+    async fn read_part(
+        &mut self,
+        message: &MessageRef,
+        part: Option<&str>,
+        offset: u64,
+        len: u32,
+    ) -> Result<Vec<u8>, MailError> {
+        let spool = self.spool_of(message).await?;
+        SpoolSections(spool)
+            .section(part, offset, u64::from(len))
+            .await?
+            .ok_or_else(|| not_found(&message.folder, message.uid, part))
+    }
+
+    async fn watch<F: Future<Output: Send> + Send>(&mut self, stop: F) -> Option<F::Output> {
+        tokio::select! {
+            output = stop => Some(output),
+            _ = self.changed.changed() => None,
+        }
+    }
+
+    async fn news(&mut self) -> Result<Vec<Event>, MailError> {
+        let mut events = self.inbox_news().await?;
+        events.extend(self.drafts_news().await?);
+        events.extend(self.other_counts().await?);
+        Ok(events)
+    }
+
+    async fn listing(&mut self, folder: &str) -> Result<Listing, MailError> {
+        let mut state = self.maildrop.state.lock().await;
+        if folder == DRAFTS {
+            let uids = state.drafts.list(state.place()).await?;
+            let mut messages = Vec::with_capacity(uids.len());
+            for uid in uids {
+                if let Some(header) = state.draft_header(uid).await? {
+                    messages.push((uid, Some(header.date)));
+                }
+            }
+            return Ok(Listing {
+                uid_validity: state.uid_validity,
+                messages,
+            });
+        }
+        inbox(folder)?;
         if state.checked.is_none() {
             state.check().await?;
         }
@@ -1018,15 +1311,32 @@ impl MailSource for Pop3Source {
         Ok(None)
     }
 
+    /// Kept by the bridge, each version under a new uid, as an IMAP server would.
     async fn save_draft(
         &mut self,
-        _: &super::Spooled,
-        _: Option<&protocol::SavedDraft>,
+        message: &super::Spooled,
+        replacing: Option<&protocol::SavedDraft>,
     ) -> Result<Option<protocol::SavedDraft>, MailError> {
-        Ok(None)
+        let mut state = self.maildrop.state.lock().await;
+        let uid = state.store.next_uid(&state.key).await?;
+        let place = state.place();
+        state.drafts.keep(place, uid, message).await?;
+        if let Some(old) = replacing.filter(|old| is_draft_here(old, &state)) {
+            state.remove_drafts(&[old.uid]).await?;
+        }
+        state.changed.send_modify(|v| *v += 1);
+        Ok(Some(protocol::SavedDraft {
+            folder: DRAFTS.to_owned(),
+            uid_validity: state.uid_validity,
+            uid,
+        }))
     }
 
-    async fn remove_draft(&mut self, _: &protocol::SavedDraft) -> Result<(), MailError> {
+    async fn remove_draft(&mut self, saved: &protocol::SavedDraft) -> Result<(), MailError> {
+        let mut state = self.maildrop.state.lock().await;
+        if is_draft_here(saved, &state) {
+            state.remove_drafts(&[saved.uid]).await?;
+        }
         Ok(())
     }
 
@@ -1048,12 +1358,23 @@ impl Pop3Source {
     /// The spooled message a download link names, if the mailbox still has it.
     async fn spool_of(&self, message: &MessageRef) -> Result<Arc<Spool>, MailError> {
         let mut state = self.maildrop.state.lock().await;
-        if message.folder != INBOX || message.uid_validity != state.uid_validity {
+        if message.uid_validity != state.uid_validity {
             return Err(not_found(&message.folder, message.uid, None));
         }
-        state.spool(message.uid).await
+        match message.folder.as_str() {
+            INBOX => state.spool(message.uid).await,
+            DRAFTS => state.draft(message.uid).await,
+            other => Err(not_found(other, message.uid, None)),
+        }
     }
 }
+
+/// Whether `saved` names a draft of this mailbox as it now is.
+fn is_draft_here(saved: &protocol::SavedDraft, state: &State) -> bool {
+    saved.folder == DRAFTS && saved.uid_validity == state.uid_validity
+}
+
+impl Pop3Source {}
 
 impl State {
     /// Adds, then removes flags in the store, and wakes the other sessions.
