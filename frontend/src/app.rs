@@ -70,7 +70,8 @@ impl Ui {
             .with(|s| s.as_ref().is_some_and(|s| s.sending.is_some()))
     }
 
-    /// Whether the session is POP3: one folder, and no moves, copies or labels.
+    /// Whether the session is POP3: its Inbox and the Drafts the bridge keeps, and
+    /// no moves, copies or labels.
     pub fn pop3(self) -> bool {
         self.session.with(|s| {
             s.as_ref()
@@ -556,7 +557,15 @@ pub fn archive_messages(ui: Ui, transport: Transport) {
 /// deletion still waits out the undo window before the server carries it out.
 pub fn delete_messages(ui: Ui, transport: Transport) {
     if ui.pop3() {
-        if confirmed("Delete from the server? You can undo for a few seconds.") {
+        let drafts = ui
+            .list
+            .with_untracked(|l| l.folder.as_deref() == Some("Drafts"));
+        let question = if drafts {
+            "Delete for good? You can undo for a few seconds."
+        } else {
+            "Delete from the server? You can undo for a few seconds."
+        };
+        if confirmed(question) {
             remove_pending(ui, transport, PendingAction::Expunge, "Deleted");
         }
         return;

@@ -13,7 +13,8 @@ pub const WINDOW: u32 = 50;
 pub struct SignedIn {
     pub account: String,
     pub user: String,
-    /// POP3 sessions have one folder and no moves, copies, labels or date order.
+    /// POP3 sessions have the Inbox and Drafts only, and no moves, copies, labels
+    /// or date order.
     pub protocol: protocol::MailProtocol,
     /// What the person can send; `None` for an account that only reads.
     pub sending: Option<protocol::Sending>,

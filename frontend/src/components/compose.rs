@@ -292,8 +292,7 @@ fn autosave_tick(ui: Ui, transport: Transport, state: StoredValue<Autosave>) {
     }
 }
 
-/// Closes the form, saving the draft first when it has changes (POP3 accounts
-/// keep no drafts: closing asks, as discarding does).
+/// Closes the form, saving the draft first when it has changes.
 fn close(ui: Ui, transport: Transport) {
     let (blank, unsaved) = ui.compose.with_untracked(|c| {
         c.as_ref()
@@ -301,12 +300,6 @@ fn close(ui: Ui, transport: Transport) {
     });
     if blank || !unsaved {
         ui.compose.set(None);
-        return;
-    }
-    if ui.pop3() {
-        if crate::app::confirmed("Discard this message?") {
-            ui.compose.set(None);
-        }
         return;
     }
     spawn_local(async move {
@@ -458,15 +451,13 @@ fn ComposePanel() -> impl IntoView {
     let discard_transport = transport.clone();
     let dropping = RwSignal::new(false);
     let draft_note = field(ui, |c| c.draft_note.clone());
-    if !ui.pop3() {
-        let autosave = StoredValue::new(Autosave::default());
-        let tick_transport = transport.clone();
-        if let Ok(timer) = set_interval_with_handle(
-            move || autosave_tick(ui, tick_transport.clone(), autosave),
-            std::time::Duration::from_secs(1),
-        ) {
-            on_cleanup(move || timer.clear());
-        }
+    let autosave = StoredValue::new(Autosave::default());
+    let tick_transport = transport.clone();
+    if let Ok(timer) = set_interval_with_handle(
+        move || autosave_tick(ui, tick_transport.clone(), autosave),
+        std::time::Duration::from_secs(1),
+    ) {
+        on_cleanup(move || timer.clear());
     }
     view! {
         <section

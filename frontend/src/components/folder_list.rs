@@ -51,7 +51,8 @@ pub fn FolderList() -> impl IntoView {
                     }
                 />
             </ul>
-            // POP3 has one folder, and no way to make more.
+            // POP3 has its Inbox (and, where it sends, the Drafts the bridge keeps),
+            // and no way to make more.
             <Show when=move || !ui.pop3()>
                 <NewFolder />
             </Show>
