@@ -28,9 +28,10 @@ CONFIGURATION FILE (TOML)
       mailboxes, which cannot tell of new mail, are checked this often.
   data_dir = \"/var/lib/postern\"              (needed with POP3 accounts)
       Where the bridge keeps what mail servers cannot, per account and user
-      (one file, postern.redb): POP3 messages' read and flagged state, the
-      identities people set in Settings, and whom they wrote to and read
-      from, for suggestions. Without it, identities and suggestions last
+      (one file, postern.redb, and a drafts folder): POP3 messages' read
+      and flagged state, the drafts of POP3 accounts, the identities people
+      set in Settings, and whom they wrote to and read from, for
+      suggestions. Without it, identities and suggestions last
       only as long as the bridge process.
       Relative paths are relative to the configuration file.
 
