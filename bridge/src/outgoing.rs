@@ -491,7 +491,10 @@ impl Outgoing {
             cc: view.cc.clone(),
             bcc: opened.threading.bcc.clone(),
             subject: view.subject.clone(),
-            text: text.replace("\r\n", "\n"),
+            // The writer ends a message without attachments with a line break the
+            // person did not type; trailing breaks are dropped, so a draft does not
+            // grow a line each time it is resumed.
+            text: text.replace("\r\n", "\n").trim_end_matches('\n').to_owned(),
             no_wrap: note.no_wrap,
             formatted: note.formatted,
             source: note.source,
