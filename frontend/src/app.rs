@@ -64,6 +64,23 @@ impl Ui {
         }
     }
 
+    /// Shows a short note on what just happened, for four seconds (unless
+    /// another note has taken its place by then).
+    pub fn say(self, said: impl Into<String>) {
+        let said = said.into();
+        self.info.set(Some(said.clone()));
+        set_timeout(
+            move || {
+                self.info.update(|i| {
+                    if i.as_deref() == Some(said.as_str()) {
+                        *i = None;
+                    }
+                })
+            },
+            std::time::Duration::from_secs(4),
+        );
+    }
+
     /// Whether this account can send (it has an SMTP server).
     pub fn can_send(self) -> bool {
         self.session
@@ -691,17 +708,7 @@ pub fn copy_messages(ui: Ui, transport: Transport, to: String) {
                     1 => format!("Copied to {name}."),
                     n => format!("Copied {n} messages to {name}."),
                 };
-                ui.info.set(Some(said.clone()));
-                leptos::prelude::set_timeout(
-                    move || {
-                        ui.info.update(|i| {
-                            if i.as_deref() == Some(said.as_str()) {
-                                *i = None;
-                            }
-                        })
-                    },
-                    std::time::Duration::from_secs(4),
-                );
+                ui.say(said);
                 refresh_counts(ui, transport).await;
             }
             Err(error) => ui.problem.set(Some(error.message())),

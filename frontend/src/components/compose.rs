@@ -128,7 +128,7 @@ fn send(ui: Ui, transport: Transport) {
         {
             Ok(Reply::MessageSent { .. }) => {
                 ui.compose.set(None);
-                ui.info.set(Some("Message sent.".to_owned()));
+                ui.say("Message sent.");
             }
             Ok(Reply::MessageQueued { outbox, .. }) => {
                 // The bridge holds it; the form is kept here for Undo.
@@ -182,7 +182,7 @@ pub fn held_sent(ui: Ui, outbox: u32) {
     {
         ui.outbox.set(None);
     }
-    ui.info.set(Some("Message sent.".to_owned()));
+    ui.say("Message sent.");
 }
 
 /// The held message could not go: the bridge kept it as a draft, and the form
@@ -305,7 +305,7 @@ fn close(ui: Ui, transport: Transport) {
     spawn_local(async move {
         if save_draft(ui, transport).await {
             ui.compose.set(None);
-            ui.info.set(Some("Draft saved.".to_owned()));
+            ui.say("Draft saved.");
         }
     });
 }

@@ -240,16 +240,5 @@ fn saved(ui: Ui, identities: Vec<Identity>) {
             sending.identities = identities;
         }
     });
-    let said = "Identities saved.";
-    ui.info.set(Some(said.to_owned()));
-    set_timeout(
-        move || {
-            ui.info.update(|i| {
-                if i.as_deref() == Some(said) {
-                    *i = None;
-                }
-            })
-        },
-        std::time::Duration::from_secs(4),
-    );
+    ui.say("Identities saved.");
 }
