@@ -149,3 +149,90 @@ async fn a_pop3_inbox_in_the_app() -> Result<()> {
         .await?;
     phone.close().await
 }
+
+/// The drafts the bridge keeps in `data`, one file each.
+fn draft_files(data: &std::path::Path) -> Result<usize> {
+    let root = data.join("drafts");
+    if !root.exists() {
+        return Ok(0);
+    }
+    let mut count = 0;
+    for folder in std::fs::read_dir(root)? {
+        for file in std::fs::read_dir(folder?.path())? {
+            let name = file?.file_name();
+            count += usize::from(name.to_string_lossy().ends_with(".eml"));
+        }
+    }
+    Ok(count)
+}
+
+#[tokio::test]
+async fn a_pop3_draft_is_saved_on_close_resumed_from_drafts_and_sent() -> Result<()> {
+    use crate::organizing_browser::folder_button;
+    use crate::sending::{delivered, parse};
+    use crate::sending_browser::{new_to_bob, no_undo, sent, type_into};
+    let mail = crate::sending::Mail::start()?;
+    let data = tempfile::tempdir()?;
+    let account = crate::pop3_drafts::pop3_account(&mail);
+    let bridge =
+        Bridge::start_keeping(&[account], Some(&dist_dir()?), 1, Some(data.path())).await?;
+    let browser = Browser::start(1280, 860).await?;
+    let result = async {
+        browser.sign_in(&bridge.origin(), &mail.alice).await?;
+        no_undo(&browser).await?;
+        new_to_bob(&browser, "Kept by the bridge").await?;
+        type_into(&browser, "Message", "Half written.").await?;
+        // Closing keeps what was written, without asking.
+        browser.button("Close").await?.click().await?;
+        browser
+            .wait_for(
+                Locator::XPath("//div[@role='status']/span[normalize-space()='Draft saved.']"),
+                "the note that the draft was saved",
+            )
+            .await?;
+        ensure!(draft_files(data.path())? == 1, "no draft file in data_dir");
+
+        folder_button(&browser, "Drafts").await?;
+        let row = message_row("Kept by the bridge");
+        browser
+            .click(Locator::XPath(&row), "the draft's row")
+            .await?;
+        let subject = browser.field("Subject").await?;
+        eventually("the resumed subject", async || {
+            Ok(
+                (subject.prop("value").await?.as_deref() == Some("Kept by the bridge"))
+                    .then_some(()),
+            )
+        })
+        .await?;
+        let text = browser.field("Message").await?.prop("value").await?;
+        assert_eq!(text.as_deref(), Some("Half written."));
+        browser.button("Remove bob@example.test").await?;
+        browser
+            .screenshot(&screenshot_dir()?.join("pop3-draft.png"))
+            .await?;
+        type_into(&browser, "Message", " Now whole.").await?;
+        browser.button("Send").await?.click().await?;
+        sent(&browser).await?;
+        let inbox = delivered(&mail.dovecot, &mail.bob, "INBOX", 1).await?;
+        let message = parse(&inbox[0].0)?;
+        assert_eq!(message.subject(), Some("Kept by the bridge"));
+        assert_eq!(
+            message.body_text(0).as_deref().map(str::trim_end),
+            Some("Half written. Now whole.")
+        );
+        eventually("the draft gone, from the list and data_dir", async || {
+            let listed = !browser
+                .client
+                .find_all(Locator::XPath(&row))
+                .await?
+                .is_empty();
+            Ok((!listed && draft_files(data.path())? == 0).then_some(()))
+        })
+        .await?;
+        Ok(())
+    }
+    .await;
+    browser.close().await?;
+    result
+}

@@ -12,7 +12,7 @@ use crate::attachments::{attached, files, save, send};
 use crate::sending::{Mail, delivered, parse, to};
 
 /// A POP3-only account on the test Dovecot that sends through its Postfix.
-fn pop3_account(mail: &Mail) -> AccountSpec {
+pub(crate) fn pop3_account(mail: &Mail) -> AccountSpec {
     AccountSpec {
         extra: mail.account().extra,
         ..AccountSpec::pop3("Example", &mail.dovecot, mail.dovecot.pop3s_url())

@@ -15,7 +15,7 @@ async fn app(mail: &Mail) -> Result<Bridge> {
 }
 
 /// Waits for the app's short note after a send.
-async fn sent(browser: &Browser) -> Result<()> {
+pub(crate) async fn sent(browser: &Browser) -> Result<()> {
     browser
         .wait_for(
             Locator::XPath("//div[@role='status']/span[normalize-space()='Message sent.']"),
@@ -27,7 +27,7 @@ async fn sent(browser: &Browser) -> Result<()> {
 
 /// Sends at once from now on, as a person who turned "Undo send" off (only the
 /// undo test waits out the window).
-async fn no_undo(browser: &Browser) -> Result<()> {
+pub(crate) async fn no_undo(browser: &Browser) -> Result<()> {
     browser
         .client
         .execute(
@@ -39,14 +39,14 @@ async fn no_undo(browser: &Browser) -> Result<()> {
 }
 
 /// Opens "New message" to Bob with `subject`.
-async fn new_to_bob(browser: &Browser, subject: &str) -> Result<()> {
+pub(crate) async fn new_to_bob(browser: &Browser, subject: &str) -> Result<()> {
     browser.button("New message").await?.click().await?;
     type_into(browser, "To", "bob@example.test, ").await?;
     type_into(browser, "Subject", subject).await
 }
 
 /// Types into the field labelled `label`.
-async fn type_into(browser: &Browser, label: &str, text: &str) -> Result<()> {
+pub(crate) async fn type_into(browser: &Browser, label: &str, text: &str) -> Result<()> {
     browser.field(label).await?.send_keys(text).await?;
     Ok(())
 }
