@@ -81,6 +81,15 @@ impl Ui {
         );
     }
 
+    /// Whether `folder` is the account's Drafts.
+    pub fn is_drafts(self, folder: &str) -> bool {
+        self.folders.with_untracked(|f| {
+            f.folders
+                .iter()
+                .any(|f| f.id == folder && f.role == Some(protocol::FolderRole::Drafts))
+        })
+    }
+
     /// Whether this account can send (it has an SMTP server).
     pub fn can_send(self) -> bool {
         self.session
@@ -326,12 +335,7 @@ pub fn sign_out(ui: Ui, transport: Transport) {
 /// Remote images load at once only for senders the person always allows.
 pub fn open_message(ui: Ui, transport: Transport, folder: String, uid: u32, part: Option<String>) {
     // A message in Drafts opens in the compose form, to be written on.
-    let drafts = ui.folders.with_untracked(|f| {
-        f.folders
-            .iter()
-            .any(|f| f.id == folder && f.role == Some(protocol::FolderRole::Drafts))
-    });
-    if drafts && part.is_none() && ui.can_send() {
+    if ui.is_drafts(&folder) && part.is_none() && ui.can_send() {
         crate::components::compose::resume_draft(ui, transport, folder, uid);
         return;
     }
@@ -576,7 +580,7 @@ pub fn delete_messages(ui: Ui, transport: Transport) {
     if ui.pop3() {
         let drafts = ui
             .list
-            .with_untracked(|l| l.folder.as_deref() == Some("Drafts"));
+            .with_untracked(|l| l.folder.as_deref().is_some_and(|f| ui.is_drafts(f)));
         let question = if drafts {
             "Delete for good? You can undo for a few seconds."
         } else {
