@@ -184,12 +184,7 @@ async fn a_pop3_draft_is_saved_on_close_resumed_from_drafts_and_sent() -> Result
         type_into(&browser, "Message", "Half written.").await?;
         // Closing keeps what was written, without asking.
         browser.button("Close").await?.click().await?;
-        browser
-            .wait_for(
-                Locator::XPath("//div[@role='status']/span[normalize-space()='Draft saved.']"),
-                "the note that the draft was saved",
-            )
-            .await?;
+        browser.says("Draft saved.").await?;
         ensure!(draft_files(data.path())? == 1, "no draft file in data_dir");
 
         folder_button(&browser, "Drafts").await?;

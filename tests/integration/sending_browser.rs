@@ -16,13 +16,7 @@ async fn app(mail: &Mail) -> Result<Bridge> {
 
 /// Waits for the app's short note after a send.
 pub(crate) async fn sent(browser: &Browser) -> Result<()> {
-    browser
-        .wait_for(
-            Locator::XPath("//div[@role='status']/span[normalize-space()='Message sent.']"),
-            "the note that the message was sent",
-        )
-        .await
-        .map(drop)
+    browser.says("Message sent.").await
 }
 
 /// Sends at once from now on, as a person who turned "Undo send" off (only the

@@ -128,6 +128,14 @@ impl Browser {
             .await
     }
 
+    /// Waits for the app's short note on what just happened ("Message sent.").
+    pub async fn says(&self, note: &str) -> Result<()> {
+        let xpath = format!("//div[@role='status']/span[normalize-space()='{note}']");
+        self.wait_for(Locator::XPath(&xpath), &format!("the note {note:?}"))
+            .await
+            .map(drop)
+    }
+
     /// Waits until an element matching `locator` exists.
     pub async fn wait_for(&self, locator: Locator<'_>, what: &str) -> Result<Element> {
         eventually(what, || async {
