@@ -39,6 +39,23 @@ pub(crate) async fn new_to_bob(browser: &Browser, subject: &str) -> Result<()> {
     type_into(browser, "Subject", subject).await
 }
 
+/// Opens the draft with `subject` from the open Drafts folder, waits until the
+/// form holds it, and gives its text.
+pub(crate) async fn resume(browser: &Browser, subject: &str) -> Result<String> {
+    let row =
+        format!("//ul[@aria-label='Messages']/li//button[.//*[normalize-space()='{subject}']]");
+    browser
+        .click(Locator::XPath(&row), "the draft's row")
+        .await?;
+    let field = browser.field("Subject").await?;
+    eventually("the resumed subject", || async {
+        Ok((field.prop("value").await?.as_deref() == Some(subject)).then_some(()))
+    })
+    .await?;
+    let text = browser.field("Message").await?.prop("value").await?;
+    Ok(text.unwrap_or_default())
+}
+
 /// Types into the field labelled `label`.
 pub(crate) async fn type_into(browser: &Browser, label: &str, text: &str) -> Result<()> {
     browser.field(label).await?.send_keys(text).await?;
@@ -365,15 +382,8 @@ async fn a_draft_saves_itself_and_resumes_in_another_browser() -> Result<()> {
         no_undo(&phone).await?;
         phone.button("Show folders").await?.click().await?;
         folder_button(&phone, "Drafts").await?;
-        let row = "//ul[@aria-label='Messages']/li//button[.//*[normalize-space()='Half a plan']]";
-        phone.click(Locator::XPath(row), "the draft's row").await?;
-        let subject = phone.field("Subject").await?;
-        eventually("the resumed subject", || async {
-            Ok((subject.prop("value").await?.as_deref() == Some("Half a plan")).then_some(()))
-        })
-        .await?;
-        let text = phone.field("Message").await?.prop("value").await?;
-        assert_eq!(text.as_deref(), Some("The first half, and the rest."));
+        let text = resume(&phone, "Half a plan").await?;
+        assert_eq!(text, "The first half, and the rest.");
         phone.button("Remove bob@example.test").await?;
         phone.button("Remove plan.txt").await?;
         let dir = screenshot_dir()?;
