@@ -19,13 +19,18 @@ use zeroize::Zeroizing;
 use crate::config::{Account, SentCopy};
 use crate::mail::compose::{self, ComposeError, Original, Piece, Threading};
 use crate::mail::spool::{Base64Lines, CHUNK, SpoolWriter};
-use crate::mail::{Links, MailError, MailSource, MessageRef, Spooled, StreamDecoder, smtp};
+use crate::mail::{
+    Encoding, Links, MailError, MailSource, MessageRef, Spooled, StreamDecoder, smtp,
+};
 use crate::profiles::{Profile, READ_FROM, WROTE_TO};
 use crate::uploads::Uploads;
 
 /// The largest message by default, where neither the configuration nor the server
 /// says (25 MiB, as most providers allow).
 pub const DEFAULT_MAX_MESSAGE: u64 = 25 << 20;
+
+/// How much of a part on the server is read at a time.
+const RANGE: u32 = 512 * 1024;
 
 /// How long the first sign-in to an account waits to learn its SMTP server's limit.
 const SIZE_PROBE: Duration = Duration::from_secs(5);
@@ -309,7 +314,9 @@ impl Outgoing {
         let (message_id, now) = id_and_date(draft, identity);
         let built = compose::build(draft, identity, parent.as_ref(), &message_id, now)?;
         let limit = self.max_message_bytes();
-        let message = self.spool(source, &built, draft, limit).await?;
+        let message = self
+            .spool(source, &built, draft, limit, Linking::Copied)
+            .await?;
         let Some(server) = &self.account.smtp else {
             return Err(MailError::Unsupported(
                 "This account has no outgoing mail server.",
@@ -413,7 +420,13 @@ impl Outgoing {
         let built = compose::build_draft(draft, identity, &message_id, now)?;
         // A draft may be as large as a message, and no larger.
         let message = self
-            .spool(source, &built, draft, self.max_message_bytes())
+            .spool(
+                source,
+                &built,
+                draft,
+                self.max_message_bytes(),
+                Linking::LeftOut,
+            )
             .await?;
         let saved = source.save_draft(&message, draft.saved.as_ref()).await?;
         let attachments = draft
@@ -550,6 +563,7 @@ impl Outgoing {
         built: &compose::Built,
         draft: &Draft,
         limit: u64,
+        linking: Linking,
     ) -> Result<Spooled, MailError> {
         let mut writer = Spooled::writer()?;
         for piece in &built.pieces {
@@ -563,6 +577,25 @@ impl Outgoing {
                         out: Vec::with_capacity(2 * CHUNK),
                         limit,
                         raw: compose::written_raw(&attachment.content_type),
+                    };
+                    let stored = match (&attachment.upload, &draft.saved, &draft.source) {
+                        (Some(_), _, _) => None,
+                        (None, Some(saved), _) if attachment.saved_part.is_some() => Some((
+                            MessageRef {
+                                folder: saved.folder.clone(),
+                                uid_validity: saved.uid_validity,
+                                uid: saved.uid,
+                            },
+                            attachment.saved_part.as_deref(),
+                        )),
+                        (None, _, Some(from)) if attachment.whole => {
+                            Some((original_ref(from, &attachment.name)?, None))
+                        }
+                        (None, _, Some(from)) if attachment.part.is_some() => Some((
+                            original_ref(from, &attachment.name)?,
+                            attachment.part.as_deref(),
+                        )),
+                        _ => None,
                     };
                     if let Some(id) = &attachment.upload {
                         let upload = self
@@ -578,30 +611,86 @@ impl Outgoing {
                             }
                             file.push(&chunk[..n])?;
                         }
-                    } else if let (Some(part), Some(saved)) = (&attachment.saved_part, &draft.saved)
-                    {
-                        let message = MessageRef {
-                            folder: saved.folder.clone(),
-                            uid_validity: saved.uid_validity,
-                            uid: saved.uid,
-                        };
-                        forward_part(source, &message, Some(part), &mut file).await?;
-                    } else if let Some(from) = draft.source.as_ref().filter(|_| attachment.whole) {
-                        let message = original_ref(from, &attachment.name)?;
-                        forward_part(source, &message, None, &mut file).await?;
-                    } else if let (Some(part), Some(from)) = (&attachment.part, &draft.source) {
-                        let message = original_ref(from, &attachment.name)?;
-                        forward_part(source, &message, Some(part), &mut file).await?;
+                    } else if let Some((message, part)) = stored {
+                        if link_stored(source, &message, part, &mut file, linking).await? {
+                            continue;
+                        }
+                        forward_part(source, &message, part, &mut file).await?;
                     }
                     file.finish()?;
                 }
             }
         }
         let spooled = writer.finish()?;
-        if spooled.len() > limit {
-            return Err(too_large(spooled.len(), limit));
+        if spooled.size() > limit {
+            return Err(too_large(spooled.size(), limit));
         }
         Ok(spooled)
+    }
+}
+
+/// What a spool does with an attachment the source can take by URL (IMAP's
+/// CATENATE), for the copy appended there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Linking {
+    /// Names it, and copies it into the file as stored (for submission).
+    Copied,
+    /// Names it only (a draft, which only the server keeps).
+    LeftOut,
+}
+
+/// Names a part the server holds in the spool, when its stored form is what the
+/// part header written for it says (base64, or as it is for a message), and copies
+/// it as stored when `linking` asks; `false` when it has to be written anew.
+async fn link_stored<S: MailSource>(
+    source: &mut S,
+    message: &MessageRef,
+    part: Option<&str>,
+    file: &mut File<'_>,
+    linking: Linking,
+) -> Result<bool, MailError> {
+    let Some((url, meta)) = source.stored_part(message, part).await.map_err(gone)? else {
+        return Ok(false);
+    };
+    let expected = if file.raw {
+        Encoding::Identity
+    } else {
+        Encoding::Base64
+    };
+    if meta.encoding != expected {
+        return Ok(false);
+    }
+    file.writer
+        .server_part(url, meta.size, linking == Linking::LeftOut);
+    if linking == Linking::Copied {
+        let mut offset = 0u64;
+        while offset < meta.size {
+            let len = RANGE.min(u32::try_from(meta.size - offset).unwrap_or(RANGE));
+            let bytes = source
+                .read_part(message, part, offset, len)
+                .await
+                .map_err(gone)?;
+            if bytes.is_empty() {
+                break;
+            }
+            offset += bytes.len() as u64;
+            file.out.clear();
+            file.out.extend_from_slice(&bytes);
+            file.write()?;
+        }
+        file.writer.after_server_part();
+    }
+    if file.writer.len() > file.limit {
+        return Err(too_large(file.writer.len(), file.limit));
+    }
+    Ok(true)
+}
+
+/// A forwarded message that is no longer there is said as such.
+fn gone(error: MailError) -> MailError {
+    match error {
+        MailError::MessageNotFound { .. } => ComposeError::OriginalGone.into(),
+        other => other,
     }
 }
 
@@ -665,11 +754,6 @@ async fn forward_part<S: MailSource>(
     part: Option<&str>,
     file: &mut File<'_>,
 ) -> Result<(), MailError> {
-    const RANGE: u32 = 512 * 1024;
-    let gone = |error: MailError| match error {
-        MailError::MessageNotFound { .. } => ComposeError::OriginalGone.into(),
-        other => other,
-    };
     let meta = source.part_meta(message, part).await.map_err(gone)?;
     let mut decoder = StreamDecoder::new(meta.encoding);
     let mut offset = 0u64;

@@ -19,11 +19,16 @@ pub struct Mail {
 
 impl Mail {
     pub fn start() -> Result<Self> {
+        Self::start_with("")
+    }
+
+    /// Like [`Mail::start`], with `extra` lines for Dovecot's configuration.
+    pub fn start_with(extra: &str) -> Result<Self> {
         let alice = User::new("alice", "alice-secret");
         let bob = User::new("bob", "bob-secret");
         let carol = User::new("carol", "carol-secret");
         let users = [alice.clone(), bob.clone(), carol.clone()];
-        let dovecot = Dovecot::start(&users)?;
+        let dovecot = Dovecot::start_with(&users, extra)?;
         let postfix = maildev::Postfix::start(&dovecot, &users, &[])?;
         Ok(Mail {
             dovecot,

@@ -78,6 +78,8 @@ pub struct ImapSource {
     list_status: bool,
     /// Gmail's extensions: the server files sent mail into Sent itself.
     gmail: bool,
+    /// CATENATE (RFC 4469): APPEND takes parts the server holds by URL.
+    catenate: bool,
     /// The listed folder's state when work elsewhere (a send marking its original,
     /// a move from another folder) selected another one: coming back resumes from
     /// it, so that what changed meanwhile still reaches the browser.
@@ -143,6 +145,7 @@ impl ImapSource {
             acl: false,
             list_status: false,
             gmail: false,
+            catenate: false,
             away: None,
         };
         let capabilities = source
@@ -155,6 +158,7 @@ impl ImapSource {
         source.acl = capabilities.has_str("ACL");
         source.list_status = capabilities.has_str("LIST-STATUS");
         source.gmail = capabilities.has_str("X-GM-EXT-1");
+        source.catenate = capabilities.has_str("CATENATE");
         if capabilities.has_str("NAMESPACE") {
             source.namespaces = source.ask_namespaces().await?;
         }
@@ -929,6 +933,21 @@ impl MailSource for ImapSource {
             .ok_or_else(|| not_found(&message.folder, message.uid, part))
     }
 
+    async fn stored_part(
+        &mut self,
+        message: &MessageRef,
+        part: Option<&str>,
+    ) -> Result<Option<(String, PartMeta)>, MailError> {
+        if !self.catenate {
+            return Ok(None);
+        }
+        if let Some(part) = part {
+            parse_section(part).ok_or(MailError::BadInput("section"))?;
+        }
+        let meta = self.part_meta(message, part).await?;
+        Ok(Some((imap_url(message, part), meta)))
+    }
+
     async fn listing(&mut self, _: &str) -> Result<super::Listing, MailError> {
         Err(MailError::Unsupported(
             "Downloading a whole folder is offered for POP3 mailboxes only.",
@@ -1638,10 +1657,11 @@ impl ImapSource {
             .ok_or(MailError::Refused(doing))
     }
 
-    /// Stores `head` then `message` in `folder` with `flags`, as one literal
-    /// streamed from the spool file; `doing` says what a refusal refused. The
-    /// folder's UIDVALIDITY and the new message's UID, where the server says
-    /// (UIDPLUS).
+    /// Stores `head` then `message` in `folder` with `flags`: with CATENATE where
+    /// some of the message is on the server already (if that is refused, as one
+    /// literal when the spool holds it all), else as one literal streamed from the
+    /// spool file. `doing` says what a refusal refused. The folder's UIDVALIDITY
+    /// and the new message's UID, where the server says (UIDPLUS).
     async fn append(
         &mut self,
         folder: &str,
@@ -1650,70 +1670,110 @@ impl ImapSource {
         message: &Spooled,
         doing: &'static str,
     ) -> Result<Option<(u32, u32)>, MailError> {
-        use async_imap::imap_proto::rfc4315::UidSetMember;
-        use async_imap::imap_proto::{ResponseCode, Status};
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         check_command_text(folder, "folder name")?;
-        let size = head.len() as u64 + message.len();
-        let mut reader = message.reader()?;
-        let line = format!("APPEND {} {flags} {{{size}}}", quoted(folder));
+        let whole = || Appending {
+            pieces: vec![(
+                format!(
+                    "APPEND {} {flags} {{{}}}",
+                    quoted(folder),
+                    head.len() as u64 + message.len()
+                ),
+                vec![Chunk::Head, Chunk::File(0, message.len())],
+            )],
+            tail: String::new(),
+        };
+        let Some(segments) = message.segments().filter(|_| self.catenate) else {
+            if !message.is_whole() {
+                return Err(MailError::Unsupported(
+                    "This server no longer takes parts it holds by URL (CATENATE).",
+                ));
+            }
+            return self.append_as(whole(), head, message, doing).await;
+        };
+        let catenated = Appending::catenated(folder, flags, head, segments);
+        match self.append_as(catenated, head, message, doing).await {
+            Err(MailError::Rejected { refusal, .. }) if message.is_whole() => {
+                tracing::info!(%refusal, "CATENATE refused: appending the whole message");
+                self.append_as(whole(), head, message, doing).await
+            }
+            other => other,
+        }
+    }
+
+    /// Runs one APPEND, each literal sent once the server asks for it.
+    async fn append_as(
+        &mut self,
+        appending: Appending,
+        head: &[u8],
+        message: &Spooled,
+        doing: &'static str,
+    ) -> Result<Option<(u32, u32)>, MailError> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         // Handing over the message gets a second per 256 KiB on top of the deadline.
-        let deadline = UPSTREAM_DEADLINE + Duration::from_secs(size / (256 * 1024));
+        let deadline = UPSTREAM_DEADLINE + Duration::from_secs(message.size() / (256 * 1024));
         let (outcome, others) = self
             .step_within("APPEND", deadline, async move |s| {
-                let tag = s.run_command(&line).await?;
                 let mut others = Vec::new();
-                let done = |response: &Response<'_>| match response {
-                    Response::Done {
-                        tag: done,
-                        status,
-                        outcome,
-                    } if *done == tag => Some(match status {
-                        Status::Ok => Ok(match &outcome.code {
-                            Some(ResponseCode::AppendUid(validity, uids)) => {
-                                match uids.as_slice() {
-                                    [UidSetMember::Uid(uid)] => Some((*validity, *uid)),
-                                    _ => None,
-                                }
+                let mut tag = None;
+                for (line, chunks) in &appending.pieces {
+                    let sent = match &tag {
+                        None => s.run_command(line).await?,
+                        Some(sent) => {
+                            let stream = s.get_mut();
+                            stream.write_all(line.as_bytes()).await?;
+                            stream.write_all(b"\r\n").await?;
+                            stream.flush().await?;
+                            Clone::clone(sent)
+                        }
+                    };
+                    loop {
+                        let Some(response) = s.read_response().await? else {
+                            return Err(ImapError::ConnectionLost);
+                        };
+                        if matches!(response.parsed(), Response::Continue { .. }) {
+                            break;
+                        }
+                        if let Some(outcome) = append_done(&sent, response.parsed()) {
+                            return Ok((outcome, others));
+                        }
+                        others.push(response);
+                    }
+                    let stream = s.get_mut();
+                    for chunk in chunks {
+                        let (start, len) = match *chunk {
+                            Chunk::Head => {
+                                stream.write_all(head).await?;
+                                continue;
                             }
-                            _ => None,
-                        }),
-                        _ => Err(Refusal::from_outcome(
-                            outcome.code.as_ref(),
-                            outcome.information.as_deref(),
-                        )),
-                    }),
-                    _ => None,
+                            Chunk::File(start, len) => (start, len),
+                        };
+                        let mut reader = message.range(start, len)?;
+                        let mut buffer = vec![0; spool::CHUNK];
+                        loop {
+                            let n = reader.read(&mut buffer).await?;
+                            if n == 0 {
+                                break;
+                            }
+                            stream.write_all(&buffer[..n]).await?;
+                        }
+                    }
+                    tag = Some(sent);
+                }
+                let tag = match tag {
+                    None => s.run_command(&appending.tail).await?,
+                    Some(tag) => {
+                        let stream = s.get_mut();
+                        stream.write_all(appending.tail.as_bytes()).await?;
+                        stream.write_all(b"\r\n").await?;
+                        stream.flush().await?;
+                        tag
+                    }
                 };
                 loop {
                     let Some(response) = s.read_response().await? else {
                         return Err(ImapError::ConnectionLost);
                     };
-                    if matches!(response.parsed(), Response::Continue { .. }) {
-                        break;
-                    }
-                    if let Some(outcome) = done(response.parsed()) {
-                        return Ok((outcome, others));
-                    }
-                    others.push(response);
-                }
-                let stream = s.get_mut();
-                stream.write_all(head).await?;
-                let mut chunk = vec![0; spool::CHUNK];
-                loop {
-                    let n = reader.read(&mut chunk).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    stream.write_all(&chunk[..n]).await?;
-                }
-                stream.write_all(b"\r\n").await?;
-                stream.flush().await?;
-                loop {
-                    let Some(response) = s.read_response().await? else {
-                        return Err(ImapError::ConnectionLost);
-                    };
-                    if let Some(outcome) = done(response.parsed()) {
+                    if let Some(outcome) = append_done(&tag, response.parsed()) {
                         return Ok((outcome, others));
                     }
                     others.push(response);
@@ -2103,6 +2163,123 @@ fn missing_folder(error: MailError, to: &str) -> MailError {
 }
 
 /// An IMAP quoted string. The text has been checked for CR, LF and NUL.
+/// An APPEND as the lines that end in a literal, each with what fills it, and
+/// the line's end after the last one.
+struct Appending {
+    pieces: Vec<(String, Vec<Chunk>)>,
+    tail: String,
+}
+
+/// What a literal carries: the head given to `append`, or bytes of the spool.
+enum Chunk {
+    Head,
+    File(u64, u64),
+}
+
+impl Appending {
+    /// `APPEND folder flags CATENATE (TEXT {n} URL "…" …)` (RFC 4469), the head
+    /// in the first text.
+    fn catenated(folder: &str, flags: &str, head: &[u8], segments: &[spool::Segment]) -> Self {
+        enum Item<'a> {
+            Text(u64, Vec<Chunk>),
+            Url(&'a str),
+        }
+        let mut items = Vec::new();
+        if !head.is_empty() {
+            items.push(Item::Text(head.len() as u64, vec![Chunk::Head]));
+        }
+        for segment in segments {
+            match segment {
+                spool::Segment::File { start, len } => match items.last_mut() {
+                    Some(Item::Text(size, chunks)) => {
+                        *size += len;
+                        chunks.push(Chunk::File(*start, *len));
+                    }
+                    _ => items.push(Item::Text(*len, vec![Chunk::File(*start, *len)])),
+                },
+                spool::Segment::Server { url, .. } => items.push(Item::Url(url)),
+            }
+        }
+        let mut pieces = Vec::new();
+        let mut line = format!("APPEND {} {flags} CATENATE (", quoted(folder));
+        let mut first = true;
+        for item in items {
+            if !std::mem::take(&mut first) {
+                line.push(' ');
+            }
+            match item {
+                Item::Text(size, chunks) => {
+                    line.push_str(&format!("TEXT {{{size}}}"));
+                    pieces.push((std::mem::take(&mut line), chunks));
+                }
+                Item::Url(url) => {
+                    line.push_str("URL ");
+                    line.push_str(&quoted(url));
+                }
+            }
+        }
+        line.push(')');
+        Appending { pieces, tail: line }
+    }
+}
+
+/// APPEND's end, when `response` is it: the new message's place (APPENDUID), or
+/// the refusal.
+fn append_done(
+    tag: &async_imap::imap_proto::RequestId,
+    response: &Response<'_>,
+) -> Option<Result<Option<(u32, u32)>, Refusal>> {
+    use async_imap::imap_proto::rfc4315::UidSetMember;
+    use async_imap::imap_proto::{ResponseCode, Status};
+    let Response::Done {
+        tag: done,
+        status,
+        outcome,
+    } = response
+    else {
+        return None;
+    };
+    if done != tag {
+        return None;
+    }
+    Some(match status {
+        Status::Ok => Ok(match &outcome.code {
+            Some(ResponseCode::AppendUid(validity, uids)) => match uids.as_slice() {
+                [UidSetMember::Uid(uid)] => Some((*validity, *uid)),
+                _ => None,
+            },
+            _ => None,
+        }),
+        _ => Err(Refusal::from_outcome(
+            outcome.code.as_ref(),
+            outcome.information.as_deref(),
+        )),
+    })
+}
+
+/// The IMAP URL (RFC 5092) of a part of a message (or the whole message), as
+/// CATENATE takes it: the folder's name in UTF-8, percent-encoded.
+fn imap_url(message: &MessageRef, part: Option<&str>) -> String {
+    let name = utf7_imap::decode_utf7_imap(message.folder.clone());
+    let mut url = String::from("/");
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            url.push(char::from(byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url.push_str(&format!(
+        ";UIDVALIDITY={}/;UID={}",
+        message.uid_validity, message.uid
+    ));
+    if let Some(part) = part {
+        url.push_str("/;SECTION=");
+        url.push_str(part);
+    }
+    url
+}
+
 fn quoted(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }

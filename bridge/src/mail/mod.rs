@@ -223,6 +223,17 @@ pub trait MailSource: Send + 'static {
         len: u32,
     ) -> impl Future<Output = Result<Vec<u8>, MailError>> + Send;
 
+    /// The URL by which an APPEND here can take a part (or, with `None`, the raw
+    /// message) as the server stores it, and what it is; `None` where the source
+    /// cannot (IMAP without CATENATE, POP3).
+    fn stored_part(
+        &mut self,
+        _message: &MessageRef,
+        _part: Option<&str>,
+    ) -> impl Future<Output = Result<Option<(String, PartMeta)>, MailError>> + Send {
+        async { Ok(None) }
+    }
+
     /// Every message of `folder`, for downloading it whole.
     fn listing(&mut self, folder: &str) -> impl Future<Output = Result<Listing, MailError>> + Send;
 

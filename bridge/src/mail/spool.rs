@@ -16,6 +16,18 @@ pub const CHUNK: usize = 64 * 1024;
 pub struct Spooled {
     file: std::fs::File,
     len: u64,
+    /// The message in order, where some of it is on the server (else empty).
+    segments: Vec<Segment>,
+    /// The bytes of server parts that are not in the file.
+    left_out: u64,
+}
+
+/// A run of a spooled message: bytes of the file, or a part the IMAP server holds
+/// already, named by its URL, taken as it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    File { start: u64, len: u64 },
+    Server { url: String, size: u64 },
 }
 
 impl Spooled {
@@ -25,11 +37,47 @@ impl Spooled {
         Ok(SpoolWriter {
             out: std::io::BufWriter::with_capacity(CHUNK, file),
             len: 0,
+            segments: Vec::new(),
+            run_start: 0,
+            left_out: 0,
         })
     }
 
+    /// The bytes in the file.
     pub fn len(&self) -> u64 {
         self.len
+    }
+
+    /// The whole message's size, the parts left on the server included.
+    pub fn size(&self) -> u64 {
+        self.len + self.left_out
+    }
+
+    /// Whether the file holds the whole message (it can be submitted, or appended
+    /// without CATENATE).
+    pub fn is_whole(&self) -> bool {
+        self.left_out == 0
+    }
+
+    /// The message as file runs and server parts; `None` when no part of it is
+    /// on the server.
+    pub fn segments(&self) -> Option<&[Segment]> {
+        self.segments
+            .iter()
+            .any(|s| matches!(s, Segment::Server { .. }))
+            .then_some(self.segments.as_slice())
+    }
+
+    /// `len` bytes of the file from `start` (the same shared position as `reader`).
+    pub fn range(
+        &self,
+        start: u64,
+        len: u64,
+    ) -> std::io::Result<impl AsyncRead + Unpin + Send + use<>> {
+        use tokio::io::AsyncReadExt;
+        let mut file = self.file.try_clone()?;
+        file.seek(SeekFrom::Start(start))?;
+        Ok(tokio::fs::File::from_std(file).take(len))
     }
 
     /// The message from its start. Readers share the file's position, so one is
@@ -45,6 +93,10 @@ impl Spooled {
 pub struct SpoolWriter {
     out: std::io::BufWriter<std::fs::File>,
     len: u64,
+    segments: Vec<Segment>,
+    /// Where the file run being written began.
+    run_start: u64,
+    left_out: u64,
 }
 
 impl SpoolWriter {
@@ -54,17 +106,50 @@ impl SpoolWriter {
         Ok(())
     }
 
+    /// The message's size so far, parts left on the server included.
     pub fn len(&self) -> u64 {
-        self.len
+        self.len + self.left_out
     }
 
-    pub fn finish(self) -> Result<Spooled, MailError> {
+    /// Notes that what comes next is the server's part at `url`, of `size` bytes
+    /// as stored. `left_out`: its bytes are not written into the file; else they
+    /// are, and `after_server_part` marks where they end.
+    pub fn server_part(&mut self, url: String, size: u64, left_out: bool) {
+        self.end_run();
+        self.segments.push(Segment::Server { url, size });
+        if left_out {
+            self.left_out += size;
+        }
+    }
+
+    /// Marks the end of a server part's bytes written into the file.
+    pub fn after_server_part(&mut self) {
+        self.run_start = self.len;
+    }
+
+    fn end_run(&mut self) {
+        if self.len > self.run_start {
+            self.segments.push(Segment::File {
+                start: self.run_start,
+                len: self.len - self.run_start,
+            });
+        }
+        self.run_start = self.len;
+    }
+
+    pub fn finish(mut self) -> Result<Spooled, MailError> {
+        self.end_run();
         let len = self.len;
         let file = self
             .out
             .into_inner()
             .map_err(|e| MailError::Spool(e.into_error()))?;
-        Ok(Spooled { file, len })
+        Ok(Spooled {
+            file,
+            len,
+            segments: self.segments,
+            left_out: self.left_out,
+        })
     }
 }
 
@@ -163,6 +248,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn server_parts_split_the_file_into_runs() {
+        let mut writer = Spooled::writer().expect("spool");
+        writer.write(b"head").expect("write");
+        writer.server_part("/INBOX;UIDVALIDITY=1/;UID=2".into(), 100, false);
+        writer.write(&[b'x'; 100]).expect("write");
+        writer.after_server_part();
+        writer.write(b"mid").expect("write");
+        writer.server_part("/INBOX;UIDVALIDITY=1/;UID=3".into(), 50, true);
+        writer.write(b"end").expect("write");
+        assert_eq!(writer.len(), 160);
+        let spooled = writer.finish().expect("finish");
+        assert_eq!((spooled.len(), spooled.size()), (110, 160));
+        assert!(!spooled.is_whole());
+        let server = |url: &str, size| Segment::Server {
+            url: url.into(),
+            size,
+        };
+        assert_eq!(
+            spooled.segments().expect("segments"),
+            [
+                Segment::File { start: 0, len: 4 },
+                server("/INBOX;UIDVALIDITY=1/;UID=2", 100),
+                Segment::File { start: 104, len: 3 },
+                server("/INBOX;UIDVALIDITY=1/;UID=3", 50),
+                Segment::File { start: 107, len: 3 },
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn a_spooled_message_reads_back_whole_each_time() {
         use tokio::io::AsyncReadExt;
@@ -171,6 +286,7 @@ mod tests {
         writer.write(&[b'a'; 100_000]).expect("write");
         let spooled = writer.finish().expect("finish");
         assert_eq!(spooled.len(), 100_014);
+        assert!(spooled.segments().is_none() && spooled.is_whole());
         for _ in 0..2 {
             let mut back = Vec::new();
             spooled
