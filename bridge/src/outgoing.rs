@@ -419,16 +419,22 @@ impl Outgoing {
         let (message_id, now) = id_and_date(draft, identity);
         let built = compose::build_draft(draft, identity, &message_id, now)?;
         // A draft may be as large as a message, and no larger.
+        let limit = self.max_message_bytes();
         let message = self
-            .spool(
-                source,
-                &built,
-                draft,
-                self.max_message_bytes(),
-                Linking::LeftOut,
-            )
+            .spool(source, &built, draft, limit, Linking::LeftOut)
             .await?;
-        let saved = source.save_draft(&message, draft.saved.as_ref()).await?;
+        let saved = match source.save_draft(&message, draft.saved.as_ref()).await {
+            // The server would not take its parts by URL after all (a URL it
+            // no longer resolves, or CATENATE gone after a reconnect): the files
+            // are carried whole instead.
+            Err(MailError::Rejected { .. } | MailError::Unsupported(_)) if !message.is_whole() => {
+                let message = self
+                    .spool(source, &built, draft, limit, Linking::Copied)
+                    .await?;
+                source.save_draft(&message, draft.saved.as_ref()).await?
+            }
+            other => other?,
+        };
         let attachments = draft
             .attachments
             .iter()
