@@ -9,9 +9,14 @@
 //! In `live`: the first screen and windows of a 100,000-message folder against a
 //! direct IMAP client, memory per idle session, a window under load, push latency.
 //!
+//! In `sending`: a send through Postfix against a direct SMTP client, and a 10 MB
+//! file; in `forwarding`: what a forward of a file the server holds uploads, with
+//! and without CATENATE.
+//!
 //! `report` gathers them into one table, printed and written with the raw figures
 //! to `target/bench/results.json`.
 
+mod forwarding;
 mod live;
 mod report;
 mod sending;
@@ -359,6 +364,7 @@ async fn main() -> Result<()> {
     );
     live::measure(&postern, &dovecot, &user, &mut report).await?;
     sending::measure(&postern, &mut report).await?;
+    forwarding::measure(&postern, &mut report).await?;
     report.finish(&workspace_root().join("target").join("bench"))
 }
 
@@ -598,18 +604,30 @@ impl BridgeProcess {
         dovecot: &Dovecot,
         dist: Option<&Path>,
     ) -> Result<Self> {
-        Self::start_with(postern, dovecot, dist, "").await
+        Self::start_with(postern, dovecot, dist, &dovecot.imaps_url(), "").await
     }
 
     /// As `start`, with `sending` (`smtp = …` and such) added to the IMAP account.
     pub async fn start_sending(postern: &Path, dovecot: &Dovecot, sending: &str) -> Result<Self> {
-        Self::start_with(postern, dovecot, None, sending).await
+        Self::start_with(postern, dovecot, None, &dovecot.imaps_url(), sending).await
+    }
+
+    /// As `start_sending`, reaching the IMAP server at `imap` (a relay in front
+    /// of Dovecot's IMAPS port).
+    pub async fn start_sending_via(
+        postern: &Path,
+        dovecot: &Dovecot,
+        imap: &str,
+        sending: &str,
+    ) -> Result<Self> {
+        Self::start_with(postern, dovecot, None, imap, sending).await
     }
 
     async fn start_with(
         postern: &Path,
         dovecot: &Dovecot,
         dist: Option<&Path>,
+        imap: &str,
         sending: &str,
     ) -> Result<Self> {
         let dir = tempfile::tempdir()?;
@@ -625,7 +643,7 @@ impl BridgeProcess {
                     .display()
                     .to_string(),
                 dir.path().join("data").display().to_string(),
-                dovecot.imaps_url(),
+                imap,
                 dovecot.pop3s_url(),
                 ca = dovecot.ca_file().display().to_string()
             ),

@@ -21,6 +21,7 @@ pub enum Section {
     BigAttachment,
     Folders,
     Sending,
+    Forwarding,
     Pop3,
 }
 
@@ -37,6 +38,7 @@ impl Section {
             Section::BigAttachment => "8. Big attachment (50 MB)",
             Section::Folders => "9. The folder list (47 folders, with counts)",
             Section::Sending => "10. Sending (a short message, no undo window)",
+            Section::Forwarding => "11. Forwarding a 10 MB file the IMAP server holds",
             Section::Pop3 => "POP3 (the 50 MB message)",
         }
     }

@@ -329,7 +329,7 @@ async fn send_directly(
 }
 
 /// Waits until the INBOX holds `count` messages (every 2 ms, for at most 30 s).
-async fn wait_for(inbox: &mut maildev::ImapSession, count: u32) -> Result<()> {
+pub async fn wait_for(inbox: &mut maildev::ImapSession, count: u32) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let status = inbox.status("INBOX", "(MESSAGES)").await?;

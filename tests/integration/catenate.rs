@@ -11,11 +11,6 @@ use tests::Bridge;
 use crate::attachments::{files, save, send};
 use crate::sending::{Mail, delivered, to};
 
-/// Dovecot's capabilities less CATENATE.
-const WITHOUT_CATENATE: &str = "protocol imap {\n  imap_capability = IMAP4rev1 SASL-IR \
-     LOGIN-REFERRALS ID ENABLE IDLE SORT LITERAL+ NAMESPACE UIDPLUS MOVE CONDSTORE QRESYNC \
-     SPECIAL-USE NOTIFY MULTIAPPEND URL-PARTIAL\n}\n";
-
 /// A file as another client stored it: base64 in lines of 64 characters.
 fn original(content: &[u8]) -> (String, String) {
     use base64::Engine;
@@ -101,7 +96,7 @@ async fn a_forwarded_file_is_named_by_url_and_kept_as_the_server_stored_it() -> 
 async fn without_catenate_a_forwarded_file_is_written_out_whole() -> Result<()> {
     let content = maildev::sample::noise(150_000);
     let (_, lines) = original(&content);
-    let mail = Mail::start_with(WITHOUT_CATENATE)?;
+    let mail = Mail::start_with(maildev::WITHOUT_CATENATE)?;
     let (draft, sent, got) = forward(&mail, &content).await?;
     // Written anew in 76-character lines; the same file all the same.
     for raw in [&draft, &sent, &got] {

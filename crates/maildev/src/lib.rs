@@ -87,6 +87,12 @@ pub const SPECIAL_FOLDERS: [(&str, &str); 5] = [
     ("Trash", "\\Trash"),
 ];
 
+/// Lines for [`Dovecot::start_with`]: Dovecot's IMAP capabilities less CATENATE,
+/// as a server without it offers them.
+pub const WITHOUT_CATENATE: &str = "protocol imap {\n  imap_capability = IMAP4rev1 SASL-IR \
+     LOGIN-REFERRALS ID ENABLE IDLE SORT LITERAL+ NAMESPACE UIDPLUS MOVE CONDSTORE QRESYNC \
+     SPECIAL-USE NOTIFY MULTIAPPEND URL-PARTIAL\n}\n";
+
 impl Dovecot {
     /// Starts a server with these users, each with an empty mailbox and the
     /// [`SPECIAL_FOLDERS`].
