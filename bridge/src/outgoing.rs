@@ -669,21 +669,12 @@ async fn link_stored<S: MailSource>(
     file.writer
         .server_part(url, meta.size, linking == Linking::LeftOut);
     if linking == Linking::Copied {
-        let mut offset = 0u64;
-        while offset < meta.size {
-            let len = RANGE.min(u32::try_from(meta.size - offset).unwrap_or(RANGE));
-            let bytes = source
-                .read_part(message, part, offset, len)
-                .await
-                .map_err(gone)?;
-            if bytes.is_empty() {
-                break;
-            }
-            offset += bytes.len() as u64;
+        in_ranges(source, message, part, meta.size, |bytes| {
             file.out.clear();
-            file.out.extend_from_slice(&bytes);
-            file.write()?;
-        }
+            file.out.extend_from_slice(bytes);
+            file.write()
+        })
+        .await?;
         file.writer.after_server_part();
     }
     if file.writer.len() > file.limit {
@@ -762,9 +753,26 @@ async fn forward_part<S: MailSource>(
 ) -> Result<(), MailError> {
     let meta = source.part_meta(message, part).await.map_err(gone)?;
     let mut decoder = StreamDecoder::new(meta.encoding);
+    in_ranges(source, message, part, meta.size, |bytes| {
+        file.push(&decoder.feed(bytes))
+    })
+    .await?;
+    let rest = decoder.finish();
+    file.push(&rest)
+}
+
+/// Reads `size` bytes of a part from the server in ranges of [`RANGE`], handing
+/// each to `each` as it comes (fewer, if the part turns out shorter).
+async fn in_ranges<S: MailSource>(
+    source: &mut S,
+    message: &MessageRef,
+    part: Option<&str>,
+    size: u64,
+    mut each: impl FnMut(&[u8]) -> Result<(), MailError>,
+) -> Result<(), MailError> {
     let mut offset = 0u64;
-    while offset < meta.size {
-        let len = RANGE.min(u32::try_from(meta.size - offset).unwrap_or(RANGE));
+    while offset < size {
+        let len = RANGE.min(u32::try_from(size - offset).unwrap_or(RANGE));
         let bytes = source
             .read_part(message, part, offset, len)
             .await
@@ -773,11 +781,9 @@ async fn forward_part<S: MailSource>(
             break;
         }
         offset += bytes.len() as u64;
-        let decoded = decoder.feed(&bytes);
-        file.push(&decoded)?;
+        each(&bytes)?;
     }
-    let rest = decoder.finish();
-    file.push(&rest)
+    Ok(())
 }
 
 /// The compose's Message-ID (a fresh one on the identity's domain until it has
