@@ -152,17 +152,9 @@ async fn forward(postern: &Path, extra: &str) -> Result<Forwarded> {
         delivery_times: Vec::new(),
     };
     for uid in 1..=RUNS as u32 {
-        let started = client
-            .ok(Request::StartCompose {
-                folder: "INBOX".into(),
-                uid,
-                kind: ComposeKind::Forward,
-            })
+        let (mut draft, _) = client
+            .start_compose("INBOX", uid, ComposeKind::Forward)
             .await?;
-        let Reply::ComposeStarted { draft, .. } = started else {
-            bail!("expected compose_started, got {started:?}");
-        };
-        let mut draft: Draft = *draft;
         draft.to = vec![Address {
             name: None,
             email: format!("reader@{}", maildev::DOMAIN),
@@ -203,24 +195,11 @@ async fn forward(postern: &Path, extra: &str) -> Result<Forwarded> {
 
 /// Saves `draft` and takes up what the bridge answers, as the app does.
 async fn save(client: &mut tests::WsClient, draft: &mut Draft) -> Result<()> {
-    match client
-        .ok(Request::SaveDraft {
-            draft: Box::new(draft.clone()),
-        })
-        .await?
-    {
-        Reply::DraftSaved {
-            saved: Some(saved),
-            message_id,
-            attachments,
-        } => {
-            draft.saved = Some(saved);
-            draft.message_id = Some(message_id);
-            draft.attachments = attachments;
-            Ok(())
-        }
-        other => bail!("expected draft_saved, got {other:?}"),
-    }
+    let (saved, message_id, attachments) = client.save_draft(draft).await?;
+    draft.saved = Some(saved);
+    draft.message_id = Some(message_id);
+    draft.attachments = attachments;
+    Ok(())
 }
 
 /// A TCP relay to a loopback port that counts the bytes each way.

@@ -180,17 +180,9 @@ async fn a_forward_carries_the_originals_files_from_the_server() -> Result<()> {
     mail.append(&mail.alice, "INBOX", &String::from_utf8(original)?)
         .await?;
     let (_bridge, mut client, _) = signed_in_with_upload(mail.account(), &mail.alice).await?;
-    let started = client
-        .ok(Request::StartCompose {
-            folder: "INBOX".into(),
-            uid: 1,
-            kind: ComposeKind::Forward,
-        })
+    let (mut draft, _) = client
+        .start_compose("INBOX", 1, ComposeKind::Forward)
         .await?;
-    let Reply::ComposeStarted { draft, .. } = started else {
-        bail!("expected compose_started, got {started:?}");
-    };
-    let mut draft = *draft;
     assert_eq!(draft.attachments.len(), 1, "{:?}", draft.attachments);
     assert_eq!(draft.attachments[0].name, "plan.bin");
     assert!(draft.attachments[0].part.is_some());
@@ -406,25 +398,6 @@ async fn held(mail: &Mail, user: &User, folder: &str) -> Result<Vec<(Vec<u8>, Ve
     Ok(out)
 }
 
-pub(crate) async fn save(
-    client: &mut WsClient,
-    draft: &Draft,
-) -> Result<(protocol::SavedDraft, String, Vec<DraftAttachment>)> {
-    match client
-        .ok(Request::SaveDraft {
-            draft: Box::new(draft.clone()),
-        })
-        .await?
-    {
-        Reply::DraftSaved {
-            saved: Some(saved),
-            message_id,
-            attachments,
-        } => Ok((saved, message_id, attachments)),
-        other => bail!("expected draft_saved, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn a_draft_is_replaced_resumed_after_a_restart_and_gone_once_sent() -> Result<()> {
     let mail = Mail::start()?;
@@ -449,7 +422,7 @@ async fn a_draft_is_replaced_resumed_after_a_restart_and_gone_once_sent() -> Res
         attachments: vec![attached(&uploaded)],
         ..Draft::default()
     };
-    let (first, message_id, attachments) = save(&mut client, &draft).await?;
+    let (first, message_id, attachments) = client.save_draft(&draft).await?;
     assert_eq!(attachments[0].saved_part.as_deref(), Some("2"));
     let drafts = held(&mail, &mail.alice, &first.folder).await?;
     assert_eq!(first.folder, "Drafts");
@@ -465,7 +438,7 @@ async fn a_draft_is_replaced_resumed_after_a_restart_and_gone_once_sent() -> Res
     draft.saved = Some(first.clone());
     draft.attachments = attachments;
     draft.text.push_str("\n\nSecond thoughts.");
-    let (second, again, _) = save(&mut client, &draft).await?;
+    let (second, again, _) = client.save_draft(&draft).await?;
     assert_eq!(again, message_id);
     assert_ne!(second.uid, first.uid);
     let drafts = held(&mail, &mail.alice, "Drafts").await?;
@@ -534,17 +507,9 @@ async fn forward_as_attachment_carries_the_original_whole() -> Result<()> {
                     Thé minutes, in 8-bit text.\r\n.\r\nA line with a dot before it.\r\n";
     mail.append(&mail.alice, "INBOX", original).await?;
     let (_bridge, mut client, _) = signed_in_with_upload(mail.account(), &mail.alice).await?;
-    let started = client
-        .ok(Request::StartCompose {
-            folder: "INBOX".into(),
-            uid: 1,
-            kind: ComposeKind::ForwardAsAttachment,
-        })
+    let (mut draft, _) = client
+        .start_compose("INBOX", 1, ComposeKind::ForwardAsAttachment)
         .await?;
-    let Reply::ComposeStarted { draft, .. } = started else {
-        bail!("expected compose_started, got {started:?}");
-    };
-    let mut draft = *draft;
     assert_eq!(draft.subject, "Fwd: Grüße, the minutes");
     assert_eq!(draft.attachments.len(), 1);
     assert!(draft.attachments[0].whole);

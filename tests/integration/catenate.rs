@@ -4,11 +4,11 @@
 //! in 64-character lines, where the bridge would write 76). Without CATENATE the
 //! same forward is written out whole, and arrives the same.
 
-use anyhow::{Result, bail, ensure};
-use protocol::{ComposeKind, Reply, Request};
+use anyhow::{Result, ensure};
+use protocol::ComposeKind;
 use tests::Bridge;
 
-use crate::attachments::{files, save, send};
+use crate::attachments::{files, send};
 use crate::sending::{Mail, delivered, to};
 
 /// A file as another client stored it: base64 in lines of 64 characters.
@@ -41,20 +41,12 @@ async fn forward(mail: &Mail, content: &[u8]) -> Result<(Vec<u8>, Vec<u8>, Vec<u
     let bridge = Bridge::start(&[mail.account()], None).await?;
     let mut client = bridge.connect().await?;
     client.sign_in(None, &mail.alice).await??;
-    let started = client
-        .ok(Request::StartCompose {
-            folder: "INBOX".into(),
-            uid: 1,
-            kind: ComposeKind::Forward,
-        })
+    let (mut draft, _) = client
+        .start_compose("INBOX", 1, ComposeKind::Forward)
         .await?;
-    let Reply::ComposeStarted { draft, .. } = started else {
-        bail!("expected compose_started, got {started:?}");
-    };
-    let mut draft = *draft;
     draft.to = vec![to("carol@example.test")];
     draft.text = "The figures, forwarded.".into();
-    let (saved, message_id, attachments) = save(&mut client, &draft).await?;
+    let (saved, message_id, attachments) = client.save_draft(&draft).await?;
     let kept = delivered(&mail.dovecot, &mail.alice, "Drafts", 1).await?;
     draft.saved = Some(saved);
     draft.message_id = Some(message_id);

@@ -8,7 +8,7 @@ use maildev::sample;
 use protocol::{Draft, Event, Flag, FolderRole, Reply, Request};
 use tests::{AccountSpec, Bridge, User, WsClient, upload};
 
-use crate::attachments::{attached, files, save, send};
+use crate::attachments::{attached, files, send};
 use crate::sending::{Mail, delivered, parse, to};
 
 /// A POP3-only account on the test Dovecot that sends through its Postfix.
@@ -71,7 +71,7 @@ async fn a_pop3_draft_is_kept_by_the_bridge_replaced_resumed_after_a_restart_and
         attachments: vec![attached(&uploaded)],
         ..Draft::default()
     };
-    let (first, message_id, attachments) = save(&mut client, &draft).await?;
+    let (first, message_id, attachments) = client.save_draft(&draft).await?;
     assert_eq!(first.folder, "Drafts");
     assert_eq!(attachments[0].saved_part.as_deref(), Some("2"));
     // The other session, looking at Drafts, sees it arrive.
@@ -97,7 +97,7 @@ async fn a_pop3_draft_is_kept_by_the_bridge_replaced_resumed_after_a_restart_and
     draft.saved = Some(first.clone());
     draft.attachments = attachments;
     draft.text.push_str("\n\nSecond thoughts.");
-    let (second, again, _) = save(&mut client, &draft).await?;
+    let (second, again, _) = client.save_draft(&draft).await?;
     assert_eq!(again, message_id);
     assert_ne!(second.uid, first.uid);
     other
@@ -164,14 +164,12 @@ async fn a_pop3_draft_is_kept_by_the_bridge_replaced_resumed_after_a_restart_and
     );
 
     // "Discard draft" removes one; a draft is a draft whatever flags are asked.
-    let (kept, _, _) = save(
-        &mut client,
-        &Draft {
+    let (kept, _, _) = client
+        .save_draft(&Draft {
             subject: "Never mind".into(),
             ..Draft::default()
-        },
-    )
-    .await?;
+        })
+        .await?;
     let flags = client
         .ok(Request::SetFlags {
             folder: "Drafts".into(),

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use futures::TryStreamExt;
-use protocol::{Address, ComposeKind, Draft, DraftSource, ErrorCode, Quote, Reply, Request};
+use protocol::{Address, ComposeKind, Draft, DraftSource, ErrorCode, Reply, Request};
 use tests::hostile_smtp::HostileSmtp;
 use tests::{AccountSpec, Bridge, Dovecot, User, WsClient, eventually};
 
@@ -157,21 +157,6 @@ fn header_block(raw: &[u8]) -> String {
     text.split("\r\n\r\n").next().unwrap_or_default().to_owned()
 }
 
-/// Starts a reply or forward of INBOX message `uid`.
-async fn start(client: &mut WsClient, uid: u32, kind: ComposeKind) -> Result<(Draft, Quote)> {
-    let started = client
-        .ok(Request::StartCompose {
-            folder: "INBOX".into(),
-            uid,
-            kind,
-        })
-        .await?;
-    match started {
-        Reply::ComposeStarted { draft, quote } => Ok((*draft, *quote)),
-        other => bail!("expected compose_started, got {other:?}"),
-    }
-}
-
 pub async fn send(
     client: &mut WsClient,
     draft: Draft,
@@ -288,7 +273,9 @@ async fn a_reply_all_threads_leaves_out_oneself_and_marks_the_original() -> Resu
     .await?;
     let (_bridge, mut client) = mail.signed_in(&mail.alice).await?;
     client.open("INBOX", 10).await?;
-    let (mut draft, quote) = start(&mut client, 1, ComposeKind::ReplyAll).await?;
+    let (mut draft, quote) = client
+        .start_compose("INBOX", 1, ComposeKind::ReplyAll)
+        .await?;
     let emails = |list: &[Address]| list.iter().map(|a| a.email.clone()).collect::<Vec<_>>();
     assert_eq!(
         emails(&draft.to),
@@ -328,7 +315,9 @@ async fn a_reply_all_threads_leaves_out_oneself_and_marks_the_original() -> Resu
     );
 
     // A forward goes to new recipients and marks the original $Forwarded.
-    let (mut draft, _) = start(&mut client, 1, ComposeKind::Forward).await?;
+    let (mut draft, _) = client
+        .start_compose("INBOX", 1, ComposeKind::Forward)
+        .await?;
     assert!(draft.to.is_empty() && draft.cc.is_empty());
     assert_eq!(draft.subject, "Fwd: Plans");
     draft.to = vec![to("carol@example.test")];
@@ -575,7 +564,7 @@ async fn the_listed_folder_stays_live_after_a_send_marks_an_original_elsewhere()
     imap.logout().await?;
     let (_bridge, mut client) = mail.signed_in(&mail.alice).await?;
     client.open("INBOX", 10).await?;
-    let (mut draft, _) = start(&mut client, 1, ComposeKind::Reply).await?;
+    let (mut draft, _) = client.start_compose("INBOX", 1, ComposeKind::Reply).await?;
     // The person moves on to another folder before sending.
     client.open("Work", 10).await?;
     draft.text = "Yes.".into();

@@ -399,6 +399,43 @@ impl WsClient {
         }
     }
 
+    /// Starts a reply or forward of `folder`'s message `uid`: the draft and quote.
+    pub async fn start_compose(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        kind: protocol::ComposeKind,
+    ) -> Result<(protocol::Draft, protocol::Quote)> {
+        let request = Request::StartCompose {
+            folder: folder.to_owned(),
+            uid,
+            kind,
+        };
+        match self.ok(request).await? {
+            Reply::ComposeStarted { draft, quote } => Ok((*draft, *quote)),
+            other => bail!("expected compose_started, got {other:?}"),
+        }
+    }
+
+    /// Saves `draft` in Drafts: where it is kept, its Message-ID, and its files
+    /// as the next save takes them.
+    pub async fn save_draft(
+        &mut self,
+        draft: &protocol::Draft,
+    ) -> Result<(protocol::SavedDraft, String, Vec<protocol::DraftAttachment>)> {
+        let request = Request::SaveDraft {
+            draft: Box::new(draft.clone()),
+        };
+        match self.ok(request).await? {
+            Reply::DraftSaved {
+                saved: Some(saved),
+                message_id,
+                attachments,
+            } => Ok((saved, message_id, attachments)),
+            other => bail!("expected draft_saved, got {other:?}"),
+        }
+    }
+
     /// Shows another part of an opened message.
     pub async fn show_part(
         &mut self,
