@@ -6,6 +6,7 @@
 //! the sign-in credentials (in zeroed memory) because submission logs in as the user.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -68,6 +69,8 @@ pub struct Outgoing {
     helo: String,
     /// Files uploaded for attaching.
     uploads: Arc<Uploads>,
+    /// The SMTP server refused a message by URL once: the rest go as DATA.
+    burl_refused: AtomicBool,
 }
 
 /// A finished send: the answer for the browser, and the folder that got the copy.
@@ -113,6 +116,7 @@ impl Outgoing {
             profile,
             helo,
             uploads: Arc::default(),
+            burl_refused: AtomicBool::new(false),
         })
     }
 
@@ -314,25 +318,45 @@ impl Outgoing {
         let (message_id, now) = id_and_date(draft, identity);
         let built = compose::build(draft, identity, parent.as_ref(), &message_id, now)?;
         let limit = self.max_message_bytes();
-        let message = self
-            .spool(source, &built, draft, limit, Linking::Copied)
-            .await?;
         let Some(server) = &self.account.smtp else {
             return Err(MailError::Unsupported(
                 "This account has no outgoing mail server.",
             ));
         };
-        let submitted = smtp::submit(
+        let keep_copy = match self.account.sent_copy {
+            SentCopy::Append => true,
+            SentCopy::Server => false,
+            SentCopy::Auto => !source.keeps_sent_copies(),
+        };
+        let mut submission = smtp::Submission::open(
             server,
             Arc::clone(&self.account.tls),
             &self.helo,
             &self.user,
             &self.password,
-            &built.from,
-            &built.recipients,
-            &message,
         )
         .await?;
+        let by_url = keep_copy
+            && submission.offers_burl()
+            && source.gives_urls()
+            && !self.burl_refused.load(Ordering::Relaxed);
+        let (recipients, kept) = match built.head() {
+            Some(head) if by_url => {
+                self.submit_by_url(source, &mut submission, &built, head, draft, limit)
+                    .await?
+            }
+            _ => {
+                let message = self
+                    .spool(source, &built, draft, limit, Linking::Copied)
+                    .await?;
+                let recipients = submission
+                    .envelope(&built.from, &built.recipients, message.size())
+                    .await?;
+                submission.data(&message).await?;
+                (recipients, Err(message))
+            }
+        };
+        let submitted = submission.done(recipients).await;
         tracing::info!(recipients = submitted.recipients.len(), "message sent");
         let people = draft.to.iter().chain(&draft.cc).chain(&draft.bcc);
         self.profile.note(people.cloned().collect(), WROTE_TO);
@@ -340,31 +364,30 @@ impl Outgoing {
             self.limits.set(&self.account.name, submitted.size_limit);
             self.uploads.set_limit(self.max_message_bytes());
         }
-        let keep_copy = match self.account.sent_copy {
-            SentCopy::Append => true,
-            SentCopy::Server => false,
-            SentCopy::Auto => !source.keeps_sent_copies(),
-        };
-        let mut sent_folder = None;
-        if keep_copy {
-            match source
+        let sent_folder = match kept {
+            Ok(folder) => Some(folder),
+            Err(message) if keep_copy => match source
                 .save_sent(&built.bcc_header, &message, &built.message_id)
                 .await
             {
-                Ok(folder) => sent_folder = folder,
-                Err(error) => tracing::warn!(
-                    error = %crate::session::ErrorChain(&error),
-                    "the message was sent, but its copy could not be kept"
-                ),
-            }
-        }
+                Ok(folder) => folder,
+                Err(error) => {
+                    tracing::warn!(
+                        error = %crate::session::ErrorChain(&error),
+                        "the message was sent, but its copy could not be kept"
+                    );
+                    None
+                }
+            },
+            Err(_) => None,
+        };
         for attachment in &draft.attachments {
             if let Some(id) = &attachment.upload {
                 self.uploads.remove(id);
             }
         }
         if let Some(saved) = &draft.saved
-            && let Err(error) = source.remove_draft(saved).await
+            && let Err(error) = source.remove_saved(saved).await
         {
             tracing::info!(
                 error = %crate::session::ErrorChain(&error),
@@ -394,6 +417,87 @@ impl Outgoing {
             },
             sent_folder,
         })
+    }
+}
+
+impl Outgoing {
+    /// Submits by URL (BURL, RFC 4468): the envelope first, then the Sent copy is
+    /// kept (CATENATE naming what the server holds), and the submission server
+    /// fetches its body from IMAP, so that the bridge carries no file twice and
+    /// reads none back. Where the server gives no URL or refuses BURL, the message
+    /// goes as DATA after all. The recipients taken, and the Sent folder if the
+    /// copy is kept, else the whole message for keeping it afterwards; a copy
+    /// kept for a message that was not (surely) sent is removed again.
+    async fn submit_by_url<S: MailSource>(
+        &self,
+        source: &mut S,
+        submission: &mut smtp::Submission,
+        built: &compose::Built,
+        head: &[u8],
+        draft: &Draft,
+        limit: u64,
+    ) -> Result<(Vec<String>, Result<String, Spooled>), MailError> {
+        let message = self
+            .spool(source, built, draft, limit, Linking::LeftOut)
+            .await?;
+        let mut recipients = submission
+            .envelope(&built.from, &built.recipients, message.size())
+            .await?;
+        let kept = match source
+            .keep_sent_by_url(&built.bcc_header, &message, &built.message_id)
+            .await
+        {
+            Ok(kept) => kept,
+            Err(error) => {
+                tracing::info!(
+                    error = %crate::session::ErrorChain(&error),
+                    "no Sent copy to submit by URL: sending as DATA"
+                );
+                None
+            }
+        };
+        let outcome = async {
+            if let Some(url) = kept.as_ref().and_then(|k| k.url.as_deref()) {
+                match submission.burl(head, url, message.size()).await {
+                    Ok(()) => return Ok(None),
+                    Err(smtp::SubmitError::MessageRefused(reply)) => {
+                        tracing::info!(%reply, "BURL refused: sending as DATA");
+                        self.burl_refused.store(true, Ordering::Relaxed);
+                        submission.reset().await?;
+                        recipients = submission
+                            .envelope(&built.from, &built.recipients, message.size())
+                            .await?;
+                    }
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            let whole = if message.is_whole() {
+                None
+            } else {
+                Some(
+                    self.spool(source, built, draft, limit, Linking::Copied)
+                        .await?,
+                )
+            };
+            submission.data(whole.as_ref().unwrap_or(&message)).await?;
+            Ok::<_, MailError>(whole)
+        }
+        .await;
+        match (outcome, kept) {
+            (Ok(_), Some(kept)) => Ok((recipients, Ok(kept.folder))),
+            (Ok(whole), None) => Ok((recipients, Err(whole.unwrap_or(message)))),
+            (Err(error), kept) => {
+                if let Some(at) = kept.and_then(|k| k.at)
+                    && let Err(error) = source.remove_saved(&at).await
+                {
+                    tracing::warn!(
+                        error = %crate::session::ErrorChain(&error),
+                        "the Sent copy of a message not sent stays"
+                    );
+                }
+                Err(error)
+            }
+        }
     }
 }
 

@@ -7,16 +7,12 @@
 //! TLS bytes, as on the network.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use maildev::sample::{self, Sample};
 use maildev::{Dovecot, Postfix, User};
 use protocol::{Address, ComposeKind, Draft, Reply, Request};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::BridgeProcess;
 use crate::report::{Report, Section};
@@ -131,7 +127,7 @@ async fn forward(postern: &Path, extra: &str) -> Result<Forwarded> {
     sample::append_all(&mut imap, &samples).await?;
     imap.logout().await?;
 
-    let relay = Relay::start(dovecot.imaps_port).await?;
+    let relay = tests::Relay::start(dovecot.imaps_port).await?;
     let sending = format!(
         "smtp = {:?}\ndomain = {:?}\n",
         postfix.smtp_starttls_url(),
@@ -200,77 +196,4 @@ async fn save(client: &mut tests::WsClient, draft: &mut Draft) -> Result<()> {
     draft.message_id = Some(message_id);
     draft.attachments = attachments;
     Ok(())
-}
-
-/// A TCP relay to a loopback port that counts the bytes each way.
-struct Relay {
-    port: u16,
-    up: Arc<AtomicU64>,
-    down: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Relay {
-    async fn start(target: u16) -> Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
-        let (up, down) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        let counters = (up.clone(), down.clone());
-        let task = tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                let (counted_up, counted_down) = counters.clone();
-                tokio::spawn(async move {
-                    let Ok(outbound) = TcpStream::connect(("127.0.0.1", target)).await else {
-                        return;
-                    };
-                    let _ = inbound.set_nodelay(true);
-                    let _ = outbound.set_nodelay(true);
-                    let (mut from_client, mut to_client) = inbound.into_split();
-                    let (mut from_server, mut to_server) = outbound.into_split();
-                    tokio::join!(
-                        pass(&mut from_client, &mut to_server, &counted_up),
-                        pass(&mut from_server, &mut to_client, &counted_down),
-                    );
-                });
-            }
-        });
-        Ok(Relay {
-            port,
-            up,
-            down,
-            task,
-        })
-    }
-
-    /// The bytes sent to the server so far, by every connection.
-    fn up(&self) -> u64 {
-        self.up.load(Ordering::Relaxed)
-    }
-
-    /// The bytes the server sent so far, to every connection.
-    fn down(&self) -> u64 {
-        self.down.load(Ordering::Relaxed)
-    }
-}
-
-/// Copies `from` to `to` until either ends, counting the bytes in `counted`.
-async fn pass(
-    from: &mut tokio::net::tcp::OwnedReadHalf,
-    to: &mut tokio::net::tcp::OwnedWriteHalf,
-    counted: &AtomicU64,
-) {
-    let mut buffer = vec![0; 64 << 10];
-    while let Ok(n @ 1..) = from.read(&mut buffer).await {
-        counted.fetch_add(n as u64, Ordering::Relaxed);
-        if to.write_all(&buffer[..n]).await.is_err() {
-            break;
-        }
-    }
-    let _ = to.shutdown().await;
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }

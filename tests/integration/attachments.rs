@@ -9,7 +9,7 @@ use maildev::sample;
 use protocol::{ComposeKind, Draft, DraftAttachment, ErrorCode, Reply, Request, Uploaded};
 use tests::{AccountSpec, Bridge, User, WsClient, upload};
 
-use crate::sending::{Mail, delivered, parse, to};
+use crate::sending::{Mail, delivered, parse, send, to};
 
 /// Signs `user` in through `account` and returns the session's upload link.
 async fn signed_in_with_upload(
@@ -31,18 +31,6 @@ async fn signed_in_with_upload(
 
 pub(crate) fn attached(uploaded: &Uploaded) -> DraftAttachment {
     uploaded.clone().into()
-}
-
-pub(crate) async fn send(
-    client: &mut WsClient,
-    draft: Draft,
-) -> Result<Result<Reply, protocol::WireError>> {
-    client
-        .request(Request::SendMessage {
-            draft: Box::new(draft),
-            hold_seconds: 0,
-        })
-        .await
 }
 
 /// The attachments of a raw message: name, content type and decoded bytes.

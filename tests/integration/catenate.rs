@@ -8,8 +8,8 @@ use anyhow::{Result, ensure};
 use protocol::ComposeKind;
 use tests::Bridge;
 
-use crate::attachments::{files, send};
-use crate::sending::{Mail, delivered, to};
+use crate::attachments::files;
+use crate::sending::{Mail, delivered, send, to};
 
 /// A file as another client stored it: base64 in lines of 64 characters.
 fn original(content: &[u8]) -> (String, String) {

@@ -5,6 +5,7 @@ mod attachments;
 mod big_folder;
 mod bridge_imap;
 mod browser;
+mod burl;
 mod catenate;
 mod hostile_mail;
 mod live;

@@ -8,8 +8,8 @@ use maildev::sample;
 use protocol::{Draft, Event, Flag, FolderRole, Reply, Request};
 use tests::{AccountSpec, Bridge, User, WsClient, upload};
 
-use crate::attachments::{attached, files, send};
-use crate::sending::{Mail, delivered, parse, to};
+use crate::attachments::{attached, files};
+use crate::sending::{Mail, delivered, parse, send, to};
 
 /// A POP3-only account on the test Dovecot that sends through its Postfix.
 pub(crate) fn pop3_account(mail: &Mail) -> AccountSpec {

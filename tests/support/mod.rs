@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod hostile;
 pub mod hostile_smtp;
+mod relay;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub use maildev::{Dovecot, User};
+pub use relay::Relay;
 
 /// How long any awaited condition may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(20);

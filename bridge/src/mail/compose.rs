@@ -84,6 +84,17 @@ pub struct Built {
     pub recipients: Vec<String>,
 }
 
+impl Built {
+    /// The message's header block, up to and with the empty line after it.
+    pub fn head(&self) -> Option<&[u8]> {
+        let Some(Piece::Bytes(first)) = self.pieces.first() else {
+            return None;
+        };
+        let end = first.windows(4).position(|w| w == b"\r\n\r\n")?;
+        Some(&first[..end + 4])
+    }
+}
+
 /// A stretch of a built message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {

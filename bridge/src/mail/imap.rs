@@ -80,6 +80,9 @@ pub struct ImapSource {
     gmail: bool,
     /// CATENATE (RFC 4469): APPEND takes parts the server holds by URL.
     catenate: bool,
+    /// URLAUTH (RFC 4467): the start of this user's URLs on this server
+    /// (`imap://user@host:port`) and the user as URLs spell it.
+    urlauth: Option<(String, String)>,
     /// The listed folder's state when work elsewhere (a send marking its original,
     /// a move from another folder) selected another one: coming back resumes from
     /// it, so that what changed meanwhile still reaches the browser.
@@ -146,6 +149,7 @@ impl ImapSource {
             list_status: false,
             gmail: false,
             catenate: false,
+            urlauth: None,
             away: None,
         };
         let capabilities = source
@@ -159,6 +163,16 @@ impl ImapSource {
         source.list_status = capabilities.has_str("LIST-STATUS");
         source.gmail = capabilities.has_str("X-GM-EXT-1");
         source.catenate = capabilities.has_str("CATENATE");
+        if capabilities.has_str("URLAUTH") {
+            let user = url_encoded(user, b"-._~");
+            let host = if server.host.contains(':') {
+                format!("[{}]", server.host)
+            } else {
+                server.host.clone()
+            };
+            let start = format!("imap://{user}@{host}:{}", server.port);
+            source.urlauth = Some((start, user));
+        }
         if capabilities.has_str("NAMESPACE") {
             source.namespaces = source.ask_namespaces().await?;
         }
@@ -1003,14 +1017,14 @@ impl MailSource for ImapSource {
                     && new.uid_validity == old.uid_validity
                     && new.uid != old.uid
             })
-            && let Err(error) = self.remove_draft(old).await
+            && let Err(error) = self.remove_saved(old).await
         {
             tracing::info!(error = %crate::session::ErrorChain(&error), "the draft's last version stays");
         }
         Ok(saved)
     }
 
-    async fn remove_draft(&mut self, saved: &SavedDraft) -> Result<(), MailError> {
+    async fn remove_saved(&mut self, saved: &SavedDraft) -> Result<(), MailError> {
         let message = MessageRef {
             folder: saved.folder.clone(),
             uid_validity: saved.uid_validity,
@@ -1022,6 +1036,46 @@ impl MailSource for ImapSource {
 
     fn keeps_sent_copies(&self) -> bool {
         self.gmail
+    }
+
+    fn gives_urls(&self) -> bool {
+        self.urlauth.is_some() && self.uidplus
+    }
+
+    async fn keep_sent_by_url(
+        &mut self,
+        head: &[u8],
+        message: &Spooled,
+        message_id: &str,
+    ) -> Result<Option<super::KeptCopy>, MailError> {
+        if !self.gives_urls() {
+            return Ok(None);
+        }
+        let sent = self
+            .own_folder(protocol::FolderRole::Sent, "Sent", "create the Sent folder")
+            .await?;
+        if self.holds_message_id(&sent, message_id).await? {
+            tracing::info!("Sent holds this message already");
+            return Ok(None);
+        }
+        let appended = self
+            .append(&sent, "(\\Seen)", head, message, "keep a copy in Sent")
+            .await?;
+        self.leave_unlisted();
+        let at = appended.map(|(uid_validity, uid)| SavedDraft {
+            folder: sent.clone(),
+            uid_validity,
+            uid,
+        });
+        let url = match &at {
+            Some(at) => self.submit_url(at).await?,
+            None => None,
+        };
+        Ok(Some(super::KeptCopy {
+            folder: sent,
+            at,
+            url,
+        }))
     }
 
     fn is_broken(&self) -> bool {
@@ -1886,6 +1940,48 @@ impl ImapSource {
         Ok(found)
     }
 
+    /// An URL by which the submission server may fetch the body (`SECTION=TEXT`)
+    /// of the message at `at` for this user (GENURLAUTH, RFC 4467, INTERNAL);
+    /// `None` when the server refuses or answers otherwise. imap-proto cannot parse
+    /// the answer, so it is read as raw lines, as NAMESPACE is: right after an
+    /// APPEND, whose tagged answer async-imap has read, with nothing after it.
+    /// Other untagged lines in the answer (a NOTIFY count) are only dropped: the
+    /// session refreshes the counts of a folder it sent into.
+    async fn submit_url(&mut self, at: &SavedDraft) -> Result<Option<String>, MailError> {
+        let Some((start, user)) = self.urlauth.clone() else {
+            return Ok(None);
+        };
+        let message = MessageRef {
+            folder: at.folder.clone(),
+            uid_validity: at.uid_validity,
+            uid: at.uid,
+        };
+        let rump = format!(
+            "{start}{};urlauth=submit+{user}",
+            imap_url(&message, Some("TEXT"))
+        );
+        let line = format!("GENURLAUTH {} INTERNAL", quoted(&rump));
+        let answer = self
+            .step("GENURLAUTH", async |s| {
+                raw_command(s.get_mut(), "PU1", &line)
+                    .await
+                    .map_err(ImapError::Io)
+            })
+            .await?;
+        let lines = match answer {
+            Ok(lines) => lines,
+            Err(refusal) => {
+                tracing::info!(%refusal, "the server refused GENURLAUTH");
+                return Ok(None);
+            }
+        };
+        let url = lines.iter().find_map(|line| genurlauth_url(line, &rump));
+        if url.is_none() {
+            tracing::info!("no usable GENURLAUTH answer");
+        }
+        Ok(url)
+    }
+
     /// Runs a command line spelled here (arguments through [`quoted`]) and returns
     /// what `pick` takes of its untagged responses; the rest is news, as for any
     /// command. A NO or BAD becomes [`MailError::Rejected`] with the server's code
@@ -2261,14 +2357,7 @@ fn append_done(
 /// CATENATE takes it: the folder's name in UTF-8, percent-encoded.
 fn imap_url(message: &MessageRef, part: Option<&str>) -> String {
     let name = utf7_imap::decode_utf7_imap(message.folder.clone());
-    let mut url = String::from("/");
-    for byte in name.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
-            url.push(char::from(byte));
-        } else {
-            url.push_str(&format!("%{byte:02X}"));
-        }
-    }
+    let mut url = format!("/{}", url_encoded(&name, b"-._~/"));
     url.push_str(&format!(
         ";UIDVALIDITY={}/;UID={}",
         message.uid_validity, message.uid
@@ -2278,6 +2367,47 @@ fn imap_url(message: &MessageRef, part: Option<&str>) -> String {
         url.push_str(part);
     }
     url
+}
+
+/// `text` in UTF-8 with every byte but letters, digits and `keep` percent-encoded.
+fn url_encoded(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || keep.contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The authorized URL in a `* GENURLAUTH` line, when it is the one asked for
+/// (`rump`, then `:internal:` and the token) and can go into an SMTP command.
+fn genurlauth_url(line: &str, rump: &str) -> Option<String> {
+    let rest = line.strip_prefix("* ")?;
+    let (name, rest) = rest.split_once(' ')?;
+    if !name.eq_ignore_ascii_case("GENURLAUTH") {
+        return None;
+    }
+    let rest = rest.trim();
+    let url = match rest.strip_prefix('"') {
+        Some(quoted) => {
+            let mut url = String::new();
+            let mut chars = quoted.chars();
+            loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => url.push(chars.next()?),
+                    c => url.push(c),
+                }
+            }
+            url
+        }
+        None => rest.to_owned(),
+    };
+    let token = url.strip_prefix(rump)?.strip_prefix(":internal:")?;
+    (!token.is_empty() && url.bytes().all(|b| b.is_ascii_graphic())).then_some(url)
 }
 
 fn quoted(text: &str) -> String {

@@ -126,6 +126,17 @@ pub enum FolderChange {
     },
 }
 
+/// The Sent copy of a message kept before it is submitted, for the submission
+/// server to fetch by URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptCopy {
+    pub folder: String,
+    /// Where it is, when the server said (UIDPLUS).
+    pub at: Option<protocol::SavedDraft>,
+    /// Its body's URL with a submission authorization, when the server gave one.
+    pub url: Option<String>,
+}
+
 /// What the session needs from a user's mail server, whatever its protocol.
 pub trait MailSource: Send + 'static {
     /// The folder tree with counts, special-use folders first.
@@ -292,8 +303,27 @@ pub trait MailSource: Send + 'static {
         replacing: Option<&protocol::SavedDraft>,
     ) -> impl Future<Output = Result<Option<protocol::SavedDraft>, MailError>> + Send;
 
-    /// Removes a saved draft, if it is still the message it was.
-    fn remove_draft(
+    /// Whether [`MailSource::keep_sent_by_url`] can give URLs (IMAP's URLAUTH).
+    fn gives_urls(&self) -> bool {
+        false
+    }
+
+    /// Keeps `head` followed by `message`, about to be sent, in the Sent folder as
+    /// `save_sent` does, with an URL by which the submission server may fetch its
+    /// body (URLAUTH, RFC 4467, for BURL). `None` where the source gives no URLs or
+    /// Sent holds that Message-ID already.
+    fn keep_sent_by_url(
+        &mut self,
+        _head: &[u8],
+        _message: &Spooled,
+        _message_id: &str,
+    ) -> impl Future<Output = Result<Option<KeptCopy>, MailError>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Removes a message the bridge stored (a draft, or the Sent copy of a message
+    /// that was not sent after all), if it is still the message it was.
+    fn remove_saved(
         &mut self,
         saved: &protocol::SavedDraft,
     ) -> impl Future<Output = Result<(), MailError>> + Send;

@@ -3,7 +3,9 @@
 //!
 //! Every recipient is offered before any of the message is: if the server refuses
 //! one, the transaction is reset and nothing is sent, so the person can fix the
-//! address and send to everyone at once. Once the message's bytes have started to
+//! address and send to everyone at once. The message then goes as DATA or, where
+//! the server offers BURL (RFC 4468), as its header block in a BDAT chunk and its
+//! body by an IMAP URL the server fetches itself. Once the message has started to
 //! go out, a broken connection means the outcome is unknown ([`SubmitError::Uncertain`]):
 //! the bridge never sends again on its own.
 
@@ -131,49 +133,207 @@ pub struct Submitted {
     pub size_limit: u64,
 }
 
-/// Sends `message` (a complete RFC 5322 message, CRLF line ends, no Bcc header)
-/// from `from` to `recipients`, logged in as `user`.
-#[allow(clippy::too_many_arguments)]
-pub async fn submit(
-    server: &Server,
-    tls: Arc<rustls::ClientConfig>,
-    helo: &str,
-    user: &str,
-    password: &str,
-    from: &str,
-    recipients: &[String],
-    message: &Spooled,
-) -> Result<Submitted, SubmitError> {
-    let (mut client, capabilities) = greet(server, tls, helo, UPSTREAM_DEADLINE)
-        .await
-        .map_err(|source| connect_error(&format!("{}:{}", server.host, server.port), source))?;
-    let size_limit = capabilities.size as u64;
-    client
-        .authenticate(Credentials::new(user, password), &capabilities)
-        .await
-        .map_err(|error| match error {
-            mail_send::Error::AuthenticationFailed(reply)
-            | mail_send::Error::UnexpectedReply(reply) => {
-                SubmitError::Login(SmtpReply::from_response(&reply))
+/// A logged-in submission session, for one message: its envelope first, then
+/// its content as DATA or, where the server offers BURL, fetched by the server
+/// itself from IMAP.
+pub struct Submission {
+    client: TlsClient,
+    size_limit: u64,
+    eight_bit: bool,
+    burl: bool,
+}
+
+impl Submission {
+    /// Connects with TLS and logs in as `user`.
+    pub async fn open(
+        server: &Server,
+        tls: Arc<rustls::ClientConfig>,
+        helo: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<Self, SubmitError> {
+        let (mut client, capabilities) = greet(server, tls, helo, UPSTREAM_DEADLINE)
+            .await
+            .map_err(|source| connect_error(&format!("{}:{}", server.host, server.port), source))?;
+        client
+            .authenticate(Credentials::new(user, password), &capabilities)
+            .await
+            .map_err(|error| match error {
+                mail_send::Error::AuthenticationFailed(reply)
+                | mail_send::Error::UnexpectedReply(reply) => {
+                    SubmitError::Login(SmtpReply::from_response(&reply))
+                }
+                other => SubmitError::Broken(other),
+            })?;
+        Ok(Submission {
+            client,
+            size_limit: capabilities.size as u64,
+            eight_bit: capabilities.has_capability(smtp_proto::EXT_8BIT_MIME),
+            // BURL (RFC 4468) rides on BDAT (RFC 3030) for the head.
+            burl: capabilities.has_capability(smtp_proto::EXT_BURL)
+                && capabilities.has_capability(smtp_proto::EXT_CHUNKING),
+        })
+    }
+
+    /// Whether the server fetches a message's content from IMAP by URL (BURL).
+    pub fn offers_burl(&self) -> bool {
+        self.burl
+    }
+
+    /// Offers the sender and every recipient for a message of `size` bytes: the
+    /// recipients taken, or why not. A refused recipient resets the transaction,
+    /// so nothing is sent to anyone.
+    pub async fn envelope(
+        &mut self,
+        from: &str,
+        recipients: &[String],
+        size: u64,
+    ) -> Result<Vec<String>, SubmitError> {
+        if self.size_limit > 0 && size > self.size_limit {
+            return Err(SubmitError::TooLarge {
+                size,
+                limit: self.size_limit,
+            });
+        }
+        let client = &mut self.client;
+        let mut parameters = Parameters::new();
+        parameters.add(("SIZE".to_owned(), size.to_string()));
+        // A forwarded message goes as it is, 8-bit text included.
+        if self.eight_bit {
+            parameters.add(("BODY".to_owned(), "8BITMIME".to_owned()));
+        }
+        client
+            .mail_from(from, &parameters)
+            .await
+            .map_err(|error| refusal(error, SubmitError::SenderRefused))?;
+        let mut accepted = Vec::new();
+        let mut refused = Vec::new();
+        for recipient in recipients {
+            match client.rcpt_to(recipient, &Parameters::new()).await {
+                Ok(()) => accepted.push(recipient.clone()),
+                Err(mail_send::Error::UnexpectedReply(reply)) => {
+                    refused.push((recipient.clone(), SmtpReply::from_response(&reply)));
+                }
+                Err(other) => return Err(SubmitError::Broken(other)),
             }
-            other => SubmitError::Broken(other),
-        })?;
-    let size = message.len();
-    if size_limit > 0 && size > size_limit {
-        return Err(SubmitError::TooLarge {
-            size,
-            limit: size_limit,
-        });
+        }
+        if !refused.is_empty() {
+            let _ = client.rset().await;
+            // Servers that judge the sender only once a recipient is named (Postfix's
+            // default `smtpd_delay_reject`) refuse every recipient for it.
+            if accepted.is_empty()
+                && refused.windows(2).all(|w| w[0].1 == w[1].1)
+                && refused[0]
+                    .1
+                    .text
+                    .to_ascii_lowercase()
+                    .contains("sender address")
+            {
+                return Err(SubmitError::SenderRefused(refused.swap_remove(0).1));
+            }
+            return Err(SubmitError::RecipientsRefused { refused, accepted });
+        }
+        Ok(accepted)
     }
-    let eight_bit = capabilities.has_capability(smtp_proto::EXT_8BIT_MIME);
-    let outcome = transaction(&mut client, from, recipients, message, eight_bit).await;
-    if outcome.is_ok() {
-        let _ = client.quit().await;
+
+    /// Hands over the whole message as DATA, after [`Submission::envelope`].
+    pub async fn data(&mut self, message: &Spooled) -> Result<(), SubmitError> {
+        let client = &mut self.client;
+        let mut reader = message
+            .reader()
+            .map_err(|e| SubmitError::Spool(Box::new(e)))?;
+        let go_ahead = client
+            .cmd(b"DATA\r\n")
+            .await
+            .map_err(|error| refusal(error, SubmitError::MessageRefused))?;
+        if go_ahead.code != 354 {
+            return Err(SubmitError::MessageRefused(SmtpReply::from_response(
+                &go_ahead,
+            )));
+        }
+        // From here on, a break leaves the outcome unknown.
+        let allowed = UPSTREAM_DEADLINE + PER_QUARTER_MIB * (message.len() / (256 * 1024)) as u32;
+        let answer = tokio::time::timeout(allowed, async {
+            write_data(&mut client.stream, &mut reader)
+                .await
+                .map_err(mail_send::Error::Io)?;
+            client.read().await
+        })
+        .await
+        .map_err(|_| SubmitError::Uncertain(mail_send::Error::Timeout))?
+        .map_err(SubmitError::Uncertain)?;
+        accepted(&answer)
     }
-    outcome.map(|recipients| Submitted {
-        recipients,
-        size_limit,
-    })
+
+    /// Hands over the message as `head` (its header block, up to and with the
+    /// empty line) in a BDAT chunk, then its body by `url`, an IMAP URL the server
+    /// may fetch (URLAUTH), after [`Submission::envelope`] (RFC 4468); `size` is
+    /// the whole message's. A refusal ends the transaction: [`Submission::reset`]
+    /// before offering it again.
+    pub async fn burl(&mut self, head: &[u8], url: &str, size: u64) -> Result<(), SubmitError> {
+        use tokio::io::AsyncWriteExt;
+        // The URL came from the IMAP server: nothing in it may end the command.
+        if url.is_empty() || !url.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(SubmitError::MessageRefused(SmtpReply {
+                code: 554,
+                text: "the IMAP server gave an URL that cannot be sent".into(),
+            }));
+        }
+        let client = &mut self.client;
+        let chunk = tokio::time::timeout(UPSTREAM_DEADLINE, async {
+            client
+                .stream
+                .write_all(format!("BDAT {}\r\n", head.len()).as_bytes())
+                .await?;
+            client.stream.write_all(head).await?;
+            client.stream.flush().await?;
+            client.read().await
+        })
+        .await
+        .map_err(|_| SubmitError::Broken(mail_send::Error::Timeout))?
+        .map_err(SubmitError::Broken)?;
+        accepted(&chunk)?;
+        // From here on, a break leaves the outcome unknown. The server fetches the
+        // whole body before it answers, given the time DATA would have.
+        let allowed = UPSTREAM_DEADLINE + PER_QUARTER_MIB * (size / (256 * 1024)) as u32;
+        let answer = tokio::time::timeout(allowed, async {
+            client
+                .stream
+                .write_all(format!("BURL {url} LAST\r\n").as_bytes())
+                .await?;
+            client.stream.flush().await?;
+            client.read().await
+        })
+        .await
+        .map_err(|_| SubmitError::Uncertain(mail_send::Error::Timeout))?
+        .map_err(SubmitError::Uncertain)?;
+        accepted(&answer)
+    }
+
+    /// Ends a refused transaction, so that the message can be offered again.
+    pub async fn reset(&mut self) -> Result<(), SubmitError> {
+        self.client.rset().await.map_err(SubmitError::Broken)
+    }
+
+    /// Says goodbye once the message is taken.
+    pub async fn done(self, recipients: Vec<String>) -> Submitted {
+        let _ = self.client.quit().await;
+        Submitted {
+            recipients,
+            size_limit: self.size_limit,
+        }
+    }
+}
+
+/// A 2xx answer to the message, or its refusal.
+fn accepted(answer: &smtp_proto::Response<String>) -> Result<(), SubmitError> {
+    if (200..300).contains(&answer.code) {
+        Ok(())
+    } else {
+        Err(SubmitError::MessageRefused(SmtpReply::from_response(
+            answer,
+        )))
+    }
 }
 
 /// The server's largest message (EHLO `SIZE`), asked without logging in; `None`
@@ -217,81 +377,6 @@ async fn greet(
     let _ = client.stream.get_ref().0.set_nodelay(true);
     let capabilities = client.ehlo(helo).await?;
     Ok((client, capabilities))
-}
-
-async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
-    client: &mut SmtpClient<T>,
-    from: &str,
-    recipients: &[String],
-    message: &Spooled,
-    eight_bit: bool,
-) -> Result<Vec<String>, SubmitError> {
-    let mut reader = message
-        .reader()
-        .map_err(|e| SubmitError::Spool(Box::new(e)))?;
-    let mut parameters = Parameters::new();
-    parameters.add(("SIZE".to_owned(), message.len().to_string()));
-    // A forwarded message goes as it is, 8-bit text included.
-    if eight_bit {
-        parameters.add(("BODY".to_owned(), "8BITMIME".to_owned()));
-    }
-    client
-        .mail_from(from, &parameters)
-        .await
-        .map_err(|error| refusal(error, SubmitError::SenderRefused))?;
-    let mut accepted = Vec::new();
-    let mut refused = Vec::new();
-    for recipient in recipients {
-        match client.rcpt_to(recipient, &Parameters::new()).await {
-            Ok(()) => accepted.push(recipient.clone()),
-            Err(mail_send::Error::UnexpectedReply(reply)) => {
-                refused.push((recipient.clone(), SmtpReply::from_response(&reply)));
-            }
-            Err(other) => return Err(SubmitError::Broken(other)),
-        }
-    }
-    if !refused.is_empty() {
-        let _ = client.rset().await;
-        // Servers that judge the sender only once a recipient is named (Postfix's
-        // default `smtpd_delay_reject`) refuse every recipient for it.
-        if accepted.is_empty()
-            && refused.windows(2).all(|w| w[0].1 == w[1].1)
-            && refused[0]
-                .1
-                .text
-                .to_ascii_lowercase()
-                .contains("sender address")
-        {
-            return Err(SubmitError::SenderRefused(refused.swap_remove(0).1));
-        }
-        return Err(SubmitError::RecipientsRefused { refused, accepted });
-    }
-    let go_ahead = client
-        .cmd(b"DATA\r\n")
-        .await
-        .map_err(|error| refusal(error, SubmitError::MessageRefused))?;
-    if go_ahead.code != 354 {
-        return Err(SubmitError::MessageRefused(SmtpReply::from_response(
-            &go_ahead,
-        )));
-    }
-    // From here on, a break leaves the outcome unknown.
-    let allowed = UPSTREAM_DEADLINE + PER_QUARTER_MIB * (message.len() / (256 * 1024)) as u32;
-    let answer = tokio::time::timeout(allowed, async {
-        write_data(&mut client.stream, &mut reader)
-            .await
-            .map_err(mail_send::Error::Io)?;
-        client.read().await
-    })
-    .await
-    .map_err(|_| SubmitError::Uncertain(mail_send::Error::Timeout))?
-    .map_err(SubmitError::Uncertain)?;
-    if !(200..300).contains(&answer.code) {
-        return Err(SubmitError::MessageRefused(SmtpReply::from_response(
-            &answer,
-        )));
-    }
-    Ok(accepted)
 }
 
 /// Writes the message from `reader` as DATA: dot-stuffed, its last line ended,

@@ -60,6 +60,12 @@ pub struct Dovecot {
     pub lmtp_port: u16,
     /// Dovecot's authentication service, which [`Postfix`] asks about SMTP logins.
     pub auth_port: u16,
+    /// Dovecot's own submission service (STARTTLS), which offers BURL, when started
+    /// with [`Dovecot::start_submitting`]; it relays to a [`Postfix`].
+    pub submission_port: Option<u16>,
+    /// Where that service relays: a [`Postfix`] started for this Dovecot listens
+    /// there for loopback clients without a login.
+    pub relay_port: Option<u16>,
 }
 
 /// How the server names folders.
@@ -106,8 +112,26 @@ impl Dovecot {
         Self::start_laid_out(users, Layout::Root, extra)
     }
 
+    /// Like [`Dovecot::start_with`], with Dovecot's submission service beside IMAP:
+    /// it offers BURL (RFC 4468), fetching a message's body by an IMAP URL the
+    /// user authorized (URLAUTH, for URLs naming port `urlauth_port`, by default
+    /// the IMAPS port), and relays to the [`Postfix`] started for this Dovecot.
+    pub fn start_submitting(users: &[User], urlauth_port: Option<u16>) -> Result<Self> {
+        Self::start_full(users, Layout::Root, "", Some(urlauth_port))
+    }
+
     /// Like [`Dovecot::start_with`], naming folders as `layout` says.
     pub fn start_laid_out(users: &[User], layout: Layout, extra: &str) -> Result<Self> {
+        Self::start_full(users, layout, extra, None)
+    }
+
+    /// `submitting`: with the submission service, URLs naming this port (or IMAPS).
+    fn start_full(
+        users: &[User],
+        layout: Layout,
+        extra: &str,
+        submitting: Option<Option<u16>>,
+    ) -> Result<Self> {
         ensure_root_and_dovecot()?;
         let dir = tempfile::Builder::new()
             .prefix("postern-dovecot-")
@@ -142,8 +166,13 @@ impl Dovecot {
             .context("cannot run chown")?;
         ensure!(status.success(), "chown of Dovecot's mail folders failed");
 
-        let ports = free_ports::<6>()?;
-        let config = config_text(dir.path(), ports, layout) + extra;
+        let [imap, imaps, pop3, pop3s, lmtp, auth, submission, relay] = free_ports::<8>()?;
+        let ports = [imap, imaps, pop3, pop3s, lmtp, auth];
+        let mut config = config_text(dir.path(), ports, layout);
+        if let Some(urlauth_port) = submitting {
+            config += &submission_text(submission, relay, urlauth_port.unwrap_or(imaps));
+        }
+        config += extra;
         let config_path = dir.path().join("dovecot.conf");
         std::fs::write(&config_path, config)?;
 
@@ -167,13 +196,15 @@ impl Dovecot {
             pop3s_port: ports[3],
             lmtp_port: ports[4],
             auth_port: ports[5],
+            submission_port: submitting.map(|_| submission),
+            relay_port: submitting.map(|_| relay),
         };
         server.wait_until_listening()?;
         Ok(server)
     }
 
     fn wait_until_listening(&mut self) -> Result<()> {
-        let ports = [
+        let mut ports = vec![
             self.imap_port,
             self.imaps_port,
             self.pop3_port,
@@ -181,6 +212,7 @@ impl Dovecot {
             self.lmtp_port,
             self.auth_port,
         ];
+        ports.extend(self.submission_port);
         let dir = self.dir.path().to_owned();
         let logs = || read_logs(&dir, &["stderr.log", "dovecot.log"]);
         wait_until_listening(&mut self.child, "dovecot", &ports, logs)
@@ -212,6 +244,12 @@ impl Dovecot {
 
     pub fn pop3s_url(&self) -> String {
         format!("pop3s://127.0.0.1:{}", self.pop3s_port)
+    }
+
+    /// The submission service's URL (STARTTLS, by name), when it runs.
+    pub fn submission_url(&self) -> Option<String> {
+        self.submission_port
+            .map(|port| format!("smtp://localhost:{port}"))
     }
 
     /// The STLS URL, by name, so that the certificate's DNS name is checked too.
@@ -488,6 +526,27 @@ service auth {{
 }}
 protocol lmtp {{
   auth_username_format = %Ln
+}}
+"
+    )
+}
+
+/// Dovecot's submission service on `port`, relaying to `relay` (a [`Postfix`]),
+/// with URLAUTH for URLs naming any host and `urlauth_port`, its keys kept in a
+/// file beside each user's mail.
+fn submission_text(port: u16, relay: u16, urlauth_port: u16) -> String {
+    format!(
+        "protocols = $protocols submission
+mail_attribute_dict = file:%h/dovecot-attributes
+imap_urlauth_host = *
+imap_urlauth_port = {urlauth_port}
+submission_relay_host = 127.0.0.1
+submission_relay_port = {relay}
+submission_relay_trusted = no
+service submission-login {{
+  inet_listener submission {{
+    port = {port}
+  }}
 }}
 "
     )

@@ -27,6 +27,8 @@ pub struct Postfix {
     pub submission_port: u16,
     /// Submission over implicit TLS (as port 465).
     pub submissions_port: u16,
+    /// The relay for the Dovecot's own submission service, if it runs one.
+    relay_port: Option<u16>,
 }
 
 impl Postfix {
@@ -79,7 +81,7 @@ impl Postfix {
         std::fs::write(d.join("main.cf"), main_cf(d, dovecot))?;
         std::fs::write(
             d.join("master.cf"),
-            master_cf(submission_port, submissions_port)?,
+            master_cf(submission_port, submissions_port, dovecot.relay_port)?,
         )?;
 
         let log = std::fs::File::create(d.join("stderr.log"))?;
@@ -98,13 +100,15 @@ impl Postfix {
             dir,
             submission_port,
             submissions_port,
+            relay_port: dovecot.relay_port,
         };
         postfix.wait_until_listening()?;
         Ok(postfix)
     }
 
     fn wait_until_listening(&mut self) -> Result<()> {
-        let ports = [self.submission_port, self.submissions_port];
+        let mut ports = vec![self.submission_port, self.submissions_port];
+        ports.extend(self.relay_port);
         let dir = self.dir.path().to_owned();
         let logs = || read_logs(&dir, &["stderr.log", "postfix.log"]);
         wait_until_listening(&mut self.child, "postfix", &ports, logs)
@@ -183,9 +187,11 @@ local_header_rewrite_clients =
     )
 }
 
-/// The two submission services, then Debian's stock services without the port-25
-/// listener and without a chroot (the queue lives in a temporary folder).
-fn master_cf(submission: u16, submissions: u16) -> Result<String> {
+/// The two submission services (and, for a Dovecot's own submission service, a
+/// relay for loopback clients without a login), then Debian's stock services
+/// without the port-25 listener and without a chroot (the queue lives in a
+/// temporary folder).
+fn master_cf(submission: u16, submissions: u16, relay: Option<u16>) -> Result<String> {
     let submission_options = "  -o smtpd_sasl_auth_enable=yes
   -o smtpd_tls_auth_only=yes
   -o smtpd_client_restrictions=permit_sasl_authenticated,reject
@@ -202,6 +208,17 @@ fn master_cf(submission: u16, submissions: u16) -> Result<String> {
   -o smtpd_tls_wrappermode=yes
 {submission_options}"
     );
+    if let Some(relay) = relay {
+        text.push_str(&format!(
+            "127.0.0.1:{relay} inet n - n - - smtpd
+  -o syslog_name=postfix/relay
+  -o mynetworks=127.0.0.0/8
+  -o smtpd_client_restrictions=permit_mynetworks,reject
+  -o smtpd_relay_restrictions=permit_mynetworks,reject
+  -o smtpd_recipient_restrictions=reject_unlisted_recipient,permit_mynetworks,reject
+"
+        ));
+    }
     let proto = std::fs::read_to_string("/etc/postfix/master.cf.proto")
         .context("cannot read /etc/postfix/master.cf.proto")?;
     let mut skipping = false;

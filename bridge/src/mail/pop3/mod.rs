@@ -1332,7 +1332,7 @@ impl MailSource for Pop3Source {
         }))
     }
 
-    async fn remove_draft(&mut self, saved: &protocol::SavedDraft) -> Result<(), MailError> {
+    async fn remove_saved(&mut self, saved: &protocol::SavedDraft) -> Result<(), MailError> {
         let mut state = self.maildrop.state.lock().await;
         if is_draft_here(saved, &state) {
             state.remove_drafts(&[saved.uid]).await?;

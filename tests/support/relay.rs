@@ -1,0 +1,101 @@
+//! A TCP relay to a loopback port that counts the bytes each way: between the
+//! bridge and a server, the bytes on the network (TLS included).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+
+use anyhow::Result;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The relay, listening on `port`.
+pub struct Relay {
+    pub port: u16,
+    target: Arc<AtomicU16>,
+    up: Arc<AtomicU64>,
+    down: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    /// A relay to `target`.
+    pub async fn start(target: u16) -> Result<Self> {
+        let relay = Self::bind().await?;
+        relay.forward_to(target);
+        Ok(relay)
+    }
+
+    /// A relay whose port is known before its target is (say, for a server that
+    /// must name the relay's port in its configuration): see [`Relay::forward_to`].
+    pub async fn bind() -> Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let target = Arc::new(AtomicU16::new(0));
+        let to = target.clone();
+        let (up, down) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let counters = (up.clone(), down.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let (counted_up, counted_down) = counters.clone();
+                let target = to.load(Ordering::Relaxed);
+                tokio::spawn(async move {
+                    let Ok(outbound) = TcpStream::connect(("127.0.0.1", target)).await else {
+                        return;
+                    };
+                    let _ = inbound.set_nodelay(true);
+                    let _ = outbound.set_nodelay(true);
+                    let (mut from_client, mut to_client) = inbound.into_split();
+                    let (mut from_server, mut to_server) = outbound.into_split();
+                    tokio::join!(
+                        pass(&mut from_client, &mut to_server, &counted_up),
+                        pass(&mut from_server, &mut to_client, &counted_down),
+                    );
+                });
+            }
+        });
+        Ok(Relay {
+            port,
+            target,
+            up,
+            down,
+            task,
+        })
+    }
+
+    /// Where connections from now on go.
+    pub fn forward_to(&self, port: u16) {
+        self.target.store(port, Ordering::Relaxed);
+    }
+
+    /// The bytes sent to the server so far, by every connection.
+    pub fn up(&self) -> u64 {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// The bytes the server sent so far, to every connection.
+    pub fn down(&self) -> u64 {
+        self.down.load(Ordering::Relaxed)
+    }
+}
+
+/// Copies `from` to `to` until either ends, counting the bytes in `counted`.
+async fn pass(
+    from: &mut tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
+    counted: &AtomicU64,
+) {
+    let mut buffer = vec![0; 64 << 10];
+    while let Ok(n @ 1..) = from.read(&mut buffer).await {
+        counted.fetch_add(n as u64, Ordering::Relaxed);
+        if to.write_all(&buffer[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
