@@ -1,8 +1,9 @@
 //! Forwarding a 10 MB file the IMAP server already holds: what the bridge sends
 //! up to the server to save the draft and to keep the Sent copy, where the server
 //! offers CATENATE (the file is named by URL) and where it does not (the file is
-//! carried again), and what it reads down to hand the file to SMTP (without BURL,
-//! which this bridge does not use yet, the file passes through it once to be sent).
+//! carried again), and what it reads down to hand the file to SMTP: through
+//! Postfix the file passes through the bridge once to be sent; through Dovecot's
+//! submission service, which offers BURL, the server fetches it from IMAP itself.
 //! The bytes are counted by a relay between the bridge and Dovecot, so they are
 //! TLS bytes, as on the network.
 
@@ -30,89 +31,129 @@ struct Forwarded {
     delivery_times: Vec<Duration>,
 }
 
-pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
-    eprintln!("==> forwarding a 10 MB file, {RUNS} times with CATENATE and {RUNS} without");
-    let with = forward(postern, "").await?;
-    let without = forward(postern, maildev::WITHOUT_CATENATE).await?;
+/// A row of bytes: its label, its key, and its figure.
+type Row = (&'static str, &'static str, fn(&Forwarded) -> u64);
 
+/// How the bridge and the servers are set up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Dovecot as it is, submitting to Postfix.
+    Catenate,
+    /// Dovecot without CATENATE, submitting to Postfix.
+    Whole,
+    /// Dovecot's submission service (BURL), relaying to Postfix.
+    Burl,
+}
+
+impl Mode {
+    const ALL: [Mode; 3] = [Mode::Catenate, Mode::Whole, Mode::Burl];
+
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Catenate => "CATENATE",
+            Mode::Whole => "without",
+            Mode::Burl => "CATENATE and BURL",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Mode::Catenate => "catenate",
+            Mode::Whole => "whole",
+            Mode::Burl => "burl",
+        }
+    }
+}
+
+pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
+    eprintln!(
+        "==> forwarding a 10 MB file, {RUNS} times each with CATENATE, without, and with BURL"
+    );
+    let mut figures = Vec::new();
+    for mode in Mode::ALL {
+        figures.push((mode, forward(postern, mode).await?));
+    }
     let s = Section::Forwarding;
-    for (label, key, with, without) in [
+    let rows: [Row; 4] = [
         (
             "bytes up to the IMAP server, saving the draft",
             "forward_10mb_draft_up",
-            with.first_save,
-            without.first_save,
+            |f| f.first_save,
         ),
         (
             "the same, saving it again (the file now in the draft)",
             "forward_10mb_draft_again_up",
-            with.save_again,
-            without.save_again,
+            |f| f.save_again,
         ),
         (
             "bytes up to the IMAP server, sending (the Sent copy)",
             "forward_10mb_send_up",
-            with.send,
-            without.send,
+            |f| f.send,
         ),
         (
             "bytes down from the IMAP server, sending (for SMTP)",
             "forward_10mb_send_down",
-            with.send_down,
-            without.send_down,
+            |f| f.send_down,
         ),
-    ] {
-        report.bytes(
-            s,
-            &format!("{label}, CATENATE"),
-            &format!("{key}_catenate_bytes"),
-            with,
-            "",
-        );
-        report.bytes(
-            s,
-            &format!("{label}, without"),
-            &format!("{key}_whole_bytes"),
-            without,
-            "",
-        );
+    ];
+    for (label, key, value) in rows {
+        for (mode, forwarded) in &figures {
+            // Drafts do not depend on how mail is submitted.
+            if *mode == Mode::Burl && !key.contains("send") {
+                continue;
+            }
+            report.bytes(
+                s,
+                &format!("{label}, {}", mode.label()),
+                &format!("{key}_{}_bytes", mode.key()),
+                value(forwarded),
+                "",
+            );
+        }
     }
-    for (mode, key, figures) in [
-        ("CATENATE", "catenate", &with),
-        ("without", "whole", &without),
-    ] {
+    for (mode, forwarded) in &figures {
+        let (label, key) = (mode.label(), mode.key());
+        if *mode != Mode::Burl {
+            report.times(
+                s,
+                &format!("saving the draft, {label}"),
+                &format!("forward_10mb_save_{key}_ms"),
+                &forwarded.save_times,
+                false,
+            );
+        }
         report.times(
             s,
-            &format!("saving the draft, {mode}"),
-            &format!("forward_10mb_save_{key}_ms"),
-            &figures.save_times,
-            false,
-        );
-        report.times(
-            s,
-            &format!("Send until the server took it, {mode}"),
+            &format!("Send until the server took it, {label}"),
             &format!("forward_10mb_send_{key}_ms"),
-            &figures.send_times,
+            &forwarded.send_times,
             false,
         );
         report.times(
             s,
-            &format!("Send to the recipient's INBOX, {mode}"),
+            &format!("Send to the recipient's INBOX, {label}"),
             &format!("forward_10mb_to_inbox_{key}_ms"),
-            &figures.delivery_times,
+            &forwarded.delivery_times,
             false,
         );
     }
     Ok(())
 }
 
-/// Forwards a message with a 10 MB file `RUNS` times on a Dovecot configured
-/// with `extra`: the draft saved twice, then sent.
-async fn forward(postern: &Path, extra: &str) -> Result<Forwarded> {
+/// Forwards a message with a 10 MB file `RUNS` times, servers set up as `mode`
+/// says: the draft saved twice, then sent.
+async fn forward(postern: &Path, mode: Mode) -> Result<Forwarded> {
     let writer = User::new("writer", "writer-password");
     let reader = User::new("reader", "reader-password");
     let users = [writer.clone(), reader.clone()];
-    let dovecot = Dovecot::start_with(&users, extra)?;
+    let relay = tests::Relay::bind().await?;
+    let dovecot = match mode {
+        Mode::Catenate => Dovecot::start(&users)?,
+        Mode::Whole => Dovecot::start_with(&users, maildev::WITHOUT_CATENATE)?,
+        // The URLs name the relay, as the bridge does.
+        Mode::Burl => Dovecot::start_submitting(&users, Some(relay.port))?,
+    };
+    relay.forward_to(dovecot.imaps_port);
     let postfix = Postfix::start(&dovecot, &users, &[])?;
     let mut imap = dovecot.imap(&writer).await?;
     let original = crate::with_file("The 10 MB clip", 10 << 20);
@@ -127,12 +168,11 @@ async fn forward(postern: &Path, extra: &str) -> Result<Forwarded> {
     sample::append_all(&mut imap, &samples).await?;
     imap.logout().await?;
 
-    let relay = tests::Relay::start(dovecot.imaps_port).await?;
-    let sending = format!(
-        "smtp = {:?}\ndomain = {:?}\n",
-        postfix.smtp_starttls_url(),
-        maildev::DOMAIN
-    );
+    let smtp = match dovecot.submission_url() {
+        Some(url) => url,
+        None => postfix.smtp_starttls_url(),
+    };
+    let sending = format!("smtp = {smtp:?}\ndomain = {:?}\n", maildev::DOMAIN);
     let imap_url = format!("imaps://127.0.0.1:{}", relay.port);
     let process = BridgeProcess::start_sending_via(postern, &dovecot, &imap_url, &sending).await?;
     let mut client = process.signed_in(&writer).await?;
