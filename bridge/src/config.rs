@@ -66,6 +66,13 @@ CONFIGURATION FILE (TOML)
   domain = \"example.org\"                    (optional)
       The mail domain of users whose sign-in name is not an address: they send
       as NAME@DOMAIN. A sign-in name with an @ is the address itself.
+  urlauth_server = \"imap://imap.example.org:993\"   (optional)
+      How the IMAP server names itself in the URLs it authorizes (Dovecot's
+      imap_urlauth_host and imap_urlauth_port), when not as `imap` says
+      (default port 143, as in IMAP URLs). Where the IMAP server offers
+      URLAUTH and the SMTP server BURL, a message's body is submitted by URL:
+      the SMTP server fetches it from the Sent copy, so no attachment passes
+      through the bridge twice. Without a URL the message goes as usual.
 ";
 
 /// A validated configuration.
@@ -97,6 +104,9 @@ pub struct Account {
     pub max_message_bytes: Option<u64>,
     /// The mail domain for sign-in names that are not addresses (`domain`).
     pub domain: Option<String>,
+    /// How the IMAP server names itself in IMAP URLs (`urlauth_server`), when
+    /// not as `imap` says.
+    pub urlauth_server: Option<Server>,
 }
 
 /// Who keeps the copy of a sent message in the Sent folder.
@@ -164,6 +174,7 @@ struct RawAccount {
     sent_copy: Option<Spanned<String>>,
     max_message_mb: Option<Spanned<u64>>,
     domain: Option<Spanned<String>>,
+    urlauth_server: Option<Spanned<String>>,
 }
 
 /// The text of an `imap` key, parsed.
@@ -396,6 +407,18 @@ impl Config {
                     Some(text)
                 }
             };
+            let urlauth_server = match account.urlauth_server {
+                None => None,
+                Some(text) => {
+                    let invalid = |message: String| at(text.span(), "urlauth_server", message);
+                    if !text.get_ref().starts_with("imap://") {
+                        return Err(invalid(
+                            "expected imap://HOST[:PORT], as the IMAP server's URLs begin".into(),
+                        ));
+                    }
+                    Some(Server::parse(text.get_ref(), Protocol::Imap).map_err(invalid)?)
+                }
+            };
             accounts.push(Account {
                 name,
                 imap: account.imap.map(|a| a.into_inner().0),
@@ -405,6 +428,7 @@ impl Config {
                 sent_copy,
                 max_message_bytes,
                 domain,
+                urlauth_server,
             });
         }
         let folder_counts_seconds = match raw.folder_counts_seconds {
@@ -626,6 +650,36 @@ imap = "imap://[::1]:1143"
         ] {
             let error = parse(&sending.replace(from, to)).expect_err(to);
             assert!(error.contains(key) && error.contains("line "), "{error}");
+        }
+    }
+
+    #[test]
+    fn urlauth_server_is_an_imap_url_server() {
+        let with = |value: &str| {
+            parse(&GOOD.replace(
+                "imap = \"imaps://imap.example.org\"\n",
+                &format!("imap = \"imaps://imap.example.org\"\nurlauth_server = {value:?}\n"),
+            ))
+        };
+        let config = with("imap://mail.example.org:993").expect("valid");
+        let named = config.accounts[0].urlauth_server.as_ref().expect("set");
+        assert_eq!((named.host.as_str(), named.port), ("mail.example.org", 993));
+        let config = with("imap://mail.example.org").expect("valid");
+        assert_eq!(
+            config.accounts[0].urlauth_server.as_ref().map(|s| s.port),
+            Some(143)
+        );
+        assert_eq!(config.accounts[1].urlauth_server, None);
+        for bad in [
+            "imaps://mail.example.org",
+            "mail.example.org:993",
+            "imap://a:0",
+        ] {
+            let error = with(bad).expect_err(bad);
+            assert!(
+                error.contains("urlauth_server") && error.contains("line "),
+                "{error}"
+            );
         }
     }
 

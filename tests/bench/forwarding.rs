@@ -146,14 +146,11 @@ async fn forward(postern: &Path, mode: Mode) -> Result<Forwarded> {
     let writer = User::new("writer", "writer-password");
     let reader = User::new("reader", "reader-password");
     let users = [writer.clone(), reader.clone()];
-    let relay = tests::Relay::bind().await?;
     let dovecot = match mode {
         Mode::Catenate => Dovecot::start(&users)?,
         Mode::Whole => Dovecot::start_with(&users, maildev::WITHOUT_CATENATE)?,
-        // The URLs name the relay, as the bridge does.
-        Mode::Burl => Dovecot::start_submitting(&users, Some(relay.port))?,
+        Mode::Burl => Dovecot::start_submitting(&users, None)?,
     };
-    relay.forward_to(dovecot.imaps_port);
     let postfix = Postfix::start(&dovecot, &users, &[])?;
     let mut imap = dovecot.imap(&writer).await?;
     let original = crate::with_file("The 10 MB clip", 10 << 20);
@@ -172,7 +169,14 @@ async fn forward(postern: &Path, mode: Mode) -> Result<Forwarded> {
         Some(url) => url,
         None => postfix.smtp_starttls_url(),
     };
-    let sending = format!("smtp = {smtp:?}\ndomain = {:?}\n", maildev::DOMAIN);
+    // The bridge reaches IMAP through the relay, and says how the server's URLs
+    // name it.
+    let relay = tests::Relay::start(dovecot.imaps_port).await?;
+    let sending = format!(
+        "smtp = {smtp:?}\ndomain = {:?}\nurlauth_server = \"imap://127.0.0.1:{}\"\n",
+        maildev::DOMAIN,
+        dovecot.imaps_port
+    );
     let imap_url = format!("imaps://127.0.0.1:{}", relay.port);
     let process = BridgeProcess::start_sending_via(postern, &dovecot, &imap_url, &sending).await?;
     let mut client = process.signed_in(&writer).await?;

@@ -34,16 +34,16 @@ struct ByUrl {
 }
 
 impl ByUrl {
-    /// `urlauth_port`: the port Dovecot's URLs must name; `None` for the relay's,
-    /// the one the bridge names.
+    /// `urlauth_port`: the port Dovecot's URLs must name, if not its IMAPS port
+    /// (the bridge names that one, by `urlauth_server`: it reaches IMAP through
+    /// the relay's).
     async fn start(urlauth_port: Option<u16>) -> Result<Self> {
         let alice = User::new("alice", "alice-secret");
         let bob = User::new("bob", "bob-secret");
         let carol = User::new("carol", "carol-secret");
         let users = [alice.clone(), bob.clone(), carol.clone()];
-        let relay = Relay::bind().await?;
-        let dovecot = Dovecot::start_submitting(&users, Some(urlauth_port.unwrap_or(relay.port)))?;
-        relay.forward_to(dovecot.imaps_port);
+        let dovecot = Dovecot::start_submitting(&users, urlauth_port)?;
+        let relay = Relay::start(dovecot.imaps_port).await?;
         let postfix = Postfix::start(&dovecot, &users, &[])?;
         Ok(ByUrl {
             dovecot,
@@ -83,7 +83,11 @@ impl ByUrl {
         imap.logout().await?;
         let account = AccountSpec {
             imap: format!("imaps://127.0.0.1:{}", self.relay.port),
-            extra: format!("smtp = {smtp:?}\ndomain = {:?}\n", maildev::DOMAIN),
+            extra: format!(
+                "smtp = {smtp:?}\ndomain = {:?}\nurlauth_server = \"imap://127.0.0.1:{}\"\n",
+                maildev::DOMAIN,
+                self.dovecot.imaps_port
+            ),
             ..AccountSpec::trusting("Example", &self.dovecot)
         };
         let bridge = Bridge::start(&[account], None).await?;
@@ -162,7 +166,8 @@ async fn a_forward_is_sent_by_url_and_its_file_never_passes_through_the_bridge()
 
 #[tokio::test]
 async fn without_an_url_from_the_server_the_message_goes_as_data() -> Result<()> {
-    // URLs naming another port than the bridge's are refused: GENURLAUTH fails.
+    // URLs naming another port than the server's own are refused: GENURLAUTH
+    // fails.
     let mail = ByUrl::start(Some(1)).await?;
     let (_bridge, mut client, content) = mail.signed_in().await?;
     let draft = forward(&mut client).await?;

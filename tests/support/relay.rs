@@ -2,7 +2,7 @@
 //! bridge and a server, the bytes on the network (TLS included).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Result;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -11,7 +11,6 @@ use tokio::net::{TcpListener, TcpStream};
 /// The relay, listening on `port`.
 pub struct Relay {
     pub port: u16,
-    target: Arc<AtomicU16>,
     up: Arc<AtomicU64>,
     down: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
@@ -20,24 +19,13 @@ pub struct Relay {
 impl Relay {
     /// A relay to `target`.
     pub async fn start(target: u16) -> Result<Self> {
-        let relay = Self::bind().await?;
-        relay.forward_to(target);
-        Ok(relay)
-    }
-
-    /// A relay whose port is known before its target is (say, for a server that
-    /// must name the relay's port in its configuration): see [`Relay::forward_to`].
-    pub async fn bind() -> Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
-        let target = Arc::new(AtomicU16::new(0));
-        let to = target.clone();
         let (up, down) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let counters = (up.clone(), down.clone());
         let task = tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
                 let (counted_up, counted_down) = counters.clone();
-                let target = to.load(Ordering::Relaxed);
                 tokio::spawn(async move {
                     let Ok(outbound) = TcpStream::connect(("127.0.0.1", target)).await else {
                         return;
@@ -55,16 +43,10 @@ impl Relay {
         });
         Ok(Relay {
             port,
-            target,
             up,
             down,
             task,
         })
-    }
-
-    /// Where connections from now on go.
-    pub fn forward_to(&self, port: u16) {
-        self.target.store(port, Ordering::Relaxed);
     }
 
     /// The bytes sent to the server so far, by every connection.

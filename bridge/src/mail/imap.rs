@@ -165,12 +165,13 @@ impl ImapSource {
         source.catenate = capabilities.has_str("CATENATE");
         if capabilities.has_str("URLAUTH") {
             let user = url_encoded(user, b"-._~");
-            let host = if server.host.contains(':') {
-                format!("[{}]", server.host)
+            let named = account.urlauth_server.as_ref().unwrap_or(server);
+            let host = if named.host.contains(':') {
+                format!("[{}]", named.host)
             } else {
-                server.host.clone()
+                named.host.clone()
             };
-            let start = format!("imap://{user}@{host}:{}", server.port);
+            let start = format!("imap://{user}@{host}:{}", named.port);
             source.urlauth = Some((start, user));
         }
         if capabilities.has_str("NAMESPACE") {
