@@ -328,6 +328,16 @@ impl Outgoing {
             SentCopy::Server => false,
             SentCopy::Auto => !source.keeps_sent_copies(),
         };
+        // Spooled before logging in to SMTP, as the old order had it: the parts
+        // the server holds are left out where they may go by URL.
+        let head = built.head().filter(|_| {
+            keep_copy && source.gives_urls() && !self.burl_refused.load(Ordering::Relaxed)
+        });
+        let linking = match head {
+            Some(_) => Linking::LeftOut,
+            None => Linking::Copied,
+        };
+        let message = self.spool(source, &built, draft, limit, linking).await?;
         let mut submission = smtp::Submission::open(
             server,
             Arc::clone(&self.account.tls),
@@ -336,19 +346,18 @@ impl Outgoing {
             &self.password,
         )
         .await?;
-        let by_url = keep_copy
-            && submission.offers_burl()
-            && source.gives_urls()
-            && !self.burl_refused.load(Ordering::Relaxed);
-        let (recipients, kept) = match built.head() {
-            Some(head) if by_url => {
-                self.submit_by_url(source, &mut submission, &built, head, draft, limit)
+        let (recipients, kept) = match head {
+            Some(_) if submission.offers_burl() => {
+                self.submit_by_url(source, &mut submission, &built, draft, limit, message)
                     .await?
             }
             _ => {
-                let message = self
-                    .spool(source, &built, draft, limit, Linking::Copied)
-                    .await?;
+                let message = if message.is_whole() {
+                    message
+                } else {
+                    self.spool(source, &built, draft, limit, Linking::Copied)
+                        .await?
+                };
                 let recipients = submission
                     .envelope(&built.from, &built.recipients, message.size())
                     .await?;
@@ -421,7 +430,8 @@ impl Outgoing {
 }
 
 impl Outgoing {
-    /// Submits by URL (BURL, RFC 4468): the envelope first, then the Sent copy is
+    /// Submits `message` (spooled with the server's parts left out) by URL (BURL,
+    /// RFC 4468): the envelope first, then the Sent copy is
     /// kept (CATENATE naming what the server holds), and the submission server
     /// fetches its body from IMAP, so that the bridge carries no file twice and
     /// reads none back. Where the server gives no URL or refuses BURL, the message
@@ -433,13 +443,10 @@ impl Outgoing {
         source: &mut S,
         submission: &mut smtp::Submission,
         built: &compose::Built,
-        head: &[u8],
         draft: &Draft,
         limit: u64,
+        message: Spooled,
     ) -> Result<(Vec<String>, Result<String, Spooled>), MailError> {
-        let message = self
-            .spool(source, built, draft, limit, Linking::LeftOut)
-            .await?;
         let mut recipients = submission
             .envelope(&built.from, &built.recipients, message.size())
             .await?;
@@ -457,7 +464,9 @@ impl Outgoing {
             }
         };
         let outcome = async {
-            if let Some(url) = kept.as_ref().and_then(|k| k.url.as_deref()) {
+            if let Some(url) = kept.as_ref().and_then(|k| k.url.as_deref())
+                && let Some(head) = built.head()
+            {
                 match submission.burl(head, url, message.size()).await {
                     Ok(()) => return Ok(None),
                     Err(smtp::SubmitError::MessageRefused(reply)) => {
