@@ -328,8 +328,9 @@ impl Outgoing {
             SentCopy::Server => false,
             SentCopy::Auto => !source.keeps_sent_copies(),
         };
-        // Spooled before logging in to SMTP, as the old order had it: the parts
-        // the server holds are left out where they may go by URL.
+        // Spooled before logging in to SMTP, so that a message that cannot be
+        // built never logs in; the parts the server holds are left out where
+        // they may go by URL.
         let head = built.head().filter(|_| {
             keep_copy && source.gives_urls() && !self.burl_refused.load(Ordering::Relaxed)
         });
@@ -431,10 +432,9 @@ impl Outgoing {
 
 impl Outgoing {
     /// Submits `message` (spooled with the server's parts left out) by URL (BURL,
-    /// RFC 4468): the envelope first, then the Sent copy is
-    /// kept (CATENATE naming what the server holds), and the submission server
-    /// fetches its body from IMAP, so that the bridge carries no file twice and
-    /// reads none back. Where the server gives no URL or refuses BURL, the message
+    /// RFC 4468): the envelope first, then the Sent copy is kept (CATENATE naming
+    /// what the server holds), and the submission server fetches its body from
+    /// IMAP, so that the bridge carries no file twice and reads none back. Where the server gives no URL or refuses BURL, the message
     /// goes as DATA after all. The recipients taken, and the Sent folder if the
     /// copy is kept, else the whole message for keeping it afterwards; a copy
     /// kept for a message that was not (surely) sent is removed again.
