@@ -252,7 +252,7 @@ impl Submission {
             )));
         }
         // From here on, a break leaves the outcome unknown.
-        let allowed = UPSTREAM_DEADLINE + PER_QUARTER_MIB * (message.len() / (256 * 1024)) as u32;
+        let allowed = handing_over(message.len());
         let answer = tokio::time::timeout(allowed, async {
             write_data(&mut client.stream, &mut reader)
                 .await
@@ -295,7 +295,7 @@ impl Submission {
         accepted(&chunk)?;
         // From here on, a break leaves the outcome unknown. The server fetches the
         // whole body before it answers, given the time DATA would have.
-        let allowed = UPSTREAM_DEADLINE + PER_QUARTER_MIB * (size / (256 * 1024)) as u32;
+        let allowed = handing_over(size);
         let answer = tokio::time::timeout(allowed, async {
             client
                 .stream
@@ -323,6 +323,12 @@ impl Submission {
             size_limit: self.size_limit,
         }
     }
+}
+
+/// How long the server may take to answer a message of `size` bytes, once it
+/// has all of it (DATA) or has been told where to fetch it (BURL).
+fn handing_over(size: u64) -> Duration {
+    UPSTREAM_DEADLINE + PER_QUARTER_MIB * (size / (256 * 1024)) as u32
 }
 
 /// A 2xx answer to the message, or its refusal.
