@@ -17,7 +17,7 @@ use tests::hostile_smtp::HostileSmtp;
 use tests::{AccountSpec, Bridge, Relay, WsClient};
 
 use crate::attachments::files;
-use crate::sending::{delivered, parse, send, to};
+use crate::sending::{count, delivered, parse, send, to};
 
 /// The forwarded file's size: far above what the rest of a send reads back.
 const FILE: usize = 2 << 20;
@@ -192,19 +192,11 @@ async fn a_refused_recipient_leaves_no_sent_copy() -> Result<()> {
     assert_eq!(error.code, ErrorCode::RecipientRefused, "{error:?}");
     assert!(error.message.contains("nobody@example.test"), "{error:?}");
     assert_eq!(
-        sent_copies(&mail).await?,
+        count(&mail.dovecot, &mail.alice, "Sent").await?,
         0,
         "Sent holds a copy of a message not sent"
     );
     Ok(())
-}
-
-/// How many messages Alice's Sent holds.
-async fn sent_copies(mail: &ByUrl) -> Result<u32> {
-    let mut imap = mail.dovecot.imap(&mail.alice).await?;
-    let sent = imap.select("Sent").await?;
-    imap.logout().await?;
-    Ok(sent.exists)
 }
 
 #[tokio::test]
@@ -217,7 +209,10 @@ async fn a_refused_burl_goes_as_data_and_the_sessions_next_messages_at_once() ->
         let reply = send(&mut client, draft).await??;
         ensure!(matches!(reply, Reply::MessageSent { .. }), "{reply:?}");
         assert_eq!(smtp.data_taken.load(Ordering::SeqCst), sent);
-        assert_eq!(sent_copies(&mail).await?, sent as u32);
+        assert_eq!(
+            count(&mail.dovecot, &mail.alice, "Sent").await?,
+            sent as u32
+        );
     }
     assert_eq!(
         smtp.burl_asked.load(Ordering::SeqCst),
@@ -244,7 +239,7 @@ async fn a_cut_after_burl_is_an_unknown_outcome_and_leaves_no_sent_copy() -> Res
         "sent again as DATA"
     );
     assert_eq!(
-        sent_copies(&mail).await?,
+        count(&mail.dovecot, &mail.alice, "Sent").await?,
         0,
         "Sent holds a copy of a message not surely sent"
     );

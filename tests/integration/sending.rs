@@ -139,7 +139,7 @@ async fn look(
 }
 
 /// How many messages `user`'s `folder` holds now.
-async fn count(dovecot: &Dovecot, user: &User, folder: &str) -> Result<u32> {
+pub async fn count(dovecot: &Dovecot, user: &User, folder: &str) -> Result<u32> {
     let mut imap = dovecot.imap(user).await?;
     let exists = imap.examine(folder).await?.exists;
     imap.logout().await?;
