@@ -85,6 +85,7 @@
 
 mod compose;
 mod message;
+pub mod search;
 
 use serde::{Deserialize, Serialize};
 
