@@ -15,6 +15,7 @@ mod outgoing;
 mod parts;
 mod profiles;
 mod proxy;
+mod search;
 mod session;
 mod throttle;
 mod upload;

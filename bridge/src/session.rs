@@ -27,6 +27,8 @@ use crate::mail::{
     MessageRef, PartMeta, Pop3Source,
 };
 use crate::outgoing::Outgoing;
+use crate::search::{self, Search};
+use protocol::search::Scope;
 
 /// How many requests may wait for the session: the WebSocket sends one at a time,
 /// and each download has at most one read outstanding.
@@ -247,6 +249,8 @@ pub fn spawn<S: MailSource>(
         outgoing,
         outbox: VecDeque::new(),
         next_outbox: 0,
+        search: None,
+        next_search: 0,
     };
     tokio::spawn(actor.run(inbox));
     SessionHandle { calls, downloads }
@@ -342,6 +346,9 @@ struct Actor<S> {
     /// Messages held for their undo window, oldest first.
     outbox: VecDeque<Held>,
     next_outbox: u32,
+    /// The running search, if any, and the id the next one gets.
+    search: Option<Search>,
+    next_search: u32,
 }
 
 /// A message waiting out its undo window.
@@ -398,6 +405,20 @@ impl<S: MailSource> Actor<S> {
                 Some((call, retried)) => {
                     busy = true;
                     (Wake::Call(Some(call)), retried)
+                }
+                // A search goes on between calls, a folder at a time.
+                None if self.search.as_ref().is_some_and(|s| s.pending().is_some()) => {
+                    match inbox.try_recv() {
+                        Ok(call) => {
+                            busy = true;
+                            (Wake::Call(Some(call)), false)
+                        }
+                        Err(mpsc::error::TryRecvError::Empty) => {
+                            self.search_on().await;
+                            continue;
+                        }
+                        Err(mpsc::error::TryRecvError::Disconnected) => (Wake::Call(None), false),
+                    }
                 }
                 None => {
                     let next_held = self.outbox.iter().map(|h| h.due).min();
@@ -516,7 +537,11 @@ impl<S: MailSource> Actor<S> {
         match call {
             Call::Request { request, reply } => {
                 let again = (!retried && may_repeat(&request)).then(|| request.clone());
+                let touched = changed_folders(&request);
                 let result = self.handle(request).await;
+                if let Some(search) = &mut self.search {
+                    touched.iter().for_each(|folder| search.touch(folder));
+                }
                 if let (Err(_), Some(request)) = (&result, again)
                     && self.source.is_broken()
                 {
@@ -645,6 +670,13 @@ impl<S: MailSource> Actor<S> {
             }
         };
         for event in events {
+            if let (
+                Some(search),
+                Event::FolderChanged { folder, .. } | Event::FolderReset { folder },
+            ) = (&mut self.search, &event)
+            {
+                search.touch(folder);
+            }
             match &event {
                 Event::FolderChanged {
                     folder,
@@ -658,6 +690,9 @@ impl<S: MailSource> Actor<S> {
                     for count in folders {
                         self.counts
                             .insert(count.folder.clone(), (count.total, count.unread));
+                        if let Some(search) = &mut self.search {
+                            search.touch(&count.folder);
+                        }
                     }
                 }
                 _ => {}
@@ -687,6 +722,9 @@ impl<S: MailSource> Actor<S> {
                     != Some((c.total, c.unread))
             })
             .collect();
+        if let Some(search) = &mut self.search {
+            changed.iter().for_each(|count| search.touch(&count.folder));
+        }
         if !changed.is_empty() {
             self.push(Event::FolderCounts { folders: changed }).await;
         }
@@ -710,6 +748,29 @@ impl<S: MailSource> Actor<S> {
             Request::ListFolders => Ok(Reply::Folders {
                 folders: source.folders().await?,
             }),
+            Request::Search {
+                query,
+                folder,
+                limit,
+            } => self.start_search(&query, &folder, limit).await,
+            Request::ListHits {
+                search,
+                offset,
+                limit,
+            } => match &self.search {
+                Some(running) if running.id == search => self.hits(offset, limit).await,
+                _ => Err(MailError::Query(
+                    "This search has ended: search again.".to_owned(),
+                )),
+            },
+            Request::StopSearch { search, forget } => {
+                if forget {
+                    self.search.take_if(|s| s.id == search);
+                } else if let Some(running) = self.search.as_mut().filter(|s| s.id == search) {
+                    running.stop();
+                }
+                Ok(Reply::SearchStopped { search })
+            }
             Request::OpenFolder {
                 folder,
                 limit,
@@ -956,6 +1017,129 @@ impl<S: MailSource> Actor<S> {
     }
 
     /// Applies a folder change and answers with the new folder list.
+    /// Starts a search (ending the one before) and answers with its first window
+    /// once the first folder is searched; the others follow between calls.
+    async fn start_search(
+        &mut self,
+        text: &str,
+        current: &str,
+        limit: u32,
+    ) -> Result<Reply, MailError> {
+        self.search = None;
+        let query = protocol::search::parse(text).map_err(|e| MailError::Query(e.to_string()))?;
+        let folders = match query.scope {
+            Scope::Current => Vec::new(),
+            _ => self.source.folders().await?,
+        };
+        let folders = search::scope_folders(&query.scope, current, &folders)?;
+        self.next_search += 1;
+        let mut search = Search::new(self.next_search, query, folders);
+        if let Some(at) = search.pending() {
+            // The first folder's failure is the search's: its answer says why.
+            let found = self
+                .source
+                .search(&search.folders[at], &search.query, search.dated())
+                .await?;
+            search.record(at, Some(found));
+        }
+        self.search = Some(search);
+        self.hits(0, limit).await
+    }
+
+    /// Searches the running search's next folder (or one to search again) and
+    /// says how it stands. A folder that cannot be searched is passed over; a
+    /// broken connection leaves it for after the reconnect.
+    async fn search_on(&mut self) {
+        let Some(search) = &self.search else {
+            return;
+        };
+        let Some(at) = search.pending() else {
+            return;
+        };
+        let (id, folder, query, dated) = (
+            search.id,
+            search.folders[at].clone(),
+            search.query.clone(),
+            search.dated(),
+        );
+        let result = self.source.search(&folder, &query, dated).await;
+        if result.is_err() && self.source.is_broken() {
+            return;
+        }
+        let Some(search) = self.search.as_mut().filter(|s| s.id == id) else {
+            return;
+        };
+        let found = result
+            .inspect_err(|error| {
+                tracing::info!(error = %ErrorChain(error), folder, "a folder could not be searched");
+            })
+            .ok();
+        search.record(at, found);
+        let event = Event::SearchUpdated {
+            search: id,
+            total: search.total(),
+            searched: search.searched(),
+            of: search.of(),
+            done: search.done(),
+        };
+        self.push(event).await;
+    }
+
+    /// A window of the running search's hits, their headers read from each
+    /// folder; hits gone meanwhile are left out (and their folders searched again).
+    async fn hits(&mut self, offset: u32, limit: u32) -> Result<Reply, MailError> {
+        let limit = limit.min(protocol::MAX_WINDOW);
+        let Some(search) = &self.search else {
+            return Err(MailError::BadInput("search"));
+        };
+        let window = search.window(offset, limit).to_vec();
+        let mut headers = HashMap::new();
+        let mut folders: Vec<u16> = window.iter().map(|(at, _)| *at).collect();
+        folders.sort_unstable();
+        folders.dedup();
+        for at in folders {
+            let folder = search.folders[usize::from(at)].clone();
+            let uid_validity = search.uid_validity(at);
+            let uids: Vec<u32> = window
+                .iter()
+                .filter(|(f, _)| *f == at)
+                .map(|(_, uid)| *uid)
+                .collect();
+            let found = match self.source.headers(&folder, uid_validity, &uids).await {
+                Ok(found) => found,
+                Err(MailError::FolderNotFound(_)) => HashMap::new(),
+                Err(error) => return Err(error),
+            };
+            headers.insert(at, found);
+        }
+        let Some(search) = self.search.as_mut() else {
+            return Err(MailError::BadInput("search"));
+        };
+        let mut hits = Vec::with_capacity(window.len());
+        for (at, uid) in window {
+            match headers.get_mut(&at).and_then(|h| h.remove(&uid)) {
+                Some(message) => hits.push(protocol::Hit {
+                    folder: search.folders[usize::from(at)].clone(),
+                    message,
+                }),
+                None => {
+                    search.forget(at, uid);
+                    let folder = search.folders[usize::from(at)].clone();
+                    search.touch(&folder);
+                }
+            }
+        }
+        Ok(Reply::Hits {
+            search: search.id,
+            total: search.total(),
+            offset,
+            hits,
+            searched: search.searched(),
+            of: search.of(),
+            done: search.done(),
+        })
+    }
+
     async fn change_folders(&mut self, change: FolderChange) -> Result<Reply, MailError> {
         self.source.change_folder(change).await?;
         Ok(Reply::Folders {
@@ -990,6 +1174,19 @@ const NO_SENDING: MailError = MailError::Unsupported(
 /// run again without doing twice what the person asked once: reads, and changes that
 /// end in the same state however often they are made. A copy, or creating or
 /// renaming a folder, is not repeated; its error says the server was unreachable.
+/// The folders a request changes, so that a search covering them looks again.
+fn changed_folders(request: &Request) -> Vec<String> {
+    match request {
+        Request::SetFlags { folder, .. } | Request::ExpungeMessages { folder, .. } => {
+            vec![folder.clone()]
+        }
+        Request::MoveMessages { folder, to, .. } | Request::CopyMessages { folder, to, .. } => {
+            vec![folder.clone(), to.clone()]
+        }
+        _ => Vec::new(),
+    }
+}
+
 fn may_repeat(request: &Request) -> bool {
     matches!(
         request,
@@ -1023,6 +1220,7 @@ pub fn wire_error(error: &MailError) -> WireError {
     match error {
         // Written for people already; other errors get their code's sentence.
         MailError::Unsupported(sentence) => WireError::new(error.code(), *sentence),
+        MailError::Query(sentence) => WireError::new(error.code(), sentence.clone()),
         MailError::Compose(problem) => WireError::new(error.code(), compose_sentence(problem)),
         MailError::Submit(problem) => submit_error(error.code(), problem),
         MailError::Rejected { doing, refusal } => {

@@ -22,13 +22,15 @@ use super::message::parse_section;
 use super::namespace::{self, Namespaces};
 use super::news::{MAX_LISTED, News};
 use super::order::{self, MAX_SORT_LINE, MAX_SORTED, Order, SORT_COMMAND};
+use super::raw::{self, quoted};
+use super::search::{self, MAX_HITS};
 use super::spool::{self, Spooled};
 use super::structure;
 use super::transport::{Bounded, Budget, connect_tcp, server_label, start_tls};
 use super::view::{self, Structure};
 use super::{
-    FolderChange, FolderWindow, Links, MailError, MailSource, MessageRef, OpenedMessage, PartMeta,
-    Refusal, Selected, UPSTREAM_DEADLINE, check_command_text, not_found,
+    FolderChange, FolderWindow, Found, Links, MailError, MailSource, MessageRef, OpenedMessage,
+    PartMeta, Refusal, Selected, UPSTREAM_DEADLINE, check_command_text, not_found,
 };
 use crate::config::{Account, Security, Server};
 
@@ -87,6 +89,10 @@ pub struct ImapSource {
     /// a move from another folder) selected another one: coming back resumes from
     /// it, so that what changed meanwhile still reaches the browser.
     away: Option<Selected>,
+    /// ESEARCH (RFC 4731): a search answers with ranges, not a UID per match.
+    esearch: bool,
+    /// LITERAL+ (RFC 7888): literals go without waiting for the go-ahead.
+    literal_plus: bool,
 }
 
 /// New messages in list order, where each now stands, and where removed ones stood.
@@ -151,6 +157,8 @@ impl ImapSource {
             catenate: false,
             urlauth: None,
             away: None,
+            esearch: false,
+            literal_plus: false,
         };
         let capabilities = source
             .step("CAPABILITY", async |s| s.capabilities().await)
@@ -163,6 +171,8 @@ impl ImapSource {
         source.list_status = capabilities.has_str("LIST-STATUS");
         source.gmail = capabilities.has_str("X-GM-EXT-1");
         source.catenate = capabilities.has_str("CATENATE");
+        source.esearch = capabilities.has_str("ESEARCH");
+        source.literal_plus = capabilities.has_str("LITERAL+");
         if capabilities.has_str("URLAUTH") {
             let user = url_encoded(user, b"-._~");
             let named = account.urlauth_server.as_ref().unwrap_or(server);
@@ -961,6 +971,50 @@ impl MailSource for ImapSource {
         }
         let meta = self.part_meta(message, part).await?;
         Ok(Some((imap_url(message, part), meta)))
+    }
+
+    async fn search(
+        &mut self,
+        folder: &str,
+        query: &protocol::search::Query,
+        dated: bool,
+    ) -> Result<Found, MailError> {
+        let uid_validity = self.ensure_selected(folder).await?;
+        let mut uids = self.search_uids(&search::program(query)).await?;
+        if uids.len() > MAX_HITS {
+            // The newest are kept.
+            uids.drain(..uids.len() - MAX_HITS);
+        }
+        let dates = match dated {
+            true => Some(self.arrival_times(&uids).await?),
+            false => None,
+        };
+        Ok(Found {
+            uid_validity,
+            uids,
+            dates,
+            bodies_unsearched: 0,
+        })
+    }
+
+    async fn headers(
+        &mut self,
+        folder: &str,
+        uid_validity: u32,
+        uids: &[u32],
+    ) -> Result<std::collections::HashMap<u32, MessageHeader>, MailError> {
+        if uids.is_empty() {
+            return Ok(Default::default());
+        }
+        if uids.len() > protocol::MAX_WINDOW as usize {
+            return Err(MailError::BadInput("window"));
+        }
+        if self.ensure_selected(folder).await? != uid_validity {
+            return Ok(Default::default());
+        }
+        let mut sorted = uids.to_vec();
+        sorted.sort_unstable();
+        self.fetch_headers(true, &search::compact(&sorted)).await
     }
 
     async fn listing(&mut self, _: &str) -> Result<super::Listing, MailError> {
@@ -1923,7 +1977,7 @@ impl ImapSource {
     async fn ask_namespaces(&mut self) -> Result<Option<Namespaces>, MailError> {
         let lines = self
             .step("NAMESPACE", async |s| {
-                raw_command(s.get_mut(), "PN1", "NAMESPACE")
+                raw::command(s.get_mut(), "PN1", "NAMESPACE")
                     .await
                     .map_err(ImapError::Io)
             })
@@ -1964,7 +2018,7 @@ impl ImapSource {
         let line = format!("GENURLAUTH {} INTERNAL", quoted(&rump));
         let answer = self
             .step("GENURLAUTH", async |s| {
-                raw_command(s.get_mut(), "PU1", &line)
+                raw::command(s.get_mut(), "PU1", &line)
                     .await
                     .map_err(ImapError::Io)
             })
@@ -1976,11 +2030,98 @@ impl ImapSource {
                 return Ok(None);
             }
         };
+        // Anything else in the answer is news (NOTIFY goes on meanwhile).
+        raw::news_in(&lines, |response| self.absorb(response));
         let url = lines.iter().find_map(|line| genurlauth_url(line, &rump));
         if url.is_none() {
             tracing::info!("no usable GENURLAUTH answer");
         }
         Ok(url)
+    }
+
+    /// `UID SEARCH` of the selected folder for `keys`: the UIDs, lowest first. With
+    /// ESEARCH the answer is ranges. Values that are not ASCII need `CHARSET
+    /// UTF-8`; a server that cannot search in it says so, in a sentence.
+    async fn search_uids(&mut self, keys: &[search::Arg]) -> Result<Vec<u32>, MailError> {
+        use search::Arg;
+        const TAG: &str = "PS1";
+        let mut args = vec![Arg::Atom("UID SEARCH")];
+        if self.esearch {
+            args.push(Arg::Atom("RETURN (ALL)"));
+        }
+        if !search::is_ascii(keys) {
+            args.push(Arg::Atom("CHARSET UTF-8"));
+        }
+        args.extend_from_slice(keys);
+        let plus = self.literal_plus;
+        let budget = self.budget.clone();
+        let answer = self
+            .step("UID SEARCH", async |s| {
+                budget.allow_lines(MAX_SORT_LINE);
+                raw::exchange(s.get_mut(), TAG, &args, plus, MAX_SORT_LINE + 64 * 1024)
+                    .await
+                    .map_err(ImapError::Io)
+            })
+            .await?;
+        let lines = match answer {
+            Ok(lines) => lines,
+            Err(refusal) => {
+                tracing::info!(%refusal, "the mail server refused a search");
+                return Err(match refusal.code.as_deref() {
+                    Some("BADCHARSET") => MailError::Unsupported(
+                        "This mail server cannot search for these characters.",
+                    ),
+                    _ => MailError::Rejected {
+                        doing: "search",
+                        refusal,
+                    },
+                });
+            }
+        };
+        let mut uids = None;
+        let mut news = Vec::new();
+        for line in lines {
+            match search::answer_uids(&line, TAG) {
+                Some(Ok(found)) => uids.get_or_insert_with(Vec::new).extend(found),
+                Some(Err(())) => {
+                    tracing::info!("a search answer that cannot be read");
+                    return Err(MailError::Refused("search this folder"));
+                }
+                None => news.push(line),
+            }
+        }
+        raw::news_in(&news, |response| self.absorb(response));
+        let mut uids = uids.unwrap_or_default();
+        uids.sort_unstable();
+        uids.dedup();
+        Ok(uids)
+    }
+
+    /// Each message's arrival time, beside `uids`, a slice at a time; a message
+    /// gone meanwhile counts as arrived at 0.
+    async fn arrival_times(&mut self, uids: &[u32]) -> Result<Vec<i64>, MailError> {
+        const SLICE: usize = 5_000;
+        let mut times = std::collections::HashMap::with_capacity(uids.len());
+        for slice in uids.chunks(SLICE) {
+            let set = search::compact(slice);
+            let fetches = self
+                .step("FETCH", async |s| {
+                    s.uid_fetch(set, "(UID INTERNALDATE)")
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                })
+                .await?;
+            for fetch in &fetches {
+                if let (Some(uid), Some(date)) = (fetch.uid, fetch.internal_date()) {
+                    times.insert(uid, date.timestamp());
+                }
+            }
+        }
+        Ok(uids
+            .iter()
+            .map(|uid| times.get(uid).copied().unwrap_or(0))
+            .collect())
     }
 
     /// Runs a command line spelled here (arguments through [`quoted`]) and returns
@@ -2409,70 +2550,6 @@ fn genurlauth_url(line: &str, rump: &str) -> Option<String> {
     };
     let token = url.strip_prefix(rump)?.strip_prefix(":internal:")?;
     (!token.is_empty() && url.bytes().all(|b| b.is_ascii_graphic())).then_some(url)
-}
-
-fn quoted(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// Writes one command line straight to the stream under async-imap and reads its
-/// answer as lines (literals inlined as quoted strings), at most 64 KiB, for the
-/// one response imap-proto cannot parse. The untagged lines, or the refusal.
-async fn raw_command<S>(
-    stream: &mut S,
-    tag: &str,
-    command: &str,
-) -> std::io::Result<Result<Vec<String>, Refusal>>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    const MAX: usize = 64 * 1024;
-    stream
-        .write_all(format!("{tag} {command}\r\n").as_bytes())
-        .await?;
-    stream.flush().await?;
-    let too_long = || std::io::Error::other("the answer is too long");
-    let mut read = 0usize;
-    let mut lines = Vec::new();
-    let mut line = Vec::new();
-    loop {
-        let byte = stream.read_u8().await?;
-        read += 1;
-        if read > MAX {
-            return Err(too_long());
-        }
-        if byte != b'\n' {
-            line.push(byte);
-            continue;
-        }
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        // A literal: `{n}` (or `{n+}`) ends the line, and n bytes follow.
-        if let Some(size) = super::transport::announced_literal(&line) {
-            let size = usize::try_from(size).map_err(|_| too_long())?;
-            read += size;
-            if read > MAX {
-                return Err(too_long());
-            }
-            let open = line.iter().rposition(|b| *b == b'{').unwrap_or(line.len());
-            line.truncate(open);
-            let mut data = vec![0; size];
-            stream.read_exact(&mut data).await?;
-            line.extend_from_slice(quoted(&String::from_utf8_lossy(&data)).as_bytes());
-            continue;
-        }
-        let text = String::from_utf8_lossy(&std::mem::take(&mut line)).into_owned();
-        if let Some(rest) = text.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
-            let (status, rest) = rest.split_once(' ').unwrap_or((rest, ""));
-            if status.eq_ignore_ascii_case("OK") {
-                return Ok(Ok(lines));
-            }
-            return Ok(Err(Refusal::from_text(rest)));
-        }
-        lines.push(text);
-    }
 }
 
 /// What a server's NO (and, with `bad_too`, BAD) to a command means for the user;

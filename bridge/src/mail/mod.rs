@@ -15,7 +15,9 @@ mod namespace;
 mod news;
 mod order;
 mod pop3;
+mod raw;
 mod sanitize;
+pub mod search;
 pub mod smtp;
 pub mod spool;
 mod store;
@@ -124,6 +126,19 @@ pub enum FolderChange {
         folder: String,
         subscribed: bool,
     },
+}
+
+/// What a search found in one folder.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    pub uid_validity: u32,
+    /// Lowest first.
+    pub uids: Vec<u32>,
+    /// Each one's arrival time, beside `uids`, where asked for.
+    pub dates: Option<Vec<i64>>,
+    /// How many of the folder's messages had their bodies searched, where not all
+    /// were (POP3 searches the bodies it has retrieved).
+    pub bodies_unsearched: u32,
 }
 
 /// The Sent copy of a message kept before it is submitted, for the submission
@@ -244,6 +259,24 @@ pub trait MailSource: Send + 'static {
     ) -> impl Future<Output = Result<Option<(String, PartMeta)>, MailError>> + Send {
         async { Ok(None) }
     }
+
+    /// The messages of `folder` that match `query`: their UIDs, lowest first, and
+    /// with `dated` each one's arrival time (to merge hits from several folders).
+    fn search(
+        &mut self,
+        folder: &str,
+        query: &protocol::search::Query,
+        dated: bool,
+    ) -> impl Future<Output = Result<Found, MailError>> + Send;
+
+    /// The list headers of those of `uids` (at most [`protocol::MAX_WINDOW`]) still
+    /// in `folder`, which has `uid_validity` (else none are).
+    fn headers(
+        &mut self,
+        folder: &str,
+        uid_validity: u32,
+        uids: &[u32],
+    ) -> impl Future<Output = Result<std::collections::HashMap<u32, MessageHeader>, MailError>> + Send;
 
     /// Every message of `folder`, for downloading it whole.
     fn listing(&mut self, folder: &str) -> impl Future<Output = Result<Listing, MailError>> + Send;
@@ -392,6 +425,9 @@ pub enum MailError {
     /// Something Postern itself does not do, said as a sentence for people.
     #[error("{0}")]
     Unsupported(&'static str),
+    /// A search query that cannot be searched as typed, said as a sentence.
+    #[error("{0}")]
+    Query(String),
     #[error("{action} failed")]
     Pop3 {
         action: &'static str,
@@ -429,6 +465,7 @@ impl MailError {
             MailError::FolderNotFound(_) => ErrorCode::FolderNotFound,
             MailError::MessageNotFound { .. } => ErrorCode::MessageNotFound,
             MailError::BadInput(_) => ErrorCode::BadRequest,
+            MailError::Query(_) => ErrorCode::BadQuery,
             MailError::Refused(_) | MailError::Unsupported(_) | MailError::Rejected { .. } => {
                 ErrorCode::Refused
             }

@@ -42,6 +42,10 @@
 //! {"id":26,"type":"cancel_send","outbox":1}
 //! {"id":27,"type":"save_identities","identities":[{"name":"Alice Liddell","email":"alice@example.org","signature":"-- \nAlice"},{"email":"alice@work.example"}]}
 //! {"id":28,"type":"suggest_recipients","text":"bo"}
+//! {"id":29,"type":"search","query":"from:bob invoice in:all","folder":"INBOX","limit":50}
+//! {"id":30,"type":"list_hits","search":1,"offset":50,"limit":50}
+//! {"id":31,"type":"stop_search","search":1}
+//! {"id":32,"type":"stop_search","search":1,"forget":true}
 //! {"id":5,"type":"sign_out"}
 //! ```
 //!
@@ -74,6 +78,10 @@
 //! {"type":"event","event":{"type":"outbox_sent","outbox":1,"message_id":"<k3j2.x9@example.org>","recipients":["bob@example.org"],"sent_folder":"Sent"}}
 //! {"type":"event","event":{"type":"outbox_failed","outbox":2,"error":{"code":"server_unreachable","message":"The outgoing mail server cannot be reached right now. Nothing was sent; try again."},"draft":{"to":[{"name":null,"email":"bob@example.org"}],"subject":"Plans","text":"Soon.","saved":{"folder":"Drafts","uid_validity":1700000000,"uid":43}}}}
 //! {"type":"failed","id":20,"error":{"code":"recipient_refused","message":"The mail server refused nobody@example.org: User unknown. Nothing was sent; bob@example.org was accepted.","refused":["nobody@example.org"]}}
+//! {"type":"reply","id":29,"reply":{"type":"hits","search":1,"total":1,"offset":0,"hits":[{"folder":"INBOX","message":{"uid":3,"from":[{"name":"Bob","email":"bob@example.org"}],"to":[],"subject":"Invoice 42","date":1700000000,"flags":[],"size":2048,"has_attachments":true}}],"searched":1,"of":12,"done":false}}
+//! {"type":"reply","id":31,"reply":{"type":"search_stopped","search":1}}
+//! {"type":"event","event":{"type":"search_updated","search":1,"total":7,"searched":2,"of":12,"done":false}}
+//! {"type":"failed","id":29,"error":{"code":"bad_query","message":"\"form:\" is not something to search by."}}
 //! {"type":"reply","id":5,"reply":{"type":"signed_out"}}
 //! {"type":"failed","id":1,"error":{"code":"wrong_credentials","message":"The user name or password is not correct."}}
 //! {"type":"event","event":{"type":"connectivity_changed","state":"lost"}}
@@ -250,6 +258,29 @@ pub enum Request {
     /// The people this user wrote to or read from whose name or address starts
     /// with `text`, best first: for the recipient fields as one types.
     SuggestRecipients { text: String },
+    /// Search with a query in the language of [`search`], in `folder` unless the
+    /// query says `in:`. Answered with `hits`: the first `limit` hits, newest
+    /// first, once the first folder is searched; where there are more folders to
+    /// search, `search_updated` events follow as each is done. A new search ends
+    /// the one before.
+    Search {
+        query: String,
+        folder: String,
+        limit: u32,
+    },
+    /// A further window of a search's hits, skipping the first `offset`.
+    ListHits {
+        search: u32,
+        offset: u32,
+        limit: u32,
+    },
+    /// Stop searching further folders (the hits so far stay listed) or, with
+    /// `forget`, end the search.
+    StopSearch {
+        search: u32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        forget: bool,
+    },
     /// End the mail session; the socket stays open for another sign-in.
     SignOut,
 }
@@ -429,6 +460,22 @@ pub enum Reply {
         text: String,
         people: Vec<Address>,
     },
+    /// A window of a search's hits, newest first, each with its folder. `searched`
+    /// of `of` folders are done so far, and `done` says no more will be (all were
+    /// searched, or the search was stopped); `total` counts the hits found so far.
+    Hits {
+        search: u32,
+        total: u32,
+        offset: u32,
+        hits: Vec<Hit>,
+        searched: u32,
+        of: u32,
+        done: bool,
+    },
+    /// The search stopped (`forget`: ended).
+    SearchStopped {
+        search: u32,
+    },
     /// The SMTP server accepted the message for every recipient.
     MessageSent {
         message_id: String,
@@ -490,6 +537,23 @@ pub enum Event {
     FolderReset { folder: String },
     /// New counts for folders whose counts changed.
     FolderCounts { folders: Vec<FolderCount> },
+    /// A search moved on: another folder was searched, or mail that changed in a
+    /// searched folder changed its hits. The hits listed may have moved: ask for
+    /// the window in view again.
+    SearchUpdated {
+        search: u32,
+        total: u32,
+        searched: u32,
+        of: u32,
+        done: bool,
+    },
+}
+
+/// One message a search found, and the folder it is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hit {
+    pub folder: String,
+    pub message: MessageHeader,
 }
 
 /// The order of a folder's message list.
@@ -615,6 +679,8 @@ pub enum ErrorCode {
     MailboxInUse,
     /// The request was malformed or out of bounds.
     BadRequest,
+    /// The search query cannot be searched as typed; the message says why.
+    BadQuery,
     /// The SMTP server refused one or more recipients; nothing was sent.
     RecipientRefused,
     /// The SMTP server refused the sender or the message itself; nothing was sent.
@@ -649,6 +715,7 @@ impl ErrorCode {
                 "Your mailbox is open in another mail program. Postern will keep trying."
             }
             ErrorCode::BadRequest => "The request was not understood.",
+            ErrorCode::BadQuery => "The search cannot be done as typed.",
             ErrorCode::RecipientRefused => "The mail server refused a recipient. Nothing was sent.",
             ErrorCode::SendRefused => "The mail server refused the message. Nothing was sent.",
             ErrorCode::SendUncertain => {
@@ -827,8 +894,8 @@ mod tests {
         let [client, server] = blocks.as_slice() else {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
-        assert_eq!(client.len(), 27);
-        assert_eq!(server.len(), 34);
+        assert_eq!(client.len(), 31);
+        assert_eq!(server.len(), 38);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));

@@ -1259,6 +1259,26 @@ impl MailSource for Pop3Source {
         Ok(events)
     }
 
+    async fn search(
+        &mut self,
+        _folder: &str,
+        _query: &protocol::search::Query,
+        _dated: bool,
+    ) -> Result<super::Found, MailError> {
+        Err(MailError::Unsupported(
+            "Searching is not available for POP3 accounts yet.",
+        ))
+    }
+
+    async fn headers(
+        &mut self,
+        _folder: &str,
+        _uid_validity: u32,
+        _uids: &[u32],
+    ) -> Result<HashMap<u32, MessageHeader>, MailError> {
+        Ok(HashMap::new())
+    }
+
     async fn listing(&mut self, folder: &str) -> Result<Listing, MailError> {
         let mut state = self.maildrop.state.lock().await;
         if folder == DRAFTS {
