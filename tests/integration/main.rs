@@ -20,6 +20,7 @@ mod pop3_browser;
 mod pop3_drafts;
 mod reading;
 mod reading_browser;
+mod search;
 mod seed;
 mod sending;
 mod sending_browser;
