@@ -31,6 +31,8 @@ pub struct Search {
     stopped: bool,
     /// Searched folders to search again.
     stale: BTreeSet<u16>,
+    /// The folder whose search last broke the connection.
+    broke_at: Option<usize>,
 }
 
 /// The most folders one search covers.
@@ -48,6 +50,7 @@ impl Search {
             next: 0,
             stopped: false,
             stale: BTreeSet::new(),
+            broke_at: None,
         }
     }
 
@@ -67,6 +70,12 @@ impl Search {
     /// Whether every folder that will be searched was.
     pub fn done(&self) -> bool {
         self.stopped || self.next >= self.folders.len()
+    }
+
+    /// Notes that searching folder `at` broke the connection; true the first time
+    /// (search it again once reconnected), false when it did so before.
+    pub fn broke(&mut self, at: usize) -> bool {
+        self.broke_at.replace(at) != Some(at)
     }
 
     pub fn stop(&mut self) {

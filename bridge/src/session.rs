@@ -1063,12 +1063,14 @@ impl<S: MailSource> Actor<S> {
             search.dated(),
         );
         let result = self.source.search(&folder, &query, dated).await;
-        if result.is_err() && self.source.is_broken() {
-            return;
-        }
         let Some(search) = self.search.as_mut().filter(|s| s.id == id) else {
             return;
         };
+        // A break is tried once more after the reconnect; twice, the folder is
+        // passed over (a server whose answer breaks the connection every time).
+        if result.is_err() && self.source.is_broken() && search.broke(at) {
+            return;
+        }
         let found = result
             .inspect_err(|error| {
                 tracing::info!(error = %ErrorChain(error), folder, "a folder could not be searched");
@@ -1203,6 +1205,8 @@ fn may_repeat(request: &Request) -> bool {
             | Request::StartCompose { .. }
             | Request::ResumeDraft { .. }
             | Request::SaveIdentities { .. }
+            | Request::Search { .. }
+            | Request::ListHits { .. }
     )
 }
 

@@ -560,3 +560,40 @@ async fn queries_that_cannot_be_searched_say_why() -> Result<()> {
     assert_eq!(listed(&reply)?.len(), 2);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_hostile_search_answer_ends_only_that_search() -> Result<()> {
+    use tests::hostile::{HostileImap, Misbehaviour, SearchAnswer};
+    let message = sample::plain(
+        &headers("Billing <billing@shop.example>", "Invoice 1041", T0),
+        "An invoice.",
+    );
+    for (answer, query) in [
+        (SearchAnswer::EveryUid, "invoice"),
+        (SearchAnswer::BadCharset, "Grüße"),
+        (SearchAnswer::Endless, "invoice"),
+    ] {
+        let hostile =
+            HostileImap::start(Misbehaviour::Searching(vec![message.clone()], answer)).await?;
+        let bridge = Bridge::start(&[hostile.account("Hostile")], None).await?;
+        let mut client = bridge.connect().await?;
+        client.sign_in(None, &alice()).await??;
+        client.open("INBOX", 50).await?;
+        let error = search(&mut client, query)
+            .await?
+            .err()
+            .with_context(|| format!("{answer:?} was searched"))?;
+        match answer {
+            SearchAnswer::EveryUid => assert_eq!(error.code, ErrorCode::Refused),
+            SearchAnswer::BadCharset => {
+                assert_eq!(error.code, ErrorCode::Refused);
+                assert!(error.message.contains("cannot search for these characters"));
+            }
+            SearchAnswer::Endless => assert_eq!(error.code, ErrorCode::ServerUnreachable),
+        }
+        // The session goes on.
+        let window = client.open("INBOX", 50).await?;
+        assert_eq!(window.total, 1, "{answer:?}");
+    }
+    Ok(())
+}

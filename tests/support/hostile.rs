@@ -21,6 +21,20 @@ pub enum Misbehaviour {
     /// part, `BODY[TEXT]` and `BODY[1]` empty, while `BODY[]` and `BODY[HEADER]`
     /// hold the message as stored. Answers every other command with a plain OK.
     DescribesBrokenMailAsEmpty(Vec<Vec<u8>>),
+    /// Serves an INBOX of these messages as above, and answers `UID SEARCH` as
+    /// told.
+    Searching(Vec<Vec<u8>>, SearchAnswer),
+}
+
+/// How [`Misbehaviour::Searching`] answers a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchAnswer {
+    /// One `* SEARCH` line of UIDs that never ends (bounded here at 64 MiB).
+    Endless,
+    /// An `ESEARCH` naming every UID there can be: `1:4294967295`.
+    EveryUid,
+    /// `NO [BADCHARSET]`, as a server that searches in US-ASCII only.
+    BadCharset,
 }
 
 pub struct HostileImap {
@@ -49,7 +63,10 @@ impl HostileImap {
                     };
                     let _ = match misbehaviour {
                         Misbehaviour::DescribesBrokenMailAsEmpty(messages) => {
-                            describe_as_empty(tls, &messages).await
+                            describe_as_empty(tls, &messages, None).await
+                        }
+                        Misbehaviour::Searching(messages, answer) => {
+                            describe_as_empty(tls, &messages, Some(answer)).await
                         }
                         other => misbehave(tls, other).await,
                     };
@@ -108,13 +125,18 @@ where
                 stream.write_all(&chunk).await?;
             }
         }
-        Misbehaviour::DescribesBrokenMailAsEmpty(_) => {}
+        Misbehaviour::DescribesBrokenMailAsEmpty(_) | Misbehaviour::Searching(..) => {}
     }
     Ok(())
 }
 
-/// The conversation of [`Misbehaviour::DescribesBrokenMailAsEmpty`].
-async fn describe_as_empty<S>(stream: S, messages: &[Vec<u8>]) -> std::io::Result<()>
+/// The conversation of [`Misbehaviour::DescribesBrokenMailAsEmpty`], and of
+/// [`Misbehaviour::Searching`] where `search` says how.
+async fn describe_as_empty<S>(
+    stream: S,
+    messages: &[Vec<u8>],
+    search: Option<SearchAnswer>,
+) -> std::io::Result<()>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -134,7 +156,28 @@ where
         let upper = command.to_ascii_uppercase();
         let mut out = Vec::new();
         if upper.starts_with("CAPABILITY") {
-            out.extend_from_slice(b"* CAPABILITY IMAP4rev1 UIDPLUS\r\n");
+            out.extend_from_slice(b"* CAPABILITY IMAP4rev1 UIDPLUS ESEARCH\r\n");
+        } else if let (true, Some(answer)) = (upper.starts_with("UID SEARCH"), search) {
+            match answer {
+                SearchAnswer::Endless => {
+                    stream.write_all(b"* SEARCH").await?;
+                    let chunk = " 1".repeat(32 * 1024).into_bytes();
+                    for _ in 0..1024 {
+                        stream.write_all(&chunk).await?;
+                    }
+                    return Ok(());
+                }
+                SearchAnswer::EveryUid => out.extend_from_slice(
+                    format!("* ESEARCH (TAG \"{tag}\") UID ALL 1:4294967295\r\n").as_bytes(),
+                ),
+                SearchAnswer::BadCharset => {
+                    stream
+                        .write_all(format!("{tag} NO [BADCHARSET (US-ASCII)] no\r\n").as_bytes())
+                        .await?;
+                    stream.flush().await?;
+                    continue;
+                }
+            }
         } else if upper.starts_with("SELECT") || upper.starts_with("EXAMINE") {
             out.extend_from_slice(
                 format!(
