@@ -7,6 +7,7 @@ use protocol::{Connectivity, Event, Flag, Reply, Request, Sort};
 
 use crate::components::{mailbox::Mailbox, sign_in::SignIn};
 use crate::compose::ComposeForm;
+use crate::search;
 use crate::settings;
 use crate::state::{
     Change, Folders, MessageList, Pane, Pending, PendingAction, Reader, SignedIn, WINDOW,
@@ -41,6 +42,8 @@ pub struct Ui {
     pub outbox: RwSignal<Option<(u32, crate::compose::ComposeForm)>>,
     /// The message being written, while the compose form is open.
     pub compose: RwSignal<Option<ComposeForm>>,
+    /// The search the list shows, if it shows one.
+    pub search: RwSignal<Option<crate::search::Searching>>,
 }
 
 impl Ui {
@@ -61,6 +64,7 @@ impl Ui {
             info: RwSignal::new(None),
             outbox: RwSignal::new(None),
             compose: RwSignal::new(None),
+            search: RwSignal::new(None),
         }
     }
 
@@ -118,6 +122,7 @@ impl Ui {
         self.selected.set(Vec::new());
         self.compose.set(None);
         self.outbox.set(None);
+        self.search.set(None);
         self.notice.set(why.map(str::to_owned));
     }
 }
@@ -221,11 +226,15 @@ fn server_changed(ui: Ui, transport: Transport, event: Event) {
             };
             ui.list
                 .update(|l| l.changed(&folder, (total, unread), change));
+            if search::active(ui) {
+                search_flags(ui, &folder, &flags);
+                search::removed(ui, &folder, &removed);
+            }
             ui.reader.update(|r| {
                 r.set_flags(&folder, &flags);
                 r.removed(&folder, &removed);
             });
-            if !removed.is_empty() {
+            if !removed.is_empty() && !search::active(ui) {
                 ui.selected
                     .update(|s| s.retain(|uid| !removed.contains(uid)));
             }
@@ -248,6 +257,13 @@ fn server_changed(ui: Ui, transport: Transport, event: Event) {
             }
         }
         Event::ConnectivityChanged { state } => ui.connection.set(state),
+        Event::SearchUpdated {
+            search,
+            total,
+            searched,
+            of,
+            done,
+        } => search::updated(ui, transport, search, total, searched, of, done),
         Event::OutboxSent { outbox, .. } => crate::components::compose::held_sent(ui, outbox),
         Event::OutboxFailed {
             outbox,
@@ -259,6 +275,7 @@ fn server_changed(ui: Ui, transport: Transport, event: Event) {
 
 /// Shows a folder's first messages in the person's chosen order.
 pub fn open_folder(ui: Ui, transport: Transport, id: String) {
+    search::end(ui, transport.clone());
     ui.folders.update(|f| f.selected = Some(id.clone()));
     ui.selected.set(Vec::new());
     ui.reader.set(Reader::default());
@@ -270,8 +287,19 @@ pub fn open_folder(ui: Ui, transport: Transport, id: String) {
 /// open message and the selection stay.
 pub fn sort_by(ui: Ui, transport: Transport, sort: Sort) {
     settings::set_sort(sort);
-    if let Some(id) = ui.list.with_untracked(|l| l.folder.clone()) {
+    if let Some(id) = ui.list.with_untracked(|l| l.folder.clone())
+        && !search::active(ui)
+    {
         list_folder(ui, transport, id, sort);
+    }
+}
+
+/// Ends the search shown and lists the folder it began in again; the open
+/// message stays.
+pub fn clear_search(ui: Ui, transport: Transport) {
+    if let Some(folder) = search::end(ui, transport.clone()) {
+        ui.selected.set(Vec::new());
+        list_folder(ui, transport, folder, settings::sort());
     }
 }
 
@@ -300,6 +328,10 @@ fn list_folder(ui: Ui, transport: Transport, id: String, sort: Sort) {
 /// Fetches the window of headers from position `offset` of the open folder (the
 /// list asks as it scrolls).
 pub fn load_window(ui: Ui, transport: Transport, offset: u32) {
+    if search::active(ui) {
+        search::load_hits(ui, transport, offset);
+        return;
+    }
     let Some((folder, sort)) = ui
         .list
         .with_untracked(|l| l.folder.clone().zip(Some(l.sort)))
@@ -341,10 +373,11 @@ pub fn open_message(ui: Ui, transport: Transport, folder: String, uid: u32, part
     }
     ui.reader.update(|r| r.opening(&folder, uid, part.clone()));
     ui.pane.set(Pane::Reader);
+    let row = search::listed(ui, &folder, uid).map_or(uid, |(_, key)| key);
     let sender = ui.list.with_untracked(|l| {
         l.messages
             .iter()
-            .find(|m| m.uid == uid)
+            .find(|m| m.uid == row)
             .and_then(|m| m.from.first().map(|a| a.email.clone()))
     });
     let remote_content = sender.is_some_and(|s| settings::remote_allowed(&s));
@@ -399,18 +432,42 @@ pub fn show_part(ui: Ui, transport: Transport, part: String, remote_content: boo
 pub fn targets(ui: Ui) -> Option<(String, Vec<u32>)> {
     let selected = ui.selected.get_untracked();
     if !selected.is_empty() {
-        return ui
-            .list
-            .with_untracked(|l| l.folder.clone())
-            .map(|f| (f, selected));
+        let list_folder = ui.list.with_untracked(|l| l.folder.clone())?;
+        // Selected hits are all of one folder (see `toggle_selected`).
+        let real: Vec<(String, u32)> = selected
+            .iter()
+            .filter_map(|uid| search::real(ui, &list_folder, *uid))
+            .collect();
+        let folder = real.first()?.0.clone();
+        return Some((folder, real.into_iter().map(|(_, uid)| uid).collect()));
     }
     ui.reader
         .with_untracked(|r| r.current().filter(|_| r.part.is_none()))
         .map(|(folder, uid)| (folder, vec![uid]))
 }
 
-/// Adds or removes a message from the selection.
+/// The list row of a message (its key while a search is shown), for the
+/// selection and the keyboard.
+pub fn row_of(ui: Ui, folder: &str, uid: u32) -> Option<u32> {
+    search::listed(ui, folder, uid).map(|(_, row)| row)
+}
+
+/// Adds or removes a row from the selection. Hits of one folder at a time can be
+/// picked together: picking one of another folder starts the selection again.
 pub fn toggle_selected(ui: Ui, uid: u32) {
+    if let Some(list_folder) = ui.list.with_untracked(|l| l.folder.clone())
+        && search::active(ui)
+    {
+        let folder_of = |row: u32| search::real(ui, &list_folder, row).map(|(f, _)| f);
+        let first = ui.selected.with_untracked(|s| s.first().copied());
+        if let Some(first) = first
+            && folder_of(first) != folder_of(uid)
+        {
+            ui.selected.set(vec![uid]);
+            ui.say("Messages of one folder at a time can be picked together.");
+            return;
+        }
+    }
     ui.selected
         .update(|s| match s.iter().position(|u| *u == uid) {
             Some(index) => {
@@ -449,11 +506,35 @@ pub fn set_flag(ui: Ui, transport: Transport, flag: Flag, on: bool) {
 /// Takes in flags the server reported, in the list, the reader and the counts.
 fn flags_changed(ui: Ui, folder: &str, changes: &[protocol::MessageFlags]) {
     let mut delta = 0;
-    ui.list.update(|l| delta = l.set_flags(folder, changes));
+    if search::active(ui) {
+        delta = search_flags(ui, folder, changes);
+    } else {
+        ui.list.update(|l| delta = l.set_flags(folder, changes));
+    }
     ui.reader.update(|r| r.set_flags(folder, changes));
     if delta != 0 {
         ui.folders.update(|f| f.add_unread(folder, delta));
     }
+}
+
+/// Flags of messages of `folder` into the hits the list shows; how the unread
+/// count of the hits changed.
+fn search_flags(ui: Ui, folder: &str, changes: &[protocol::MessageFlags]) -> i64 {
+    let listed: Vec<protocol::MessageFlags> = changes
+        .iter()
+        .filter_map(|change| {
+            row_of(ui, folder, change.uid).map(|uid| protocol::MessageFlags {
+                uid,
+                flags: change.flags.clone(),
+            })
+        })
+        .collect();
+    let mut delta = 0;
+    if !listed.is_empty() {
+        ui.list
+            .update(|l| delta = l.set_flags(search::SEARCH_LIST, &listed));
+    }
+    delta
 }
 
 /// How long a move or delete can be undone before it is sent to the server.
@@ -515,18 +596,20 @@ fn take_pending(
     let closes = open
         .as_ref()
         .is_some_and(|(f, uid)| *f == folder && uids.contains(uid));
-    let open_index = open.filter(|_| closes).and_then(|(_, uid)| {
+    let open_index = open.filter(|_| closes).and_then(|(f, uid)| {
+        let row = row_of(ui, &f, uid)?;
         ui.list
-            .with_untracked(|l| l.messages.iter().position(|m| m.uid == uid))
+            .with_untracked(|l| l.messages.iter().position(|m| m.uid == row))
     });
+    let (list_folder, rows) = search::listed_all(ui, &folder, &uids);
     let removed = ui
         .list
-        .try_update(|l| l.take(&folder, &uids))
+        .try_update(|l| l.take(&list_folder, &rows))
         .unwrap_or_default();
     if removed.is_empty() {
         return;
     }
-    ui.selected.update(|s| s.retain(|uid| !uids.contains(uid)));
+    ui.selected.update(|s| s.retain(|row| !rows.contains(row)));
     let label = match removed.len() {
         1 => format!("{done}."),
         n => format!("{done}: {n} messages."),
@@ -535,6 +618,8 @@ fn take_pending(
     ui.pending.set(Some(Pending {
         id,
         folder,
+        uids,
+        list_folder,
         action,
         removed,
         label,
@@ -563,7 +648,7 @@ fn take_pending(
 /// Archives the targets (to the `\\Archive` folder), if there is one and they are
 /// not already there.
 pub fn archive_messages(ui: Ui, transport: Transport) {
-    let here = ui.list.with_untracked(|l| l.folder.clone());
+    let here = targets(ui).map(|(folder, _)| folder);
     let archive = ui.folders.with_untracked(|f| {
         f.with_role(protocol::FolderRole::Archive)
             .map(|f| f.id.clone())
@@ -591,7 +676,7 @@ pub fn delete_messages(ui: Ui, transport: Transport) {
         }
         return;
     }
-    let here = ui.list.with_untracked(|l| l.folder.clone());
+    let here = targets(ui).map(|(folder, _)| folder);
     let trash = ui.folders.with_untracked(|f| {
         f.with_role(protocol::FolderRole::Trash)
             .map(|f| f.id.clone())
@@ -618,7 +703,7 @@ pub fn confirmed(question: &str) -> bool {
 pub fn undo(ui: Ui) {
     if let Some(pending) = ui.pending.try_update(Option::take).flatten() {
         ui.list
-            .update(|l| l.restore(&pending.folder, pending.removed));
+            .update(|l| l.restore(&pending.list_folder, pending.removed));
     }
 }
 
@@ -640,7 +725,7 @@ fn commit_pending(ui: Ui, transport: Transport, id: Option<u64>) {
         return;
     };
     spawn_local(async move {
-        let (folder, uids) = (pending.folder.clone(), pending.uids());
+        let (folder, uids) = (pending.folder.clone(), pending.uids.clone());
         let request = match pending.action.clone() {
             PendingAction::Move { to } => Request::MoveMessages { folder, uids, to },
             PendingAction::Expunge => Request::ExpungeMessages { folder, uids },
@@ -649,7 +734,7 @@ fn commit_pending(ui: Ui, transport: Transport, id: Option<u64>) {
             Ok(_) => refresh_counts(ui, transport).await,
             Err(error) => {
                 ui.list
-                    .update(|l| l.restore(&pending.folder, pending.removed));
+                    .update(|l| l.restore(&pending.list_folder, pending.removed));
                 ui.problem.set(Some(error.message()));
             }
         }
@@ -732,10 +817,11 @@ pub fn expunge_messages(ui: Ui, transport: Transport) {
         };
         match transport.request(request).await {
             Ok(_) => {
+                let (list_folder, rows) = search::listed_all(ui, &folder, &uids);
                 ui.list.update(|l| {
-                    l.take(&folder, &uids);
+                    l.take(&list_folder, &rows);
                 });
-                ui.selected.update(|s| s.retain(|uid| !uids.contains(uid)));
+                ui.selected.update(|s| s.retain(|row| !rows.contains(row)));
                 let open = ui.reader.with_untracked(Reader::current);
                 if open.is_some_and(|(f, uid)| f == folder && uids.contains(&uid)) {
                     ui.reader.set(Reader::default());

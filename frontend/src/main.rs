@@ -4,6 +4,7 @@ mod app;
 mod components;
 mod compose;
 mod format;
+mod search;
 mod settings;
 mod state;
 mod transport;

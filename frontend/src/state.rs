@@ -34,7 +34,12 @@ pub enum Pane {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     pub id: u64,
+    /// The messages the action is for.
     pub folder: String,
+    pub uids: Vec<u32>,
+    /// Where their rows were taken from: the folder's list, or a search's (whose
+    /// rows have keys of their own).
+    pub list_folder: String,
     pub action: PendingAction,
     pub removed: Vec<MessageHeader>,
     /// What happened, as the undo bar says it.
@@ -48,12 +53,6 @@ pub enum PendingAction {
     },
     /// Removal for good (POP3's delete, which has no Trash).
     Expunge,
-}
-
-impl Pending {
-    pub fn uids(&self) -> Vec<u32> {
-        self.removed.iter().map(|m| m.uid).collect()
-    }
 }
 
 /// The reading pane: which message is open, and what of it has arrived.
@@ -274,6 +273,20 @@ impl MessageList {
         self.loading = false;
         self.error = None;
         true
+    }
+
+    /// Replaces what is loaded with a window from position `offset` of a list that
+    /// now has `total` positions (a search's hits, which may all have moved).
+    pub fn replace(&mut self, folder: &str, offset: u32, total: u32, window: Vec<MessageHeader>) {
+        if self.folder.as_deref() != Some(folder) {
+            return;
+        }
+        self.total = total;
+        self.start = offset.min(total);
+        self.messages = window;
+        self.fetching = None;
+        self.loading = false;
+        self.error = None;
     }
 
     /// Takes in a window that starts at position `offset`: joined to the loaded

@@ -21,6 +21,7 @@ mod pop3_drafts;
 mod reading;
 mod reading_browser;
 mod search;
+mod search_browser;
 mod seed;
 mod sending;
 mod sending_browser;

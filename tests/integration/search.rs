@@ -148,7 +148,7 @@ fn elsewhere() -> Vec<Sample> {
     ]
 }
 
-async fn seeded(folders: &[&str]) -> Result<(Dovecot, User)> {
+pub(crate) async fn seeded(folders: &[&str]) -> Result<(Dovecot, User)> {
     let user = alice();
     let dovecot = Dovecot::start(std::slice::from_ref(&user))?;
     let mut imap = dovecot.imap(&user).await?;

@@ -19,6 +19,12 @@ pub struct Relay {
 impl Relay {
     /// A relay to `target`.
     pub async fn start(target: u16) -> Result<Self> {
+        Self::distant(target, std::time::Duration::ZERO).await
+    }
+
+    /// A relay to `target` that holds what it passes for `one_way` each way, as a
+    /// server far away would.
+    pub async fn distant(target: u16, one_way: std::time::Duration) -> Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let (up, down) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -35,8 +41,8 @@ impl Relay {
                     let (mut from_client, mut to_client) = inbound.into_split();
                     let (mut from_server, mut to_server) = outbound.into_split();
                     tokio::join!(
-                        pass(&mut from_client, &mut to_server, &counted_up),
-                        pass(&mut from_server, &mut to_client, &counted_down),
+                        pass(&mut from_client, &mut to_server, &counted_up, one_way),
+                        pass(&mut from_server, &mut to_client, &counted_down, one_way),
                     );
                 });
             }
@@ -65,10 +71,14 @@ async fn pass(
     from: &mut tokio::net::tcp::OwnedReadHalf,
     to: &mut tokio::net::tcp::OwnedWriteHalf,
     counted: &AtomicU64,
+    one_way: std::time::Duration,
 ) {
     let mut buffer = vec![0; 64 << 10];
     while let Ok(n @ 1..) = from.read(&mut buffer).await {
         counted.fetch_add(n as u64, Ordering::Relaxed);
+        if !one_way.is_zero() {
+            tokio::time::sleep(one_way).await;
+        }
         if to.write_all(&buffer[..n]).await.is_err() {
             break;
         }

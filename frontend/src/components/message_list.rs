@@ -6,24 +6,37 @@ use wasm_bindgen::JsValue;
 
 use super::folder_list::MoveFolder;
 use super::icons;
+use super::search_bar::SearchBar;
 use crate::app::{
     change_folders, download_all, load_window, move_these, open_message, sort_by, toggle_selected,
     use_transport, use_ui,
 };
 use crate::format::{DateStyle, date_style, is_label, people, size};
+use crate::search;
 use crate::state::Pane;
 
 #[component]
 pub fn MessageList() -> impl IntoView {
     let ui = use_ui();
     let transport = use_transport();
+    let searching = move || ui.search.with(Option::is_some);
     let title = move || {
+        if searching() {
+            return "Search results".to_owned();
+        }
         let id = ui.list.with(|l| l.folder.clone()).unwrap_or_default();
         ui.folders
             .with(|f| f.get(&id).map(|f| f.name.clone()))
             .unwrap_or(id)
     };
     let counts = move || {
+        if searching() {
+            return ui.list.with(|l| match (l.loading, l.total) {
+                (true, _) => String::new(),
+                (_, 1) => "1 found".to_owned(),
+                (_, n) => format!("{n} found"),
+            });
+        }
         ui.list.with(|l| match (l.total, l.unread) {
             (0, _) => String::new(),
             (1, 0) => "1 message".to_owned(),
@@ -95,6 +108,7 @@ pub fn MessageList() -> impl IntoView {
     };
     view! {
         <section class="messages" aria-labelledby="list-title">
+            <SearchBar />
             <header class="list-header">
                 <button
                     class="icon-button only-phone"
@@ -105,9 +119,11 @@ pub fn MessageList() -> impl IntoView {
                 </button>
                 <h2 id="list-title">{title}</h2>
                 <span class="muted counts">{counts}</span>
-                <SortMenu />
-                <DownloadAll />
-                <FolderMenu />
+                <Show when=move || !searching()>
+                    <SortMenu />
+                    <DownloadAll />
+                    <FolderMenu />
+                </Show>
             </header>
             {move || {
                 ui.list
@@ -144,7 +160,17 @@ pub fn MessageList() -> impl IntoView {
                 <p class="visually-hidden" role="status">"Loading messages…"</p>
             </Show>
             <Show when=empty>
-                <p class="empty-state muted">"This folder is empty."</p>
+                <p class="empty-state muted">
+                    {move || if searching() {
+                        if ui.search.with(|s| s.as_ref().is_some_and(|s| s.done)) {
+                            "No messages match."
+                        } else {
+                            "Searching…"
+                        }
+                    } else {
+                        "This folder is empty."
+                    }}
+                </p>
             </Show>
         </section>
     }
@@ -225,12 +251,34 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
     let (shown, full) = show_date(message.date);
     let select_name = subject.clone();
     let selected = move || ui.selected.with(|s| s.contains(&uid));
+    // Where the message is: its folder and UID (a search's rows have keys).
+    let place = ui
+        .list
+        .with_untracked(|l| l.folder.clone())
+        .and_then(|folder| search::real(ui, &folder, uid));
+    let home = StoredValue::new(place.clone());
     let current = move || {
-        ui.reader
-            .with(|r| r.uid == Some(uid) && r.folder == ui.list.with(|l| l.folder.clone()))
+        ui.reader.with(|r| {
+            home.with_value(|home| {
+                home.as_ref()
+                    .is_some_and(|(f, u)| r.uid == Some(*u) && r.folder.as_ref() == Some(f))
+            })
+        })
     };
+    let folder_name = place
+        .as_ref()
+        .filter(|_| {
+            ui.search
+                .with_untracked(|s| s.as_ref().is_some_and(|s| s.many_folders()))
+        })
+        .map(|(folder, _)| {
+            ui.folders
+                .with_untracked(|f| f.get(folder).map(|f| f.name.clone()))
+                .unwrap_or_else(|| folder.clone())
+        });
+    let searching = search::active(ui);
     let open = move |_| {
-        if let Some(folder) = ui.list.with_untracked(|l| l.folder.clone()) {
+        if let Some((folder, uid)) = place.clone() {
             open_message(ui, transport.clone(), folder, uid, None);
         }
     };
@@ -244,7 +292,7 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
             aria-posinset=move || ui.list.with(|l| l.position(uid).map(|p| p + 1))
             aria-setsize=move || ui.list.with(|l| l.total)
             class:selected=selected
-            draggable="true"
+            draggable=(!searching).then_some("true")
             on:dragstart=move |ev: leptos::ev::DragEvent| {
                 // A selected row drags the whole selection.
                 let uids = if selected() { ui.selected.get_untracked() } else { vec![uid] };
@@ -270,6 +318,7 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
                 <span class="line">
                     <span class="subject">{subject}</span>
                     <span class="badges">
+                        {folder_name.map(|name| view! { <span class="folder-chip">{name}</span> })}
                         {move || labels.get().into_iter().map(|name| view! {
                             <span class="label-chip">{name}</span>
                         }).collect_view()}

@@ -8,5 +8,6 @@ pub mod identities;
 pub mod mailbox;
 pub mod message_list;
 pub mod reader;
+pub mod search_bar;
 pub mod shortcuts;
 pub mod sign_in;

@@ -734,7 +734,11 @@ fn Labels() -> impl IntoView {
         let targets: Vec<u32> = {
             let selected = ui.selected.get();
             if selected.is_empty() {
-                ui.reader.with(|r| r.uid).into_iter().collect()
+                ui.reader
+                    .with(|r| r.current())
+                    .and_then(|(folder, uid)| crate::app::row_of(ui, &folder, uid))
+                    .into_iter()
+                    .collect()
             } else {
                 selected
             }

@@ -8,14 +8,14 @@ use wasm_bindgen::JsCast;
 
 use super::compose::{new_message, start_compose};
 use crate::app::{
-    Ui, archive_messages, delete_messages, open_message, set_flag, targets, toggle_selected,
-    use_transport, use_ui,
+    Ui, archive_messages, delete_messages, open_message, row_of, set_flag, targets,
+    toggle_selected, use_transport, use_ui,
 };
 use crate::state::{Pane, Reader};
 use crate::transport::Transport;
 
 /// The shortcuts, as the help dialog lists them.
-const KEYS: [(&str, &str); 17] = [
+const KEYS: [(&str, &str); 18] = [
     ("c", "New message"),
     ("r", "Reply"),
     ("a", "Reply all"),
@@ -32,6 +32,7 @@ const KEYS: [(&str, &str); 17] = [
     ("#", "Delete"),
     ("e", "Archive"),
     ("v", "Move to a folder"),
+    ("/", "Search mail"),
     ("?", "Show these shortcuts"),
 ];
 
@@ -59,7 +60,7 @@ pub fn Shortcuts() -> impl IntoView {
             "x" => match focused_uid().or_else(|| {
                 ui.reader
                     .with_untracked(Reader::current)
-                    .map(|(_, uid)| uid)
+                    .and_then(|(folder, uid)| row_of(ui, &folder, uid))
             }) {
                 Some(uid) => {
                     toggle_selected(ui, uid);
@@ -69,9 +70,13 @@ pub fn Shortcuts() -> impl IntoView {
             },
             "s" => with_open(ui, |ui| {
                 // Flag all unless all are flagged already.
-                let on = targets(ui).is_some_and(|(_, uids)| {
+                let on = targets(ui).is_some_and(|(folder, uids)| {
+                    let rows: Vec<u32> = uids
+                        .iter()
+                        .filter_map(|uid| row_of(ui, &folder, *uid))
+                        .collect();
                     ui.list
-                        .with_untracked(|l| !l.all(&uids, protocol::MessageHeader::is_flagged))
+                        .with_untracked(|l| !l.all(&rows, protocol::MessageHeader::is_flagged))
                 });
                 set_flag(ui, transport.clone(), Flag::Flagged, on);
             }),
@@ -80,6 +85,7 @@ pub fn Shortcuts() -> impl IntoView {
             "#" => with_open(ui, |ui| delete_messages(ui, transport.clone())),
             "e" => with_open(ui, |ui| archive_messages(ui, transport.clone())),
             "v" => focus("select[aria-label='Move to folder']"),
+            "/" => focus(&format!("#{}", super::search_bar::FIELD_ID)),
             "c" if ui.can_send() => {
                 new_message(ui);
                 true
@@ -202,7 +208,10 @@ fn step(ui: Ui, transport: &Transport, by: isize) -> bool {
     let Some(folder) = folder else {
         return false;
     };
-    let here = open.as_ref().map(|(_, uid)| *uid).or_else(focused_uid);
+    let here = open
+        .as_ref()
+        .and_then(|(f, uid)| row_of(ui, f, *uid))
+        .or_else(focused_uid);
     let next = match here.and_then(|uid| uids.iter().position(|u| *u == uid)) {
         Some(index) => index.checked_add_signed(by).filter(|i| *i < uids.len()),
         None => ui
@@ -217,8 +226,10 @@ fn step(ui: Ui, transport: &Transport, by: isize) -> bool {
     if let Some(row) = row(uids[next]) {
         let _ = row.focus();
     }
-    if open.is_some() {
-        open_message(ui, transport.clone(), folder, uids[next], None);
+    if open.is_some()
+        && let Some((folder, uid)) = crate::search::real(ui, &folder, uids[next])
+    {
+        open_message(ui, transport.clone(), folder, uid, None);
     }
     true
 }
@@ -228,7 +239,7 @@ fn back_to_list(ui: Ui) -> bool {
     let open = ui.reader.with_untracked(Reader::current);
     ui.reader.set(Reader::default());
     ui.pane.set(Pane::Messages);
-    if let Some(row) = open.and_then(|(_, uid)| row(uid)) {
+    if let Some(row) = open.and_then(|(folder, uid)| row(row_of(ui, &folder, uid)?)) {
         let _ = row.focus();
     }
     true
