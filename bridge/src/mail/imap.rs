@@ -980,7 +980,16 @@ impl MailSource for ImapSource {
         dated: bool,
     ) -> Result<Found, MailError> {
         let uid_validity = self.ensure_selected(folder).await?;
-        let mut uids = self.search_uids(&search::program(query)).await?;
+        let (kept, apart) = search::programs(query);
+        let mut uids = self.search_uids(&kept).await?;
+        for keys in apart {
+            if uids.is_empty() {
+                break;
+            }
+            let gone: std::collections::HashSet<u32> =
+                self.search_uids(&keys).await?.into_iter().collect();
+            uids.retain(|uid| !gone.contains(uid));
+        }
         if uids.len() > MAX_HITS {
             // The newest are kept.
             uids.drain(..uids.len() - MAX_HITS);

@@ -99,6 +99,21 @@ pub const WITHOUT_CATENATE: &str = "protocol imap {\n  imap_capability = IMAP4re
      LOGIN-REFERRALS ID ENABLE IDLE SORT LITERAL+ NAMESPACE UIDPLUS MOVE CONDSTORE QRESYNC \
      SPECIAL-USE NOTIFY MULTIAPPEND URL-PARTIAL\n}\n";
 
+/// Lines for [`Dovecot::start_with`]: a full-text index (Xapian, from Debian's
+/// `dovecot-fts-xapian`) for body and header searches, kept up to date as mail
+/// is saved. Words are matched from their third letter on, as substrings. The
+/// index answers header searches only for the address fields and the subject, so
+/// Dovecot marks mail with attachments as it is saved (`$HasAttachment`).
+pub const FULL_TEXT: &str = "mail_plugins = $mail_plugins fts fts_xapian
+mail_attachment_detection_options = add-flags
+plugin {
+  fts = xapian
+  fts_xapian = partial=3 full=20
+  fts_autoindex = yes
+  fts_enforced = no
+}
+";
+
 impl Dovecot {
     /// Starts a server with these users, each with an empty mailbox and the
     /// [`SPECIAL_FOLDERS`].

@@ -223,9 +223,9 @@ async fn run_demo(root: &Path, port: u16) -> Result<()> {
     let user = maildev::User::new("demo", "postern-demo");
     // A second person to write to, and to answer from.
     let friend = maildev::User::new("sam", "postern-sam");
-    eprintln!("==> starting a private Dovecot with sample mail");
+    eprintln!("==> starting a private Dovecot with sample mail (and a full-text index)");
     let users = [user.clone(), friend.clone()];
-    let dovecot = maildev::Dovecot::start(&users)?;
+    let dovecot = maildev::Dovecot::start_with(&users, maildev::FULL_TEXT)?;
     eprintln!("==> starting a private Postfix for sending");
     let postfix = maildev::Postfix::start(&dovecot, &users, &[])?;
     let mut imap = dovecot.imap(&user).await?;

@@ -18,13 +18,15 @@ pub const WASM_BINDGEN: &str = "0.2.130";
 /// wasm-bindgen's output, so it cannot be used. Must match `Trunk.toml`.
 pub const BINARYEN: &str = "132";
 
-const DEBIAN_PACKAGES: [&str; 8] = [
+const DEBIAN_PACKAGES: [&str; 9] = [
     "dovecot-imapd",
     "dovecot-pop3d",
     // Delivery from the private Postfix into the private Dovecot.
     "dovecot-lmtpd",
     // Dovecot's own submission service, which offers BURL.
     "dovecot-submissiond",
+    // A full-text index for body search (Xapian), for the demo and the bench.
+    "dovecot-fts-xapian",
     // Installed unconfigured (see `debian_packages`); maildev runs its own instances.
     "postfix",
     "chromium",
