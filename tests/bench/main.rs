@@ -11,7 +11,8 @@
 //!
 //! In `sending`: a send through Postfix against a direct SMTP client, and a 10 MB
 //! file; in `forwarding`: what a forward of a file the server holds uploads, with
-//! and without CATENATE.
+//! and without CATENATE; in `search`: searches of a 100,000-message folder against
+//! a direct client, without and with a full-text index.
 //!
 //! `report` gathers them into one table, printed and written with the raw figures
 //! to `target/bench/results.json`.
@@ -19,6 +20,7 @@
 mod forwarding;
 mod live;
 mod report;
+mod search;
 mod sending;
 
 use std::net::SocketAddr;
@@ -365,6 +367,7 @@ async fn main() -> Result<()> {
     live::measure(&postern, &dovecot, &user, &mut report).await?;
     sending::measure(&postern, &mut report).await?;
     forwarding::measure(&postern, &mut report).await?;
+    search::measure(&postern, &mut report).await?;
     report.finish(&workspace_root().join("target").join("bench"))
 }
 

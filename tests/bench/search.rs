@@ -1,0 +1,178 @@
+//! Search on a 100,000-message folder: the time to the first window of hits for a
+//! subject word (10,000 hits), a sender (1,000) and a body word (100) through the
+//! bridge, against a direct client's `UID SEARCH` and `UID FETCH` of the same
+//! window, on a Dovecot without and with its full-text index (Xapian); and the
+//! bytes over the WebSocket for the search with 10,000 hits.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use futures::TryStreamExt;
+use maildev::sample::{self, Headers};
+use protocol::{Reply, Request};
+use tests::{Dovecot, User};
+
+use crate::BridgeProcess;
+use crate::report::{Report, Section};
+
+/// Messages in the folder.
+const BIG: u32 = 100_000;
+/// Runs of each search, bridge and direct alternately.
+const RUNS: usize = 7;
+/// The window the app asks for.
+const WINDOW: u32 = 50;
+/// What the bridge asks for a header window.
+const HEADER_QUERY: &str = "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE CONTENT-TYPE)])";
+
+/// The searches: what is typed, the direct client's keys, and the hits.
+const SEARCHES: [(&str, &str, &str, u32); 3] = [
+    (
+        "a subject word",
+        "subject:invoice",
+        "SUBJECT invoice",
+        BIG / 10,
+    ),
+    ("a sender", "from:ada", "FROM ada", BIG / 100),
+    ("a body word", "body:zeppelin", "BODY zeppelin", BIG / 1000),
+];
+
+/// Message `i`: every tenth an invoice, every hundredth from Ada, every
+/// thousandth mentions a zeppelin.
+fn message(i: u32) -> Vec<u8> {
+    let subject = if i.is_multiple_of(10) {
+        format!("Invoice {i}")
+    } else {
+        format!("Message {i} of the big folder")
+    };
+    let from = if i.is_multiple_of(100) {
+        "Ada <ada@example.org>".to_owned()
+    } else {
+        format!("Ken <ken{}@example.org>", i % 50)
+    };
+    let body = if i.is_multiple_of(1000) {
+        format!("Message {i}: the zeppelin lands at noon.\r\n")
+    } else {
+        format!("Message {i}: nothing to report today.\r\n")
+    };
+    sample::plain(
+        &Headers {
+            from: &from,
+            to: "bench@example.org",
+            subject: &subject,
+            date: 1_700_000_000 + i64::from(i) * 60,
+        },
+        &body,
+    )
+}
+
+pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
+    let user = User::new("bench", "bench-password");
+    for (indexed, config) in [(false, ""), (true, maildev::FULL_TEXT)] {
+        let label = if indexed {
+            "with Xapian's index"
+        } else {
+            "no index"
+        };
+        eprintln!("==> search: seeding a folder of {BIG} messages ({label})");
+        let dovecot = Dovecot::start_with(std::slice::from_ref(&user), config)?;
+        let mut direct = dovecot.imap(&user).await?;
+        direct.create("Big").await?;
+        let seeding = Instant::now();
+        dovecot.seed_maildir(&user, "Big", BIG, message)?;
+        eprintln!(
+            "    seeded and indexed in {:.1} s",
+            seeding.elapsed().as_secs_f64()
+        );
+        let bridge = BridgeProcess::start(postern, &dovecot).await?;
+        let mut client = bridge.signed_in(&user).await?;
+        client.open("Big", WINDOW).await?;
+        for (what, typed, keys, hits) in SEARCHES {
+            eprintln!("==> search for {what} ({label}): bridge against direct, {RUNS} runs");
+            let mut through_bridge = Vec::new();
+            let mut straight = Vec::new();
+            let mut bytes = 0;
+            // One more run than counted: the first warms both.
+            for run in 0..=RUNS {
+                let before = client.bytes_received;
+                let start = Instant::now();
+                let reply = client
+                    .ok(Request::Search {
+                        query: typed.to_owned(),
+                        folder: "Big".to_owned(),
+                        limit: WINDOW,
+                    })
+                    .await?;
+                let took = start.elapsed();
+                let Reply::Hits {
+                    total, hits: got, ..
+                } = reply
+                else {
+                    bail!("not hits");
+                };
+                if total != hits || got.len() != (hits.min(WINDOW)) as usize {
+                    bail!("{typed}: {total} hits, {} listed", got.len());
+                }
+                bytes = client.bytes_received - before;
+                direct.select("Big").await?;
+                let start = Instant::now();
+                let mut found = direct_search(&mut direct, keys).await?;
+                found.sort_unstable();
+                let newest = &found[found.len().saturating_sub(WINDOW as usize)..];
+                let set: Vec<String> = newest.iter().map(u32::to_string).collect();
+                let fetched: Vec<_> = direct
+                    .uid_fetch(set.join(","), HEADER_QUERY)
+                    .await?
+                    .try_collect()
+                    .await?;
+                let direct_took = start.elapsed();
+                if fetched.len() != newest.len() || found.len() != hits as usize {
+                    bail!(
+                        "direct {keys}: {} hits, {} fetched",
+                        found.len(),
+                        fetched.len()
+                    );
+                }
+                if run > 0 {
+                    through_bridge.push(took);
+                    straight.push(direct_took);
+                }
+            }
+            let key = typed.replace(':', "_");
+            let index_key = if indexed { "fts" } else { "noindex" };
+            let b = report.times(
+                Section::Search,
+                &format!("{what} ({hits} hits, {label}), bridge"),
+                &format!("search_{key}_{index_key}_bridge_ms"),
+                &through_bridge,
+                false,
+            );
+            let d = report.times(
+                Section::Search,
+                "direct: UID SEARCH, UID FETCH of the newest 50",
+                &format!("search_{key}_{index_key}_direct_ms"),
+                &straight,
+                false,
+            );
+            report.ratio(Section::Search, "ratio, bridge / direct", &b, &d);
+            if hits == BIG / 10 && !indexed {
+                report.bytes(
+                    Section::Search,
+                    "bytes over the WebSocket, 10,000 hits (first window)",
+                    "search_10000_hits_websocket_bytes",
+                    bytes as u64,
+                    "50 headers and the count, no UID list",
+                );
+            }
+        }
+        drop(bridge);
+        direct.logout().await?;
+    }
+    Ok(())
+}
+
+/// A direct client's `UID SEARCH`: the UIDs.
+async fn direct_search(direct: &mut maildev::ImapSession, keys: &str) -> Result<Vec<u32>> {
+    let found = direct.uid_search(keys).await?;
+    Ok(found.into_iter().collect())
+}
