@@ -6,6 +6,7 @@
 //! connection, reached from HTTP through [`links`]), [`mail`] (IMAP and POP3).
 
 pub mod config;
+mod conversations;
 mod database;
 mod http;
 mod links;

@@ -19,6 +19,7 @@ use tokio::time::{Instant, sleep_until};
 use zeroize::Zeroizing;
 
 use crate::config::Account;
+use crate::conversations;
 use crate::links::{LinkRegistry, Target};
 use crate::mail::compose::ComposeError;
 use crate::mail::smtp::{SmtpReply, SubmitError};
@@ -251,6 +252,7 @@ pub fn spawn<S: MailSource>(
         next_outbox: 0,
         search: None,
         next_search: 0,
+        threads: None,
     };
     tokio::spawn(actor.run(inbox));
     SessionHandle { calls, downloads }
@@ -349,6 +351,8 @@ struct Actor<S> {
     /// The running search, if any, and the id the next one gets.
     search: Option<Search>,
     next_search: u32,
+    /// The conversations last listed: folder, UID validity, groups newest first.
+    threads: Option<(String, u32, Vec<Vec<u32>>)>,
 }
 
 /// A message waiting out its undo window.
@@ -763,6 +767,11 @@ impl<S: MailSource> Actor<S> {
                     "This search has ended: search again.".to_owned(),
                 )),
             },
+            Request::ListConversations {
+                folder,
+                offset,
+                limit,
+            } => self.conversations(folder, offset, limit).await,
             Request::StopSearch { search, forget } => {
                 if forget {
                     self.search.take_if(|s| s.id == search);
@@ -1017,6 +1026,49 @@ impl<S: MailSource> Actor<S> {
     }
 
     /// Applies a folder change and answers with the new folder list.
+    /// A window of `folder`'s conversations: grouped afresh for the first window
+    /// (or another folder), else from the grouping the first window used.
+    async fn conversations(
+        &mut self,
+        folder: String,
+        offset: u32,
+        limit: u32,
+    ) -> Result<Reply, MailError> {
+        let limit = limit.min(protocol::MAX_WINDOW);
+        let fresh = offset == 0 || self.threads.as_ref().is_none_or(|(f, ..)| *f != folder);
+        if fresh {
+            let (uid_validity, groups) = self.source.conversations(&folder).await?;
+            self.threads = Some((folder.clone(), uid_validity, groups));
+        }
+        let Some((_, uid_validity, groups)) = &self.threads else {
+            return Err(MailError::BadInput("conversations"));
+        };
+        let uid_validity = *uid_validity;
+        let total = u32::try_from(groups.len()).unwrap_or(u32::MAX);
+        let start = (offset as usize).min(groups.len());
+        let end = start.saturating_add(limit as usize).min(groups.len());
+        let window: Vec<Vec<u32>> = groups[start..end].to_vec();
+        let mut wanted: Vec<u32> = window
+            .iter()
+            .flat_map(|g| conversations::listed(g).iter().copied())
+            .collect();
+        wanted.sort_unstable();
+        let mut headers = HashMap::new();
+        for chunk in wanted.chunks(protocol::MAX_WINDOW as usize) {
+            headers.extend(self.source.headers(&folder, uid_validity, chunk).await?);
+        }
+        let rows = window
+            .iter()
+            .filter_map(|group| conversations::row(group, &headers))
+            .collect();
+        Ok(Reply::Conversations {
+            folder,
+            total,
+            offset,
+            conversations: rows,
+        })
+    }
+
     /// Starts a search (ending the one before) and answers with its first window
     /// once the first folder is searched; the others follow between calls.
     async fn start_search(
@@ -1207,6 +1259,7 @@ fn may_repeat(request: &Request) -> bool {
             | Request::SaveIdentities { .. }
             | Request::Search { .. }
             | Request::ListHits { .. }
+            | Request::ListConversations { .. }
     )
 }
 

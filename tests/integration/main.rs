@@ -7,6 +7,7 @@ mod bridge_imap;
 mod browser;
 mod burl;
 mod catenate;
+mod conversations;
 mod hostile_mail;
 mod live;
 mod namespaces;

@@ -24,6 +24,45 @@ pub fn header_from_fetch(fetch: &Fetch) -> Option<MessageHeader> {
     ))
 }
 
+/// What grouping into conversations needs of a message, from its raw
+/// `Message-ID`, `References` and `In-Reply-To` fields.
+pub fn threaded_from_raw(uid: u32, raw: &[u8]) -> super::thread::Threaded {
+    use super::thread::message_ids;
+    let text = String::from_utf8_lossy(raw);
+    // Unfolded: a line that starts with white space goes on the one before.
+    let mut fields: Vec<String> = Vec::new();
+    for line in text.split("\r\n").flat_map(|l| l.split('\n')) {
+        match fields.last_mut() {
+            Some(last) if line.starts_with([' ', '\t']) => last.push_str(line),
+            _ => fields.push(line.to_owned()),
+        }
+    }
+    let field = |name: &str| {
+        fields.iter().find_map(|f| {
+            let (key, value) = f.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.to_owned())
+        })
+    };
+    let mut references = field("References")
+        .map(|v| message_ids(&v))
+        .unwrap_or_default();
+    if references.is_empty() {
+        references = field("In-Reply-To")
+            .map(|v| message_ids(&v))
+            .unwrap_or_default()
+            .into_iter()
+            .take(1)
+            .collect();
+    }
+    super::thread::Threaded {
+        uid,
+        message_id: field("Message-ID").and_then(|v| message_ids(&v).into_iter().next()),
+        references,
+    }
+}
+
 /// The list entry for a message from its raw header block, whatever protocol read
 /// it; `arrived` stands in for a missing or unreadable `Date`.
 pub fn header_from_raw(

@@ -17,7 +17,7 @@ use protocol::{
 };
 
 use super::folders::{FolderEntry, build_tree};
-use super::headers::{flags, flags_from, header_from_fetch};
+use super::headers::{flags, flags_from, header_from_fetch, threaded_from_raw};
 use super::message::parse_section;
 use super::namespace::{self, Namespaces};
 use super::news::{MAX_LISTED, News};
@@ -26,6 +26,7 @@ use super::raw::{self, quoted};
 use super::search::{self, MAX_HITS};
 use super::spool::{self, Spooled};
 use super::structure;
+use super::thread;
 use super::transport::{Bounded, Budget, connect_tcp, server_label, start_tls};
 use super::view::{self, Structure};
 use super::{
@@ -93,6 +94,8 @@ pub struct ImapSource {
     esearch: bool,
     /// LITERAL+ (RFC 7888): literals go without waiting for the go-ahead.
     literal_plus: bool,
+    /// `THREAD=REFS`: the server groups conversations as the bridge would.
+    thread_refs: bool,
 }
 
 /// New messages in list order, where each now stands, and where removed ones stood.
@@ -159,6 +162,7 @@ impl ImapSource {
             away: None,
             esearch: false,
             literal_plus: false,
+            thread_refs: false,
         };
         let capabilities = source
             .step("CAPABILITY", async |s| s.capabilities().await)
@@ -173,6 +177,7 @@ impl ImapSource {
         source.catenate = capabilities.has_str("CATENATE");
         source.esearch = capabilities.has_str("ESEARCH");
         source.literal_plus = capabilities.has_str("LITERAL+");
+        source.thread_refs = capabilities.has_str("THREAD=REFS");
         if capabilities.has_str("URLAUTH") {
             let user = url_encoded(user, b"-._~");
             let named = account.urlauth_server.as_ref().unwrap_or(server);
@@ -1004,6 +1009,16 @@ impl MailSource for ImapSource {
             dates,
             bodies_unsearched: 0,
         })
+    }
+
+    async fn conversations(&mut self, folder: &str) -> Result<(u32, Vec<Vec<u32>>), MailError> {
+        let uid_validity = self.ensure_selected(folder).await?;
+        let groups = if self.thread_refs {
+            self.server_threads().await?
+        } else {
+            self.own_threads().await?
+        };
+        Ok((uid_validity, thread::newest_first(groups)))
     }
 
     async fn headers(
@@ -2104,6 +2119,72 @@ impl ImapSource {
         uids.sort_unstable();
         uids.dedup();
         Ok(uids)
+    }
+
+    /// The selected folder's conversations as the server groups them
+    /// (`UID THREAD REFS`): one line, of up to 4 MiB.
+    async fn server_threads(&mut self) -> Result<Vec<Vec<u32>>, MailError> {
+        use search::Arg;
+        const TAG: &str = "PT1";
+        let args = [Arg::Atom("UID THREAD REFS UTF-8 ALL")];
+        let budget = self.budget.clone();
+        let answer = self
+            .step("UID THREAD", async |s| {
+                budget.allow_lines(MAX_SORT_LINE);
+                raw::exchange(s.get_mut(), TAG, &args, false, MAX_SORT_LINE + 64 * 1024)
+                    .await
+                    .map_err(ImapError::Io)
+            })
+            .await?;
+        let lines = answer.map_err(|refusal| MailError::Rejected {
+            doing: "group the folder into conversations",
+            refusal,
+        })?;
+        let mut groups = None;
+        let mut news = Vec::new();
+        for line in lines {
+            if line.len() >= 8 && line[..8].eq_ignore_ascii_case("* THREAD") {
+                match thread::groups_in_answer(&line) {
+                    Some(found) => groups.get_or_insert_with(Vec::new).extend(found),
+                    None => return Err(MailError::Refused("group the folder into conversations")),
+                }
+            } else {
+                news.push(line);
+            }
+        }
+        raw::news_in(&news, |response| self.absorb(response));
+        Ok(groups.unwrap_or_default())
+    }
+
+    /// The selected folder's conversations grouped here, from each message's
+    /// Message-ID, References and In-Reply-To, fetched a slice at a time.
+    async fn own_threads(&mut self) -> Result<Vec<Vec<u32>>, MailError> {
+        const SLICE: u32 = 20_000;
+        let exists = self.selected.as_ref().map_or(0, |s| s.exists);
+        let mut messages = Vec::with_capacity(exists as usize);
+        let mut low = 1;
+        while low <= exists {
+            let high = (low + SLICE - 1).min(exists);
+            let fetches = self
+                .step("FETCH", async |s| {
+                    s.fetch(
+                        format!("{low}:{high}"),
+                        "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID REFERENCES IN-REPLY-TO)])",
+                    )
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+                })
+                .await?;
+            for fetch in &fetches {
+                if let Some(uid) = fetch.uid {
+                    messages.push(threaded_from_raw(uid, fetch.header().unwrap_or_default()));
+                }
+            }
+            low = high + 1;
+        }
+        messages.sort_unstable_by_key(|m| m.uid);
+        Ok(thread::group(&messages))
     }
 
     /// Each message's arrival time, beside `uids`, a slice at a time; a message

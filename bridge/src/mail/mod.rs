@@ -22,6 +22,7 @@ pub mod smtp;
 pub mod spool;
 mod store;
 mod structure;
+pub mod thread;
 mod transport;
 mod view;
 
@@ -268,6 +269,13 @@ pub trait MailSource: Send + 'static {
         query: &protocol::search::Query,
         dated: bool,
     ) -> impl Future<Output = Result<Found, MailError>> + Send;
+
+    /// `folder`'s messages grouped into conversations ([`thread`]), newest first
+    /// ([`thread::newest_first`]), and the folder's UID validity.
+    fn conversations(
+        &mut self,
+        folder: &str,
+    ) -> impl Future<Output = Result<(u32, Vec<Vec<u32>>), MailError>> + Send;
 
     /// The list headers of those of `uids` (at most [`protocol::MAX_WINDOW`]) still
     /// in `folder`, which has `uid_validity` (else none are).

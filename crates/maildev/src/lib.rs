@@ -99,6 +99,9 @@ pub const WITHOUT_CATENATE: &str = "protocol imap {\n  imap_capability = IMAP4re
      LOGIN-REFERRALS ID ENABLE IDLE SORT LITERAL+ NAMESPACE UIDPLUS MOVE CONDSTORE QRESYNC \
      SPECIAL-USE NOTIFY MULTIAPPEND URL-PARTIAL\n}\n";
 
+/// The same lines, as a server without `THREAD` offers them (they name none).
+pub const WITHOUT_THREAD: &str = WITHOUT_CATENATE;
+
 /// Lines for [`Dovecot::start_with`]: a full-text index (Xapian, from Debian's
 /// `dovecot-fts-xapian`) for body and header searches, kept up to date as mail
 /// is saved. Words are matched from their third letter on, as substrings. The

@@ -46,6 +46,7 @@
 //! {"id":30,"type":"list_hits","search":1,"offset":50,"limit":50}
 //! {"id":31,"type":"stop_search","search":1}
 //! {"id":32,"type":"stop_search","search":1,"forget":true}
+//! {"id":33,"type":"list_conversations","folder":"INBOX","offset":0,"limit":50}
 //! {"id":5,"type":"sign_out"}
 //! ```
 //!
@@ -82,6 +83,7 @@
 //! {"type":"reply","id":31,"reply":{"type":"search_stopped","search":1}}
 //! {"type":"event","event":{"type":"search_updated","search":1,"total":7,"searched":2,"of":12,"done":false}}
 //! {"type":"failed","id":29,"error":{"code":"bad_query","message":"\"form:\" is not something to search by."}}
+//! {"type":"reply","id":33,"reply":{"type":"conversations","folder":"INBOX","total":1,"offset":0,"conversations":[{"uids":[3,7],"count":2,"unread":1,"flagged":false,"participants":[{"name":"Bob","email":"bob@example.org"}],"newest":{"uid":7,"from":[{"name":"Bob","email":"bob@example.org"}],"to":[],"subject":"Re: Lunch?","date":1700000100,"flags":[],"size":900,"has_attachments":false}}]}}
 //! {"type":"reply","id":5,"reply":{"type":"signed_out"}}
 //! {"type":"failed","id":1,"error":{"code":"wrong_credentials","message":"The user name or password is not correct."}}
 //! {"type":"event","event":{"type":"connectivity_changed","state":"lost"}}
@@ -281,6 +283,13 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         forget: bool,
     },
+    /// A window of `folder`'s conversations (messages grouped by `References` and
+    /// `In-Reply-To`), the one with the newest arrival first, skipping `offset`.
+    ListConversations {
+        folder: String,
+        offset: u32,
+        limit: u32,
+    },
     /// End the mail session; the socket stays open for another sign-in.
     SignOut,
 }
@@ -472,6 +481,13 @@ pub enum Reply {
         of: u32,
         done: bool,
     },
+    /// A window of a folder's conversations; `total` counts them.
+    Conversations {
+        folder: String,
+        total: u32,
+        offset: u32,
+        conversations: Vec<Conversation>,
+    },
     /// The search stopped (`forget`: ended).
     SearchStopped {
         search: u32,
@@ -548,6 +564,24 @@ pub enum Event {
         done: bool,
     },
 }
+
+/// One conversation of a folder, as its row in the list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// Its messages in the folder, by arrival (at most [`MAX_CONVERSATION_UIDS`],
+    /// the newest, are listed; `count` counts them all).
+    pub uids: Vec<u32>,
+    pub count: u32,
+    pub unread: u32,
+    pub flagged: bool,
+    /// The senders, newest first, each once (at most five).
+    pub participants: Vec<Address>,
+    /// Its newest message.
+    pub newest: MessageHeader,
+}
+
+/// The most UIDs a conversation's row lists.
+pub const MAX_CONVERSATION_UIDS: usize = 1000;
 
 /// One message a search found, and the folder it is in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -894,8 +928,8 @@ mod tests {
         let [client, server] = blocks.as_slice() else {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
-        assert_eq!(client.len(), 31);
-        assert_eq!(server.len(), 38);
+        assert_eq!(client.len(), 32);
+        assert_eq!(server.len(), 39);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));

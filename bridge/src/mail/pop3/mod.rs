@@ -1270,6 +1270,12 @@ impl MailSource for Pop3Source {
         ))
     }
 
+    async fn conversations(&mut self, _folder: &str) -> Result<(u32, Vec<Vec<u32>>), MailError> {
+        Err(MailError::Unsupported(
+            "Conversations are not available for POP3 accounts yet.",
+        ))
+    }
+
     async fn headers(
         &mut self,
         _folder: &str,

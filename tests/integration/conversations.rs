@@ -1,0 +1,177 @@
+//! Conversations against the real Dovecot: its `THREAD=REFS` and the bridge's own
+//! grouping agree on mail with broken and missing references, reordered arrivals
+//! and a subject shared by two discussions.
+
+use anyhow::{Result, bail};
+use maildev::sample::{self, Headers, Sample};
+use protocol::{Reply, Request};
+use tests::{AccountSpec, Bridge, Dovecot, WsClient};
+
+use crate::seed::{T0, alice};
+
+/// INBOX in arrival order: (subject, Message-ID, References, In-Reply-To).
+const MAIL: [(&str, &str, &str, &str); 12] = [
+    ("Plans", "<a1@x>", "", ""),
+    ("Re: Plans", "<b1@x>", "", "<a1@x>"),
+    ("Lunch", "<c1@x>", "", ""),
+    ("Re: Plans again", "<d1@x>", "<a1@x> <b1@x>", "<b1@x>"),
+    ("Re: Lunch", "<e1@x>", "", "<c1@x>"),
+    (
+        "Re: Plans, a gap",
+        "<f1@x>",
+        "<a1@x> <missing@x>",
+        "<missing@x>",
+    ),
+    // The same subject as the first, and no references: a discussion of its own.
+    ("Plans", "<g1@x>", "", ""),
+    // A reply that arrives before what it answers.
+    ("Re: Re: Budget", "<h2@x>", "<h0@x> <h1@x>", "<h1@x>"),
+    ("Re: Budget", "<h1@x>", "<h0@x>", "<h0@x>"),
+    ("Budget", "<h0@x>", "", ""),
+    // Broken References: In-Reply-To still says what it answers.
+    ("Re: Lunch, broken", "<k1@x>", "<garbage", "<c1@x>"),
+    // No Message-ID at all.
+    ("Re: Plans, no id", "", "", "<a1@x>"),
+];
+
+fn raw(subject: &str, id: &str, references: &str, in_reply_to: &str, date: i64) -> Vec<u8> {
+    let mut extra = String::new();
+    for (name, value) in [("References", references), ("In-Reply-To", in_reply_to)] {
+        if !value.is_empty() {
+            extra.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    let body = sample::plain(
+        &Headers {
+            from: "Bob <bob@example.org>",
+            to: "Alice <alice@example.org>",
+            subject,
+            date,
+        },
+        "Text.",
+    );
+    let mut text = String::from_utf8_lossy(&body).into_owned();
+    // The sample's own Message-ID gives way to the one given (or to none).
+    let start = text.find("Message-ID: ").unwrap_or(0);
+    let end = start + text[start..].find("\r\n").unwrap_or(0) + 2;
+    let own = if id.is_empty() {
+        String::new()
+    } else {
+        format!("Message-ID: {id}\r\n")
+    };
+    text.replace_range(start..end, &format!("{own}{extra}"));
+    text.into_bytes()
+}
+
+async fn signed_in(extra: &str) -> Result<(Dovecot, Bridge, WsClient)> {
+    let user = alice();
+    let dovecot = Dovecot::start_with(std::slice::from_ref(&user), extra)?;
+    let mut imap = dovecot.imap(&user).await?;
+    let samples: Vec<Sample> = MAIL
+        .iter()
+        .enumerate()
+        .map(|(i, (subject, id, refs, reply))| {
+            let date = T0 + i as i64 * 60;
+            Sample {
+                folder: "INBOX".into(),
+                flags: if i == 4 { vec![] } else { vec!["\\Seen"] },
+                date,
+                raw: raw(subject, id, refs, reply, date),
+            }
+        })
+        .collect();
+    sample::append_all(&mut imap, &samples).await?;
+    imap.logout().await?;
+    let bridge = Bridge::start(&[AccountSpec::trusting("Example", &dovecot)], None).await?;
+    let mut client = bridge.connect().await?;
+    client.sign_in(None, &user).await??;
+    Ok((dovecot, bridge, client))
+}
+
+/// The conversations the bridge lists, each as its subjects by arrival.
+async fn listed(client: &mut WsClient) -> Result<Vec<Vec<&'static str>>> {
+    let reply = client
+        .ok(Request::ListConversations {
+            folder: "INBOX".into(),
+            offset: 0,
+            limit: 50,
+        })
+        .await?;
+    let Reply::Conversations {
+        conversations,
+        total,
+        ..
+    } = reply
+    else {
+        bail!("not conversations: {reply:?}");
+    };
+    assert_eq!(total as usize, conversations.len());
+    Ok(conversations
+        .iter()
+        .map(|c| {
+            assert_eq!(c.count as usize, c.uids.len());
+            c.uids.iter().map(|uid| MAIL[*uid as usize - 1].0).collect()
+        })
+        .collect())
+}
+
+#[tokio::test]
+async fn the_servers_grouping_and_the_bridges_own_agree() -> Result<()> {
+    let expected = vec![
+        vec!["Re: Re: Budget", "Re: Budget", "Budget"],
+        vec![
+            "Plans",
+            "Re: Plans",
+            "Re: Plans again",
+            "Re: Plans, a gap",
+            "Re: Plans, no id",
+        ],
+        vec!["Lunch", "Re: Lunch", "Re: Lunch, broken"],
+        vec!["Plans"],
+    ];
+    let (server, _bridge, mut client) = signed_in("").await?;
+    let mut direct = server.imap(&alice()).await?;
+    assert!(
+        direct.capabilities().await?.has_str("THREAD=REFS"),
+        "the server's own grouping is what is compared"
+    );
+    direct.logout().await?;
+    let by_server = listed(&mut client).await?;
+    let (_own, _bridge2, mut client2) = signed_in(maildev::WITHOUT_THREAD).await?;
+    let by_bridge = listed(&mut client2).await?;
+    assert_eq!(by_server, by_bridge, "THREAD=REFS and the bridge disagree");
+    // Newest first: the conversation with the latest arrival leads.
+    let firsts: Vec<&str> = by_server.iter().map(|g| g[0]).collect();
+    assert_eq!(firsts, ["Plans", "Lunch", "Re: Re: Budget", "Plans"]);
+    for group in &expected {
+        assert!(
+            by_server.iter().any(|g| {
+                let mut a = g.clone();
+                let mut b = group.clone();
+                a.sort_unstable();
+                b.sort_unstable();
+                a == b
+            }),
+            "{group:?} is not one conversation in {by_server:?}"
+        );
+    }
+    // A row counts its unread messages and names its senders.
+    let reply = client
+        .ok(Request::ListConversations {
+            folder: "INBOX".into(),
+            offset: 1,
+            limit: 1,
+        })
+        .await?;
+    let Reply::Conversations { conversations, .. } = reply else {
+        bail!("not conversations");
+    };
+    let [lunch] = conversations.as_slice() else {
+        bail!("one conversation: {conversations:?}");
+    };
+    assert_eq!((lunch.count, lunch.unread, lunch.flagged), (3, 1, false));
+    assert_eq!(lunch.newest.subject, "Re: Lunch, broken");
+    assert_eq!(lunch.participants.len(), 1);
+    assert_eq!(lunch.participants[0].email, "bob@example.org");
+    Ok(())
+}
