@@ -40,7 +40,7 @@ impl Section {
             Section::Folders => "9. The folder list (47 folders, with counts)",
             Section::Sending => "10. Sending (a short message, no undo window)",
             Section::Forwarding => "11. Forwarding a 10 MB file the IMAP server holds",
-            Section::Search => "12. Search (a 100,000-message folder, first 50 hits)",
+            Section::Search => "12. Search and conversations (a 100,000-message folder, first 50)",
             Section::Pop3 => "POP3 (the 50 MB message)",
         }
     }

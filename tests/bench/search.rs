@@ -165,9 +165,117 @@ pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
                 );
             }
         }
+        if !indexed {
+            conversations(&mut client, &dovecot, &user, report).await?;
+        }
         drop(bridge);
         direct.logout().await?;
     }
+    Ok(())
+}
+
+/// The first window of the folder's conversations through the bridge, against a
+/// direct client's `UID THREAD REFS` and `UID FETCH` of the newest 50 (imap-proto
+/// cannot read THREAD, so the direct client writes and reads lines itself).
+async fn conversations(
+    client: &mut tests::WsClient,
+    dovecot: &Dovecot,
+    user: &User,
+    report: &mut Report,
+) -> Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    eprintln!("==> conversations of the big folder: bridge against direct, {RUNS} runs");
+    let mut stream = BufReader::new(dovecot.tls_to(dovecot.imaps_port).await?);
+    let mut line = String::new();
+    stream.read_line(&mut line).await?;
+    // Sends a command and reads to its tagged answer; the bytes read.
+    async fn command<S: tokio::io::AsyncBufRead + tokio::io::AsyncWrite + Unpin>(
+        stream: &mut S,
+        tag: &str,
+        text: &str,
+    ) -> Result<Vec<String>> {
+        stream
+            .write_all(format!("{tag} {text}\r\n").as_bytes())
+            .await?;
+        stream.flush().await?;
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            if stream.read_line(&mut line).await? == 0 {
+                bail!("the server closed the connection");
+            }
+            if line.starts_with(&format!("{tag} ")) {
+                if !line[tag.len() + 1..].starts_with("OK") {
+                    bail!("{text}: {line}");
+                }
+                return Ok(lines);
+            }
+            lines.push(line);
+        }
+    }
+    command(
+        &mut stream,
+        "a",
+        &format!("LOGIN {} {}", user.name, user.password),
+    )
+    .await?;
+    command(&mut stream, "b", "SELECT Big").await?;
+    let mut through_bridge = Vec::new();
+    let mut straight = Vec::new();
+    for run in 0..=RUNS {
+        let start = Instant::now();
+        let reply = client
+            .ok(Request::ListConversations {
+                folder: "Big".into(),
+                offset: 0,
+                limit: WINDOW,
+            })
+            .await?;
+        let took = start.elapsed();
+        let Reply::Conversations {
+            total,
+            conversations,
+            ..
+        } = reply
+        else {
+            bail!("not conversations");
+        };
+        if total != BIG || conversations.len() != WINDOW as usize {
+            bail!("{total} conversations, {} listed", conversations.len());
+        }
+        let start = Instant::now();
+        let answer = command(&mut stream, "c", "UID THREAD REFS UTF-8 ALL").await?;
+        let newest: Vec<String> = (BIG - WINDOW + 1..=BIG).map(|u| u.to_string()).collect();
+        command(
+            &mut stream,
+            "d",
+            &format!("UID FETCH {} {HEADER_QUERY}", newest.join(",")),
+        )
+        .await?;
+        let direct_took = start.elapsed();
+        if !answer.iter().any(|l| l.starts_with("* THREAD")) {
+            bail!("no THREAD answer");
+        }
+        if run > 0 {
+            through_bridge.push(took);
+            straight.push(direct_took);
+        }
+    }
+    let b = report.times(
+        Section::Search,
+        "first window of conversations (100,000 of one message each), bridge",
+        "conversations_100k_bridge_ms",
+        &through_bridge,
+        false,
+    );
+    let d = report.times(
+        Section::Search,
+        "direct: UID THREAD REFS, UID FETCH of the newest 50",
+        "conversations_100k_direct_ms",
+        &straight,
+        false,
+    );
+    report.ratio(Section::Search, "ratio, bridge / direct", &b, &d);
     Ok(())
 }
 
