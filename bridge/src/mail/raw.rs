@@ -84,14 +84,7 @@ where
     line.push_str("\r\n");
     reader.stream.write_all(line.as_bytes()).await?;
     reader.stream.flush().await?;
-    let mut lines = early;
-    loop {
-        let answer = reader.line().await?;
-        if let Some(done) = tagged(&answer, tag) {
-            return Ok(done.map(|()| lines));
-        }
-        lines.push(answer);
-    }
+    reader.answer(tag, early).await
 }
 
 /// Writes one command line spelled here (arguments through [`quoted`]) and reads
@@ -114,14 +107,7 @@ where
         .write_all(format!("{tag} {command}\r\n").as_bytes())
         .await?;
     reader.stream.flush().await?;
-    let mut lines = Vec::new();
-    loop {
-        let answer = reader.line().await?;
-        if let Some(done) = tagged(&answer, tag) {
-            return Ok(done.map(|()| lines));
-        }
-        lines.push(answer);
-    }
+    reader.answer(tag, Vec::new()).await
 }
 
 /// `Some` when `line` is the tagged answer: OK, or the refusal.
@@ -153,6 +139,22 @@ struct Lines<'a, S> {
 }
 
 impl<S: AsyncRead + Unpin> Lines<'_, S> {
+    /// Reads on to the tagged answer: the untagged lines (after `lines`, those
+    /// read already), or the refusal.
+    async fn answer(
+        &mut self,
+        tag: &str,
+        mut lines: Vec<String>,
+    ) -> std::io::Result<Result<Vec<String>, Refusal>> {
+        loop {
+            let answer = self.line().await?;
+            if let Some(done) = tagged(&answer, tag) {
+                return Ok(done.map(|()| lines));
+            }
+            lines.push(answer);
+        }
+    }
+
     /// The next line without its CRLF; a literal (`{n}` or `{n+}` ending the line,
     /// n bytes after) is inlined as a quoted string.
     async fn line(&mut self) -> std::io::Result<String> {

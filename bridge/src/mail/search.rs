@@ -245,9 +245,9 @@ mod tests {
     use super::*;
     use protocol::search::parse;
 
-    fn spelled(text: &str) -> String {
-        program(&parse(text).expect("parses"))
-            .iter()
+    /// Keys as text, each value in angle brackets.
+    fn spell(args: &[Arg]) -> String {
+        args.iter()
             .map(|arg| match arg {
                 Arg::Atom(a) => (*a).to_owned(),
                 Arg::Number(n) => n.to_string(),
@@ -255,6 +255,10 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    fn spelled(text: &str) -> String {
+        spell(&program(&parse(text).expect("parses")))
     }
 
     #[test]
@@ -282,16 +286,6 @@ mod tests {
     #[test]
     fn negated_text_is_searched_apart() {
         let (kept, apart) = programs(&parse("-lunch -is:read -from:bob x").expect("parses"));
-        let spell = |args: &[Arg]| {
-            args.iter()
-                .map(|arg| match arg {
-                    Arg::Atom(a) => (*a).to_owned(),
-                    Arg::Number(n) => n.to_string(),
-                    Arg::Text(t) => format!("<{t}>"),
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
         assert_eq!(
             spell(&kept),
             "NOT SEEN OR OR OR OR FROM <x> TO <x> CC <x> SUBJECT <x> BODY <x>"
