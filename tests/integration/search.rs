@@ -196,6 +196,17 @@ fn listed(reply: &Reply) -> Result<Vec<(String, String)>> {
         .collect())
 }
 
+/// The first 50 hits of a search.
+async fn first_hits(client: &mut WsClient, search: u32) -> Result<Reply> {
+    client
+        .ok(Request::ListHits {
+            search,
+            offset: 0,
+            limit: 50,
+        })
+        .await
+}
+
 fn id_of(reply: &Reply) -> Result<u32> {
     match reply {
         Reply::Hits { search, .. } => Ok(*search),
@@ -386,13 +397,7 @@ async fn all_folders_stream_their_hits_newest_first() -> Result<()> {
         bail!("not an update");
     };
     assert_eq!((searched, of_now, total), (of, of, 3));
-    let window = client
-        .ok(Request::ListHits {
-            search: search_id,
-            offset: 0,
-            limit: 50,
-        })
-        .await?;
+    let window = first_hits(&mut client, search_id).await?;
     let expected = [
         ("Work/Reports", "Invoice for Q3"),
         ("INBOX", "Invoice 1041"),
@@ -411,13 +416,7 @@ async fn all_folders_stream_their_hits_newest_first() -> Result<()> {
     let first = search(&mut client, "invoice in:anywhere").await??;
     let search_id = id_of(&first)?;
     finished(&mut client, search_id).await?;
-    let window = client
-        .ok(Request::ListHits {
-            search: search_id,
-            offset: 0,
-            limit: 50,
-        })
-        .await?;
+    let window = first_hits(&mut client, search_id).await?;
     assert_eq!(
         listed(&window)?.first(),
         Some(&("Work/Reports".to_owned(), "Invoice for Q3".to_owned()))
@@ -444,13 +443,7 @@ async fn a_long_search_stops_when_asked() -> Result<()> {
         })
         .await?;
     assert_eq!(stopped, Reply::SearchStopped { search: search_id });
-    let window = client
-        .ok(Request::ListHits {
-            search: search_id,
-            offset: 0,
-            limit: 50,
-        })
-        .await?;
+    let window = first_hits(&mut client, search_id).await?;
     let Reply::Hits {
         searched, of, done, ..
     } = window
@@ -503,13 +496,7 @@ async fn new_matching_mail_joins_the_hits() -> Result<()> {
             |e| matches!(e, Event::SearchUpdated { search, total: 2, .. } if *search == search_id),
         )
         .await?;
-    let window = client
-        .ok(Request::ListHits {
-            search: search_id,
-            offset: 0,
-            limit: 50,
-        })
-        .await?;
+    let window = first_hits(&mut client, search_id).await?;
     let subjects: Vec<String> = listed(&window)?.into_iter().map(|(_, s)| s).collect();
     assert_eq!(subjects, ["Invoice 1042", "Invoice 1041"]);
     Ok(())
@@ -522,13 +509,7 @@ async fn hits_can_be_moved_and_leave_the_list() -> Result<()> {
     let first = search(&mut client, "invoice in:all").await??;
     let search_id = id_of(&first)?;
     finished(&mut client, search_id).await?;
-    let window = client
-        .ok(Request::ListHits {
-            search: search_id,
-            offset: 0,
-            limit: 50,
-        })
-        .await?;
+    let window = first_hits(&mut client, search_id).await?;
     let Reply::Hits { hits, .. } = &window else {
         bail!("not hits");
     };
@@ -549,13 +530,7 @@ async fn hits_can_be_moved_and_leave_the_list() -> Result<()> {
             |e| matches!(e, Event::SearchUpdated { search, total: 2, .. } if *search == search_id),
         )
         .await?;
-    let window = client
-        .ok(Request::ListHits {
-            search: search_id,
-            offset: 0,
-            limit: 50,
-        })
-        .await?;
+    let window = first_hits(&mut client, search_id).await?;
     assert!(
         listed(&window)?.iter().all(|(f, _)| f != "Archive"),
         "{:?}",
