@@ -561,33 +561,49 @@ impl ImapSource {
     }
 
     /// Each message's UID and sent date (else its arrival time), for a server
-    /// without `SORT`: fetched by sequence range, a slice at a time, so that each
-    /// answer stays well inside the response budget.
+    /// without `SORT`.
     async fn dated(&mut self, exists: u32) -> Result<(Vec<u32>, Vec<i64>), MailError> {
-        const SLICE: u32 = 20_000;
         let mut uids = Vec::with_capacity(exists as usize);
         let mut dates = Vec::with_capacity(exists as usize);
+        self.fetch_all(
+            exists,
+            "(UID INTERNALDATE BODY.PEEK[HEADER.FIELDS (DATE)])",
+            |fetch| {
+                if let Some(message) = header_from_fetch(fetch) {
+                    uids.push(message.uid);
+                    dates.push(message.date);
+                }
+            },
+        )
+        .await?;
+        Ok((uids, dates))
+    }
+
+    /// FETCHes `items` of every message of the selected folder (`exists` of them)
+    /// by sequence range, a slice at a time, so that each answer stays well inside
+    /// the response budget; `take` sees each answer.
+    async fn fetch_all(
+        &mut self,
+        exists: u32,
+        items: &str,
+        mut take: impl FnMut(&Fetch),
+    ) -> Result<(), MailError> {
+        const SLICE: u32 = 20_000;
         let mut low = 1;
         while low <= exists {
             let high = (low + SLICE - 1).min(exists);
             let fetches = self
                 .step("FETCH", async |s| {
-                    s.fetch(
-                        format!("{low}:{high}"),
-                        "(UID INTERNALDATE BODY.PEEK[HEADER.FIELDS (DATE)])",
-                    )
-                    .await?
-                    .try_collect::<Vec<_>>()
-                    .await
+                    s.fetch(format!("{low}:{high}"), items)
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
                 })
                 .await?;
-            for message in fetches.iter().filter_map(header_from_fetch) {
-                uids.push(message.uid);
-                dates.push(message.date);
-            }
+            fetches.iter().for_each(&mut take);
             low = high + 1;
         }
-        Ok((uids, dates))
+        Ok(())
     }
 }
 
@@ -2157,32 +2173,20 @@ impl ImapSource {
     }
 
     /// The selected folder's conversations grouped here, from each message's
-    /// Message-ID, References and In-Reply-To, fetched a slice at a time.
+    /// Message-ID, References and In-Reply-To.
     async fn own_threads(&mut self) -> Result<Vec<Vec<u32>>, MailError> {
-        const SLICE: u32 = 20_000;
         let exists = self.selected.as_ref().map_or(0, |s| s.exists);
         let mut messages = Vec::with_capacity(exists as usize);
-        let mut low = 1;
-        while low <= exists {
-            let high = (low + SLICE - 1).min(exists);
-            let fetches = self
-                .step("FETCH", async |s| {
-                    s.fetch(
-                        format!("{low}:{high}"),
-                        "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID REFERENCES IN-REPLY-TO)])",
-                    )
-                    .await?
-                    .try_collect::<Vec<_>>()
-                    .await
-                })
-                .await?;
-            for fetch in &fetches {
+        self.fetch_all(
+            exists,
+            "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID REFERENCES IN-REPLY-TO)])",
+            |fetch| {
                 if let Some(uid) = fetch.uid {
                     messages.push(threaded_from_raw(uid, fetch.header().unwrap_or_default()));
                 }
-            }
-            low = high + 1;
-        }
+            },
+        )
+        .await?;
         messages.sort_unstable_by_key(|m| m.uid);
         Ok(thread::group(&messages))
     }
