@@ -1,9 +1,37 @@
 //! A folder's conversations as rows of the list: from each conversation's UIDs
-//! (grouped by `mail::thread`) and the list headers of its newest messages.
+//! (grouped by `mail::thread`) and the list headers of its newest messages; and
+//! what the session keeps of the Sent folder to find the person's own replies.
 
 use std::collections::HashMap;
 
 use protocol::{Address, Conversation, MAX_CONVERSATION_UIDS, MessageHeader};
+
+use crate::mail::thread::Threaded;
+use crate::mail::{MailError, MailSource, Which};
+
+/// What grouping needs of every message of one folder (Sent), lowest UID first;
+/// brought up to date by reading what arrived above the highest UID.
+pub struct Kept {
+    pub folder: String,
+    pub uid_validity: u32,
+    pub messages: Vec<Threaded>,
+}
+
+impl Kept {
+    /// Reads all of `folder`.
+    pub async fn read(source: &mut impl MailSource, folder: &str) -> Result<Kept, MailError> {
+        let (uid_validity, messages) = source.threading(folder, Which::Above(0)).await?;
+        Ok(Kept {
+            folder: folder.to_owned(),
+            uid_validity,
+            messages,
+        })
+    }
+
+    pub fn highest(&self) -> u32 {
+        self.messages.last().map_or(0, |m| m.uid)
+    }
+}
 
 /// The most senders a row names.
 const MAX_PARTICIPANTS: usize = 5;

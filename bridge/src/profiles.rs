@@ -1,11 +1,13 @@
 //! What the bridge keeps of each user beyond a session: the identities they send as
-//! (set in Settings, shared by all of their browsers) and the people they wrote to
-//! and read from, which the compose form suggests as they type. Kept per account
+//! and their preferences (set in Settings, shared by all of their browsers), and
+//! the people they wrote to and read from, which the compose form suggests as
+//! they type. Kept per account
 //! and user in the bridge's database ([`crate::database`]); one user's entries are
 //! never read for another. Tables:
 //!
 //! - `identities`: `(account, user) -> JSON list of identities`, in order, the
 //!   default first. No entry: the default identity only.
+//! - `preferences`: `(account, user) -> JSON preferences`. No entry: the defaults.
 //! - `people`: `(account, user, address in lower case) -> (score, at, name)`. The
 //!   score adds [`WROTE_TO`] or [`READ_FROM`] at every contact and halves every
 //!   [`HALF_LIFE`], counted from `at` (seconds since the epoch), so that it ranks
@@ -14,10 +16,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use protocol::{Address, Identity, MAX_SUGGESTIONS};
+use protocol::{Address, Identity, MAX_SUGGESTIONS, Preferences};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 const IDENTITIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("identities");
+const PREFERENCES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("preferences");
 const PEOPLE: TableDefinition<(&str, &str, &str), (f64, u64, &str)> =
     TableDefinition::new("people");
 
@@ -40,7 +43,7 @@ pub enum ProfileError {
         #[source]
         source: redb::Error,
     },
-    #[error("the saved identities are unreadable")]
+    #[error("the saved identities or preferences are unreadable")]
     Corrupt(#[source] serde_json::Error),
     #[error("the profile's worker thread failed")]
     Worker(#[source] tokio::task::JoinError),
@@ -64,6 +67,8 @@ impl Profiles {
     pub fn new(db: Arc<Database>) -> Result<Self, ProfileError> {
         let txn = db.begin_write().map_err(failed("open the tables"))?;
         txn.open_table(IDENTITIES)
+            .map_err(failed("open the tables"))?;
+        txn.open_table(PREFERENCES)
             .map_err(failed("open the tables"))?;
         txn.open_table(PEOPLE).map_err(failed("open the tables"))?;
         txn.commit().map_err(failed("open the tables"))?;
@@ -118,6 +123,38 @@ impl Profile {
                 .insert((account, user), json.as_slice())
                 .map_err(failed("save identities"))?;
             txn.commit().map_err(failed("save identities"))
+        })
+        .await
+    }
+
+    /// The preferences saved in Settings; the defaults when none were.
+    pub async fn preferences(&self) -> Result<Preferences, ProfileError> {
+        self.run(|db, (account, user)| {
+            let txn = db.begin_read().map_err(failed("read preferences"))?;
+            let table = txn
+                .open_table(PREFERENCES)
+                .map_err(failed("read preferences"))?;
+            match table
+                .get((account, user))
+                .map_err(failed("read preferences"))?
+            {
+                None => Ok(Preferences::default()),
+                Some(json) => serde_json::from_slice(json.value()).map_err(ProfileError::Corrupt),
+            }
+        })
+        .await
+    }
+
+    /// Keeps `preferences`, replacing those saved before.
+    pub async fn save_preferences(&self, preferences: Preferences) -> Result<(), ProfileError> {
+        self.run(move |db, (account, user)| {
+            let json = serde_json::to_vec(&preferences).map_err(ProfileError::Corrupt)?;
+            let txn = db.begin_write().map_err(failed("save preferences"))?;
+            txn.open_table(PREFERENCES)
+                .map_err(failed("save preferences"))?
+                .insert((account, user), json.as_slice())
+                .map_err(failed("save preferences"))?;
+            txn.commit().map_err(failed("save preferences"))
         })
         .await
     }
@@ -428,5 +465,19 @@ mod tests {
         );
         alice.save_identities(Vec::new()).await.expect("save");
         assert_eq!(alice.identities().await.expect("read"), Some(Vec::new()));
+    }
+
+    #[tokio::test]
+    async fn preferences_are_kept_per_user() {
+        let profiles = profiles();
+        let alice = profiles.of("Example", "alice");
+        assert!(alice.preferences().await.expect("read").is_default());
+        let grouped = Preferences {
+            conversations: true,
+        };
+        alice.save_preferences(grouped.clone()).await.expect("save");
+        assert_eq!(alice.preferences().await.expect("read"), grouped);
+        let bob = profiles.of("Example", "bob");
+        assert!(bob.preferences().await.expect("read").is_default());
     }
 }

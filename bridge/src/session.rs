@@ -25,7 +25,7 @@ use crate::mail::compose::ComposeError;
 use crate::mail::smtp::{SmtpReply, SubmitError};
 use crate::mail::{
     FolderChange, FolderWindow, ImapSource, Links, Listing, MailError, MailSource, Maildrops,
-    MessageRef, PartMeta, Pop3Source,
+    MessageRef, PartMeta, Pop3Source, Which, thread,
 };
 use crate::outgoing::Outgoing;
 use crate::search::{self, Search};
@@ -253,6 +253,7 @@ pub fn spawn<S: MailSource>(
         search: None,
         next_search: 0,
         threads: None,
+        sent: None,
     };
     tokio::spawn(actor.run(inbox));
     SessionHandle { calls, downloads }
@@ -353,6 +354,8 @@ struct Actor<S> {
     next_search: u32,
     /// The conversations last listed: folder, UID validity, groups newest first.
     threads: Option<(String, u32, Vec<Vec<u32>>)>,
+    /// What grouping needs of the Sent folder, to find the person's own replies.
+    sent: Option<conversations::Kept>,
 }
 
 /// A message waiting out its undo window.
@@ -1017,15 +1020,20 @@ impl<S: MailSource> Actor<S> {
                 let outgoing = self.outgoing.as_mut().ok_or(NO_SENDING)?;
                 outgoing.save_identities(identities).await
             }
-            Request::SignIn { .. } | Request::SignOut | Request::SuggestRecipients { .. } => {
-                // Suggestions are the connection's to answer (crate::ws), without
-                // waking the mail session.
+            Request::OpenConversation { folder, uids } => {
+                self.open_conversation(folder, uids).await
+            }
+            Request::SignIn { .. }
+            | Request::SignOut
+            | Request::SuggestRecipients { .. }
+            | Request::SavePreferences { .. } => {
+                // Suggestions and preferences are the connection's to answer
+                // (crate::ws), without waking the mail session.
                 Err(MailError::BadInput("not a session request"))
             }
         }
     }
 
-    /// Applies a folder change and answers with the new folder list.
     /// A window of `folder`'s conversations: grouped afresh for the first window
     /// (or another folder), else from the grouping the first window used.
     async fn conversations(
@@ -1067,6 +1075,85 @@ impl<S: MailSource> Actor<S> {
             offset,
             conversations: rows,
         })
+    }
+
+    /// A conversation's messages in `folder` and the person's own from Sent,
+    /// oldest first.
+    async fn open_conversation(
+        &mut self,
+        folder: String,
+        uids: Vec<u32>,
+    ) -> Result<Reply, MailError> {
+        if uids.is_empty() || uids.len() > protocol::MAX_CONVERSATION_UIDS {
+            return Err(MailError::BadInput("conversation"));
+        }
+        let (uid_validity, these) = self.source.threading(&folder, Which::These(&uids)).await?;
+        let mut messages = Vec::new();
+        let present: Vec<u32> = these.iter().map(|m| m.uid).collect();
+        for chunk in present.chunks(protocol::MAX_WINDOW as usize) {
+            let headers = self.source.headers(&folder, uid_validity, chunk).await?;
+            messages.extend(headers.into_values().map(|message| protocol::Hit {
+                folder: folder.clone(),
+                message,
+            }));
+        }
+        let sent = self
+            .source
+            .folder_with_role(protocol::FolderRole::Sent)
+            .await?
+            .filter(|sent| *sent != folder);
+        if let Some(sent) = sent {
+            messages.extend(self.own_in_sent(&sent, &these).await?);
+        }
+        messages.sort_by(|a, b| {
+            (a.message.date, a.folder != folder, a.message.uid).cmp(&(
+                b.message.date,
+                b.folder != folder,
+                b.message.uid,
+            ))
+        });
+        Ok(Reply::ConversationOpened { folder, messages })
+    }
+
+    /// The messages of `sent` that join the conversation of `these`, from what
+    /// the session keeps of it (brought up to date first).
+    async fn own_in_sent(
+        &mut self,
+        sent: &str,
+        these: &[thread::Threaded],
+    ) -> Result<Vec<protocol::Hit>, MailError> {
+        let mut kept = match self.sent.take().filter(|k| k.folder == sent) {
+            Some(mut kept) => {
+                let (uid_validity, new) = self
+                    .source
+                    .threading(sent, Which::Above(kept.highest()))
+                    .await?;
+                if uid_validity == kept.uid_validity {
+                    kept.messages.extend(new);
+                    kept
+                } else {
+                    conversations::Kept::read(&mut self.source, sent).await?
+                }
+            }
+            None => conversations::Kept::read(&mut self.source, sent).await?,
+        };
+        let joined = thread::joining(these, &kept.messages);
+        let joined = conversations::listed(&joined);
+        let mut headers = HashMap::new();
+        for chunk in joined.chunks(protocol::MAX_WINDOW as usize) {
+            headers.extend(self.source.headers(sent, kept.uid_validity, chunk).await?);
+        }
+        // Those no longer there are forgotten.
+        kept.messages
+            .retain(|m| !joined.contains(&m.uid) || headers.contains_key(&m.uid));
+        self.sent = Some(kept);
+        Ok(headers
+            .into_values()
+            .map(|message| protocol::Hit {
+                folder: sent.to_owned(),
+                message,
+            })
+            .collect())
     }
 
     /// Starts a search (ending the one before) and answers with its first window
@@ -1194,6 +1281,7 @@ impl<S: MailSource> Actor<S> {
         })
     }
 
+    /// Applies a folder change and answers with the new folder list.
     async fn change_folders(&mut self, change: FolderChange) -> Result<Reply, MailError> {
         self.source.change_folder(change).await?;
         Ok(Reply::Folders {
@@ -1260,6 +1348,7 @@ fn may_repeat(request: &Request) -> bool {
             | Request::Search { .. }
             | Request::ListHits { .. }
             | Request::ListConversations { .. }
+            | Request::OpenConversation { .. }
     )
 }
 

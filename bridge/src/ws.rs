@@ -11,7 +11,9 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
-use protocol::{ClientMessage, ErrorCode, MailProtocol, Reply, Request, ServerMessage, WireError};
+use protocol::{
+    ClientMessage, ErrorCode, MailProtocol, Preferences, Reply, Request, ServerMessage, WireError,
+};
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
 
@@ -161,6 +163,10 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
                 None => Err(ErrorCode::NotSignedIn.into()),
                 Some(profile) => suggest(profile, text).await,
             },
+            Request::SavePreferences { preferences } => match &people {
+                None => Err(ErrorCode::NotSignedIn.into()),
+                Some(profile) => save_preferences(profile, preferences).await,
+            },
             request => match &session {
                 None => Err(ErrorCode::NotSignedIn.into()),
                 Some(handle) => {
@@ -238,14 +244,21 @@ async fn sign_in(
         Ok((handle, sending)) => {
             state.throttle.succeeded(&account.name, user, peer);
             tracing::info!(%peer, account = %account.name, "signed in");
+            let profile = state.profiles.of(&account.name, user);
+            // Unreadable preferences are the defaults: they never keep anyone out.
+            let preferences = profile.preferences().await.unwrap_or_else(|error| {
+                tracing::warn!(error = %ErrorChain(&error), "preferences unreadable");
+                Preferences::default()
+            });
             Ok((
                 handle,
-                state.profiles.of(&account.name, user),
+                profile,
                 Reply::SignedIn {
                     account: account.name.clone(),
                     user: user.to_owned(),
                     protocol,
                     sending,
+                    preferences,
                 },
             ))
         }
@@ -276,6 +289,20 @@ async fn suggest(profile: &Profile, text: String) -> Result<Reply, WireError> {
         Err(error) => {
             tracing::warn!(error = %ErrorChain(&error), "suggestions failed");
             Err(ErrorCode::Internal.into())
+        }
+    }
+}
+
+/// Keeps the person's preferences for all of their browsers.
+async fn save_preferences(profile: &Profile, preferences: Preferences) -> Result<Reply, WireError> {
+    match profile.save_preferences(preferences.clone()).await {
+        Ok(()) => Ok(Reply::PreferencesSaved { preferences }),
+        Err(error) => {
+            tracing::warn!(error = %ErrorChain(&error), "preferences not saved");
+            Err(WireError::new(
+                ErrorCode::Internal,
+                "Postern could not keep that setting. Please try again.",
+            ))
         }
     }
 }

@@ -1037,6 +1037,22 @@ impl MailSource for ImapSource {
         Ok((uid_validity, thread::newest_first(groups)))
     }
 
+    async fn threading(
+        &mut self,
+        folder: &str,
+        which: super::Which<'_>,
+    ) -> Result<(u32, Vec<thread::Threaded>), MailError> {
+        let uid_validity = self.ensure_selected(folder).await?;
+        Ok((uid_validity, self.threading_selected(which).await?))
+    }
+
+    async fn folder_with_role(
+        &mut self,
+        role: protocol::FolderRole,
+    ) -> Result<Option<String>, MailError> {
+        self.folder_with(role).await
+    }
+
     async fn headers(
         &mut self,
         folder: &str,
@@ -2175,20 +2191,66 @@ impl ImapSource {
     /// The selected folder's conversations grouped here, from each message's
     /// Message-ID, References and In-Reply-To.
     async fn own_threads(&mut self) -> Result<Vec<Vec<u32>>, MailError> {
-        let exists = self.selected.as_ref().map_or(0, |s| s.exists);
-        let mut messages = Vec::with_capacity(exists as usize);
-        self.fetch_all(
-            exists,
-            "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID REFERENCES IN-REPLY-TO)])",
-            |fetch| {
-                if let Some(uid) = fetch.uid {
-                    messages.push(threaded_from_raw(uid, fetch.header().unwrap_or_default()));
-                }
-            },
-        )
-        .await?;
-        messages.sort_unstable_by_key(|m| m.uid);
+        let messages = self.threading_selected(super::Which::Above(0)).await?;
         Ok(thread::group(&messages))
+    }
+
+    /// What grouping needs of `which` messages of the selected folder, lowest
+    /// UID first.
+    async fn threading_selected(
+        &mut self,
+        which: super::Which<'_>,
+    ) -> Result<Vec<thread::Threaded>, MailError> {
+        const ITEMS: &str = "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID REFERENCES IN-REPLY-TO)])";
+        const SLICE: usize = 5_000;
+        let mut messages = Vec::new();
+        let take = |messages: &mut Vec<thread::Threaded>, fetch: &Fetch| {
+            if let Some(uid) = fetch.uid {
+                messages.push(threaded_from_raw(uid, fetch.header().unwrap_or_default()));
+            }
+        };
+        match which {
+            super::Which::Above(0) => {
+                let exists = self.selected.as_ref().map_or(0, |s| s.exists);
+                messages.reserve(exists as usize);
+                self.fetch_all(exists, ITEMS, |fetch| take(&mut messages, fetch))
+                    .await?;
+            }
+            super::Which::Above(after) => {
+                // `n:*` names the last message even when its UID is below n.
+                let set = format!("{}:*", after.saturating_add(1));
+                let fetches = self
+                    .step("FETCH", async |s| {
+                        s.uid_fetch(&set, ITEMS)
+                            .await?
+                            .try_collect::<Vec<_>>()
+                            .await
+                    })
+                    .await?;
+                fetches.iter().for_each(|fetch| take(&mut messages, fetch));
+                messages.retain(|m| m.uid > after);
+            }
+            super::Which::These(uids) => {
+                let mut sorted = uids.to_vec();
+                sorted.sort_unstable();
+                sorted.dedup();
+                for slice in sorted.chunks(SLICE) {
+                    let set = search::compact(slice);
+                    let fetches = self
+                        .step("FETCH", async |s| {
+                            s.uid_fetch(&set, ITEMS)
+                                .await?
+                                .try_collect::<Vec<_>>()
+                                .await
+                        })
+                        .await?;
+                    fetches.iter().for_each(|fetch| take(&mut messages, fetch));
+                }
+            }
+        }
+        messages.sort_unstable_by_key(|m| m.uid);
+        messages.dedup_by_key(|m| m.uid);
+        Ok(messages)
     }
 
     /// Each message's arrival time, beside `uids`, a slice at a time; a message

@@ -142,6 +142,15 @@ pub struct Found {
     pub bodies_unsearched: u32,
 }
 
+/// Which messages of a folder [`MailSource::threading`] reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Which<'a> {
+    /// These UIDs (those still there).
+    These(&'a [u32]),
+    /// Every message with a UID above this one (0: all of them).
+    Above(u32),
+}
+
 /// The Sent copy of a message kept before it is submitted, for the submission
 /// server to fetch by URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,6 +285,29 @@ pub trait MailSource: Send + 'static {
         &mut self,
         folder: &str,
     ) -> impl Future<Output = Result<(u32, Vec<Vec<u32>>), MailError>> + Send;
+
+    /// What grouping into conversations needs of `which` messages of `folder`,
+    /// lowest UID first, and the folder's UID validity.
+    fn threading(
+        &mut self,
+        _folder: &str,
+        _which: Which<'_>,
+    ) -> impl Future<Output = Result<(u32, Vec<thread::Threaded>), MailError>> + Send {
+        async {
+            Err(MailError::Unsupported(
+                "Conversations are not available for POP3 accounts yet.",
+            ))
+        }
+    }
+
+    /// The user's folder with `role`, if there is one; `None` where the source
+    /// has no such folders.
+    fn folder_with_role(
+        &mut self,
+        _role: protocol::FolderRole,
+    ) -> impl Future<Output = Result<Option<String>, MailError>> + Send {
+        async { Ok(None) }
+    }
 
     /// The list headers of those of `uids` (at most [`protocol::MAX_WINDOW`]) still
     /// in `folder`, which has `uid_validity` (else none are).

@@ -179,6 +179,34 @@ pub fn group(messages: &[Threaded]) -> Vec<Vec<u32>> {
         .collect()
 }
 
+/// The messages of `others` (another folder's, such as Sent) that belong to the
+/// conversation of `these` when all are grouped together: their UIDs, lowest
+/// first. A reply in Sent joins by its references, and so does a message of
+/// Sent that `these` answer.
+pub fn joining(these: &[Threaded], others: &[Threaded]) -> Vec<u32> {
+    // Grouped by place in one list, since UIDs of two folders may be the same.
+    let all: Vec<Threaded> = these
+        .iter()
+        .chain(others)
+        .enumerate()
+        .map(|(at, m)| Threaded {
+            uid: at as u32,
+            ..m.clone()
+        })
+        .collect();
+    let mine = these.len() as u32;
+    let mut joined: Vec<u32> = group(&all)
+        .into_iter()
+        .filter(|g| g.iter().any(|at| *at < mine))
+        .flatten()
+        .filter(|at| *at >= mine)
+        .map(|at| others[(at - mine) as usize].uid)
+        .collect();
+    joined.sort_unstable();
+    joined.dedup();
+    joined
+}
+
 /// Conversations as a folder lists them: each one's UIDs lowest first, the one
 /// with the newest arrival (highest UID) first.
 pub fn newest_first(mut groups: Vec<Vec<u32>>) -> Vec<Vec<u32>> {
@@ -318,6 +346,26 @@ mod tests {
         let groups = group(&chain);
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].len(), 10_000);
+    }
+
+    #[test]
+    fn own_messages_in_another_folder_join_by_references() {
+        let inbox = [message(1, "a@x", &[]), message(2, "c@x", &["a@x", "b@me"])];
+        let sent = [
+            // The reply to the first message, answered in turn by the second.
+            message(1, "b@me", &["a@x"]),
+            // A reply to the second.
+            message(5, "d@me", &["a@x", "b@me", "c@x"]),
+            // Another discussion, and one whose subject alone is the same.
+            message(2, "e@me", &["z@x"]),
+            message(3, "f@me", &[]),
+        ];
+        assert_eq!(joining(&inbox, &sent), [1, 5]);
+        // A message of Sent that the folder's messages answer joins too.
+        let answers = [message(7, "g@x", &["h@me"])];
+        let started = [message(4, "h@me", &[]), message(6, "i@me", &[])];
+        assert_eq!(joining(&answers, &started), [4]);
+        assert!(joining(&inbox, &[]).is_empty());
     }
 
     #[test]

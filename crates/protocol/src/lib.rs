@@ -47,6 +47,8 @@
 //! {"id":31,"type":"stop_search","search":1}
 //! {"id":32,"type":"stop_search","search":1,"forget":true}
 //! {"id":33,"type":"list_conversations","folder":"INBOX","offset":0,"limit":50}
+//! {"id":34,"type":"open_conversation","folder":"INBOX","uids":[3,7]}
+//! {"id":35,"type":"save_preferences","preferences":{"conversations":true}}
 //! {"id":5,"type":"sign_out"}
 //! ```
 //!
@@ -84,6 +86,9 @@
 //! {"type":"event","event":{"type":"search_updated","search":1,"total":7,"searched":2,"of":12,"done":false}}
 //! {"type":"failed","id":29,"error":{"code":"bad_query","message":"\"form:\" is not something to search by."}}
 //! {"type":"reply","id":33,"reply":{"type":"conversations","folder":"INBOX","total":1,"offset":0,"conversations":[{"uids":[3,7],"count":2,"unread":1,"flagged":false,"participants":[{"name":"Bob","email":"bob@example.org"}],"newest":{"uid":7,"from":[{"name":"Bob","email":"bob@example.org"}],"to":[],"subject":"Re: Lunch?","date":1700000100,"flags":[],"size":900,"has_attachments":false}}]}}
+//! {"type":"reply","id":34,"reply":{"type":"conversation_opened","folder":"INBOX","messages":[{"folder":"INBOX","message":{"uid":3,"from":[{"name":"Bob","email":"bob@example.org"}],"to":[{"name":null,"email":"alice@example.org"}],"subject":"Lunch?","date":1700000000,"flags":["seen"],"size":2048,"has_attachments":false}},{"folder":"Sent","message":{"uid":12,"from":[{"name":null,"email":"alice@example.org"}],"to":[{"name":"Bob","email":"bob@example.org"}],"subject":"Re: Lunch?","date":1700000050,"flags":["seen"],"size":700,"has_attachments":false}}]}}
+//! {"type":"reply","id":35,"reply":{"type":"preferences_saved","preferences":{"conversations":true}}}
+//! {"type":"reply","id":36,"reply":{"type":"signed_in","account":"Example","user":"alice","preferences":{"conversations":true}}}
 //! {"type":"reply","id":5,"reply":{"type":"signed_out"}}
 //! {"type":"failed","id":1,"error":{"code":"wrong_credentials","message":"The user name or password is not correct."}}
 //! {"type":"event","event":{"type":"connectivity_changed","state":"lost"}}
@@ -290,6 +295,14 @@ pub enum Request {
         offset: u32,
         limit: u32,
     },
+    /// Open a conversation: `uids` are its messages in `folder` (as its row lists
+    /// them, at most [`MAX_CONVERSATION_UIDS`]). Answered with each of them and
+    /// the person's own messages in Sent that belong to it (found by Message-ID,
+    /// `References` and `In-Reply-To`), oldest first.
+    OpenConversation { folder: String, uids: Vec<u32> },
+    /// Replace the person's preferences, kept by the bridge for every browser of
+    /// this user.
+    SavePreferences { preferences: Preferences },
     /// End the mail session; the socket stays open for another sign-in.
     SignOut,
 }
@@ -369,6 +382,10 @@ pub enum Reply {
         /// server, which makes it an account for reading only.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sending: Option<Sending>,
+        /// What the person chose in Settings, kept by the bridge for this user;
+        /// left out while all are the defaults.
+        #[serde(default, skip_serializing_if = "Preferences::is_default")]
+        preferences: Preferences,
     },
     Folders {
         folders: Vec<Folder>,
@@ -492,6 +509,16 @@ pub enum Reply {
     SearchStopped {
         search: u32,
     },
+    /// A conversation's messages, oldest first, each with its folder: those of
+    /// `folder` still there, and the person's own from Sent.
+    ConversationOpened {
+        folder: String,
+        messages: Vec<Hit>,
+    },
+    /// The preferences now in use, as the bridge keeps them.
+    PreferencesSaved {
+        preferences: Preferences,
+    },
     /// The SMTP server accepted the message for every recipient.
     MessageSent {
         message_id: String,
@@ -582,6 +609,21 @@ pub struct Conversation {
 
 /// The most UIDs a conversation's row lists.
 pub const MAX_CONVERSATION_UIDS: usize = 1000;
+
+/// What a person chose in Settings that the bridge keeps for them, shared by all
+/// of their browsers. Each one missing on the wire is its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preferences {
+    /// The message list groups messages into conversations (off by default).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub conversations: bool,
+}
+
+impl Preferences {
+    pub fn is_default(&self) -> bool {
+        *self == Preferences::default()
+    }
+}
 
 /// One message a search found, and the folder it is in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -928,8 +970,8 @@ mod tests {
         let [client, server] = blocks.as_slice() else {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
-        assert_eq!(client.len(), 32);
-        assert_eq!(server.len(), 39);
+        assert_eq!(client.len(), 34);
+        assert_eq!(server.len(), 42);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));
@@ -1039,6 +1081,7 @@ mod tests {
                     user: "alice".into(),
                     protocol: MailProtocol::Pop3,
                     sending: None,
+                    preferences: Preferences::default(),
                 },
             },
             ServerMessage::Reply {
