@@ -7,6 +7,7 @@ use protocol::{Connectivity, Event, Flag, Reply, Request, Sort};
 
 use crate::components::{mailbox::Mailbox, sign_in::SignIn};
 use crate::compose::ComposeForm;
+use crate::conversations;
 use crate::search;
 use crate::settings;
 use crate::state::{
@@ -44,6 +45,10 @@ pub struct Ui {
     pub compose: RwSignal<Option<ComposeForm>>,
     /// The search the list shows, if it shows one.
     pub search: RwSignal<Option<crate::search::Searching>>,
+    /// The conversations the list shows, while it shows them.
+    pub threads: RwSignal<Option<conversations::Grouped>>,
+    /// The conversation open in the reading pane, if one is.
+    pub conversation: RwSignal<Option<conversations::Open>>,
 }
 
 impl Ui {
@@ -65,6 +70,8 @@ impl Ui {
             outbox: RwSignal::new(None),
             compose: RwSignal::new(None),
             search: RwSignal::new(None),
+            threads: RwSignal::new(None),
+            conversation: RwSignal::new(None),
         }
     }
 
@@ -123,6 +130,7 @@ impl Ui {
         self.compose.set(None);
         self.outbox.set(None);
         self.search.set(None);
+        conversations::leave(self);
         self.notice.set(why.map(str::to_owned));
     }
 }
@@ -224,8 +232,19 @@ fn server_changed(ui: Ui, transport: Transport, event: Event) {
                 removed: removed.clone(),
                 removed_at,
             };
-            ui.list
-                .update(|l| l.changed(&folder, (total, unread), change));
+            if conversations::active(ui) {
+                let added = !change.added.is_empty();
+                conversations::changed(ui, transport.clone(), &folder, added, &flags, &removed);
+                ui.list.update(|l| {
+                    if l.folder.as_deref() == Some(&folder) {
+                        (l.total, l.unread) = (l.total, unread);
+                    }
+                });
+            } else {
+                ui.list
+                    .update(|l| l.changed(&folder, (total, unread), change));
+            }
+            conversations::removed(ui, &folder, &removed);
             if search::active(ui) {
                 search_flags(ui, &folder, &flags);
                 search::removed(ui, &folder, &removed);
@@ -234,7 +253,7 @@ fn server_changed(ui: Ui, transport: Transport, event: Event) {
                 r.set_flags(&folder, &flags);
                 r.removed(&folder, &removed);
             });
-            if !removed.is_empty() && !search::active(ui) {
+            if !removed.is_empty() && !search::active(ui) && !conversations::active(ui) {
                 ui.selected
                     .update(|s| s.retain(|uid| !removed.contains(uid)));
             }
@@ -279,8 +298,20 @@ pub fn open_folder(ui: Ui, transport: Transport, id: String) {
     ui.folders.update(|f| f.selected = Some(id.clone()));
     ui.selected.set(Vec::new());
     ui.reader.set(Reader::default());
+    ui.conversation.set(None);
     ui.pane.set(Pane::Messages);
-    list_folder(ui, transport, id, settings::sort());
+    relist(ui, transport, id);
+}
+
+/// Lists `id` from the top: its conversations, if the person chose those, else
+/// its messages in the chosen order.
+pub fn relist(ui: Ui, transport: Transport, id: String) {
+    if conversations::chosen(ui) {
+        conversations::list(ui, transport, id);
+    } else {
+        conversations::leave(ui);
+        list_folder(ui, transport, id, settings::sort());
+    }
 }
 
 /// Lists the open folder in another order (kept for next time), from the top; the
@@ -289,6 +320,7 @@ pub fn sort_by(ui: Ui, transport: Transport, sort: Sort) {
     settings::set_sort(sort);
     if let Some(id) = ui.list.with_untracked(|l| l.folder.clone())
         && !search::active(ui)
+        && !conversations::active(ui)
     {
         list_folder(ui, transport, id, sort);
     }
@@ -299,7 +331,7 @@ pub fn sort_by(ui: Ui, transport: Transport, sort: Sort) {
 pub fn clear_search(ui: Ui, transport: Transport) {
     if let Some(folder) = search::end(ui, transport.clone()) {
         ui.selected.set(Vec::new());
-        list_folder(ui, transport, folder, settings::sort());
+        relist(ui, transport, folder);
     }
 }
 
@@ -330,6 +362,10 @@ fn list_folder(ui: Ui, transport: Transport, id: String, sort: Sort) {
 pub fn load_window(ui: Ui, transport: Transport, offset: u32) {
     if search::active(ui) {
         search::load_hits(ui, transport, offset);
+        return;
+    }
+    if conversations::active(ui) {
+        conversations::load_window(ui, transport, offset);
         return;
     }
     let Some((folder, sort)) = ui
@@ -439,7 +475,15 @@ pub fn targets(ui: Ui) -> Option<(String, Vec<u32>)> {
             .filter_map(|uid| search::real(ui, &list_folder, *uid))
             .collect();
         let folder = real.first()?.0.clone();
-        return Some((folder, real.into_iter().map(|(_, uid)| uid).collect()));
+        let uids: Vec<u32> = real.into_iter().map(|(_, uid)| uid).collect();
+        return Some((folder, conversations::expand(ui, &uids)));
+    }
+    // An open conversation: all of its messages in the folder it is in.
+    if let Some(open) = ui
+        .conversation
+        .with_untracked(|c| c.as_ref().map(|c| (c.folder.clone(), c.uids())))
+    {
+        return (!open.1.is_empty()).then_some(open);
     }
     ui.reader
         .with_untracked(|r| r.current().filter(|_| r.part.is_none()))
@@ -504,7 +548,7 @@ pub fn set_flag(ui: Ui, transport: Transport, flag: Flag, on: bool) {
 }
 
 /// Takes in flags the server reported, in the list, the reader and the counts.
-fn flags_changed(ui: Ui, folder: &str, changes: &[protocol::MessageFlags]) {
+pub fn flags_changed(ui: Ui, folder: &str, changes: &[protocol::MessageFlags]) {
     let mut delta = 0;
     if search::active(ui) {
         delta = search_flags(ui, folder, changes);
@@ -512,6 +556,7 @@ fn flags_changed(ui: Ui, folder: &str, changes: &[protocol::MessageFlags]) {
         ui.list.update(|l| delta = l.set_flags(folder, changes));
     }
     ui.reader.update(|r| r.set_flags(folder, changes));
+    conversations::entries_flags(ui, folder, changes);
     if delta != 0 {
         ui.folders.update(|f| f.add_unread(folder, delta));
     }
@@ -601,16 +646,23 @@ fn take_pending(
         ui.list
             .with_untracked(|l| l.messages.iter().position(|m| m.uid == row))
     });
-    let (list_folder, rows) = search::listed_all(ui, &folder, &uids);
+    let grouped = conversations::active(ui);
+    let (list_folder, rows) = if grouped {
+        (folder.clone(), conversations::whole_rows(ui, &uids))
+    } else {
+        search::listed_all(ui, &folder, &uids)
+    };
     let removed = ui
         .list
         .try_update(|l| l.take(&list_folder, &rows))
         .unwrap_or_default();
-    if removed.is_empty() {
+    // A conversation's row stays while some of it does; the rest regroups.
+    if removed.is_empty() && !grouped {
         return;
     }
+    conversations::removed(ui, &folder, &uids);
     ui.selected.update(|s| s.retain(|row| !rows.contains(row)));
-    let label = match removed.len() {
+    let label = match uids.len() {
         1 => format!("{done}."),
         n => format!("{done}: {n} messages."),
     };
@@ -731,7 +783,10 @@ fn commit_pending(ui: Ui, transport: Transport, id: Option<u64>) {
             PendingAction::Expunge => Request::ExpungeMessages { folder, uids },
         };
         match transport.request(request).await {
-            Ok(_) => refresh_counts(ui, transport).await,
+            Ok(_) => {
+                conversations::refresh(ui, transport.clone());
+                refresh_counts(ui, transport).await
+            }
             Err(error) => {
                 ui.list
                     .update(|l| l.restore(&pending.list_folder, pending.removed));
@@ -821,6 +876,8 @@ pub fn expunge_messages(ui: Ui, transport: Transport) {
                 ui.list.update(|l| {
                     l.take(&list_folder, &rows);
                 });
+                conversations::removed(ui, &folder, &uids);
+                conversations::refresh(ui, transport.clone());
                 ui.selected.update(|s| s.retain(|row| !rows.contains(row)));
                 let open = ui.reader.with_untracked(Reader::current);
                 if open.is_some_and(|(f, uid)| f == folder && uids.contains(&uid)) {

@@ -3,6 +3,7 @@
 mod app;
 mod components;
 mod compose;
+mod conversations;
 mod format;
 mod search;
 mod settings;

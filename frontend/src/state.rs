@@ -18,6 +18,8 @@ pub struct SignedIn {
     pub protocol: protocol::MailProtocol,
     /// What the person can send; `None` for an account that only reads.
     pub sending: Option<protocol::Sending>,
+    /// What the person chose in Settings, as the bridge keeps it for them.
+    pub preferences: protocol::Preferences,
 }
 
 /// Which pane a phone shows; desktops show all three.

@@ -19,6 +19,7 @@ async fn signed_in() -> Result<(Dovecot, Bridge, WsClient)> {
             account: "Example".into(),
             user: "alice".into(),
             protocol: protocol::MailProtocol::Imap,
+            preferences: protocol::Preferences::default(),
         }
     );
     Ok((dovecot, bridge, client))

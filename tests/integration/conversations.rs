@@ -1,16 +1,17 @@
 //! Conversations against the real Dovecot: its `THREAD=REFS` and the bridge's own
 //! grouping agree on mail with broken and missing references, reordered arrivals
-//! and a subject shared by two discussions.
+//! and a subject shared by two discussions; opening one brings in the person's
+//! own replies from Sent.
 
 use anyhow::{Result, bail};
 use maildev::sample::{self, Headers, Sample};
 use protocol::{Reply, Request};
-use tests::{AccountSpec, Bridge, Dovecot, WsClient};
+use tests::{AccountSpec, Bridge, Dovecot, User, WsClient};
 
 use crate::seed::{T0, alice};
 
 /// INBOX in arrival order: (subject, Message-ID, References, In-Reply-To).
-const MAIL: [(&str, &str, &str, &str); 12] = [
+const MAIL: [(&str, &str, &str, &str); 13] = [
     ("Plans", "<a1@x>", "", ""),
     ("Re: Plans", "<b1@x>", "", "<a1@x>"),
     ("Lunch", "<c1@x>", "", ""),
@@ -32,9 +33,28 @@ const MAIL: [(&str, &str, &str, &str); 12] = [
     ("Re: Lunch, broken", "<k1@x>", "<garbage", "<c1@x>"),
     // No Message-ID at all.
     ("Re: Plans, no id", "", "", "<a1@x>"),
+    // An answer to a message Alice sent.
+    ("Re: Quarterly", "<m1@x>", "<s0@me>", "<s0@me>"),
 ];
 
-fn raw(subject: &str, id: &str, references: &str, in_reply_to: &str, date: i64) -> Vec<u8> {
+/// Alice's Sent, with each message's date after `T0`:
+/// (subject, Message-ID, References, In-Reply-To, seconds).
+const SENT: [(&str, &str, &str, &str, i64); 4] = [
+    ("Quarterly", "<s0@me>", "", "", -600),
+    ("Re: Plans", "<s1@me>", "<a1@x>", "<a1@x>", 90),
+    ("Re: Lunch", "<s2@me>", "<c1@x> <e1@x>", "<e1@x>", 330),
+    // Its subject alone is the same as a conversation's: it stays out.
+    ("Lunch", "<s3@me>", "", "", 400),
+];
+
+pub fn raw(
+    from: &str,
+    subject: &str,
+    id: &str,
+    references: &str,
+    in_reply_to: &str,
+    date: i64,
+) -> Vec<u8> {
     let mut extra = String::new();
     for (name, value) in [("References", references), ("In-Reply-To", in_reply_to)] {
         if !value.is_empty() {
@@ -43,7 +63,7 @@ fn raw(subject: &str, id: &str, references: &str, in_reply_to: &str, date: i64) 
     }
     let body = sample::plain(
         &Headers {
-            from: "Bob <bob@example.org>",
+            from,
             to: "Alice <alice@example.org>",
             subject,
             date,
@@ -63,11 +83,15 @@ fn raw(subject: &str, id: &str, references: &str, in_reply_to: &str, date: i64) 
     text.into_bytes()
 }
 
-async fn signed_in(extra: &str) -> Result<(Dovecot, Bridge, WsClient)> {
+pub const BOB: &str = "Bob <bob@example.org>";
+const ALICE: &str = "Alice <alice@example.org>";
+
+/// A server (with `extra` config) holding [`MAIL`] in INBOX and [`SENT`] in Sent.
+pub async fn seeded(extra: &str) -> Result<(Dovecot, User)> {
     let user = alice();
     let dovecot = Dovecot::start_with(std::slice::from_ref(&user), extra)?;
     let mut imap = dovecot.imap(&user).await?;
-    let samples: Vec<Sample> = MAIL
+    let mut samples: Vec<Sample> = MAIL
         .iter()
         .enumerate()
         .map(|(i, (subject, id, refs, reply))| {
@@ -76,12 +100,26 @@ async fn signed_in(extra: &str) -> Result<(Dovecot, Bridge, WsClient)> {
                 folder: "INBOX".into(),
                 flags: if i == 4 { vec![] } else { vec!["\\Seen"] },
                 date,
-                raw: raw(subject, id, refs, reply, date),
+                raw: raw(BOB, subject, id, refs, reply, date),
             }
         })
         .collect();
+    samples.extend(SENT.iter().map(|(subject, id, refs, reply, after)| {
+        let date = T0 + after;
+        Sample {
+            folder: "Sent".into(),
+            flags: vec!["\\Seen"],
+            date,
+            raw: raw(ALICE, subject, id, refs, reply, date),
+        }
+    }));
     sample::append_all(&mut imap, &samples).await?;
     imap.logout().await?;
+    Ok((dovecot, user))
+}
+
+async fn signed_in(extra: &str) -> Result<(Dovecot, Bridge, WsClient)> {
+    let (dovecot, user) = seeded(extra).await?;
     let bridge = Bridge::start(&[AccountSpec::trusting("Example", &dovecot)], None).await?;
     let mut client = bridge.connect().await?;
     client.sign_in(None, &user).await??;
@@ -128,6 +166,7 @@ async fn the_servers_grouping_and_the_bridges_own_agree() -> Result<()> {
         ],
         vec!["Lunch", "Re: Lunch", "Re: Lunch, broken"],
         vec!["Plans"],
+        vec!["Re: Quarterly"],
     ];
     let (server, _bridge, mut client) = signed_in("").await?;
     let mut direct = server.imap(&alice()).await?;
@@ -142,7 +181,10 @@ async fn the_servers_grouping_and_the_bridges_own_agree() -> Result<()> {
     assert_eq!(by_server, by_bridge, "THREAD=REFS and the bridge disagree");
     // Newest first: the conversation with the latest arrival leads.
     let firsts: Vec<&str> = by_server.iter().map(|g| g[0]).collect();
-    assert_eq!(firsts, ["Plans", "Lunch", "Re: Re: Budget", "Plans"]);
+    assert_eq!(
+        firsts,
+        ["Re: Quarterly", "Plans", "Lunch", "Re: Re: Budget", "Plans"]
+    );
     for group in &expected {
         assert!(
             by_server.iter().any(|g| {
@@ -159,7 +201,7 @@ async fn the_servers_grouping_and_the_bridges_own_agree() -> Result<()> {
     let reply = client
         .ok(Request::ListConversations {
             folder: "INBOX".into(),
-            offset: 1,
+            offset: 2,
             limit: 1,
         })
         .await?;
@@ -173,5 +215,121 @@ async fn the_servers_grouping_and_the_bridges_own_agree() -> Result<()> {
     assert_eq!(lunch.newest.subject, "Re: Lunch, broken");
     assert_eq!(lunch.participants.len(), 1);
     assert_eq!(lunch.participants[0].email, "bob@example.org");
+    Ok(())
+}
+
+/// The conversation whose row lists `uids`, opened: each message as its folder
+/// and subject, in the order given.
+async fn opened(client: &mut WsClient, uids: &[u32]) -> Result<Vec<(String, String)>> {
+    let reply = client
+        .ok(Request::OpenConversation {
+            folder: "INBOX".into(),
+            uids: uids.to_vec(),
+        })
+        .await?;
+    let Reply::ConversationOpened { messages, .. } = reply else {
+        bail!("not a conversation: {reply:?}");
+    };
+    Ok(messages
+        .into_iter()
+        .map(|hit| (hit.folder, hit.message.subject))
+        .collect())
+}
+
+#[tokio::test]
+async fn a_conversation_opens_with_the_persons_own_replies_from_sent() -> Result<()> {
+    let inbox = |s: &str| ("INBOX".to_owned(), s.to_owned());
+    let sent = |s: &str| ("Sent".to_owned(), s.to_owned());
+    for extra in ["", maildev::WITHOUT_THREAD] {
+        let (_server, _bridge, mut client) = signed_in(extra).await?;
+        // Plans: UIDs 1, 2, 4, 6, 12; Alice answered the first.
+        assert_eq!(
+            opened(&mut client, &[1, 2, 4, 6, 12]).await?,
+            [
+                inbox("Plans"),
+                inbox("Re: Plans"),
+                sent("Re: Plans"),
+                inbox("Re: Plans again"),
+                inbox("Re: Plans, a gap"),
+                inbox("Re: Plans, no id"),
+            ]
+        );
+        // Lunch: Alice's reply to the reply; her own "Lunch" stays out.
+        assert_eq!(
+            opened(&mut client, &[3, 5, 11]).await?,
+            [
+                inbox("Lunch"),
+                inbox("Re: Lunch"),
+                sent("Re: Lunch"),
+                inbox("Re: Lunch, broken"),
+            ]
+        );
+        // What Alice sent first, then its answer.
+        assert_eq!(
+            opened(&mut client, &[13]).await?,
+            [sent("Quarterly"), inbox("Re: Quarterly")]
+        );
+        // The other "Plans" has no reply anywhere.
+        assert_eq!(opened(&mut client, &[7]).await?, [inbox("Plans")]);
+        // A reply sent meanwhile joins the next opening (what is kept of Sent
+        // is brought up to date).
+        let user = alice();
+        let mut direct = _server.imap(&user).await?;
+        let date = T0 + 800;
+        sample::append_all(
+            &mut direct,
+            &[Sample {
+                folder: "Sent".into(),
+                flags: vec!["\\Seen"],
+                date,
+                raw: raw(ALICE, "Re: Plans", "<s4@me>", "<g1@x>", "<g1@x>", date),
+            }],
+        )
+        .await?;
+        direct.logout().await?;
+        assert_eq!(
+            opened(&mut client, &[7]).await?,
+            [inbox("Plans"), sent("Re: Plans")]
+        );
+        // Nothing, or too much, to open.
+        let error = client
+            .request(Request::OpenConversation {
+                folder: "INBOX".into(),
+                uids: vec![],
+            })
+            .await?;
+        assert!(error.is_err(), "{error:?}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_conversations_setting_follows_the_user_to_another_browser() -> Result<()> {
+    let (_server, bridge, mut client) = signed_in(maildev::WITHOUT_THREAD).await?;
+    let on = protocol::Preferences {
+        conversations: true,
+    };
+    let reply = client
+        .ok(Request::SavePreferences {
+            preferences: on.clone(),
+        })
+        .await?;
+    assert_eq!(
+        reply,
+        Reply::PreferencesSaved {
+            preferences: on.clone()
+        }
+    );
+    let mut other = bridge.connect().await?;
+    let Reply::SignedIn { preferences, .. } = other.sign_in(None, &alice()).await?? else {
+        bail!("not signed in");
+    };
+    assert_eq!(preferences, on);
+    // Not signed in: nothing to keep it for.
+    let mut stranger = bridge.connect().await?;
+    let refused = stranger
+        .request(Request::SavePreferences { preferences: on })
+        .await?;
+    assert!(refused.is_err(), "{refused:?}");
     Ok(())
 }

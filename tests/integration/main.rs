@@ -8,6 +8,7 @@ mod browser;
 mod burl;
 mod catenate;
 mod conversations;
+mod conversations_browser;
 mod hostile_mail;
 mod live;
 mod namespaces;

@@ -20,7 +20,7 @@ async fn search_for(browser: &Browser, query: &str) -> Result<()> {
 }
 
 /// Waits until the list shows exactly these rows, in this order.
-async fn shows_rows(browser: &Browser, subjects: &[&str]) -> Result<()> {
+pub async fn shows_rows(browser: &Browser, subjects: &[&str]) -> Result<()> {
     eventually(&format!("the rows {subjects:?}"), async || {
         let rows = browser
             .client

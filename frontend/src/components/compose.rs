@@ -36,9 +36,18 @@ pub fn identities(ui: Ui) -> Vec<Identity> {
 
 /// Starts a reply or forward of the open message.
 pub fn start_compose(ui: Ui, transport: Transport, kind: ComposeKind) {
-    let Some((folder, uid)) = ui.reader.with_untracked(Reader::current) else {
-        return;
-    };
+    // The open message, else the newest of the open conversation.
+    let answered = ui.reader.with_untracked(Reader::current).or_else(|| {
+        ui.conversation
+            .with_untracked(|c| c.as_ref().and_then(crate::conversations::Open::newest))
+    });
+    if let Some((folder, uid)) = answered {
+        start_compose_on(ui, transport, folder, uid, kind);
+    }
+}
+
+/// Starts a reply to, or a forward of, message `uid` of `folder`.
+pub fn start_compose_on(ui: Ui, transport: Transport, folder: String, uid: u32, kind: ComposeKind) {
     if !ui.can_send() {
         return;
     }

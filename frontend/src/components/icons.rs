@@ -37,6 +37,10 @@ pub fn reply() -> impl IntoView {
     icon("M9 14L4 9l5-5M4 9h10a6 6 0 016 6v4")
 }
 
+pub fn conversations() -> impl IntoView {
+    icon("M8 10h8M8 14h5M21 12a8 8 0 01-11.6 7.1L4 20l1-4.6A8 8 0 1121 12z")
+}
+
 pub fn forward() -> impl IntoView {
     icon("M15 14l5-5-5-5M20 9H10a6 6 0 00-6 6v4")
 }

@@ -11,6 +11,7 @@ use crate::app::{
     change_folders, download_all, load_window, move_these, open_message, sort_by, toggle_selected,
     use_transport, use_ui,
 };
+use crate::conversations;
 use crate::format::{DateStyle, date_style, is_label, people, size};
 use crate::search;
 use crate::state::Pane;
@@ -20,6 +21,7 @@ pub fn MessageList() -> impl IntoView {
     let ui = use_ui();
     let transport = use_transport();
     let searching = move || ui.search.with(Option::is_some);
+    let grouped = move || ui.threads.with(Option::is_some);
     let title = move || {
         if searching() {
             return "Search results".to_owned();
@@ -35,6 +37,14 @@ pub fn MessageList() -> impl IntoView {
                 (true, _) => String::new(),
                 (_, 1) => "1 found".to_owned(),
                 (_, n) => format!("{n} found"),
+            });
+        }
+        if grouped() {
+            return ui.list.with(|l| match (l.total, l.unread) {
+                (0, _) => String::new(),
+                (1, 0) => "1 conversation".to_owned(),
+                (total, 0) => format!("{total} conversations"),
+                (total, unread) => format!("{total} conversations, {unread} unread"),
             });
         }
         ui.list.with(|l| match (l.total, l.unread) {
@@ -119,8 +129,13 @@ pub fn MessageList() -> impl IntoView {
                 </button>
                 <h2 id="list-title">{title}</h2>
                 <span class="muted counts">{counts}</span>
-                <Show when=move || !searching()>
+                <Show when=move || !searching() && !ui.pop3()>
+                    <ConversationsToggle />
+                </Show>
+                <Show when=move || !searching() && !grouped()>
                     <SortMenu />
+                </Show>
+                <Show when=move || !searching()>
                     <DownloadAll />
                     <FolderMenu />
                 </Show>
@@ -277,10 +292,23 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
                 .unwrap_or_else(|| folder.clone())
         });
     let searching = search::active(ui);
+    let grouped = conversations::active(ui);
+    let count = conversations::count(ui, uid);
     let open = move |_| {
         if let Some((folder, uid)) = place.clone() {
-            open_message(ui, transport.clone(), folder, uid, None);
+            if grouped {
+                conversations::open(ui, transport.clone(), folder, uid);
+            } else {
+                open_message(ui, transport.clone(), folder, uid, None);
+            }
         }
+    };
+    let current = move || {
+        current()
+            || (grouped
+                && ui
+                    .conversation
+                    .with(|c| c.as_ref().is_some_and(|c| c.key == uid)))
     };
     view! {
         <li
@@ -292,7 +320,7 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
             aria-posinset=move || ui.list.with(|l| l.position(uid).map(|p| p + 1))
             aria-setsize=move || ui.list.with(|l| l.total)
             class:selected=selected
-            draggable=(!searching).then_some("true")
+            draggable=(!searching && !grouped).then_some("true")
             on:dragstart=move |ev: leptos::ev::DragEvent| {
                 // A selected row drags the whole selection.
                 let uids = if selected() { ui.selected.get_untracked() } else { vec![uid] };
@@ -313,6 +341,9 @@ fn MessageRow(message: MessageHeader) -> impl IntoView {
             <button class="message-open" aria-current=move || current().then_some("true") on:click=open>
                 <span class="line">
                     <span class="from">{people(&message.from)}</span>
+                    {(count > 1).then(|| view! {
+                        <span class="count" aria-label=format!("{count} messages")>{count}</span>
+                    })}
                     <time datetime=iso(message.date) title=full>{shown}</time>
                 </span>
                 <span class="line">
@@ -415,6 +446,28 @@ fn DownloadAll() -> impl IntoView {
 
 /// Chooses the list's order: when messages arrived, or the date they say they were
 /// sent, either way round.
+/// Turns grouping into conversations on and off (kept per user by the bridge).
+#[component]
+fn ConversationsToggle() -> impl IntoView {
+    let ui = use_ui();
+    let transport = use_transport();
+    let on = move || {
+        ui.session
+            .with(|s| s.as_ref().is_some_and(|s| s.preferences.conversations))
+    };
+    view! {
+        <button
+            class="icon-button toggle"
+            aria-label="Conversations"
+            title="Group messages into conversations"
+            aria-pressed=move || on().to_string()
+            on:click=move |_| conversations::set_chosen(ui, transport.clone(), !on())
+        >
+            {icons::conversations()}
+        </button>
+    }
+}
+
 #[component]
 fn SortMenu() -> impl IntoView {
     let ui = use_ui();

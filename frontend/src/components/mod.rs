@@ -2,6 +2,7 @@
 
 pub mod attachments;
 pub mod compose;
+pub mod conversation;
 pub mod folder_list;
 pub mod icons;
 pub mod identities;

@@ -33,6 +33,9 @@ pub fn Reader() -> impl IntoView {
         if ui.selected.with(|s| !s.is_empty()) {
             return "selection";
         }
+        if ui.conversation.with(Option::is_some) {
+            return "conversation";
+        }
         ui.reader.with(|r| {
             if r.loading {
                 "loading"
@@ -66,6 +69,7 @@ pub fn Reader() -> impl IntoView {
                 .into_any(),
                 "message" => view! { <OpenMessage /> }.into_any(),
                 "selection" => view! { <Selection /> }.into_any(),
+                "conversation" => view! { <super::conversation::ConversationView /> }.into_any(),
                 _ => view! {
                     <div class="empty-state">
                         {icons::logo()}
@@ -79,7 +83,7 @@ pub fn Reader() -> impl IntoView {
 }
 
 #[component]
-fn BackToMessages() -> impl IntoView {
+pub(super) fn BackToMessages() -> impl IntoView {
     let ui = use_ui();
     view! {
         <button
@@ -337,7 +341,7 @@ fn Selection() -> impl IntoView {
 /// Archive, delete, flag and move the targets: the selected messages, else the
 /// open one.
 #[component]
-fn Organize() -> impl IntoView {
+pub(super) fn Organize() -> impl IntoView {
     let ui = use_ui();
     let transport = use_transport();
     // Memos, so that refreshed counts or flags elsewhere do not rebuild the buttons
@@ -476,7 +480,7 @@ fn Organize() -> impl IntoView {
 }
 
 #[component]
-fn Person(address: Address) -> impl IntoView {
+pub(super) fn Person(address: Address) -> impl IntoView {
     let Address { name, email } = address;
     match name {
         Some(name) => view! {
@@ -505,8 +509,14 @@ fn Recipients(label: &'static str, list: Signal<Vec<Address>>) -> impl IntoView 
     }
 }
 
+/// A message's body; `of` names the message when it is one of an open
+/// conversation's (else it is the reader's).
 #[component]
-fn BodyView(body: Body, from: Vec<Address>) -> impl IntoView {
+pub(super) fn BodyView(
+    body: Body,
+    from: Vec<Address>,
+    #[prop(optional)] of: Option<(String, u32)>,
+) -> impl IntoView {
     let ui = use_ui();
     let transport = use_transport();
     let sender = from
@@ -515,11 +525,18 @@ fn BodyView(body: Body, from: Vec<Address>) -> impl IntoView {
         .filter(|e| !e.is_empty());
     let blocked = body.blocked_remote;
     let part = body.part.clone();
+    let show = move |transport: crate::transport::Transport, part: String| match of.clone() {
+        Some((folder, uid)) => {
+            crate::conversations::show_part(ui, transport, folder, uid, part, true)
+        }
+        None => show_part(ui, transport, part, true),
+    };
     let bar = (blocked > 0 && !body.remote_loaded).then(|| {
         let load = {
             let transport = transport.clone();
             let part = part.clone();
-            move |_| show_part(ui, transport.clone(), part.clone(), true)
+            let show = show.clone();
+            move |_| show(transport.clone(), part.clone())
         };
         let always = sender.map(|sender| {
             let transport = transport.clone();
@@ -528,7 +545,7 @@ fn BodyView(body: Body, from: Vec<Address>) -> impl IntoView {
             view! {
                 <button on:click=move |_| {
                     settings::allow_remote(&sender);
-                    show_part(ui, transport.clone(), part.clone(), true)
+                    show(transport.clone(), part.clone())
                 }>{label}</button>
             }
         });
@@ -605,7 +622,7 @@ fn PlainText(text: String) -> impl IntoView {
 }
 
 #[component]
-fn Attachments(files: Vec<Part>, link: String) -> impl IntoView {
+pub(super) fn Attachments(files: Vec<Part>, link: String) -> impl IntoView {
     let ui = use_ui();
     let transport = use_transport();
     let preview = RwSignal::new(None::<(String, String)>);

@@ -90,6 +90,7 @@ pub fn SignIn() -> impl IntoView {
                     user,
                     protocol,
                     sending,
+                    preferences,
                 }) => {
                     password.set(String::new());
                     busy.set(false);
@@ -98,6 +99,7 @@ pub fn SignIn() -> impl IntoView {
                         user,
                         protocol,
                         sending,
+                        preferences,
                     }));
                     load_mailbox(ui, transport).await;
                 }
