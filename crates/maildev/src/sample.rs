@@ -287,7 +287,105 @@ pub fn demo_mailbox(now: i64) -> Vec<Sample> {
             });
         }
     }
+    samples.extend(demo_conversation(now));
+    samples.sort_by_key(|s| s.date);
     samples
+}
+
+/// A discussion in the demo's Inbox with the demo user's own reply in Sent, for
+/// conversations; its first message's body has a word no other message has
+/// ("lighthouse"), for search.
+fn demo_conversation(now: i64) -> Vec<Sample> {
+    let me = "Demo User <demo@example.org>";
+    let maria = "=?UTF-8?Q?Mar=C3=ADa_S=C3=A1nchez?= <maria@venues.example>";
+    let tom = "\"Tom Reed\" <tom@venues.example>";
+    let hour = 3_600;
+    // (folder, from, to, seconds before now, seen, body); each answers the ones before.
+    let thread: [(&str, &str, &str, i64, bool, &str); 4] = [
+        (
+            "INBOX",
+            maria,
+            me,
+            72 * hour,
+            true,
+            "Hello,\n\nFor the offsite, the old lighthouse on the bay has a room for thirty.\nShall I book it for the 14th?\n\nMaría",
+        ),
+        (
+            "Sent",
+            me,
+            maria,
+            60 * hour,
+            true,
+            "Hi María,\n\nThe lighthouse sounds lovely. Please book it, and ask about lunch.\n\nDemo",
+        ),
+        (
+            "INBOX",
+            tom,
+            me,
+            48 * hour,
+            true,
+            "Hello,\n\nLunch for thirty is fine; I will send the menu.\n\nTom",
+        ),
+        (
+            "INBOX",
+            maria,
+            me,
+            hour,
+            false,
+            "Hello,\n\nIt is booked for the 14th. The menu is attached to Tom's note.\n\nMaría",
+        ),
+    ];
+    let ids: Vec<String> = (0..thread.len())
+        .map(|i| format!("<offsite-{i}@venues.example>"))
+        .collect();
+    thread
+        .iter()
+        .enumerate()
+        .map(|(i, (folder, from, to, before, seen, body))| {
+            let date = now - before;
+            let subject = if i == 0 {
+                "Offsite venue"
+            } else {
+                "Re: Offsite venue"
+            };
+            let raw = plain(
+                &Headers {
+                    from,
+                    to,
+                    subject,
+                    date,
+                },
+                body,
+            );
+            Sample {
+                folder: (*folder).to_owned(),
+                flags: if *seen { vec!["\\Seen"] } else { vec![] },
+                date,
+                raw: with_ids(&raw, &ids[i], &ids[..i]),
+            }
+        })
+        .collect()
+}
+
+/// `raw` with `id` as its Message-ID, answering `parents` (oldest first) by
+/// `References` and `In-Reply-To`.
+pub fn with_ids(raw: &[u8], id: &str, parents: &[String]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(raw);
+    let mut out = String::with_capacity(text.len() + 200);
+    for line in text.split_inclusive("\r\n") {
+        if line.starts_with("Message-ID: ") {
+            out.push_str(&format!("Message-ID: {id}\r\n"));
+            if let Some(parent) = parents.last() {
+                out.push_str(&format!(
+                    "References: {}\r\nIn-Reply-To: {parent}\r\n",
+                    parents.join(" ")
+                ));
+            }
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.into_bytes()
 }
 
 /// A display name as it goes in a header: encoded when not ASCII.
@@ -454,5 +552,16 @@ mod tests {
         assert!(inbox.iter().map(raw).any(|r| r.contains("multipart/mixed")));
         assert!(inbox.iter().map(raw).any(|r| r.contains("text/html")));
         assert!(inbox.iter().map(raw).any(|r| r.contains("=?UTF-8?B?")));
+        // A conversation with the demo user's own reply in Sent.
+        let sent: Vec<_> = a.iter().filter(|s| s.folder == "Sent").collect();
+        let reply = sent
+            .iter()
+            .map(raw)
+            .find(|r| r.contains("Message-ID: <offsite-1@venues.example>"))
+            .expect("the reply in Sent");
+        assert!(reply.contains("In-Reply-To: <offsite-0@venues.example>\r\n"));
+        assert!(inbox.iter().map(raw).any(|r| {
+            r.contains("References: <offsite-0@venues.example> <offsite-1@venues.example> <offsite-2@venues.example>")
+        }));
     }
 }
