@@ -67,8 +67,13 @@ pub async fn serve(
             let db = database::open(&dir.join("postern.redb"))
                 .map_err(|e| std::io::Error::other(format!("{}: {e}", dir.display())))?;
             let store = mail::Store::new(db.clone()).map_err(|e| fail(&e))?;
+            let index = mail::Index::open(&dir.join("pop3-index.sqlite")).map_err(|e| fail(&e))?;
             (
-                Some(Arc::new(mail::Maildrops::new(store, dir.join("drafts")))),
+                Some(Arc::new(mail::Maildrops::new(
+                    store,
+                    dir.join("drafts"),
+                    index,
+                ))),
                 db,
             )
         }

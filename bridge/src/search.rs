@@ -110,6 +110,16 @@ impl Search {
         self.merge();
     }
 
+    /// How many messages of the folders searched had bodies that could not be
+    /// searched.
+    pub fn bodies_unsearched(&self) -> u32 {
+        self.found
+            .iter()
+            .flatten()
+            .map(|f| f.bodies_unsearched)
+            .sum()
+    }
+
     /// Marks `folder` to be searched again, if it was searched.
     pub fn touch(&mut self, folder: &str) {
         if let Some(at) = self.folders.iter().position(|f| f == folder)

@@ -1278,6 +1278,7 @@ impl<S: MailSource> Actor<S> {
             searched: search.searched(),
             of: search.of(),
             done: search.done(),
+            bodies_unsearched: search.bodies_unsearched(),
         })
     }
 

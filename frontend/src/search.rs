@@ -34,6 +34,8 @@ pub struct Searching {
     pub of: u32,
     pub done: bool,
     pub total: u32,
+    /// Messages whose bodies could not be searched (POP3: not yet retrieved).
+    pub bodies_unsearched: u32,
     /// `places[key - 1]` is the hit listed under `key`.
     places: Vec<(String, u32)>,
     keys: HashMap<(String, u32), u32>,
@@ -86,6 +88,21 @@ impl Searching {
     /// Whether hits come from more than one folder.
     pub fn many_folders(&self) -> bool {
         self.of > 1
+    }
+
+    /// What a search could not look in: the bodies of messages not retrieved yet
+    /// (POP3), which only their headers were searched for.
+    pub fn unsearched(&self) -> Option<String> {
+        match self.bodies_unsearched {
+            0 => None,
+            1 => Some(
+                "1 message's body was not searched (only its headers): it has not been opened yet."
+                    .to_owned(),
+            ),
+            n => Some(format!(
+                "{n} messages' bodies were not searched (only their headers): they have not been opened yet."
+            )),
+        }
     }
 
     /// "Searched 3 of 12 folders", while there are folders left.
@@ -199,6 +216,7 @@ fn take_hits(ui: Ui, reply: Reply, first: bool) {
         searched,
         of,
         done,
+        bodies_unsearched,
     } = reply
     else {
         return;
@@ -217,6 +235,7 @@ fn take_hits(ui: Ui, reply: Reply, first: bool) {
         }
         ours = true;
         s.total = total;
+        s.bodies_unsearched = bodies_unsearched;
         // Progress only moves on (an event may have told more already).
         if searched >= s.searched {
             (s.searched, s.of, s.done) = (searched, of, done || s.done);

@@ -20,6 +20,7 @@ mod people_browser;
 mod pop3;
 mod pop3_browser;
 mod pop3_drafts;
+mod pop3_search;
 mod reading;
 mod reading_browser;
 mod search;

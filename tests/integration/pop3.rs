@@ -22,7 +22,7 @@ pub(crate) fn note(subject: &str, body: &str) -> Vec<u8> {
 }
 
 /// Signs in to the POP3 account `name`.
-async fn pop3_session(bridge: &Bridge, user: &User, name: &str) -> Result<WsClient> {
+pub(crate) async fn pop3_session(bridge: &Bridge, user: &User, name: &str) -> Result<WsClient> {
     let mut client = bridge.connect().await?;
     match client.sign_in(Some(name), user).await? {
         Ok(Reply::SignedIn { protocol, .. }) => {

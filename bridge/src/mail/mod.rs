@@ -32,7 +32,7 @@ use protocol::{
 
 pub use decode::StreamDecoder;
 pub use imap::ImapSource;
-pub use pop3::{Maildrops, Pop3Source};
+pub use pop3::{Index, Maildrops, Pop3Source};
 pub use sanitize::Links;
 pub use spool::Spooled;
 pub use store::Store;

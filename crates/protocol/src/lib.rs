@@ -82,6 +82,7 @@
 //! {"type":"event","event":{"type":"outbox_failed","outbox":2,"error":{"code":"server_unreachable","message":"The outgoing mail server cannot be reached right now. Nothing was sent; try again."},"draft":{"to":[{"name":null,"email":"bob@example.org"}],"subject":"Plans","text":"Soon.","saved":{"folder":"Drafts","uid_validity":1700000000,"uid":43}}}}
 //! {"type":"failed","id":20,"error":{"code":"recipient_refused","message":"The mail server refused nobody@example.org: User unknown. Nothing was sent; bob@example.org was accepted.","refused":["nobody@example.org"]}}
 //! {"type":"reply","id":29,"reply":{"type":"hits","search":1,"total":1,"offset":0,"hits":[{"folder":"INBOX","message":{"uid":3,"from":[{"name":"Bob","email":"bob@example.org"}],"to":[],"subject":"Invoice 42","date":1700000000,"flags":[],"size":2048,"has_attachments":true}}],"searched":1,"of":12,"done":false}}
+//! {"type":"reply","id":37,"reply":{"type":"hits","search":2,"total":0,"offset":0,"hits":[],"searched":1,"of":1,"done":true,"bodies_unsearched":40}}
 //! {"type":"reply","id":31,"reply":{"type":"search_stopped","search":1}}
 //! {"type":"event","event":{"type":"search_updated","search":1,"total":7,"searched":2,"of":12,"done":false}}
 //! {"type":"failed","id":29,"error":{"code":"bad_query","message":"\"form:\" is not something to search by."}}
@@ -489,6 +490,8 @@ pub enum Reply {
     /// A window of a search's hits, newest first, each with its folder. `searched`
     /// of `of` folders are done so far, and `done` says no more will be (all were
     /// searched, or the search was stopped); `total` counts the hits found so far.
+    /// `bodies_unsearched` counts messages whose bodies a query that looks in
+    /// bodies could not look in (POP3: those the bridge has not retrieved).
     Hits {
         search: u32,
         total: u32,
@@ -497,6 +500,8 @@ pub enum Reply {
         searched: u32,
         of: u32,
         done: bool,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        bodies_unsearched: u32,
     },
     /// A window of a folder's conversations; `total` counts them.
     Conversations {
@@ -971,7 +976,7 @@ mod tests {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
         assert_eq!(client.len(), 34);
-        assert_eq!(server.len(), 42);
+        assert_eq!(server.len(), 43);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));

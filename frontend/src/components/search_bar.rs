@@ -37,6 +37,7 @@ pub fn SearchBar() -> impl IntoView {
     };
     let searching = move || ui.search.with(Option::is_some);
     let progress = move || ui.search.with(|s| s.as_ref().and_then(|s| s.progress()));
+    let unsearched = move || ui.search.with(|s| s.as_ref().and_then(|s| s.unsearched()));
     let submit = {
         let transport = transport.clone();
         move |ev: leptos::ev::SubmitEvent| {
@@ -110,6 +111,9 @@ pub fn SearchBar() -> impl IntoView {
                     <span>{line}</span>
                     <button type="button" class="ghost" on:click=stop.clone()>"Stop searching"</button>
                 </p>
+            })}
+            {move || unsearched().map(|line| view! {
+                <p class="search-progress" role="note">{line}</p>
             })}
         </div>
     }

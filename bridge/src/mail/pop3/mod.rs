@@ -15,6 +15,7 @@
 
 mod client;
 mod drafts;
+mod index;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::Range;
@@ -36,6 +37,8 @@ use zeroize::Zeroizing;
 use client::Pop3;
 pub use client::Pop3Error;
 use drafts::{DRAFTS, Drafts, Place};
+pub use index::Index;
+use index::{Field, Indexed};
 
 use super::headers::header_from_raw;
 use super::mime_scan::{self, Scanned};
@@ -65,21 +68,25 @@ const MAX_LIST_HEADER: usize = 64 << 10;
 const RECHECK_AFTER: Duration = Duration::from_secs(5);
 /// New messages announced with their headers at once; beyond this the browser reloads.
 const MAX_ANNOUNCED: usize = 200;
+/// How much of a retrieved message is read for the search index.
+const MAX_INDEXED: usize = 4 << 20;
 
 /// The maildrops in use, one per account and user, shared by that user's sessions.
 pub struct Maildrops {
     store: Store,
     drafts: Drafts,
+    index: Index,
     open: Mutex<HashMap<MailboxKey, Weak<Maildrop>>>,
 }
 
 impl Maildrops {
-    /// Maildrops whose state is in `store`, and whose drafts are kept under
-    /// `drafts` (a folder in `data_dir`).
-    pub fn new(store: Store, drafts: std::path::PathBuf) -> Self {
+    /// Maildrops whose state is in `store`, whose drafts are kept under
+    /// `drafts` (a folder in `data_dir`), searched with `index`.
+    pub fn new(store: Store, drafts: std::path::PathBuf, index: Index) -> Self {
         Maildrops {
             store,
             drafts: Drafts::new(drafts),
+            index,
             open: Mutex::default(),
         }
     }
@@ -105,6 +112,7 @@ impl Maildrops {
                 tls: account.tls.clone(),
                 store: self.store.clone(),
                 drafts: self.drafts.clone(),
+                index: self.index.clone(),
                 changed,
                 lost,
                 conn: None,
@@ -135,6 +143,7 @@ struct State {
     tls: Arc<rustls::ClientConfig>,
     store: Store,
     drafts: Drafts,
+    index: Index,
     /// Bumped whenever the list or a flag changes, waking every session's watch.
     changed: watch::Sender<u64>,
     /// Set when the password stopped working: the sessions end.
@@ -337,6 +346,13 @@ impl State {
                 .zip(&messages)
                 .any(|((uid, flags), e)| *uid != e.uid || *flags != e.flags);
         self.messages = messages;
+        let listed: HashSet<u32> = self.messages.iter().map(|e| e.uid).collect();
+        if let Err(error) = self
+            .index
+            .keep_only((self.mailbox_id, self.uid_validity), &listed)
+        {
+            tracing::warn!(%error, "the POP3 search index was not pruned");
+        }
         self.spools
             .retain(|(uid, spool)| spool.draft || numbers.contains_key(uid));
         self.conn = Some(Conn {
@@ -412,8 +428,18 @@ impl State {
                 Err(other) => return Err(other),
             };
             self.messages[i].header = Some(header_from_raw(uid, &raw, Vec::new(), size, None));
+            self.index_message(uid, size, &Indexed::of(&raw, false));
         }
         Ok(true)
+    }
+
+    /// Takes what was read of message `uid` into the search index; a failure
+    /// only leaves it out of searches, and is logged.
+    fn index_message(&self, uid: u32, size: u32, message: &Indexed) {
+        let place = (self.mailbox_id, self.uid_validity);
+        if let Err(error) = self.index.put(place, uid, size, message) {
+            tracing::warn!(%error, "a POP3 message was not indexed");
+        }
     }
 
     /// Makes sure the connection is up when headers of `uids` are to be read;
@@ -493,6 +519,17 @@ impl State {
         drop(writer);
         let spool = Spool::scan(file, false).await?;
         self.remember(uid, spool.clone());
+        let size = self.messages[index].size;
+        let read = spool.file.try_clone().map_err(MailError::Spool)?;
+        let indexed = tokio::task::spawn_blocking(move || {
+            let mut start = vec![0; (size as usize).min(MAX_INDEXED)];
+            let got = read.read_at(&mut start, 0).unwrap_or(0);
+            start.truncate(got);
+            Indexed::of(&start, true)
+        })
+        .await
+        .map_err(|e| MailError::Spool(std::io::Error::other(e)))?;
+        self.index_message(uid, size, &indexed);
         Ok(spool)
     }
 
@@ -1259,15 +1296,103 @@ impl MailSource for Pop3Source {
         Ok(events)
     }
 
+    /// Searches what the bridge has: the headers of every listed message (read
+    /// now where not yet) and the text of those it has retrieved. Drafts, which
+    /// the bridge keeps itself, are not searched.
     async fn search(
         &mut self,
-        _folder: &str,
-        _query: &protocol::search::Query,
-        _dated: bool,
+        folder: &str,
+        query: &protocol::search::Query,
+        dated: bool,
     ) -> Result<super::Found, MailError> {
-        Err(MailError::Unsupported(
-            "Searching is not available for POP3 accounts yet.",
-        ))
+        if folder == DRAFTS {
+            return Ok(super::Found::default());
+        }
+        inbox(folder)?;
+        let mut state = self.maildrop.state.lock().await;
+        if state.checked.is_none() {
+            state.check().await?;
+        }
+        loop {
+            let uids: Vec<u32> = state.messages.iter().map(|e| e.uid).collect();
+            if !state.ready_for(&uids).await? && state.load_headers(&uids).await? {
+                break;
+            }
+        }
+        let place = (state.mailbox_id, state.uid_validity);
+        let failed = |error: index::IndexError| {
+            tracing::warn!(%error, "a POP3 search failed");
+            MailError::Query("Postern could not search this mailbox's index.".to_owned())
+        };
+        let facts: HashMap<u32, index::Facts> = state
+            .index
+            .facts(place)
+            .map_err(failed)?
+            .into_iter()
+            .map(|f| (f.uid, f))
+            .collect();
+        let mut hits: Vec<u32> = state.messages.iter().map(|e| e.uid).collect();
+        for term in &query.terms {
+            use protocol::search::Test;
+            let text = |field, value: &str| state.index.matching(place, field, value);
+            let matched: HashSet<u32> = match &term.test {
+                Test::Text(v) => text(Field::Any, v).map_err(failed)?,
+                Test::From(v) => text(Field::From, v).map_err(failed)?,
+                Test::To(v) => text(Field::To, v).map_err(failed)?,
+                Test::Cc(v) => text(Field::Cc, v).map_err(failed)?,
+                Test::Subject(v) => text(Field::Subject, v).map_err(failed)?,
+                Test::Body(v) => text(Field::Body, v).map_err(failed)?,
+                other => state
+                    .messages
+                    .iter()
+                    .filter(|e| {
+                        let fact = facts.get(&e.uid);
+                        let date = fact.map_or(0, |f| f.date);
+                        match other {
+                            Test::HasAttachment => fact.is_some_and(|f| f.attachment),
+                            Test::Unread => !e.flags.contains(&Flag::Seen),
+                            Test::Read => e.flags.contains(&Flag::Seen),
+                            Test::Flagged => e.flags.contains(&Flag::Flagged),
+                            Test::Before(day) => date < day.timestamp(),
+                            Test::After(day) => date >= day.timestamp(),
+                            Test::Larger(n) => u64::from(e.size) > *n,
+                            Test::Smaller(n) => u64::from(e.size) < *n,
+                            _ => false,
+                        }
+                    })
+                    .map(|e| e.uid)
+                    .collect(),
+            };
+            hits.retain(|uid| matched.contains(uid) != term.negated);
+        }
+        hits.sort_unstable();
+        // Bodies matter only to a query that looks in them.
+        let looks_in_bodies = query.terms.iter().any(|t| {
+            matches!(
+                t.test,
+                protocol::search::Test::Text(_) | protocol::search::Test::Body(_)
+            )
+        });
+        let bodies_unsearched = if looks_in_bodies {
+            state
+                .messages
+                .iter()
+                .filter(|e| !facts.get(&e.uid).is_some_and(|f| f.bodied))
+                .count() as u32
+        } else {
+            0
+        };
+        let dates = dated.then(|| {
+            hits.iter()
+                .map(|uid| facts.get(uid).map_or(0, |f| f.date))
+                .collect()
+        });
+        Ok(super::Found {
+            uid_validity: state.uid_validity,
+            uids: hits,
+            dates,
+            bodies_unsearched,
+        })
     }
 
     async fn conversations(&mut self, _folder: &str) -> Result<(u32, Vec<Vec<u32>>), MailError> {
@@ -1278,11 +1403,28 @@ impl MailSource for Pop3Source {
 
     async fn headers(
         &mut self,
-        _folder: &str,
-        _uid_validity: u32,
-        _uids: &[u32],
+        folder: &str,
+        uid_validity: u32,
+        uids: &[u32],
     ) -> Result<HashMap<u32, MessageHeader>, MailError> {
-        Ok(HashMap::new())
+        if folder == DRAFTS {
+            return Ok(HashMap::new());
+        }
+        inbox(folder)?;
+        let mut state = self.maildrop.state.lock().await;
+        loop {
+            if state.uid_validity != uid_validity {
+                return Ok(HashMap::new());
+            }
+            if !state.ready_for(uids).await? && state.load_headers(uids).await? {
+                break;
+            }
+        }
+        Ok(uids
+            .iter()
+            .filter_map(|uid| state.index(*uid).and_then(|i| state.header(i)))
+            .map(|h| (h.uid, h))
+            .collect())
     }
 
     async fn listing(&mut self, folder: &str) -> Result<Listing, MailError> {
