@@ -1,8 +1,10 @@
 //! Search on a 100,000-message folder: the time to the first window of hits for a
 //! subject word (10,000 hits), a sender (1,000) and a body word (100) through the
 //! bridge, against a direct client's `UID SEARCH` and `UID FETCH` of the same
-//! window, on a Dovecot without and with its full-text index (Xapian); and the
-//! bytes over the WebSocket for the search with 10,000 hits.
+//! window, on a Dovecot without and with its full-text index (Xapian); the
+//! bytes over the WebSocket for the search with 10,000 hits; the first window of
+//! conversations and opening one with a reply in a 10,000-message Sent; and a
+//! POP3 mailbox's search, which the bridge answers from its own index.
 
 use std::path::Path;
 use std::time::Instant;
@@ -167,6 +169,8 @@ pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
         }
         if !indexed {
             conversations(&mut client, &dovecot, &user, report).await?;
+            opening(&mut client, &mut direct, &dovecot, &user, report).await?;
+            pop3_search(&bridge, &mut direct, &user, report).await?;
         }
         drop(bridge);
         direct.logout().await?;
@@ -276,6 +280,234 @@ async fn conversations(
         false,
     );
     report.ratio(Section::Search, "ratio, bridge / direct", &b, &d);
+    Ok(())
+}
+
+/// Messages in Sent when a conversation is opened.
+const SENT: u32 = 10_000;
+/// Messages in the POP3 mailbox searched.
+const POP3_MESSAGES: u32 = 1_000;
+
+/// A message of the discussion opened: `id` answering `parents`.
+fn discussion(id: &str, parents: &[&str], from: &str, date: i64) -> Vec<u8> {
+    let subject = if parents.is_empty() {
+        "Bench plans"
+    } else {
+        "Re: Bench plans"
+    };
+    let raw = sample::plain(
+        &Headers {
+            from,
+            to: "bench@example.org",
+            subject,
+            date,
+        },
+        "About the plans.",
+    );
+    let parents: Vec<String> = parents.iter().map(|p| (*p).to_owned()).collect();
+    sample::with_ids(&raw, id, &parents)
+}
+
+/// Opening a conversation of the big folder whose reply is in a 10,000-message
+/// Sent: the first opening (Sent's threading fields read whole) and later ones
+/// (only what arrived since), against a direct client's header FETCH in the
+/// folder and `UID SEARCH HEADER References` and FETCH in Sent.
+async fn opening(
+    client: &mut tests::WsClient,
+    direct: &mut maildev::ImapSession,
+    dovecot: &Dovecot,
+    user: &User,
+    report: &mut Report,
+) -> Result<()> {
+    eprintln!(
+        "==> opening a conversation with a reply in a {SENT}-message Sent: bridge against direct, {RUNS} runs"
+    );
+    dovecot.seed_maildir(user, "Sent", SENT, |i| {
+        let raw = sample::plain(
+            &Headers {
+                from: "Bench <bench@example.org>",
+                to: "Ken <ken@example.org>",
+                subject: "Re: something else",
+                date: 1_700_000_000 + i64::from(i) * 60,
+            },
+            "Another discussion.",
+        );
+        sample::with_ids(
+            &raw,
+            &format!("<sent-{i}@bench>"),
+            &[format!("<other-{i}@bench>")],
+        )
+    })?;
+    let at = 1_800_000_000;
+    let mail = [
+        (
+            "Big",
+            discussion("<t0@bench>", &[], "Ada <ada@example.org>", at),
+        ),
+        (
+            "Sent",
+            discussion(
+                "<t1@bench>",
+                &["<t0@bench>"],
+                "Bench <bench@example.org>",
+                at + 60,
+            ),
+        ),
+        (
+            "Big",
+            discussion(
+                "<t2@bench>",
+                &["<t0@bench>", "<t1@bench>"],
+                "Ada <ada@example.org>",
+                at + 120,
+            ),
+        ),
+    ];
+    let samples: Vec<sample::Sample> = mail
+        .into_iter()
+        .map(|(folder, raw)| sample::Sample {
+            folder: folder.to_owned(),
+            flags: vec!["\\Seen"],
+            date: at,
+            raw,
+        })
+        .collect();
+    sample::append_all(direct, &samples).await?;
+    let reply = client
+        .ok(Request::ListConversations {
+            folder: "Big".into(),
+            offset: 0,
+            limit: WINDOW,
+        })
+        .await?;
+    let Reply::Conversations { conversations, .. } = reply else {
+        bail!("not conversations");
+    };
+    let uids = conversations
+        .iter()
+        .find(|c| c.count == 2)
+        .map(|c| c.uids.clone())
+        .ok_or_else(|| anyhow::anyhow!("the discussion is not one conversation"))?;
+    let mut open = async || -> Result<std::time::Duration> {
+        let start = Instant::now();
+        let reply = client
+            .ok(Request::OpenConversation {
+                folder: "Big".into(),
+                uids: uids.clone(),
+            })
+            .await?;
+        let took = start.elapsed();
+        match reply {
+            Reply::ConversationOpened { messages, .. } if messages.len() == 3 => Ok(took),
+            other => bail!("not the whole conversation: {other:?}"),
+        }
+    };
+    let first = open().await?;
+    let mut through_bridge = Vec::new();
+    let mut straight = Vec::new();
+    let set: Vec<String> = uids.iter().map(u32::to_string).collect();
+    for _ in 0..RUNS {
+        through_bridge.push(open().await?);
+        let start = Instant::now();
+        direct.examine("Big").await?;
+        let fetched: Vec<_> = direct
+            .uid_fetch(set.join(","), HEADER_QUERY)
+            .await?
+            .try_collect()
+            .await?;
+        direct.examine("Sent").await?;
+        let found = direct_search(direct, "HEADER References \"<t0@bench>\"").await?;
+        let set: Vec<String> = found.iter().map(u32::to_string).collect();
+        let replies: Vec<_> = direct
+            .uid_fetch(set.join(","), HEADER_QUERY)
+            .await?
+            .try_collect()
+            .await?;
+        straight.push(start.elapsed());
+        if fetched.len() != 2 || replies.len() != 1 {
+            bail!("direct: {} and {} messages", fetched.len(), replies.len());
+        }
+    }
+    report.times(
+        Section::Search,
+        "opening a conversation, reply in a 10,000-message Sent: first, bridge",
+        "open_conversation_first_ms",
+        &[first],
+        false,
+    );
+    let b = report.times(
+        Section::Search,
+        "opening it again, bridge",
+        "open_conversation_again_ms",
+        &through_bridge,
+        false,
+    );
+    let d = report.times(
+        Section::Search,
+        "direct: UID FETCH in the folder, UID SEARCH HEADER and FETCH in Sent",
+        "open_conversation_direct_ms",
+        &straight,
+        false,
+    );
+    report.ratio(Section::Search, "ratio, bridge / direct", &b, &d);
+    direct.select("Big").await?;
+    Ok(())
+}
+
+/// A POP3 mailbox of 1,000 messages searched by sender: the first search reads
+/// every message's headers (`TOP n 0`) into the bridge's index, later ones ask
+/// only the index.
+async fn pop3_search(
+    bridge: &BridgeProcess,
+    direct: &mut maildev::ImapSession,
+    user: &User,
+    report: &mut Report,
+) -> Result<()> {
+    eprintln!("==> POP3 search over {POP3_MESSAGES} messages, {RUNS} runs");
+    let samples: Vec<sample::Sample> = (0..POP3_MESSAGES)
+        .map(|i| sample::Sample {
+            folder: "INBOX".into(),
+            flags: vec![],
+            date: 1_700_000_000 + i64::from(i),
+            raw: message(i),
+        })
+        .collect();
+    sample::append_all(direct, &samples).await?;
+    let mut client = bridge.signed_in_to("BenchPop", user).await?;
+    let mut search = async |query: &str| -> Result<std::time::Duration> {
+        let start = Instant::now();
+        let reply = client
+            .ok(Request::Search {
+                query: query.to_owned(),
+                folder: "INBOX".into(),
+                limit: WINDOW,
+            })
+            .await?;
+        let took = start.elapsed();
+        match reply {
+            Reply::Hits { total, .. } if total == POP3_MESSAGES / 100 => Ok(took),
+            other => bail!("{query}: {other:?}"),
+        }
+    };
+    let first = search("from:ada").await?;
+    let mut again = Vec::new();
+    for _ in 0..RUNS {
+        again.push(search("from:ada").await?);
+    }
+    report.times(
+        Section::Search,
+        "POP3, 1,000 messages, by sender: first search (reads every header), bridge",
+        "pop3_search_first_ms",
+        &[first],
+        false,
+    );
+    report.times(
+        Section::Search,
+        "POP3: the same search again (the bridge's index only)",
+        "pop3_search_again_ms",
+        &again,
+        false,
+    );
     Ok(())
 }
 
