@@ -183,11 +183,36 @@ pub fn set_chosen(ui: Ui, transport: Transport, on: bool) {
     });
 }
 
-/// Lists `folder`'s first conversations, newest first.
+/// Lists `folder`'s first conversations, newest first. The folder is opened
+/// first (with a window of one), so that the bridge follows it: its news come
+/// as events, and regroup the list.
 pub fn list(ui: Ui, transport: Transport, folder: String) {
     ui.threads.set(Some(Grouped::new(&folder)));
     ui.list.update(|l| l.opening(&folder, Sort::default()));
-    load(ui, transport, folder, 0, WINDOW);
+    spawn_local(async move {
+        let request = Request::OpenFolder {
+            folder: folder.clone(),
+            limit: 1,
+            sort: Sort::default(),
+        };
+        if let Ok(Reply::FolderOpened {
+            total,
+            unread,
+            labels,
+            new_labels,
+            ..
+        }) = transport.request(request).await
+        {
+            ui.folders
+                .update(|f| f.update_counts(&folder, total, unread));
+            ui.list.update(|l| {
+                if l.folder.as_deref() == Some(&folder) {
+                    (l.unread, l.labels, l.new_labels) = (unread, labels, new_labels);
+                }
+            });
+        }
+        load(ui, transport, folder, 0, WINDOW);
+    });
 }
 
 /// The list shows messages again, not conversations.

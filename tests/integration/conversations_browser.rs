@@ -206,5 +206,37 @@ async fn conversations_with_ones_own_replies_live_and_kept_per_user() -> Result<
     phone
         .screenshot(&screenshot_dir()?.join("conversation-phone.png"))
         .await?;
+    // Listed as conversations from the start, the folder still follows the server.
+    let mut direct = dovecot.imap(&user).await?;
+    let date = T0 + 3000;
+    sample::append_all(
+        &mut direct,
+        &[Sample {
+            folder: "INBOX".into(),
+            flags: vec![],
+            date,
+            raw: raw(
+                BOB,
+                "Re: Quarterly, later",
+                "<m2@x>",
+                "<s0@me> <m1@x>",
+                "<m1@x>",
+                date,
+            ),
+        }],
+    )
+    .await?;
+    direct.logout().await?;
+    phone.button("Back to messages").await?.click().await?;
+    shows_rows(
+        &phone,
+        &[
+            "Re: Quarterly, later",
+            "Re: Lunch, again",
+            "Budget",
+            "Plans",
+        ],
+    )
+    .await?;
     Ok(())
 }

@@ -208,9 +208,14 @@ fn step(ui: Ui, transport: &Transport, by: isize) -> bool {
     let Some(folder) = folder else {
         return false;
     };
+    // An open conversation is its row.
+    let conversation = ui
+        .conversation
+        .with_untracked(|c| c.as_ref().map(|c| c.key));
     let here = open
         .as_ref()
         .and_then(|(f, uid)| row_of(ui, f, *uid))
+        .or(conversation)
         .or_else(focused_uid);
     let next = match here.and_then(|uid| uids.iter().position(|u| *u == uid)) {
         Some(index) => index.checked_add_signed(by).filter(|i| *i < uids.len()),
@@ -226,7 +231,9 @@ fn step(ui: Ui, transport: &Transport, by: isize) -> bool {
     if let Some(row) = row(uids[next]) {
         let _ = row.focus();
     }
-    if open.is_some()
+    if conversation.is_some() {
+        crate::conversations::open(ui, transport.clone(), folder, uids[next]);
+    } else if open.is_some()
         && let Some((folder, uid)) = crate::search::real(ui, &folder, uids[next])
     {
         open_message(ui, transport.clone(), folder, uid, None);
@@ -237,9 +244,17 @@ fn step(ui: Ui, transport: &Transport, by: isize) -> bool {
 /// Closes the message and returns to the list, with the focus on its row.
 fn back_to_list(ui: Ui) -> bool {
     let open = ui.reader.with_untracked(Reader::current);
+    let conversation = ui
+        .conversation
+        .try_update(Option::take)
+        .flatten()
+        .map(|c| c.key);
     ui.reader.set(Reader::default());
     ui.pane.set(Pane::Messages);
-    if let Some(row) = open.and_then(|(folder, uid)| row(row_of(ui, &folder, uid)?)) {
+    let key = open
+        .and_then(|(folder, uid)| row_of(ui, &folder, uid))
+        .or(conversation);
+    if let Some(row) = key.and_then(row) {
         let _ = row.focus();
     }
     true
