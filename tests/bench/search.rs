@@ -375,6 +375,13 @@ async fn opening(
         })
         .collect();
     sample::append_all(direct, &samples).await?;
+    // Listed once the bridge has heard of the new messages, as the app does.
+    client
+        .event("the discussion's arrival", |e| {
+            matches!(e, protocol::Event::FolderChanged { folder, total, .. }
+                if folder == "Big" && *total == BIG + 2)
+        })
+        .await?;
     let reply = client
         .ok(Request::ListConversations {
             folder: "Big".into(),
