@@ -105,6 +105,11 @@ pub struct Open {
 }
 
 impl Open {
+    /// Its message `uid` of `folder`.
+    fn entry(&mut self, folder: &str, uid: u32) -> Option<&mut Entry> {
+        self.entries.iter_mut().find(|e| e.is(folder, uid))
+    }
+
     /// Its messages in the folder it was opened from.
     pub fn uids(&self) -> Vec<u32> {
         self.entries
@@ -366,7 +371,7 @@ pub fn entries_flags(ui: Ui, folder: &str, flags: &[protocol::MessageFlags]) {
             return;
         };
         for change in flags {
-            if let Some(entry) = c.entries.iter_mut().find(|e| e.is(folder, change.uid)) {
+            if let Some(entry) = c.entry(folder, change.uid) {
                 entry.header.flags.clone_from(&change.flags);
                 if let Some(view) = entry.view.as_mut() {
                     view.flags.clone_from(&change.flags);
@@ -483,10 +488,7 @@ fn unfolded(messages: &[Hit]) -> Vec<bool> {
 pub fn toggle(ui: Ui, transport: Transport, folder: String, uid: u32) {
     let mut needs_reading = false;
     ui.conversation.update(|c| {
-        if let Some(entry) = c
-            .as_mut()
-            .and_then(|c| c.entries.iter_mut().find(|e| e.is(&folder, uid)))
-        {
+        if let Some(entry) = c.as_mut().and_then(|c| c.entry(&folder, uid)) {
             entry.open = !entry.open;
             needs_reading = entry.open && entry.view.is_none();
         }
@@ -516,10 +518,7 @@ fn read(ui: Ui, transport: Transport, folder: String, uid: u32) {
         let answer = transport.request(request).await;
         let mut flags = None;
         ui.conversation.update(|c| {
-            let Some(entry) = c
-                .as_mut()
-                .and_then(|c| c.entries.iter_mut().find(|e| e.is(&folder, uid)))
-            else {
+            let Some(entry) = c.as_mut().and_then(|c| c.entry(&folder, uid)) else {
                 return;
             };
             match answer {
@@ -593,10 +592,7 @@ pub fn show_part(
         };
         let answer = transport.request(request).await;
         ui.conversation.update(|c| {
-            let Some(entry) = c
-                .as_mut()
-                .and_then(|c| c.entries.iter_mut().find(|e| e.is(&folder, uid)))
-            else {
+            let Some(entry) = c.as_mut().and_then(|c| c.entry(&folder, uid)) else {
                 return;
             };
             match answer {

@@ -305,7 +305,9 @@ pub fn updated(
         // A folder with no hits moves only the progress; a change the bridge saw
         // in a searched folder (same progress) may have changed any hit.
         again = total != s.total || searched == s.searched;
-        (s.total, s.searched, s.of, s.done) = (total, searched.max(s.searched), of, done);
+        // Once stopped or finished it stays done: an event sent before the stop
+        // reached the bridge must not bring the progress back.
+        (s.total, s.searched, s.of, s.done) = (total, searched.max(s.searched), of, done || s.done);
     });
     if again {
         let start = ui.list.with_untracked(|l| l.start);

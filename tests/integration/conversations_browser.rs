@@ -4,14 +4,13 @@
 
 use anyhow::Result;
 use fantoccini::Locator;
-use maildev::sample::{self, Sample};
 use tests::browser::{Browser, message_row, signed_in_app};
 use tests::{eventually, screenshot_dir};
 
 use crate::conversations::{BOB, raw, seeded};
 use crate::organizing::server_subjects;
 use crate::search_browser::shows_rows;
-use crate::seed::T0;
+use crate::seed::{T0, deliver};
 
 /// The message list's conversation rows, newest first, by their newest subjects.
 const GROUPED: [&str; 5] = [
@@ -125,26 +124,16 @@ async fn conversations_with_ones_own_replies_live_and_kept_per_user() -> Result<
         .await?;
 
     // A new reply to Lunch arrives: its conversation leads, one message longer.
-    let mut direct = dovecot.imap(&user).await?;
     let date = T0 + 2000;
-    sample::append_all(
-        &mut direct,
-        &[Sample {
-            folder: "INBOX".into(),
-            flags: vec![],
-            date,
-            raw: raw(
-                BOB,
-                "Re: Lunch, again",
-                "<n1@x>",
-                "<c1@x> <k1@x>",
-                "<k1@x>",
-                date,
-            ),
-        }],
-    )
-    .await?;
-    direct.logout().await?;
+    let reply = raw(
+        BOB,
+        "Re: Lunch, again",
+        "<n1@x>",
+        "<c1@x> <k1@x>",
+        "<k1@x>",
+        date,
+    );
+    deliver(&dovecot, &user, reply, date).await?;
     shows_rows(
         &browser,
         &[
@@ -207,26 +196,16 @@ async fn conversations_with_ones_own_replies_live_and_kept_per_user() -> Result<
         .screenshot(&screenshot_dir()?.join("conversation-phone.png"))
         .await?;
     // Listed as conversations from the start, the folder still follows the server.
-    let mut direct = dovecot.imap(&user).await?;
     let date = T0 + 3000;
-    sample::append_all(
-        &mut direct,
-        &[Sample {
-            folder: "INBOX".into(),
-            flags: vec![],
-            date,
-            raw: raw(
-                BOB,
-                "Re: Quarterly, later",
-                "<m2@x>",
-                "<s0@me> <m1@x>",
-                "<m1@x>",
-                date,
-            ),
-        }],
-    )
-    .await?;
-    direct.logout().await?;
+    let reply = raw(
+        BOB,
+        "Re: Quarterly, later",
+        "<m2@x>",
+        "<s0@me> <m1@x>",
+        "<m1@x>",
+        date,
+    );
+    deliver(&dovecot, &user, reply, date).await?;
     phone.button("Back to messages").await?.click().await?;
     shows_rows(
         &phone,

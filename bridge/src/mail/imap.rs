@@ -2209,44 +2209,37 @@ impl ImapSource {
                 messages.push(threaded_from_raw(uid, fetch.header().unwrap_or_default()));
             }
         };
-        match which {
+        let sets = match which {
             super::Which::Above(0) => {
                 let exists = self.selected.as_ref().map_or(0, |s| s.exists);
                 messages.reserve(exists as usize);
                 self.fetch_all(exists, ITEMS, |fetch| take(&mut messages, fetch))
                     .await?;
+                Vec::new()
             }
-            super::Which::Above(after) => {
-                // `n:*` names the last message even when its UID is below n.
-                let set = format!("{}:*", after.saturating_add(1));
-                let fetches = self
-                    .step("FETCH", async |s| {
-                        s.uid_fetch(&set, ITEMS)
-                            .await?
-                            .try_collect::<Vec<_>>()
-                            .await
-                    })
-                    .await?;
-                fetches.iter().for_each(|fetch| take(&mut messages, fetch));
-                messages.retain(|m| m.uid > after);
-            }
+            // `n:*` names the last message even when its UID is below n (it is
+            // left out below).
+            super::Which::Above(after) => vec![format!("{}:*", after.saturating_add(1))],
             super::Which::These(uids) => {
                 let mut sorted = uids.to_vec();
                 sorted.sort_unstable();
                 sorted.dedup();
-                for slice in sorted.chunks(SLICE) {
-                    let set = search::compact(slice);
-                    let fetches = self
-                        .step("FETCH", async |s| {
-                            s.uid_fetch(&set, ITEMS)
-                                .await?
-                                .try_collect::<Vec<_>>()
-                                .await
-                        })
-                        .await?;
-                    fetches.iter().for_each(|fetch| take(&mut messages, fetch));
-                }
+                sorted.chunks(SLICE).map(search::compact).collect()
             }
+        };
+        for set in sets {
+            let fetches = self
+                .step("FETCH", async |s| {
+                    s.uid_fetch(&set, ITEMS)
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                })
+                .await?;
+            fetches.iter().for_each(|fetch| take(&mut messages, fetch));
+        }
+        if let super::Which::Above(after) = which {
+            messages.retain(|m| m.uid > after);
         }
         messages.sort_unstable_by_key(|m| m.uid);
         messages.dedup_by_key(|m| m.uid);

@@ -22,7 +22,8 @@ const MESSAGE_SIZE_LIMIT: u64 = 50 * 1024 * 1024;
 /// A running private Postfix. Stopped and cleaned up on drop.
 pub struct Postfix {
     child: Child,
-    dir: tempfile::TempDir,
+    /// Shared with the tries that came before, whose processes are gone.
+    dir: std::sync::Arc<tempfile::TempDir>,
     /// Submission with mandatory STARTTLS (as port 587).
     pub submission_port: u16,
     /// Submission over implicit TLS (as port 465).
@@ -43,10 +44,12 @@ impl Postfix {
             version.is_ok_and(|o| o.status.success()),
             "postfix is not installed: run `cargo xtask test` or `cargo xtask demo`, which install it"
         );
-        let dir = tempfile::Builder::new()
-            .prefix("postern-postfix-")
-            .tempdir()
-            .context("cannot create a folder for Postfix")?;
+        let dir = std::sync::Arc::new(
+            tempfile::Builder::new()
+                .prefix("postern-postfix-")
+                .tempdir()
+                .context("cannot create a folder for Postfix")?,
+        );
         set_mode(dir.path(), 0o755)?;
         let d = dir.path();
         let server = dovecot
@@ -77,33 +80,45 @@ impl Postfix {
             .context("cannot run chown")?;
         ensure!(status.success(), "chown of Postfix's data folder failed");
 
-        let [submission_port, submissions_port] = free_ports::<2>()?;
-        std::fs::write(d.join("main.cf"), main_cf(d, dovecot))?;
-        std::fs::write(
-            d.join("master.cf"),
-            master_cf(submission_port, submissions_port, dovecot.relay_port)?,
-        )?;
-
-        let log = std::fs::File::create(d.join("stderr.log"))?;
-        // In the foreground, so that the master is this child and dies with it.
-        let child = Command::new("postfix")
-            .arg("-c")
-            .arg(d)
-            .arg("start-fg")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("cannot start postfix")?;
-        let mut postfix = Postfix {
-            child,
-            dir,
-            submission_port,
-            submissions_port,
-            relay_port: dovecot.relay_port,
-        };
-        postfix.wait_until_listening()?;
-        Ok(postfix)
+        // Ports picked free can be taken by another process (an outgoing
+        // connection's own port) before Postfix binds them: then again, with others.
+        let mut attempt = 1;
+        loop {
+            let [submission_port, submissions_port] = free_ports::<2>()?;
+            std::fs::write(d.join("main.cf"), main_cf(d, dovecot))?;
+            std::fs::write(
+                d.join("master.cf"),
+                master_cf(submission_port, submissions_port, dovecot.relay_port)?,
+            )?;
+            let log = std::fs::File::create(d.join("stderr.log"))?;
+            // In the foreground, so that the master is this child and dies with it.
+            let child = Command::new("postfix")
+                .arg("-c")
+                .arg(d)
+                .arg("start-fg")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .spawn()
+                .context("cannot start postfix")?;
+            let mut postfix = Postfix {
+                child,
+                dir: dir.clone(),
+                submission_port,
+                submissions_port,
+                relay_port: dovecot.relay_port,
+            };
+            match postfix.wait_until_listening() {
+                Ok(()) => return Ok(postfix),
+                Err(error) if attempt < 3 && postfix.logs().contains("Address already in use") => {
+                    eprintln!("postfix: a port was taken meanwhile ({error:#}); trying others");
+                    drop(postfix);
+                    let _ = std::fs::remove_file(d.join("postfix.log"));
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     fn wait_until_listening(&mut self) -> Result<()> {
