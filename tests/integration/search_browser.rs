@@ -22,17 +22,15 @@ async fn search_for(browser: &Browser, query: &str) -> Result<()> {
 /// Waits until the list shows exactly these rows, in this order.
 pub async fn shows_rows(browser: &Browser, subjects: &[&str]) -> Result<()> {
     eventually(&format!("the rows {subjects:?}"), async || {
-        let rows = browser
+        // Read in one go in the page: rows replaced meanwhile cannot go stale.
+        let shown = browser
             .client
-            .find_all(Locator::Css(
-                "ul[aria-label='Messages'] li.message:not(.gap) .subject",
-            ))
+            .execute(
+                "return Array.from(document.querySelectorAll(\"ul[aria-label='Messages'] li.message:not(.gap) .subject\")).map(e => e.innerText.trim());",
+                vec![],
+            )
             .await?;
-        let mut shown = Vec::new();
-        for row in rows {
-            shown.push(row.text().await?);
-        }
-        Ok((shown == subjects).then_some(()))
+        Ok((shown == serde_json::json!(subjects)).then_some(()))
     })
     .await
 }
