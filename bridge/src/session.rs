@@ -1090,7 +1090,8 @@ impl<S: MailSource> Actor<S> {
         let (uid_validity, these) = self.source.threading(&folder, Which::These(&uids)).await?;
         let mut messages = Vec::new();
         let present: Vec<u32> = these.iter().map(|m| m.uid).collect();
-        for chunk in present.chunks(protocol::MAX_WINDOW as usize) {
+        let mut earlier = present.len().saturating_sub(protocol::MAX_OPENED);
+        for chunk in present[earlier..].chunks(protocol::MAX_WINDOW as usize) {
             let headers = self.source.headers(&folder, uid_validity, chunk).await?;
             messages.extend(headers.into_values().map(|message| protocol::Hit {
                 folder: folder.clone(),
@@ -1103,7 +1104,9 @@ impl<S: MailSource> Actor<S> {
             .await?
             .filter(|sent| *sent != folder);
         if let Some(sent) = sent {
-            messages.extend(self.own_in_sent(&sent, &these).await?);
+            let (own, left_out) = self.own_in_sent(&sent, &these).await?;
+            messages.extend(own);
+            earlier += left_out;
         }
         messages.sort_by(|a, b| {
             (a.message.date, a.folder != folder, a.message.uid).cmp(&(
@@ -1112,16 +1115,25 @@ impl<S: MailSource> Actor<S> {
                 b.message.uid,
             ))
         });
-        Ok(Reply::ConversationOpened { folder, messages })
+        // The newest, so that a long conversation's answer stays small.
+        let cut = messages.len().saturating_sub(protocol::MAX_OPENED);
+        messages.drain(..cut);
+        earlier += cut;
+        Ok(Reply::ConversationOpened {
+            folder,
+            messages,
+            earlier: u32::try_from(earlier).unwrap_or(u32::MAX),
+        })
     }
 
-    /// The messages of `sent` that join the conversation of `these`, from what
-    /// the session keeps of it (brought up to date first).
+    /// The messages of `sent` that join the conversation of `these` (the newest
+    /// [`protocol::MAX_OPENED`], and how many earlier ones were left out), from
+    /// what the session keeps of it (brought up to date first).
     async fn own_in_sent(
         &mut self,
         sent: &str,
         these: &[thread::Threaded],
-    ) -> Result<Vec<protocol::Hit>, MailError> {
+    ) -> Result<(Vec<protocol::Hit>, usize), MailError> {
         let mut kept = match self.sent.take().filter(|k| k.folder == sent) {
             Some(mut kept) => {
                 let (uid_validity, new) = self
@@ -1137,8 +1149,9 @@ impl<S: MailSource> Actor<S> {
             }
             None => conversations::Kept::read(&mut self.source, sent).await?,
         };
-        let joined = thread::joining(these, &kept.messages);
-        let joined = conversations::listed(&joined);
+        let all = thread::joining(these, &kept.messages);
+        let left_out = all.len().saturating_sub(protocol::MAX_OPENED);
+        let joined = &all[left_out..];
         let mut headers = HashMap::new();
         for chunk in joined.chunks(protocol::MAX_WINDOW as usize) {
             headers.extend(self.source.headers(sent, kept.uid_validity, chunk).await?);
@@ -1147,13 +1160,14 @@ impl<S: MailSource> Actor<S> {
         kept.messages
             .retain(|m| !joined.contains(&m.uid) || headers.contains_key(&m.uid));
         self.sent = Some(kept);
-        Ok(headers
+        let hits = headers
             .into_values()
             .map(|message| protocol::Hit {
                 folder: sent.to_owned(),
                 message,
             })
-            .collect())
+            .collect();
+        Ok((hits, left_out))
     }
 
     /// Starts a search (ending the one before) and answers with its first window

@@ -100,6 +100,8 @@ pub struct Open {
     pub folder: String,
     pub key: u32,
     pub entries: Vec<Entry>,
+    /// Its earlier messages left out (a long conversation shows its newest).
+    pub earlier: u32,
     pub loading: bool,
     pub error: Option<String>,
 }
@@ -434,7 +436,9 @@ pub fn open(ui: Ui, transport: Transport, folder: String, key: u32) {
             return;
         }
         match answer {
-            Ok(Reply::ConversationOpened { messages, .. }) => {
+            Ok(Reply::ConversationOpened {
+                messages, earlier, ..
+            }) => {
                 let unfolded = unfolded(&messages);
                 let entries = messages
                     .into_iter()
@@ -455,6 +459,7 @@ pub fn open(ui: Ui, transport: Transport, folder: String, key: u32) {
                 ui.conversation.update(|c| {
                     if let Some(c) = c {
                         c.entries = entries;
+                        c.earlier = earlier;
                         c.loading = false;
                     }
                 });

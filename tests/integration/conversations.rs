@@ -333,3 +333,72 @@ async fn the_conversations_setting_follows_the_user_to_another_browser() -> Resu
     assert!(refused.is_err(), "{refused:?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_long_conversation_opens_with_its_newest_messages() -> Result<()> {
+    const LONG: usize = protocol::MAX_OPENED + 50;
+    let user = alice();
+    let dovecot = Dovecot::start_with(std::slice::from_ref(&user), "")?;
+    let mut imap = dovecot.imap(&user).await?;
+    // A chain: each answers the one before.
+    let ids: Vec<String> = (0..LONG).map(|i| format!("<l{i}@x>")).collect();
+    let samples: Vec<Sample> = (0..LONG)
+        .map(|i| {
+            let date = T0 + i as i64 * 60;
+            let references = ids[i.saturating_sub(20)..i].join(" ");
+            let parent = if i == 0 { "" } else { ids[i - 1].as_str() };
+            Sample {
+                folder: "INBOX".into(),
+                flags: vec!["\\Seen"],
+                date,
+                raw: raw(
+                    BOB,
+                    &format!("Long {i}"),
+                    &ids[i],
+                    &references,
+                    parent,
+                    date,
+                ),
+            }
+        })
+        .collect();
+    sample::append_all(&mut imap, &samples).await?;
+    imap.logout().await?;
+    let bridge = Bridge::start(&[AccountSpec::trusting("Example", &dovecot)], None).await?;
+    let mut client = bridge.connect().await?;
+    client.sign_in(None, &user).await??;
+    let reply = client
+        .ok(Request::ListConversations {
+            folder: "INBOX".into(),
+            offset: 0,
+            limit: 50,
+        })
+        .await?;
+    let Reply::Conversations { conversations, .. } = reply else {
+        bail!("not conversations");
+    };
+    let [long] = conversations.as_slice() else {
+        bail!("one conversation: {conversations:?}");
+    };
+    assert_eq!(long.count as usize, LONG);
+    let reply = client
+        .ok(Request::OpenConversation {
+            folder: "INBOX".into(),
+            uids: long.uids.clone(),
+        })
+        .await?;
+    let Reply::ConversationOpened {
+        messages, earlier, ..
+    } = reply
+    else {
+        bail!("not a conversation");
+    };
+    assert_eq!(messages.len(), protocol::MAX_OPENED);
+    assert_eq!(earlier, 50);
+    assert_eq!(messages[0].message.subject, "Long 50");
+    assert_eq!(
+        messages[messages.len() - 1].message.subject,
+        format!("Long {}", LONG - 1)
+    );
+    Ok(())
+}

@@ -515,10 +515,13 @@ pub enum Reply {
         search: u32,
     },
     /// A conversation's messages, oldest first, each with its folder: those of
-    /// `folder` still there, and the person's own from Sent.
+    /// `folder` still there, and the person's own from Sent; the newest
+    /// [`MAX_OPENED`], and `earlier` counts those left out before them.
     ConversationOpened {
         folder: String,
         messages: Vec<Hit>,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        earlier: u32,
     },
     /// The preferences now in use, as the bridge keeps them.
     PreferencesSaved {
@@ -614,6 +617,9 @@ pub struct Conversation {
 
 /// The most UIDs a conversation's row lists.
 pub const MAX_CONVERSATION_UIDS: usize = 1000;
+
+/// The most messages of a conversation an opening shows (the newest).
+pub const MAX_OPENED: usize = 200;
 
 /// What a person chose in Settings that the bridge keeps for them, shared by all
 /// of their browsers. Each one missing on the wire is its default.

@@ -41,9 +41,25 @@ pub fn ConversationView() -> impl IntoView {
                 .unwrap_or_default()
         })
     });
-    let count = move || match places.with(Vec::len) {
+    let count = move || match places.with(Vec::len)
+        + ui.conversation
+            .with(|c| c.as_ref().map_or(0, |c| c.earlier as usize))
+    {
         1 => "1 message".to_owned(),
         n => format!("{n} messages"),
+    };
+    let earlier = move || {
+        let n = ui
+            .conversation
+            .with(|c| c.as_ref().map_or(0, |c| c.earlier));
+        (n > 0).then(|| {
+            let said = if n == 1 {
+                "1 earlier message is not shown.".to_owned()
+            } else {
+                format!("{n} earlier messages are not shown.")
+            };
+            view! { <p class="note" role="note">{said}</p> }
+        })
     };
     view! {
         <article class="message-view conversation" aria-labelledby="conversation-subject">
@@ -71,6 +87,7 @@ pub fn ConversationView() -> impl IntoView {
                 }
                 .into_any(),
                 _ => view! {
+                    {earlier}
                     <ol class="conversation-messages" aria-label="Messages in this conversation">
                         <For
                             each=move || places.get()
