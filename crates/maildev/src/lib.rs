@@ -391,6 +391,22 @@ fn wait_until_listening(
             .iter()
             .all(|p| std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, *p)).is_ok())
         {
+            // Another program can hold a port picked free (a server of another
+            // test); then this one fails to bind it while that one answers.
+            std::thread::sleep(Duration::from_millis(100));
+            let logged = logs();
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "{name} exited with {status}:
+{logged}"
+                );
+            }
+            if logged.contains("Address already in use") {
+                bail!(
+                    "{name} could not bind a port (Address already in use):
+{logged}"
+                );
+            }
             return Ok(());
         }
         if Instant::now() > deadline {
