@@ -120,19 +120,29 @@ pub async fn seeded(extra: &str) -> Result<(Dovecot, User)> {
 
 async fn signed_in(extra: &str) -> Result<(Dovecot, Bridge, WsClient)> {
     let (dovecot, user) = seeded(extra).await?;
-    let bridge = Bridge::start(&[AccountSpec::trusting("Example", &dovecot)], None).await?;
-    let mut client = bridge.connect().await?;
-    client.sign_in(None, &user).await??;
+    let (bridge, client) = bridge_for(&dovecot, &user).await?;
     Ok((dovecot, bridge, client))
 }
 
-/// The conversations the bridge lists, each as its subjects by arrival.
-async fn listed(client: &mut WsClient) -> Result<Vec<Vec<&'static str>>> {
+/// A bridge for `dovecot`, and `user` signed in to it.
+async fn bridge_for(dovecot: &Dovecot, user: &User) -> Result<(Bridge, WsClient)> {
+    let bridge = Bridge::start(&[AccountSpec::trusting("Example", dovecot)], None).await?;
+    let mut client = bridge.connect().await?;
+    client.sign_in(None, user).await??;
+    Ok((bridge, client))
+}
+
+/// A window of INBOX's conversations, and how many there are.
+async fn window(
+    client: &mut WsClient,
+    offset: u32,
+    limit: u32,
+) -> Result<(u32, Vec<protocol::Conversation>)> {
     let reply = client
         .ok(Request::ListConversations {
             folder: "INBOX".into(),
-            offset: 0,
-            limit: 50,
+            offset,
+            limit,
         })
         .await?;
     let Reply::Conversations {
@@ -143,6 +153,12 @@ async fn listed(client: &mut WsClient) -> Result<Vec<Vec<&'static str>>> {
     else {
         bail!("not conversations: {reply:?}");
     };
+    Ok((total, conversations))
+}
+
+/// The conversations the bridge lists, each as its subjects by arrival.
+async fn listed(client: &mut WsClient) -> Result<Vec<Vec<&'static str>>> {
+    let (total, conversations) = window(client, 0, 50).await?;
     assert_eq!(total as usize, conversations.len());
     Ok(conversations
         .iter()
@@ -198,16 +214,7 @@ async fn the_servers_grouping_and_the_bridges_own_agree() -> Result<()> {
         );
     }
     // A row counts its unread messages and names its senders.
-    let reply = client
-        .ok(Request::ListConversations {
-            folder: "INBOX".into(),
-            offset: 2,
-            limit: 1,
-        })
-        .await?;
-    let Reply::Conversations { conversations, .. } = reply else {
-        bail!("not conversations");
-    };
+    let (_, conversations) = window(&mut client, 2, 1).await?;
     let [lunch] = conversations.as_slice() else {
         bail!("one conversation: {conversations:?}");
     };
@@ -364,19 +371,8 @@ async fn a_long_conversation_opens_with_its_newest_messages() -> Result<()> {
         .collect();
     sample::append_all(&mut imap, &samples).await?;
     imap.logout().await?;
-    let bridge = Bridge::start(&[AccountSpec::trusting("Example", &dovecot)], None).await?;
-    let mut client = bridge.connect().await?;
-    client.sign_in(None, &user).await??;
-    let reply = client
-        .ok(Request::ListConversations {
-            folder: "INBOX".into(),
-            offset: 0,
-            limit: 50,
-        })
-        .await?;
-    let Reply::Conversations { conversations, .. } = reply else {
-        bail!("not conversations");
-    };
+    let (_bridge, mut client) = bridge_for(&dovecot, &user).await?;
+    let (_, conversations) = window(&mut client, 0, 50).await?;
     let [long] = conversations.as_slice() else {
         bail!("one conversation: {conversations:?}");
     };
