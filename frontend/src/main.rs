@@ -5,6 +5,7 @@ mod components;
 mod compose;
 mod conversations;
 mod format;
+mod json;
 mod search;
 mod settings;
 mod state;

@@ -57,7 +57,7 @@ pub fn set_undo_send_seconds(seconds: u32) {
 fn remote_senders() -> Vec<String> {
     storage()
         .and_then(|s| s.get_item(REMOTE_SENDERS).ok()?)
-        .and_then(|v| serde_json::from_str(&v).ok())
+        .and_then(|v| crate::json::decode(&v).ok())
         .unwrap_or_default()
 }
 
@@ -84,7 +84,7 @@ const SORT: &str = "postern.sort";
 pub fn sort() -> protocol::Sort {
     storage()
         .and_then(|s| s.get_item(SORT).ok()?)
-        .and_then(|v| serde_json::from_str(&v).ok())
+        .and_then(|v| crate::json::decode(&v).ok())
         .unwrap_or_default()
 }
 

@@ -5,10 +5,13 @@
 use std::collections::HashMap;
 
 use futures::channel::{mpsc, oneshot};
-use futures::{SinkExt, StreamExt, stream};
-use gloo_net::websocket::Message;
-use gloo_net::websocket::futures::WebSocket;
+use futures::{StreamExt, stream};
+use js_sys::Reflect;
 use protocol::{ClientMessage, Event, Reply, Request, RequestId, ServerMessage, WireError};
+use wasm_bindgen::prelude::*;
+use web_sys::WebSocket;
+
+use crate::json;
 
 /// Why a request got no reply from the bridge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,13 +93,60 @@ fn socket_url() -> String {
 
 enum Input {
     Send(Outgoing),
-    Frame(Option<String>),
+    /// The socket opened: what was asked meanwhile can go.
+    Opened,
+    /// A frame's data, still a JavaScript string.
+    Frame(JsValue),
+    Closed,
+}
+
+/// A browser WebSocket whose events arrive as [`Input`]s; dropping it closes it.
+struct Socket {
+    socket: WebSocket,
+    _handlers: [Closure<dyn FnMut(JsValue)>; 3],
+}
+
+impl Socket {
+    fn open(url: &str, events: &mpsc::UnboundedSender<Input>) -> Option<Self> {
+        let socket = WebSocket::new(url).ok()?;
+        let handler = |input: fn(JsValue) -> Input| {
+            let events = events.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |event| {
+                let _ = events.unbounded_send(input(event));
+            })
+        };
+        let handlers = [
+            handler(|_| Input::Opened),
+            handler(|event| {
+                Input::Frame(Reflect::get(&event, &JsValue::from_str("data")).unwrap_or_default())
+            }),
+            // An error is always followed by a close.
+            handler(|_| Input::Closed),
+        ];
+        socket.set_onopen(Some(handlers[0].as_ref().unchecked_ref()));
+        socket.set_onmessage(Some(handlers[1].as_ref().unchecked_ref()));
+        socket.set_onclose(Some(handlers[2].as_ref().unchecked_ref()));
+        Some(Socket {
+            socket,
+            _handlers: handlers,
+        })
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.socket.set_onopen(None);
+        self.socket.set_onmessage(None);
+        self.socket.set_onclose(None);
+        let _ = self.socket.close();
+    }
 }
 
 async fn run(mut requests: mpsc::UnboundedReceiver<Outgoing>, notify: impl Fn(Notice)) {
     let mut waiting: Option<Outgoing> = None;
     loop {
-        let Ok(socket) = WebSocket::open(&socket_url()) else {
+        let (events, inputs_from_socket) = mpsc::unbounded();
+        let Some(socket) = Socket::open(&socket_url(), &events) else {
             notify(Notice::Closed);
             fail(waiting.take());
             match requests.next().await {
@@ -107,20 +157,15 @@ async fn run(mut requests: mpsc::UnboundedReceiver<Outgoing>, notify: impl Fn(No
                 None => return,
             }
         };
-        let (mut sink, frames) = socket.split();
-        let frames = frames
-            .map(|frame| match frame {
-                Ok(Message::Text(text)) => Input::Frame(Some(text)),
-                Ok(Message::Bytes(_)) => Input::Frame(None),
-                Err(_) => Input::Frame(None),
-            })
-            .chain(stream::once(futures::future::ready(Input::Frame(None))));
+        drop(events);
         let mut pending: HashMap<RequestId, oneshot::Sender<Result<Reply, RequestError>>> =
             HashMap::new();
         let mut next_id: RequestId = 1;
+        // Frames asked for before the socket opened.
+        let mut unsent: Option<Vec<String>> = Some(Vec::new());
         let mut inputs = stream::select(
             stream::iter(waiting.take().map(Input::Send)).chain(requests.by_ref().map(Input::Send)),
-            frames,
+            inputs_from_socket,
         );
         while let Some(input) = inputs.next().await {
             match input {
@@ -132,11 +177,22 @@ async fn run(mut requests: mpsc::UnboundedReceiver<Outgoing>, notify: impl Fn(No
                         continue;
                     };
                     pending.insert(id, answer);
-                    if sink.send(Message::Text(text)).await.is_err() {
+                    match unsent.as_mut() {
+                        Some(unsent) => unsent.push(text),
+                        None if socket.socket.send_with_str(&text).is_err() => break,
+                        None => {}
+                    }
+                }
+                Input::Opened => {
+                    let texts = unsent.take().unwrap_or_default();
+                    if texts
+                        .iter()
+                        .any(|t| socket.socket.send_with_str(t).is_err())
+                    {
                         break;
                     }
                 }
-                Input::Frame(Some(text)) => match serde_json::from_str::<ServerMessage>(&text) {
+                Input::Frame(data) => match json::decode_value::<ServerMessage>(&data) {
                     Ok(ServerMessage::Hello {
                         accounts,
                         pop3,
@@ -157,13 +213,13 @@ async fn run(mut requests: mpsc::UnboundedReceiver<Outgoing>, notify: impl Fn(No
                         }
                     }
                     Ok(ServerMessage::Event { event }) => notify(Notice::Event(event)),
-                    Err(_) => leptos::logging::warn!("unreadable message from the bridge"),
+                    Err(why) => leptos::logging::warn!("unreadable message from the bridge: {why}"),
                 },
-                // The socket ended.
-                Input::Frame(None) => break,
+                Input::Closed => break,
             }
         }
         drop(inputs);
+        drop(socket);
         for (_, answer) in pending.drain() {
             let _ = answer.send(Err(RequestError::Disconnected));
         }

@@ -100,6 +100,7 @@
 //! ```
 
 mod compose;
+pub mod decode;
 mod message;
 pub mod search;
 
@@ -989,6 +990,221 @@ mod tests {
         server
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ServerMessage>(text));
+    }
+
+    #[test]
+    fn the_field_decoder_reads_every_documented_server_example_as_serde_does() {
+        let blocks = documented_blocks();
+        for text in &blocks[1] {
+            let value: serde_json::Value = serde_json::from_str(text).expect(text);
+            let by_serde: ServerMessage = serde_json::from_str(text).expect(text);
+            assert_eq!(decode::server_message(&value), Ok(by_serde), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_field_decoder_reads_full_values_as_serde_does() {
+        // Every optional field set, so that defaults cannot hide a misspelt name.
+        let draft = Draft {
+            from: Some("me@example.org".into()),
+            to: vec![address()],
+            cc: vec![address()],
+            bcc: vec![address()],
+            subject: "Re: plans".into(),
+            text: "Yes.".into(),
+            no_wrap: true,
+            formatted: true,
+            source: Some(DraftSource {
+                folder: "INBOX".into(),
+                uid: 3,
+                kind: ComposeKind::ForwardAsAttachment,
+                uid_validity: Some(9),
+            }),
+            attachments: vec![DraftAttachment {
+                name: "a.pdf".into(),
+                content_type: "application/pdf".into(),
+                size: 1 << 40,
+                upload: Some("u1".into()),
+                part: Some("2".into()),
+                saved_part: Some("3".into()),
+                whole: true,
+            }],
+            message_id: Some("<x@example.org>".into()),
+            saved: Some(SavedDraft {
+                folder: "Drafts".into(),
+                uid_validity: 1,
+                uid: 2,
+            }),
+        };
+        let error = WireError {
+            code: ErrorCode::RecipientRefused,
+            message: "No.".into(),
+            refused: vec!["a@b.example".into()],
+        };
+        let mut flagged = header();
+        flagged.flags = vec![
+            Flag::Flagged,
+            Flag::Keyword("Project".into()),
+            Flag::Forwarded,
+        ];
+        let messages = [
+            ServerMessage::Hello {
+                accounts: vec!["a".into()],
+                pop3: vec!["p".into()],
+                imap: vec!["a".into()],
+            },
+            ServerMessage::Reply {
+                id: 9,
+                reply: Reply::SignedIn {
+                    account: "a".into(),
+                    user: "u".into(),
+                    protocol: MailProtocol::Pop3,
+                    sending: Some(Sending {
+                        identities: vec![Identity {
+                            name: Some("Me".into()),
+                            email: "me@example.org".into(),
+                            signature: Some("--".into()),
+                        }],
+                        max_message_bytes: 25 << 20,
+                        upload: Some("/mail/up".into()),
+                    }),
+                    preferences: Preferences {
+                        conversations: true,
+                    },
+                },
+            },
+            ServerMessage::Reply {
+                id: 10,
+                reply: Reply::FolderOpened {
+                    folder: "INBOX".into(),
+                    uid_validity: 1,
+                    total: 2,
+                    unread: 1,
+                    offset: 0,
+                    messages: vec![flagged.clone()],
+                    labels: vec!["Project".into()],
+                    new_labels: true,
+                    sort: Sort {
+                        by: SortKey::Date,
+                        newest_first: false,
+                    },
+                },
+            },
+            ServerMessage::Reply {
+                id: 11,
+                reply: Reply::ComposeStarted {
+                    draft: Box::new(draft.clone()),
+                    quote: Box::new(Quote {
+                        from: vec![address()],
+                        to: vec![address()],
+                        cc: vec![address()],
+                        subject: "plans".into(),
+                        date: Some(-5),
+                        text: "Shall we?".into(),
+                    }),
+                },
+            },
+            ServerMessage::Reply {
+                id: 12,
+                reply: Reply::Hits {
+                    search: 1,
+                    total: 1,
+                    offset: 0,
+                    hits: vec![Hit {
+                        folder: "INBOX".into(),
+                        message: header(),
+                    }],
+                    searched: 1,
+                    of: 2,
+                    done: false,
+                    bodies_unsearched: 4,
+                },
+            },
+            ServerMessage::Failed {
+                id: 13,
+                error: error.clone(),
+            },
+            ServerMessage::Event {
+                event: Event::OutboxFailed {
+                    outbox: 1,
+                    error,
+                    draft: Box::new(draft),
+                },
+            },
+            ServerMessage::Event {
+                event: Event::FolderChanged {
+                    folder: "INBOX".into(),
+                    total: 3,
+                    unread: 1,
+                    added: vec![header()],
+                    added_at: vec![0],
+                    flags: vec![MessageFlags {
+                        uid: 7,
+                        flags: flagged.flags,
+                    }],
+                    removed: vec![1],
+                    removed_at: vec![2],
+                },
+            },
+        ];
+        for message in messages {
+            let value = serde_json::to_value(&message).expect("serializes");
+            assert_eq!(decode::server_message(&value), Ok(message), "{value}");
+        }
+        let value = serde_json::json!({"folder": "x", "message": header()});
+        assert_eq!(
+            decode::FromJson::from_json(&value),
+            Ok(Hit {
+                folder: "x".into(),
+                message: header()
+            })
+        );
+    }
+
+    #[test]
+    fn the_field_decoder_says_what_is_wrong_and_never_panics() {
+        let cases = [
+            (r#"{"type":"nonsense"}"#, "unknown ServerMessage `nonsense`"),
+            (r#"{"id":1}"#, "missing field `type`"),
+            (r#"{"type":"reply","id":1}"#, "missing field `reply`"),
+            (
+                r#"{"type":"reply","id":-1,"reply":{"type":"signed_out"}}"#,
+                "id: expected a whole number in range",
+            ),
+            (
+                r#"{"type":"reply","id":1.5,"reply":{"type":"signed_out"}}"#,
+                "id: expected a whole number in range",
+            ),
+            (
+                r#"{"type":"event","event":{"type":"folder_reset","folder":7}}"#,
+                "event: folder: expected a string",
+            ),
+            (
+                r#"{"type":"event","event":{"type":"folder_counts","folders":{}}}"#,
+                "event: folders: expected an array",
+            ),
+            (
+                r#"{"type":"hello","accounts":["a"],"pop3":[1]}"#,
+                "pop3: expected a string",
+            ),
+            (r#"[1,2]"#, "missing field `type`"),
+            (r#""hello""#, "missing field `type`"),
+        ];
+        for (text, why) in cases {
+            let value: serde_json::Value = serde_json::from_str(text).expect(text);
+            assert_eq!(
+                decode::server_message(&value).expect_err(text).to_string(),
+                why,
+                "{text}"
+            );
+        }
+    }
+
+    fn address() -> Address {
+        Address {
+            name: None,
+            email: "tom@example.org".into(),
+        }
     }
 
     fn header() -> MessageHeader {

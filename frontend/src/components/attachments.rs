@@ -114,7 +114,7 @@ fn finished(ui: Ui, key: u32, xhr: &XmlHttpRequest) {
     }
     let text = xhr.response_text().ok().flatten().unwrap_or_default();
     match xhr.status().unwrap_or(0) {
-        201 => match serde_json::from_str::<protocol::Uploaded>(&text) {
+        201 => match crate::json::decode::<protocol::Uploaded>(&text) {
             Ok(uploaded) => change(ui, |c| c.uploaded(key, uploaded)),
             Err(_) => change(ui, |c| {
                 c.upload_failed(key, "The upload failed.".to_owned())
