@@ -1,10 +1,20 @@
 //! Routes: the WebSocket at `/ws`, message parts under `/mail/` (see [`crate::parts`]),
 //! and the built app for everything else, with security headers on every response.
+//!
+//! Caching: the app's files whose names carry a content hash (Trunk's build) never
+//! change, so browsers keep them for a year without asking again; everything else the
+//! app is made of, `index.html` first, is revalidated on each visit (`no-cache`, by its
+//! Last-Modified date). Mail routes are `no-store`.
 
+use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::get;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
@@ -28,6 +38,10 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .precompressed_gzip(),
         );
     let files = tower::ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(
+            Arc::new(hashed_files(static_dir)),
+            cache_control,
+        ))
         .layer(CompressionLayer::new())
         .service(files);
     let csp = content_security_policy(&index, &state.config.public_origin);
@@ -61,6 +75,53 @@ pub fn router(state: Arc<AppState>) -> Router {
     app.merge(crate::parts::router())
         .merge(crate::upload::router())
         .with_state(state)
+}
+
+/// Served for a year without revalidation: a new build has new names.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+async fn cache_control(
+    State(hashed): State<Arc<HashSet<String>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().trim_start_matches('/');
+    let immutable = hashed.contains(path);
+    let mut response = next.run(request).await;
+    let value = if immutable && response.status().is_success() {
+        IMMUTABLE
+    } else {
+        "no-cache"
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    response
+}
+
+/// The names of the built files that carry a content hash, such as
+/// `frontend-1a7a397a5988439a_bg.wasm` or `main-9f99bf43850ae6ff.css`. Only files that
+/// exist count: an unknown name gets `index.html` (the app's own screens), which must
+/// not be kept.
+fn hashed_files(dir: &Path) -> HashSet<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return HashSet::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| is_hashed(name))
+        .collect()
+}
+
+fn is_hashed(name: &str) -> bool {
+    let Some((_, tail)) = name.rsplit_once('-') else {
+        return false;
+    };
+    let hash_len = tail.find(['.', '_']).unwrap_or(tail.len());
+    let (hash, rest) = tail.split_at(hash_len);
+    (8..=16).contains(&hash.len())
+        && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        && (rest.starts_with('.') || rest.starts_with("_bg."))
 }
 
 /// The app's CSP. Trunk starts the app with a small inline module script; it is
@@ -102,6 +163,27 @@ fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_files_named_by_their_content_are_kept_for_a_year() {
+        for name in [
+            "frontend-1a7a397a5988439a_bg.wasm",
+            "frontend-e1b58299e33e480.js",
+            "main-9f99bf43850ae6ff.css",
+        ] {
+            assert!(is_hashed(name), "{name}");
+        }
+        for name in [
+            "index.html",
+            "frontend.js",
+            "main-style.css",
+            "a-1234.css",
+            "x-1a7a397a5988439a",
+            "x-1a7a397a5988439z.js",
+        ] {
+            assert!(!is_hashed(name), "{name}");
+        }
+    }
 
     #[test]
     fn only_inline_scripts_are_hashed() {

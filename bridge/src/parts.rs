@@ -245,10 +245,7 @@ async fn remote(
                 headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
             }
             security_headers(headers, true);
-            headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, max-age=3600"),
-            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
         Err(refusal) => {
@@ -327,12 +324,8 @@ async fn serve(state: &AppState, token: &str, part: Option<String>, mode: Mode) 
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     }
     security_headers(headers, mode == Mode::Inline);
-    let cache = if mode == Mode::Inline {
-        "private, max-age=1800"
-    } else {
-        "no-store"
-    };
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    // Mail never goes into the browser's cache, where it would outlive the session.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

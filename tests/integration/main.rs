@@ -6,6 +6,7 @@ mod big_folder;
 mod bridge_imap;
 mod browser;
 mod burl;
+mod caching;
 mod catenate;
 mod conversations;
 mod conversations_browser;

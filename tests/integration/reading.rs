@@ -433,6 +433,9 @@ async fn attachments_and_inline_images_download_exactly() -> Result<()> {
     let image = http_get(&format!("{}{}/inline/2", bridge.origin(), related.link)).await?;
     assert_eq!(image.status, 200);
     assert_eq!(image.header("content-type"), Some("image/png"));
+    // Mail never goes into the browser's cache.
+    assert_eq!(download.header("cache-control"), Some("no-store"));
+    assert_eq!(image.header("cache-control"), Some("no-store"));
     assert!(image.body.starts_with(b"\x89PNG\r\n\x1a\n"));
     // Only raster images are served inline.
     let text_part = http_get(&format!("{}{}/inline/1", bridge.origin(), related.link)).await?;

@@ -56,6 +56,16 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a window of this size.
     pub async fn start(width: u32, height: u32) -> Result<Self> {
+        Self::start_with(width, height, false).await
+    }
+
+    /// As [`Browser::start`], with chromedriver keeping the DevTools protocol's
+    /// network events, read by [`Browser::network_events`].
+    pub async fn start_recording_network(width: u32, height: u32) -> Result<Self> {
+        Self::start_with(width, height, true).await
+    }
+
+    async fn start_with(width: u32, height: u32, record_network: bool) -> Result<Self> {
         let port = maildev::free_port()?;
         let driver = Command::new(chromedriver())
             .arg(format!("--port={port}"))
@@ -95,6 +105,14 @@ impl Browser {
             });
         }
         let mut capabilities = serde_json::Map::new();
+        if record_network {
+            options["perfLoggingPrefs"] =
+                serde_json::json!({ "enableNetwork": true, "enablePage": false });
+            capabilities.insert(
+                "goog:loggingPrefs".into(),
+                serde_json::json!({ "performance": "ALL" }),
+            );
+        }
         capabilities.insert("goog:chromeOptions".into(), options);
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities)
@@ -227,11 +245,68 @@ impl Browser {
         Ok(())
     }
 
+    /// Runs a DevTools protocol command (`Network.emulateNetworkConditions`, say) in
+    /// the tab, returning its result.
+    pub async fn devtools(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let body = serde_json::json!({ "cmd": method, "params": params });
+        Ok(self
+            .client
+            .issue_cmd(Chromedriver("goog/cdp/execute", body))
+            .await?)
+    }
+
+    /// The DevTools protocol's network events (`{"method", "params"}`) since the last
+    /// call; the browser must have been started by [`Browser::start_recording_network`].
+    pub async fn network_events(&self) -> Result<Vec<serde_json::Value>> {
+        let body = serde_json::json!({ "type": "performance" });
+        let log = self.client.issue_cmd(Chromedriver("se/log", body)).await?;
+        let entries = log.as_array().context("a log")?;
+        Ok(entries
+            .iter()
+            .filter_map(|entry| {
+                let text = entry.get("message")?.as_str()?;
+                let mut message: serde_json::Value = serde_json::from_str(text).ok()?;
+                Some(message.get_mut("message")?.take())
+            })
+            .filter(|event| {
+                event["method"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("Network."))
+            })
+            .collect())
+    }
+
     pub async fn close(mut self) -> Result<()> {
         let result = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         result.map_err(Into::into)
+    }
+}
+
+/// A chromedriver command outside W3C WebDriver: `POST /session/{id}/{path}`.
+#[derive(Debug)]
+struct Chromedriver(&'static str, serde_json::Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Chromedriver {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/{}",
+            session.unwrap_or_default(),
+            self.0
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.1.to_string()))
     }
 }
 
