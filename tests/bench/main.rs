@@ -22,6 +22,7 @@ mod live;
 mod report;
 mod search;
 mod sending;
+mod startup;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -44,9 +45,15 @@ const FOLDERS: usize = 40;
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let usage = "usage: bench <path to the postern binary> <the built app (dist)>";
+    let usage = "usage: bench <path to the postern binary> <the built app (dist)> [startup]";
     let postern: PathBuf = std::env::args().nth(1).context(usage)?.into();
     let dist: PathBuf = std::env::args().nth(2).context(usage)?.into();
+    // `bench <postern> <dist> startup` measures only the startup in Chromium.
+    if std::env::args().nth(3).as_deref() == Some("startup") {
+        let mut report = Report::default();
+        startup::measure(&postern, &dist, &mut report).await?;
+        return report.finish(&workspace_root().join("target").join("bench-startup"));
+    }
     let user = User::new("bench", "bench-password");
     eprintln!("==> starting Dovecot and seeding a 10 MB and a 50 MB attachment");
     let dovecot = Dovecot::start(std::slice::from_ref(&user))?;
@@ -368,6 +375,7 @@ async fn main() -> Result<()> {
     sending::measure(&postern, &mut report).await?;
     forwarding::measure(&postern, &mut report).await?;
     search::measure(&postern, &mut report).await?;
+    startup::measure(&postern, &dist, &mut report).await?;
     report.finish(&workspace_root().join("target").join("bench"))
 }
 

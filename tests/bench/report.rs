@@ -24,6 +24,7 @@ pub enum Section {
     Forwarding,
     Search,
     Pop3,
+    Startup,
 }
 
 impl Section {
@@ -41,6 +42,9 @@ impl Section {
             Section::Sending => "10. Sending (a short message, no undo window)",
             Section::Forwarding => "11. Forwarding a 10 MB file the IMAP server holds",
             Section::Search => "12. Search and conversations (a 100,000-message folder, first 50)",
+            Section::Startup => {
+                "13. Startup in Chromium (sign-in form; first rows of a 100,000-message inbox)"
+            }
             Section::Pop3 => "POP3 (the 50 MB message)",
         }
     }

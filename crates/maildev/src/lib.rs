@@ -310,13 +310,14 @@ impl Dovecot {
         count: u32,
         message: impl Fn(u32) -> Vec<u8>,
     ) -> Result<()> {
-        let cur = self
-            .dir
-            .path()
-            .join("mail")
-            .join(&user.name)
-            .join(folder)
-            .join("cur");
+        // LAYOUT=fs keeps INBOX in the user's maildir itself.
+        let root = self.dir.path().join("mail").join(&user.name);
+        let cur = if folder == "INBOX" {
+            root
+        } else {
+            root.join(folder)
+        }
+        .join("cur");
         ensure!(cur.is_dir(), "no maildir at {}", cur.display());
         for i in 0..count {
             std::fs::write(
