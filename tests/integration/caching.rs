@@ -101,7 +101,10 @@ fn fetched(events: &[serde_json::Value]) -> Vec<Fetched> {
         .filter(|e| e["method"] == "Network.responseReceivedExtraInfo")
         .filter_map(|e| {
             let params = &e["params"];
-            Some((params["requestId"].as_str()?, params["statusCode"].as_u64()?))
+            Some((
+                params["requestId"].as_str()?,
+                params["statusCode"].as_u64()?,
+            ))
         })
         .collect();
     let mut by_request = HashMap::new();
