@@ -2,7 +2,8 @@
 //! each file of the built app, at the best compression either offers, so that the
 //! bridge serves them as they are instead of compressing on every request, and
 //! smaller than it could afford to on the fly. Trunk runs it after a release build
-//! (see `Trunk.toml`), on its staging folder.
+//! (see `Trunk.toml`), on its staging folder, where it minifies the JavaScript first
+//! (see `minify`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,9 +24,11 @@ pub fn compress(dir: Option<PathBuf>) -> Result<()> {
                 eprintln!("==> not a release build: the app is served as it is");
                 return Ok(());
             }
-            std::env::var_os("TRUNK_STAGING_DIR")
+            let staging = std::env::var_os("TRUNK_STAGING_DIR")
                 .map(PathBuf::from)
-                .context("give the folder to compress (Trunk names it in TRUNK_STAGING_DIR)")?
+                .context("give the folder to compress (Trunk names it in TRUNK_STAGING_DIR)")?;
+            crate::minify::scripts(&staging)?;
+            staging
         }
     };
     eprintln!(

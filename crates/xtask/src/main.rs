@@ -4,6 +4,7 @@
 //! idempotently.
 
 mod compress;
+mod minify;
 mod setup;
 
 use std::net::{Ipv4Addr, TcpListener};

@@ -1,5 +1,6 @@
 //! Installs what the demo and the tests need, skipping what is already there at the
-//! right version: Debian packages, the wasm32 target, Trunk, wasm-bindgen and wasm-opt.
+//! right version: Debian packages, the wasm32 target, Trunk, wasm-bindgen, and from npm
+//! wasm-opt and terser.
 //! See `shared/notes/toolchain.md` for why each version is what it is.
 
 use std::ffi::OsString;
@@ -17,6 +18,8 @@ pub const WASM_BINDGEN: &str = "0.2.130";
 /// Binaryen's wasm-opt from npm. Debian's (version 108) corrupts the externref table of
 /// wasm-bindgen's output, so it cannot be used. Must match `Trunk.toml`.
 pub const BINARYEN: &str = "132";
+/// Minifies wasm-bindgen's JavaScript glue after a release build (`minify`).
+const TERSER: &str = "5.51.4";
 
 const DEBIAN_PACKAGES: [&str; 9] = [
     "dovecot-imapd",
@@ -69,7 +72,8 @@ pub fn ensure_tools(root: &Path) -> Result<Tools> {
         "about 3 minutes",
     )?;
     let binaryen_bin = binaryen(root)?;
-    let mut paths = vec![binaryen_bin, cargo_bin];
+    let terser_bin = terser(root)?;
+    let mut paths = vec![binaryen_bin, terser_bin, cargo_bin];
     paths.extend(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),
     ));
@@ -232,15 +236,43 @@ fn cargo_install(
 
 /// Installs binaryen's wasm-opt from npm under `target/tools`, returning its bin folder.
 fn binaryen(root: &Path) -> Result<PathBuf> {
-    let prefix = root.join("target").join("tools").join("binaryen");
+    npm_tool(
+        root,
+        "binaryen",
+        &format!("{BINARYEN}.0.0"),
+        "wasm-opt",
+        &format!("version_{BINARYEN}"),
+    )
+}
+
+/// Installs terser from npm under `target/tools`, returning its bin folder.
+fn terser(root: &Path) -> Result<PathBuf> {
+    npm_tool(
+        root,
+        "terser",
+        TERSER,
+        "terser",
+        &format!("terser {TERSER}"),
+    )
+}
+
+/// Installs npm's `package@version` into `target/tools/<package>` unless its `program`
+/// already reports `wanted` in its `--version`; returns the folder of its programs.
+fn npm_tool(
+    root: &Path,
+    package: &str,
+    version: &str,
+    program: &str,
+    wanted: &str,
+) -> Result<PathBuf> {
+    let prefix = root.join("target").join("tools").join(package);
     let bin = prefix.join("node_modules").join(".bin");
-    let wanted = format!("version_{BINARYEN}");
-    if version_of(&bin.join("wasm-opt")).is_some_and(|v| v.contains(&wanted)) {
+    if version_of(&bin.join(program)).is_some_and(|v| v.contains(wanted)) {
         return Ok(bin);
     }
     std::fs::create_dir_all(&prefix)?;
     run(
-        &format!("installing binaryen {BINARYEN} (wasm-opt) from npm"),
+        &format!("installing {package} {version} ({program}) from npm"),
         Command::new("npm")
             .args([
                 "install",
@@ -250,10 +282,10 @@ fn binaryen(root: &Path) -> Result<PathBuf> {
                 "--prefix",
             ])
             .arg(&prefix)
-            .arg(format!("binaryen@{BINARYEN}.0.0")),
+            .arg(format!("{package}@{version}")),
     )?;
-    if !version_of(&bin.join("wasm-opt")).is_some_and(|v| v.contains(&wanted)) {
-        bail!("wasm-opt from npm does not report {wanted}");
+    if !version_of(&bin.join(program)).is_some_and(|v| v.contains(wanted)) {
+        bail!("{program} from npm does not report {wanted}");
     }
     Ok(bin)
 }
