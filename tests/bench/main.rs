@@ -487,9 +487,14 @@ async fn weigh(origin: &str) -> Result<Weight> {
     let page = get(&format!("{origin}/"), "identity").await?;
     let text = String::from_utf8_lossy(&page);
     let mut paths = vec!["/".to_owned()];
-    for attribute in ["href=\"", "src=\""] {
+    // The release build's page is minified: attribute values may go unquoted.
+    for attribute in ["href=", "src="] {
         for piece in text.split(attribute).skip(1) {
-            let Some(path) = piece.split('"').next() else {
+            let path = match piece.chars().next() {
+                Some(quote @ ('"' | '\'')) => piece[1..].split(quote).next(),
+                _ => piece.split([' ', '>']).next(),
+            };
+            let Some(path) = path else {
                 continue;
             };
             if path.starts_with('/') && !path.starts_with("//") && !paths.iter().any(|p| p == path)
