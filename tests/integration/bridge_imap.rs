@@ -249,17 +249,7 @@ async fn an_unreachable_server_gets_its_code() -> Result<()> {
 
 #[tokio::test]
 async fn websockets_from_other_or_missing_origins_are_refused() -> Result<()> {
-    let bridge = Bridge::start(
-        &[AccountSpec {
-            name: "X".into(),
-            imap: "imaps://127.0.0.1:1".into(),
-            pop3: None,
-            ca_file: None,
-            extra: String::new(),
-        }],
-        None,
-    )
-    .await?;
+    let bridge = Bridge::start(&[AccountSpec::unreachable("X")], None).await?;
     for origin in [Some("http://evil.example"), Some("null"), None] {
         let refused = handshake(&bridge, origin).await?;
         assert_eq!(refused.err(), Some(403), "origin {origin:?}");

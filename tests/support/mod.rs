@@ -60,6 +60,17 @@ impl AccountSpec {
         }
     }
 
+    /// An IMAP account whose server is never reached (nothing listens on port 1).
+    pub fn unreachable(name: &str) -> Self {
+        AccountSpec {
+            name: name.to_owned(),
+            imap: "imaps://127.0.0.1:1".into(),
+            pop3: None,
+            ca_file: None,
+            extra: String::new(),
+        }
+    }
+
     /// A POP3-only account on `dovecot` at `url`, trusting its throwaway CA.
     pub fn pop3(name: &str, dovecot: &Dovecot, url: String) -> Self {
         AccountSpec {
