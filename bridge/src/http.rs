@@ -93,9 +93,13 @@ async fn cache_control(
     } else {
         "no-cache"
     };
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    // Brotli, gzip or neither, by the request's Accept-Encoding: a cache in between
+    // must keep them apart. (Compression on the fly says so itself.)
+    if !headers.contains_key(header::VARY) {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     response
 }
 

@@ -45,6 +45,12 @@ async fn hashed_files_are_kept_for_a_year_and_the_page_is_revalidated() -> Resul
                 Some(IMMUTABLE),
                 "{file}, {encoding}"
             );
+            // Each encoding is its own copy, for caches in between too.
+            let vary = response.header("vary").unwrap_or_default();
+            assert!(
+                vary.contains("accept-encoding"),
+                "{file}, {encoding}: {vary:?}"
+            );
         }
     }
     // The page, the app's screens by their paths, and names that only look hashed
