@@ -182,16 +182,7 @@ pub async fn measure(postern: &Path, dist: &Path, report: &mut Report) -> Result
 async fn load(browser: &Browser, page: &str, user: &User) -> Result<Load> {
     browser.client.goto("about:blank").await?;
     browser.client.goto(page).await?;
-    browser
-        .field("User name")
-        .await?
-        .send_keys(&user.name)
-        .await?;
-    browser
-        .field("Password")
-        .await?
-        .send_keys(&user.password)
-        .await?;
+    browser.type_credentials(user).await?;
     let button = browser.button("Sign in").await?;
     wait_for_mark(browser, "form").await?;
     button.click().await?;

@@ -19,16 +19,7 @@ async fn sign_in_over_pop3(browser: &Browser, bridge: &Bridge, user: &tests::Use
         .await?
         .select_by_value("pop3")
         .await?;
-    browser
-        .field("User name")
-        .await?
-        .send_keys(&user.name)
-        .await?;
-    browser
-        .field("Password")
-        .await?
-        .send_keys(&user.password)
-        .await?;
+    browser.type_credentials(user).await?;
     browser
         .screenshot(&screenshot_dir()?.join("pop3-sign-in.png"))
         .await?;

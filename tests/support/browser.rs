@@ -174,12 +174,18 @@ impl Browser {
     /// the outcome, which may be an error).
     pub async fn sign_in(&self, origin: &str, user: &maildev::User) -> Result<()> {
         self.client.goto(origin).await?;
+        self.type_credentials(user).await?;
+        self.button("Sign in").await?.click().await?;
+        Ok(())
+    }
+
+    /// Types `user`'s name and password into the sign-in form.
+    pub async fn type_credentials(&self, user: &maildev::User) -> Result<()> {
         self.field("User name").await?.send_keys(&user.name).await?;
         self.field("Password")
             .await?
             .send_keys(&user.password)
             .await?;
-        self.button("Sign in").await?.click().await?;
         Ok(())
     }
 
