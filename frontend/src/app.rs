@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::{Connectivity, Event, Flag, Reply, Request, Sort};
 
-use crate::components::{mailbox::Mailbox, sign_in::SignIn};
+use crate::components::{deferred::Deferred, mailbox, sign_in::SignIn};
 use crate::compose::ComposeForm;
 use crate::conversations;
 use crate::search;
@@ -181,9 +181,14 @@ pub fn App() -> impl IntoView {
     this.set_value(Some(transport.clone()));
     provide_context(ui);
     provide_context(transport);
+    // The mailbox downloads while the person types their password.
+    spawn_local(async {
+        // A failure here is retried, and reported, when the mailbox is shown.
+        let _ = mailbox::preload().await;
+    });
     view! {
         <Show when=move || ui.session.with(Option::is_some) fallback=|| view! { <SignIn /> }>
-            <Mailbox />
+            <Deferred load=mailbox::load />
         </Show>
     }
 }

@@ -2,8 +2,8 @@
 //! each file of the built app, at the best compression either offers, so that the
 //! bridge serves them as they are instead of compressing on every request, and
 //! smaller than it could afford to on the fly. Trunk runs it after a release build
-//! (see `Trunk.toml`), on its staging folder, where it minifies the JavaScript first
-//! (see `minify`).
+//! (see `Trunk.toml`), on its staging folder, after the wasm is split (see `split`)
+//! and the JavaScript minified (see `minify`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,30 +14,30 @@ use anyhow::{Context, Result};
 /// nothing, and the bridge compresses on the fly what has no copy.
 const SMALLEST: u64 = 512;
 
-/// Compresses the app in `dir`, or in Trunk's staging folder when run as Trunk's
-/// hook (a release build only: `trunk serve` need not wait for it).
-pub fn compress(dir: Option<PathBuf>) -> Result<()> {
-    let dir = match dir {
-        Some(dir) => dir,
-        None => {
-            if std::env::var("TRUNK_PROFILE").as_deref() != Ok("release") {
-                eprintln!("==> not a release build: the app is served as it is");
-                return Ok(());
-            }
-            let staging = std::env::var_os("TRUNK_STAGING_DIR")
-                .map(PathBuf::from)
-                .context("give the folder to compress (Trunk names it in TRUNK_STAGING_DIR)")?;
-            crate::minify::scripts(&staging)?;
-            staging
-        }
-    };
+/// What Trunk runs after each build (see `Trunk.toml`), in its staging folder: the
+/// wasm split at its split points, then, in a release build, the JavaScript
+/// minified and every file compressed (`trunk serve` need not wait for those).
+pub fn trunk_hook() -> Result<()> {
+    let staging = std::env::var_os("TRUNK_STAGING_DIR")
+        .map(PathBuf::from)
+        .context("Trunk names its staging folder in TRUNK_STAGING_DIR")?;
+    let release = std::env::var("TRUNK_PROFILE").as_deref() == Ok("release");
+    crate::split::app(&staging, release)?;
+    if !release {
+        eprintln!("==> not a release build: the app is served as it is");
+        return Ok(());
+    }
+    crate::minify::scripts(&staging)?;
+    compress(&staging)
+}
+
+/// Compresses the app in `dir`.
+pub fn compress(dir: &Path) -> Result<()> {
     eprintln!(
         "==> compressing the app in {} (Brotli and gzip)",
         dir.display()
     );
-    for entry in
-        std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
-    {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let path = entry?.path();
         if worth_compressing(&path)? {
             write_compressed(&path)?;
@@ -89,7 +89,7 @@ mod tests {
         std::fs::write(dir.path().join("app.js"), &script)?;
         std::fs::write(dir.path().join("tiny.css"), "p{}")?;
         std::fs::write(dir.path().join("photo.png"), vec![7u8; 4096])?;
-        compress(Some(dir.path().to_owned()))?;
+        compress(dir.path())?;
 
         let br = std::fs::read(dir.path().join("app.js.br"))?;
         let mut back = Vec::new();

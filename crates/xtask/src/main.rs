@@ -6,6 +6,7 @@
 mod compress;
 mod minify;
 mod setup;
+mod split;
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -38,12 +39,16 @@ enum Task {
     /// Build the release bridge and measure it against a private Dovecot; prints a
     /// table and writes the raw figures under `target/bench/`.
     Bench,
-    /// Write Brotli and gzip copies beside each file of the built app (Trunk runs
-    /// this after a release build; the bridge serves the copies).
+    /// Write Brotli and gzip copies beside each file of the built app (the bridge
+    /// serves the copies).
     Compress {
         /// The built app (default: Trunk's staging folder, when run as its hook).
         dir: Option<PathBuf>,
     },
+    /// What Trunk runs after each build: splits the wasm, then, in a release
+    /// build, minifies the JavaScript and compresses the app.
+    #[command(hide = true)]
+    TrunkHook,
 }
 
 fn main() -> Result<()> {
@@ -55,7 +60,8 @@ fn main() -> Result<()> {
         Task::Test => test(&root),
         Task::Demo { port } => demo(&root, port),
         Task::Bench => bench(&root),
-        Task::Compress { dir } => compress::compress(dir),
+        Task::Compress { dir: Some(dir) } => compress::compress(&dir),
+        Task::Compress { dir: None } | Task::TrunkHook => compress::trunk_hook(),
     }
 }
 

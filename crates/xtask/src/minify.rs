@@ -43,7 +43,7 @@ pub fn scripts(dir: &Path) -> Result<()> {
 }
 
 /// The value of an `integrity` attribute for `data`, as Trunk writes it.
-fn integrity(data: &[u8]) -> String {
+pub fn integrity(data: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA384, data);
     format!(
         "sha384-{}",

@@ -6,7 +6,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::{Address, ComposeKind, Identity, Reply, Request};
 
+use leptos::wasm_split::SplitLoaderError;
+
 use super::attachments::{AttachButton, Files, attach_all};
+use super::deferred::Deferred;
 use super::icons;
 use super::message_list::show_date;
 use crate::app::{Ui, use_transport, use_ui};
@@ -379,9 +382,28 @@ pub fn Compose() -> impl IntoView {
     let ui = use_ui();
     view! {
         <Show when=move || ui.compose.with(Option::is_some)>
-            <ComposePanel />
+            <Deferred load=panel />
         </Show>
     }
+}
+
+/// The form, in its own file of the build (see `deferred`).
+#[leptos::wasm_split::wasm_split(
+    compose,
+    wasm_split_path = ::leptos::wasm_split,
+    fallible,
+    preload(preload_panel)
+)]
+fn panel() -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <ComposePanel /> }.into_any())
+}
+
+/// Fetches the form's part of the app ahead of the first "New message".
+pub fn preload() {
+    spawn_local(async {
+        // A failure here is retried, and reported, when the form opens.
+        let _ = preload_panel().await;
+    });
 }
 
 /// Reads one field of the open form.

@@ -15,6 +15,17 @@ use crate::components::compose::undo_send;
 use crate::settings;
 use crate::state::Pane;
 
+/// The mailbox, in its own file of the build (see `deferred`).
+#[leptos::wasm_split::wasm_split(
+    mailbox,
+    wasm_split_path = ::leptos::wasm_split,
+    fallible,
+    preload(preload)
+)]
+pub fn load() -> Result<AnyView, leptos::wasm_split::SplitLoaderError> {
+    Ok(view! { <Mailbox /> }.into_any())
+}
+
 #[component]
 pub fn Mailbox() -> impl IntoView {
     let ui = use_ui();
@@ -45,6 +56,9 @@ pub fn Mailbox() -> impl IntoView {
         hidden.remove();
         leaving.remove();
     });
+    if ui.can_send() {
+        super::compose::preload();
+    }
     let editing_identities = RwSignal::new(false);
     let who = move || {
         ui.session

@@ -3,6 +3,7 @@
 pub mod attachments;
 pub mod compose;
 pub mod conversation;
+pub mod deferred;
 pub mod folder_list;
 pub mod icons;
 pub mod identities;
