@@ -435,8 +435,10 @@ async fn open(client: &mut WsClient, uid: u32) -> Result<protocol::MessageView> 
 /// browser (which accepts Brotli and gzip), as served to one that accepts only gzip,
 /// and uncompressed.
 struct Weight {
-    /// (path, served, gzip, uncompressed) in bytes.
+    /// (path, served, gzip, uncompressed) in bytes: the files of the first screen.
     files: Vec<(String, u64, u64, u64)>,
+    /// The same for the parts of the app split off (fetched after the first screen).
+    later: Vec<(String, u64, u64, u64)>,
 }
 
 impl Weight {
@@ -464,6 +466,42 @@ impl Weight {
             "cold_load_uncompressed_bytes",
             all.2,
             "",
+        );
+        // The mailbox is fetched while the person signs in; compose once it shows.
+        let mut to_rows = all.0;
+        for (path, served, gzip, raw) in &self.later {
+            report.text(
+                s,
+                &format!("later: {path}"),
+                format!("{:.1} KB", *served as f64 / 1000.0),
+                format!(
+                    "gzip {:.1} KB, uncompressed {:.1} KB",
+                    *gzip as f64 / 1000.0,
+                    *raw as f64 / 1000.0
+                ),
+            );
+            if !path.contains("split-compose") {
+                to_rows += served;
+            }
+        }
+        report.bytes(
+            s,
+            "to the first rows (the first screen and the mailbox), as served",
+            "first_rows_served_bytes",
+            to_rows,
+            "",
+        );
+        report.raw(
+            "later_parts",
+            self.later
+                .iter()
+                .map(|(path, served, gzip, raw)| {
+                    serde_json::json!({
+                        "path": path, "served_bytes": served, "gzip_bytes": gzip,
+                        "uncompressed_bytes": raw,
+                    })
+                })
+                .collect(),
         );
         report.raw(
             "cold_load",
@@ -504,17 +542,36 @@ async fn weigh(origin: &str) -> Result<Weight> {
         }
     }
     let mut files = Vec::new();
+    let mut later = Vec::new();
     for path in paths {
         let url = format!("{origin}{path}");
         let served = get(&url, BROWSER_ENCODINGS).await?.len() as u64;
         let gzip = get(&url, "gzip").await?.len() as u64;
         let raw = get(&url, "identity").await?.len() as u64;
+        if path.starts_with("/split-") && path.ends_with(".js") {
+            // The split loader names the parts it fetches ("./<name>.wasm").
+            let loader = String::from_utf8_lossy(&get(&url, "identity").await?).into_owned();
+            for piece in loader.split("./").skip(1) {
+                let name = piece.split_once(".wasm").map(|(name, _)| name);
+                if let Some(name) = name.filter(|n| {
+                    n.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                }) {
+                    let part = format!("/{name}.wasm");
+                    let url = format!("{origin}{part}");
+                    let served = get(&url, BROWSER_ENCODINGS).await?.len() as u64;
+                    let gzip = get(&url, "gzip").await?.len() as u64;
+                    let raw = get(&url, "identity").await?.len() as u64;
+                    later.push((part, served, gzip, raw));
+                }
+            }
+        }
         files.push((path, served, gzip, raw));
     }
     if files.len() < 3 {
         bail!("the page names too few files to be the app: {files:?}");
     }
-    Ok(Weight { files })
+    Ok(Weight { files, later })
 }
 
 /// The body of a GET as it crossed the wire, asking for `encodings`.

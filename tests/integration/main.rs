@@ -10,6 +10,7 @@ mod caching;
 mod catenate;
 mod conversations;
 mod conversations_browser;
+mod deferred_browser;
 mod hostile_mail;
 mod live;
 mod namespaces;

@@ -382,7 +382,7 @@ pub fn Compose() -> impl IntoView {
     let ui = use_ui();
     view! {
         <Show when=move || ui.compose.with(Option::is_some)>
-            <Deferred load=panel />
+            <Deferred load=panel class="compose" />
         </Show>
     }
 }

@@ -11,24 +11,29 @@ use leptos::prelude::*;
 use leptos::wasm_split::SplitLoaderError;
 use send_wrapper::SendWrapper;
 
-/// Shows what `load` returns once its part of the app has arrived.
+/// Shows what `load` returns once its part of the app has arrived; until then, or
+/// if it cannot arrive, a note in an element of the given `class` (where the part
+/// will stand).
 #[component]
-pub fn Deferred<F, Fut>(load: F) -> impl IntoView
+pub fn Deferred<F, Fut>(load: F, #[prop(optional)] class: &'static str) -> impl IntoView
 where
     F: Fn() -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<AnyView, SplitLoaderError>> + 'static,
 {
     let attempt = RwSignal::new(0u32);
+    let class = format!("deferred {class}");
+    let waiting = class.clone();
     view! {
-        <Suspense fallback=|| view! { <p class="deferred" role="status">"Loading…"</p> }>
+        <Suspense fallback=move || view! { <p class=waiting.clone() role="status">"Loading…"</p> }>
             {move || {
                 attempt.track();
                 // The browser has one thread: the loader's future never moves.
                 let loading = SendWrapper::new(load());
+                let class = class.clone();
                 Suspend::new(async move {
                     match loading.await {
                         Ok(view) => view,
-                        Err(_) => view! { <Unloaded attempt /> }.into_any(),
+                        Err(_) => view! { <Unloaded attempt class /> }.into_any(),
                     }
                 })
             }}
@@ -37,11 +42,11 @@ where
 }
 
 #[component]
-fn Unloaded(attempt: RwSignal<u32>) -> impl IntoView {
+fn Unloaded(attempt: RwSignal<u32>, class: String) -> impl IntoView {
     view! {
-        <div class="deferred" role="alert">
+        <div class=class role="alert">
             <p>"This part of Postern could not be loaded. Check the connection and try again."</p>
-            <button type="button" on:click=move |_| attempt.update(|n| *n += 1)>
+            <button type="button" class="primary" on:click=move |_| attempt.update(|n| *n += 1)>
                 "Try again"
             </button>
         </div>
