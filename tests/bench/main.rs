@@ -458,7 +458,13 @@ impl Weight {
             );
             all = (all.0 + served, all.1 + gzip, all.2 + raw);
         }
-        report.bytes(s, "in all, as served", "cold_load_served_bytes", all.0, "");
+        report.bytes(
+            s,
+            "the first screen (the files the page names), as served",
+            "cold_load_served_bytes",
+            all.0,
+            "",
+        );
         report.bytes(s, "in all, gzip", "cold_load_gzip_bytes", all.1, "");
         report.bytes(
             s,

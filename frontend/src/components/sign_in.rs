@@ -53,6 +53,10 @@ pub fn SignIn() -> impl IntoView {
     let retrying = StoredValue::new(false);
     let again = RwSignal::new(0u32);
 
+    // Set while a sign-in waits for the bridge to say which accounts it serves (on
+    // a slow link a person can type faster than the socket opens).
+    let waiting = StoredValue::new(false);
+
     let attempt = move || {
         if busy.get_untracked() {
             return;
@@ -60,6 +64,10 @@ pub fn SignIn() -> impl IntoView {
         busy.set(true);
         error.set(None);
         ui.notice.set(None);
+        if ui.accounts.with_untracked(Vec::is_empty) {
+            waiting.set_value(true);
+            return;
+        }
         let chosen = several().then(|| {
             let picked = account.get_untracked();
             if picked.is_empty() {
@@ -136,6 +144,13 @@ pub fn SignIn() -> impl IntoView {
     Effect::new(move |_| {
         if again.get() > 0 {
             attempt_again();
+        }
+    });
+    Effect::new(move |_| {
+        if ui.accounts.with(|a| !a.is_empty()) && waiting.get_value() {
+            waiting.set_value(false);
+            busy.set(false);
+            again.update(|n| *n += 1);
         }
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
