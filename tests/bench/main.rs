@@ -445,18 +445,9 @@ impl Weight {
     fn report(&self, report: &mut Report) {
         let s = Section::Weight;
         let mut all = (0, 0, 0);
-        for (path, served, gzip, raw) in &self.files {
-            report.text(
-                s,
-                path,
-                format!("{:.1} KB", *served as f64 / 1000.0),
-                format!(
-                    "gzip {:.1} KB, uncompressed {:.1} KB",
-                    *gzip as f64 / 1000.0,
-                    *raw as f64 / 1000.0
-                ),
-            );
-            all = (all.0 + served, all.1 + gzip, all.2 + raw);
+        for file in &self.files {
+            file_row(report, &file.0, file);
+            all = (all.0 + file.1, all.1 + file.2, all.2 + file.3);
         }
         report.bytes(
             s,
@@ -475,19 +466,10 @@ impl Weight {
         );
         // The mailbox is fetched while the person signs in; compose once it shows.
         let mut to_rows = all.0;
-        for (path, served, gzip, raw) in &self.later {
-            report.text(
-                s,
-                &format!("later: {path}"),
-                format!("{:.1} KB", *served as f64 / 1000.0),
-                format!(
-                    "gzip {:.1} KB, uncompressed {:.1} KB",
-                    *gzip as f64 / 1000.0,
-                    *raw as f64 / 1000.0
-                ),
-            );
-            if !path.contains("split-compose") {
-                to_rows += served;
+        for file in &self.later {
+            file_row(report, &format!("later: {}", file.0), file);
+            if !file.0.contains("split-compose") {
+                to_rows += file.1;
             }
         }
         report.bytes(
@@ -497,31 +479,45 @@ impl Weight {
             to_rows,
             "",
         );
-        report.raw(
-            "later_parts",
-            self.later
-                .iter()
-                .map(|(path, served, gzip, raw)| {
-                    serde_json::json!({
-                        "path": path, "served_bytes": served, "gzip_bytes": gzip,
-                        "uncompressed_bytes": raw,
-                    })
-                })
-                .collect(),
-        );
-        report.raw(
-            "cold_load",
-            self.files
-                .iter()
-                .map(|(path, served, gzip, raw)| {
-                    serde_json::json!({
-                        "path": path, "served_bytes": served, "gzip_bytes": gzip,
-                        "uncompressed_bytes": raw,
-                    })
-                })
-                .collect(),
-        );
+        report.raw("later_parts", files_json(&self.later));
+        report.raw("cold_load", files_json(&self.files));
     }
+}
+
+/// One file's row: its size as served, with gzip and uncompressed beside it.
+fn file_row(report: &mut Report, label: &str, (_, served, gzip, raw): &(String, u64, u64, u64)) {
+    report.text(
+        Section::Weight,
+        label,
+        format!("{:.1} KB", *served as f64 / 1000.0),
+        format!(
+            "gzip {:.1} KB, uncompressed {:.1} KB",
+            *gzip as f64 / 1000.0,
+            *raw as f64 / 1000.0
+        ),
+    );
+}
+
+fn files_json(files: &[(String, u64, u64, u64)]) -> serde_json::Value {
+    files
+        .iter()
+        .map(|(path, served, gzip, raw)| {
+            serde_json::json!({
+                "path": path, "served_bytes": served, "gzip_bytes": gzip,
+                "uncompressed_bytes": raw,
+            })
+        })
+        .collect()
+}
+
+/// A file's (path, served, gzip, uncompressed) sizes, and its uncompressed body.
+async fn sizes(origin: &str, path: String) -> Result<((String, u64, u64, u64), Vec<u8>)> {
+    let url = format!("{origin}{path}");
+    let served = get(&url, BROWSER_ENCODINGS).await?.len() as u64;
+    let gzip = get(&url, "gzip").await?.len() as u64;
+    let body = get(&url, "identity").await?;
+    let raw = body.len() as u64;
+    Ok(((path, served, gzip, raw), body))
 }
 
 /// What Chromium says it accepts.
@@ -550,29 +546,22 @@ async fn weigh(origin: &str) -> Result<Weight> {
     let mut files = Vec::new();
     let mut later = Vec::new();
     for path in paths {
-        let url = format!("{origin}{path}");
-        let served = get(&url, BROWSER_ENCODINGS).await?.len() as u64;
-        let gzip = get(&url, "gzip").await?.len() as u64;
-        let raw = get(&url, "identity").await?.len() as u64;
-        if path.starts_with("/split-") && path.ends_with(".js") {
+        let loads_parts = path.starts_with("/split-") && path.ends_with(".js");
+        let (file, body) = sizes(origin, path).await?;
+        if loads_parts {
             // The split loader names the parts it fetches ("./<name>.wasm").
-            let loader = String::from_utf8_lossy(&get(&url, "identity").await?).into_owned();
+            let loader = String::from_utf8_lossy(&body).into_owned();
             for piece in loader.split("./").skip(1) {
                 let name = piece.split_once(".wasm").map(|(name, _)| name);
                 if let Some(name) = name.filter(|n| {
                     n.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                 }) {
-                    let part = format!("/{name}.wasm");
-                    let url = format!("{origin}{part}");
-                    let served = get(&url, BROWSER_ENCODINGS).await?.len() as u64;
-                    let gzip = get(&url, "gzip").await?.len() as u64;
-                    let raw = get(&url, "identity").await?.len() as u64;
-                    later.push((part, served, gzip, raw));
+                    later.push(sizes(origin, format!("/{name}.wasm")).await?.0);
                 }
             }
         }
-        files.push((path, served, gzip, raw));
+        files.push(file);
     }
     if files.len() < 3 {
         bail!("the page names too few files to be the app: {files:?}");
