@@ -464,11 +464,12 @@ impl Weight {
             all.2,
             "",
         );
-        // The mailbox is fetched while the person signs in; compose once it shows.
+        // The mailbox and what it needs are fetched while the person signs in; the
+        // reading pane and compose once it shows.
         let mut to_rows = all.0;
         for file in &self.later {
             file_row(report, &format!("later: {}", file.0), file);
-            if !file.0.contains("split-compose") {
+            if needed_by(&file.0, "mailbox") {
                 to_rows += file.1;
             }
         }
@@ -481,6 +482,24 @@ impl Weight {
         );
         report.raw("later_parts", files_json(&self.later));
         report.raw("cold_load", files_json(&self.files));
+    }
+}
+
+/// Whether a split-off file is needed by the split point `point`: its own code
+/// (`/split-<point>-<hash>.wasm`) or a chunk it shares (`/shared-<a>-<b>-<hash>.wasm`).
+fn needed_by(path: &str, point: &str) -> bool {
+    let Some(name) = path
+        .strip_prefix('/')
+        .and_then(|p| p.strip_suffix(".wasm"))
+        .and_then(|p| p.rsplit_once('-'))
+        .map(|(name, _hash)| name)
+    else {
+        return false;
+    };
+    match name.split_once('-') {
+        Some(("split", own)) => own == point,
+        Some(("shared", users)) => users.split('-').any(|user| user == point),
+        _ => false,
     }
 }
 
@@ -745,5 +764,25 @@ impl BridgeProcess {
         let mut client = self.bridge.connect().await?;
         client.sign_in(Some(account), user).await??;
         Ok(client)
+    }
+}
+
+#[cfg(test)]
+mod part_names {
+    use super::needed_by;
+
+    #[test]
+    fn the_files_a_part_needs_are_told_by_their_names() {
+        assert!(needed_by("/split-mailbox-0123456789abcdef.wasm", "mailbox"));
+        assert!(needed_by(
+            "/shared-compose-mailbox-0123456789abcdef.wasm",
+            "mailbox"
+        ));
+        assert!(!needed_by(
+            "/shared-compose-reader-0123456789abcdef.wasm",
+            "mailbox"
+        ));
+        assert!(!needed_by("/split-reader-0123456789abcdef.wasm", "mailbox"));
+        assert!(!needed_by("/frontend-0123456789abcdef_bg.wasm", "mailbox"));
     }
 }

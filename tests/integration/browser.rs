@@ -157,8 +157,8 @@ async fn the_app_is_served_compressed_with_security_headers() -> Result<()> {
     let dist = dist_dir()?;
     let wasm = std::fs::read_dir(&dist)?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .find(|name| name.ends_with(".wasm"))
-        .expect("a wasm file in dist");
+        .find(|name| name.ends_with("_bg.wasm"))
+        .expect("the app's main module in dist");
     let bridge = Bridge::start(&[AccountSpec::unreachable("X")], Some(&dist)).await?;
     // The release build leaves Brotli and gzip copies of each file (`cargo xtask
     // compress`); a browser that takes Brotli gets that copy as it is.

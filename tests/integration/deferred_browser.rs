@@ -1,6 +1,6 @@
 //! The app comes in parts (see `frontend/src/components/deferred.rs`): the sign-in
-//! page first, the mailbox fetched while the person types, compose once the mailbox
-//! shows. A part that fails to arrive, as on a phone losing its network, is
+//! page first, the mailbox fetched while the person types, the reading pane and
+//! compose once the mailbox shows. A part that fails to arrive, as on a phone losing its network, is
 //! reported with a way to try again, and trying again after the network is back
 //! brings it, with nothing the person did lost.
 
@@ -26,10 +26,19 @@ async fn block(browser: &Browser, urls: &[&str]) -> Result<()> {
 #[tokio::test]
 async fn a_part_of_the_app_that_fails_to_arrive_is_reported_and_fetched_again() -> Result<()> {
     let mail = Mail::start()?;
+    mail.append(
+        &mail.alice,
+        "INBOX",
+        "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: Tunnel ahead\r\n\
+         Date: Tue, 01 Dec 2026 09:30:00 +0100\r\nMessage-ID: <tunnel@example.test>\r\n\r\n\
+         The train goes under the hill at ten.\r\n",
+    )
+    .await?;
     let bridge = Bridge::start(&[mail.account()], Some(&dist_dir()?)).await?;
     let browser = Browser::start(1280, 860).await?;
     browser.devtools("Network.enable", json!({})).await?;
-    block(&browser, &["*/split-mailbox-*", "*/split-compose-*"]).await?;
+    let parts = ["*/split-mailbox-*", "*/split-reader-*", "*/split-compose-*"];
+    block(&browser, &parts).await?;
 
     browser.sign_in(&bridge.origin(), &mail.alice).await?;
     browser
@@ -41,12 +50,33 @@ async fn a_part_of_the_app_that_fails_to_arrive_is_reported_and_fetched_again() 
     browser
         .screenshot(&screenshot_dir()?.join("deferred-failed.png"))
         .await?;
-    block(&browser, &["*/split-compose-*"]).await?;
+    block(&browser, &parts[1..]).await?;
     browser.button("Try again").await?.click().await?;
     browser
         .wait_for(
             Locator::XPath("//nav[@aria-label='Folders']//*[normalize-space()='Inbox']"),
             "the mailbox",
+        )
+        .await?;
+
+    // The reading pane's part: the list works without it, the message waits.
+    let row = "//ul[@aria-label='Messages']/li//button[.//*[normalize-space()='Tunnel ahead']]";
+    browser.click(Locator::XPath(row), "the row").await?;
+    browser
+        .wait_for(
+            Locator::XPath(NOT_LOADED),
+            "the note that the reading pane did not arrive",
+        )
+        .await?;
+    browser
+        .screenshot(&screenshot_dir()?.join("deferred-reader-failed.png"))
+        .await?;
+    block(&browser, &parts[2..]).await?;
+    browser.button("Try again").await?.click().await?;
+    browser
+        .wait_for(
+            Locator::XPath("//h2[@id='reader-subject'][normalize-space()='Tunnel ahead']"),
+            "the message",
         )
         .await?;
 
@@ -66,5 +96,21 @@ async fn a_part_of_the_app_that_fails_to_arrive_is_reported_and_fetched_again() 
     type_into(&browser, "Subject", "After the tunnel").await?;
     let subject = browser.field("Subject").await?.prop("value").await?;
     assert_eq!(subject.as_deref(), Some("After the tunnel"));
-    browser.close().await
+    browser.close().await?;
+
+    // On a phone, where this happens most, the note fills the one pane.
+    let phone = Browser::start(390, 844).await?;
+    phone.devtools("Network.enable", json!({})).await?;
+    block(&phone, &parts).await?;
+    phone.sign_in(&bridge.origin(), &mail.alice).await?;
+    phone
+        .wait_for(
+            Locator::XPath(NOT_LOADED),
+            "the note on a phone that the mailbox did not arrive",
+        )
+        .await?;
+    phone
+        .screenshot(&screenshot_dir()?.join("deferred-failed-phone.png"))
+        .await?;
+    phone.close().await
 }

@@ -11,7 +11,6 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 use super::eventually;
 
-/// The built frontend, as `cargo xtask test` leaves it.
 /// The XPath of the message list's row for `subject`.
 pub fn message_row(subject: &str) -> String {
     format!("//ul[@aria-label='Messages']/li[.//*[normalize-space()='{subject}']]")
@@ -33,6 +32,7 @@ pub async fn signed_in_app(
     Ok((bridge, browser))
 }
 
+/// The built frontend, as `cargo xtask test` leaves it.
 pub fn dist_dir() -> Result<PathBuf> {
     let dir = std::env::var_os("POSTERN_DIST")
         .map(PathBuf::from)

@@ -10,9 +10,10 @@
 //! 3. in a release build, wasm-opt shrinks every module (Trunk's own pass is off:
 //!    `data-wasm-opt="0"`);
 //! 4. the chunks and the loader are named by their content, as Trunk names its
-//!    files, so that the bridge lets browsers keep them for a year; the page
+//!    files (a chunk also by the split points that need it: `shared-a-b-<hash>`), so that the bridge lets browsers keep them for a year; the page
 //!    preloads the loader and its integrity hashes are brought up to date.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -86,7 +87,11 @@ pub fn app(staging: &Path, release: bool) -> Result<()> {
             continue;
         }
         let bytes = std::fs::read(chunk)?;
-        let named = format!("{}-{}.wasm", name.replace('_', "-"), content_hash(&bytes));
+        let named = format!(
+            "{}-{}.wasm",
+            file_name(name, &split.prefetch_map),
+            content_hash(&bytes)
+        );
         replace_once(&mut loader, &reference, &format!("\"./{named}\""))?;
         std::fs::write(staging.join(&named), bytes)?;
     }
@@ -121,6 +126,22 @@ pub fn app(staging: &Path, release: bool) -> Result<()> {
         split.split_modules.len()
     );
     Ok(())
+}
+
+/// What a module's file is called, before its hash: `split-<point>` for a split
+/// point's own code, `shared-<point>-<point>…` for a chunk, after the points that
+/// need it (so that one can tell from the names what a part costs in all).
+fn file_name(stem: &str, needs: &HashMap<String, Vec<String>>) -> String {
+    if !stem.starts_with("chunk_") {
+        return stem.replace('_', "-");
+    }
+    let mut users: Vec<&str> = needs
+        .iter()
+        .filter(|(_, files)| files.iter().any(|f| f == stem))
+        .map(|(point, _)| point.as_str())
+        .collect();
+    users.sort_unstable();
+    format!("shared-{}", users.join("-"))
 }
 
 /// The module cargo linked for the frontend, in the profile Trunk built.
@@ -207,5 +228,22 @@ mod tests {
         assert_eq!(text, "a \"./x-1.wasm\" b");
         assert!(replace_once(&mut text, "missing", "").is_err());
         Ok(())
+    }
+
+    #[test]
+    fn chunks_are_named_after_the_points_that_need_them() {
+        let needs = HashMap::from([
+            (
+                "reader".to_owned(),
+                vec!["chunk_5".to_owned(), "split_reader".to_owned()],
+            ),
+            (
+                "mailbox".to_owned(),
+                vec!["chunk_5".to_owned(), "chunk_4".to_owned()],
+            ),
+        ]);
+        assert_eq!(file_name("split_reader", &needs), "split-reader");
+        assert_eq!(file_name("chunk_5", &needs), "shared-mailbox-reader");
+        assert_eq!(file_name("chunk_4", &needs), "shared-mailbox");
     }
 }

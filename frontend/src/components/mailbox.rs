@@ -56,6 +56,8 @@ pub fn Mailbox() -> impl IntoView {
         hidden.remove();
         leaving.remove();
     });
+    // Then what the next clicks will need: the reading pane, and compose.
+    super::reader::preload();
     if ui.can_send() {
         super::compose::preload();
     }

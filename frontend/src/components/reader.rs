@@ -3,6 +3,7 @@
 //! which load only when asked for.
 
 use leptos::prelude::*;
+use leptos::wasm_split::SplitLoaderError;
 use protocol::{
     Address, Body, BodyContent, ComposeKind, Flag, FolderRole, MessageHeader, MessageView, Note,
     Part, PartRole,
@@ -10,6 +11,7 @@ use protocol::{
 use wasm_bindgen::JsCast;
 
 use super::compose::start_compose;
+use super::deferred::Deferred;
 use super::icons;
 use super::message_list::show_date;
 use crate::app::{
@@ -67,9 +69,10 @@ pub fn Reader() -> impl IntoView {
                     </p>
                 }
                 .into_any(),
-                "message" => view! { <OpenMessage /> }.into_any(),
-                "selection" => view! { <Selection /> }.into_any(),
-                "conversation" => view! { <super::conversation::ConversationView /> }.into_any(),
+                shown @ ("message" | "selection" | "conversation") => view! {
+                    <Deferred load=move || pane(shown) class="reader-part" />
+                }
+                .into_any(),
                 _ => view! {
                     <div class="empty-state">
                         {icons::logo()}
@@ -80,6 +83,30 @@ pub fn Reader() -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// What the pane shows of mail, in its own file of the build (see `deferred`):
+/// the open message, the open conversation, or what can be done to a selection.
+#[leptos::wasm_split::wasm_split(
+    reader,
+    wasm_split_path = ::leptos::wasm_split,
+    fallible,
+    preload(preload_pane)
+)]
+fn pane(shown: &'static str) -> Result<AnyView, SplitLoaderError> {
+    Ok(match shown {
+        "message" => view! { <OpenMessage /> }.into_any(),
+        "selection" => view! { <Selection /> }.into_any(),
+        _ => view! { <super::conversation::ConversationView /> }.into_any(),
+    })
+}
+
+/// Fetches the reading pane's part of the app ahead of the first message opened.
+pub fn preload() {
+    leptos::task::spawn_local(async {
+        // A failure here is retried, and reported, when a message opens.
+        let _ = preload_pane().await;
+    });
 }
 
 #[component]
