@@ -56,11 +56,21 @@ pub fn Mailbox() -> impl IntoView {
         hidden.remove();
         leaving.remove();
     });
-    // Then what the next clicks will need: the reading pane, and compose.
-    super::reader::preload();
-    if ui.can_send() {
-        super::compose::preload();
-    }
+    // Then what the next clicks will need, the reading pane and compose, once the
+    // first rows are in (on a slow link they would otherwise wait behind them).
+    Effect::new(move |fetched: Option<bool>| {
+        if fetched == Some(true) {
+            return true;
+        }
+        let shown = ui.list.with(|l| l.folder.is_some() && !l.loading);
+        if shown {
+            super::reader::preload();
+            if ui.can_send() {
+                super::compose::preload();
+            }
+        }
+        shown
+    });
     let editing_identities = RwSignal::new(false);
     let who = move || {
         ui.session
