@@ -23,6 +23,19 @@ async fn block(browser: &Browser, urls: &[&str]) -> Result<()> {
         .map(drop)
 }
 
+/// Waits for the note that `what` did not arrive, and keeps a screenshot of it.
+async fn not_loaded(browser: &Browser, what: &str, screenshot: &str) -> Result<()> {
+    browser
+        .wait_for(
+            Locator::XPath(NOT_LOADED),
+            &format!("the note that {what} did not arrive"),
+        )
+        .await?;
+    browser
+        .screenshot(&screenshot_dir()?.join(screenshot))
+        .await
+}
+
 #[tokio::test]
 async fn a_part_of_the_app_that_fails_to_arrive_is_reported_and_fetched_again() -> Result<()> {
     let mail = Mail::start()?;
@@ -41,15 +54,7 @@ async fn a_part_of_the_app_that_fails_to_arrive_is_reported_and_fetched_again() 
     block(&browser, &parts).await?;
 
     browser.sign_in(&bridge.origin(), &mail.alice).await?;
-    browser
-        .wait_for(
-            Locator::XPath(NOT_LOADED),
-            "the note that the mailbox did not arrive",
-        )
-        .await?;
-    browser
-        .screenshot(&screenshot_dir()?.join("deferred-failed.png"))
-        .await?;
+    not_loaded(&browser, "the mailbox", "deferred-failed.png").await?;
     block(&browser, &parts[1..]).await?;
     browser.button("Try again").await?.click().await?;
     browser
@@ -62,15 +67,7 @@ async fn a_part_of_the_app_that_fails_to_arrive_is_reported_and_fetched_again() 
     // The reading pane's part: the list works without it, the message waits.
     let row = "//ul[@aria-label='Messages']/li//button[.//*[normalize-space()='Tunnel ahead']]";
     browser.click(Locator::XPath(row), "the row").await?;
-    browser
-        .wait_for(
-            Locator::XPath(NOT_LOADED),
-            "the note that the reading pane did not arrive",
-        )
-        .await?;
-    browser
-        .screenshot(&screenshot_dir()?.join("deferred-reader-failed.png"))
-        .await?;
+    not_loaded(&browser, "the reading pane", "deferred-reader-failed.png").await?;
     block(&browser, &parts[2..]).await?;
     browser.button("Try again").await?.click().await?;
     browser
@@ -82,15 +79,7 @@ async fn a_part_of_the_app_that_fails_to_arrive_is_reported_and_fetched_again() 
 
     // The form's content lives outside its part: nothing typed is lost.
     browser.button("New message").await?.click().await?;
-    browser
-        .wait_for(
-            Locator::XPath(NOT_LOADED),
-            "the note that compose did not arrive",
-        )
-        .await?;
-    browser
-        .screenshot(&screenshot_dir()?.join("deferred-compose-failed.png"))
-        .await?;
+    not_loaded(&browser, "compose", "deferred-compose-failed.png").await?;
     block(&browser, &[]).await?;
     browser.button("Try again").await?.click().await?;
     type_into(&browser, "Subject", "After the tunnel").await?;
@@ -103,14 +92,6 @@ async fn a_part_of_the_app_that_fails_to_arrive_is_reported_and_fetched_again() 
     phone.devtools("Network.enable", json!({})).await?;
     block(&phone, &parts).await?;
     phone.sign_in(&bridge.origin(), &mail.alice).await?;
-    phone
-        .wait_for(
-            Locator::XPath(NOT_LOADED),
-            "the note on a phone that the mailbox did not arrive",
-        )
-        .await?;
-    phone
-        .screenshot(&screenshot_dir()?.join("deferred-failed-phone.png"))
-        .await?;
+    not_loaded(&phone, "the mailbox", "deferred-failed-phone.png").await?;
     phone.close().await
 }
