@@ -10,8 +10,9 @@
 //! 3. in a release build, wasm-opt shrinks every module (Trunk's own pass is off:
 //!    `data-wasm-opt="0"`);
 //! 4. the chunks and the loader are named by their content, as Trunk names its
-//!    files (a chunk also by the split points that need it: `shared-a-b-<hash>`), so that the bridge lets browsers keep them for a year; the page
-//!    preloads the loader and its integrity hashes are brought up to date.
+//!    files (a chunk also by the split points that need it: `shared-a-b-<hash>`),
+//!    so that the bridge lets browsers keep them for a year; the page preloads the
+//!    loader and its integrity hashes are brought up to date.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
