@@ -1,8 +1,8 @@
 //! The app comes in parts (see `frontend/src/components/deferred.rs`): the sign-in
 //! page first, the mailbox fetched while the person types, the reading pane and
-//! compose once the mailbox shows. A part that fails to arrive, as on a phone losing its network, is
-//! reported with a way to try again, and trying again after the network is back
-//! brings it, with nothing the person did lost.
+//! compose once the first rows show. A part that fails to arrive, as on a phone
+//! losing its network, is reported with a way to try again, and trying again after
+//! the network is back brings it, with nothing the person did lost.
 
 use anyhow::Result;
 use fantoccini::Locator;
