@@ -34,6 +34,19 @@ CONFIGURATION FILE (TOML)
       suggestions. Without it, identities and suggestions last
       only as long as the bridge process.
       Relative paths are relative to the configuration file.
+  session_key_file = \"/etc/postern/session.key\"     (optional; or a list)
+      The key that seals resume tokens, which sign a person in again after
+      a reload, a dropped connection or a move to another bridge, without
+      their password: 32 random bytes in base64, on one line, readable by
+      the bridge's user only. A missing file is created (mode 0600). Give
+      every bridge behind one load balancer the same file. To rotate, list
+      a new file first (it seals) and keep the old one after it for a
+      while (it still opens). Without this key, a key made up at start
+      serves until the bridge stops.
+  session_hours = 12                        (optional, 1 to 720)
+      How long a resume token can be renewed after the password was typed;
+      then the person signs in again. Each token lasts 30 minutes and is
+      renewed while the app is connected.
 
   [[account]]                  one table per mail server; at least one
   name = \"Example\"
@@ -86,6 +99,28 @@ pub struct Config {
     pub accounts: Vec<Account>,
     /// How often other folders' counts are refreshed (`folder_counts_seconds`).
     pub folder_counts_every: std::time::Duration,
+    /// The keys of resume tokens, the sealing one first (`session_key_file`).
+    pub session_keys: SessionKeys,
+    /// How long after the sign-in resume tokens are renewed (`session_hours`).
+    pub session_limit: std::time::Duration,
+}
+
+/// Resume token keys; a secret, so they never print.
+#[derive(Clone, Default)]
+pub struct SessionKeys(pub Vec<crate::resume::Key>);
+
+impl std::fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SessionKeys({} keys, <redacted>)", self.0.len())
+    }
+}
+
+/// `session_key_file`: one path or several.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum KeyFiles {
+    One(PathBuf),
+    Several(Vec<PathBuf>),
 }
 
 /// One configured account: an IMAP server, a POP3 server, or both.
@@ -159,6 +194,8 @@ struct RawConfig {
     static_dir: PathBuf,
     folder_counts_seconds: Option<Spanned<u64>>,
     data_dir: Option<PathBuf>,
+    session_key_file: Option<Spanned<KeyFiles>>,
+    session_hours: Option<Spanned<u64>>,
     #[serde(default)]
     account: Vec<RawAccount>,
 }
@@ -442,6 +479,39 @@ impl Config {
                 ));
             }
         };
+        let session_hours = match raw.session_hours {
+            None => 12,
+            Some(hours) if (1..=720).contains(hours.get_ref()) => hours.into_inner(),
+            Some(hours) => {
+                return Err(at(
+                    hours.span(),
+                    "session_hours",
+                    "expected a number of hours from 1 to 720".into(),
+                ));
+            }
+        };
+        let session_keys = match raw.session_key_file {
+            None => SessionKeys::default(),
+            Some(files) => {
+                let span = files.span();
+                let files = match files.into_inner() {
+                    KeyFiles::One(file) => vec![file],
+                    KeyFiles::Several(files) => files,
+                };
+                if files.is_empty() {
+                    return Err(at(span, "session_key_file", "lists no file".into()));
+                }
+                let mut keys = Vec::new();
+                for (i, file) in files.iter().enumerate() {
+                    let file = base.join(file);
+                    keys.push(
+                        session_key(&file, i == 0)
+                            .map_err(|message| at(span.clone(), "session_key_file", message))?,
+                    );
+                }
+                SessionKeys(keys)
+            }
+        };
         Ok(Config {
             listen: raw.listen,
             public_origin,
@@ -449,6 +519,8 @@ impl Config {
             data_dir: raw.data_dir.map(|dir| base.join(dir)),
             accounts,
             folder_counts_every: std::time::Duration::from_secs(folder_counts_seconds),
+            session_keys,
+            session_limit: std::time::Duration::from_secs(session_hours * 3600),
         })
     }
 
@@ -488,6 +560,52 @@ pub fn normalize_origin(text: &str) -> Option<String> {
         _ => rest.to_owned(),
     };
     Some(format!("{scheme}://{host_port}"))
+}
+
+/// Reads a resume token key; the first (`create`) is made if it is missing.
+fn session_key(file: &Path, create: bool) -> Result<crate::resume::Key, String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+    let shown = file.display();
+    if create && !file.exists() {
+        let mut key = [0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
+            .map_err(|_| "the system's random source failed".to_owned())?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut out = options
+            .open(file)
+            .map_err(|e| format!("cannot create {shown}: {e}"))?;
+        out.write_all(format!("{}\n", STANDARD.encode(key)).as_bytes())
+            .map_err(|e| format!("cannot write {shown}: {e}"))?;
+        zeroize::Zeroize::zeroize(&mut key);
+    }
+    let meta = std::fs::metadata(file).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    #[cfg(unix)]
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "{shown} may be read by others: make it readable by the bridge's user only (chmod 600)"
+        ));
+    }
+    let _ = meta;
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(file).map_err(|e| format!("cannot read {shown}: {e}"))?,
+    );
+    let bytes = zeroize::Zeroizing::new(
+        STANDARD
+            .decode(text.trim())
+            .map_err(|_| format!("{shown} does not hold a key in base64"))?,
+    );
+    bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("{shown} holds {} bytes; a key is 32", bytes.len()))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -73,6 +73,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
     // Message parts set their own, stricter headers; the app's CSP is not theirs.
     app.merge(crate::parts::router())
+        .merge(crate::health::router())
         .merge(crate::upload::router())
         .with_state(state)
 }

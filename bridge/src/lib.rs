@@ -8,6 +8,7 @@
 pub mod config;
 mod conversations;
 mod database;
+mod health;
 mod http;
 mod links;
 mod mail;
@@ -16,6 +17,7 @@ mod outgoing;
 mod parts;
 mod profiles;
 mod proxy;
+mod resume;
 mod search;
 mod session;
 mod throttle;
@@ -37,6 +39,8 @@ pub struct AppState {
     maildrops: Option<Arc<mail::Maildrops>>,
     size_limits: Arc<outgoing::SizeLimits>,
     profiles: profiles::Profiles,
+    sealer: resume::Sealer,
+    readiness: health::Readiness,
 }
 
 impl AppState {
@@ -80,7 +84,14 @@ pub async fn serve(
         None => (None, database::in_memory().map_err(|e| fail(&e))?),
     };
     let profiles = profiles::Profiles::new(db).map_err(|e| fail(&e))?;
+    let sealer = resume::Sealer::new(
+        &config.session_keys.0,
+        &config.public_origin,
+        config.session_limit,
+    );
     let state = Arc::new(AppState {
+        sealer,
+        readiness: health::Readiness::default(),
         maildrops,
         profiles,
         config,

@@ -543,7 +543,7 @@ impl<S: MailSource> Actor<S> {
     async fn serve(&mut self, call: Call, retried: bool) -> Option<Call> {
         match call {
             Call::Request { request, reply } => {
-                let again = (!retried && may_repeat(&request)).then(|| request.clone());
+                let again = (!retried && request.may_repeat()).then(|| request.clone());
                 let touched = changed_folders(&request);
                 let result = self.handle(request).await;
                 if let Some(search) = &mut self.search {
@@ -1024,6 +1024,7 @@ impl<S: MailSource> Actor<S> {
                 self.open_conversation(folder, uids).await
             }
             Request::SignIn { .. }
+            | Request::Resume { .. }
             | Request::SignOut
             | Request::SuggestRecipients { .. }
             | Request::SavePreferences { .. } => {
@@ -1327,10 +1328,6 @@ const NO_SENDING: MailError = MailError::Unsupported(
     "This account is set up for reading only: it has no outgoing mail server.",
 );
 
-/// Whether a request whose fate is unknown (the connection broke while it ran) may
-/// run again without doing twice what the person asked once: reads, and changes that
-/// end in the same state however often they are made. A copy, or creating or
-/// renaming a folder, is not repeated; its error says the server was unreachable.
 /// The folders a request changes, so that a search covering them looks again.
 fn changed_folders(request: &Request) -> Vec<String> {
     match request {
@@ -1342,29 +1339,6 @@ fn changed_folders(request: &Request) -> Vec<String> {
         }
         _ => Vec::new(),
     }
-}
-
-fn may_repeat(request: &Request) -> bool {
-    matches!(
-        request,
-        Request::ListFolders
-            | Request::OpenFolder { .. }
-            | Request::ListMessages { .. }
-            | Request::OpenMessage { .. }
-            | Request::ShowPart { .. }
-            | Request::SetFlags { .. }
-            | Request::MoveMessages { .. }
-            | Request::ExpungeMessages { .. }
-            | Request::SubscribeFolder { .. }
-            | Request::ExportMailbox { .. }
-            | Request::StartCompose { .. }
-            | Request::ResumeDraft { .. }
-            | Request::SaveIdentities { .. }
-            | Request::Search { .. }
-            | Request::ListHits { .. }
-            | Request::ListConversations { .. }
-            | Request::OpenConversation { .. }
-    )
 }
 
 /// `wait` plus up to half again, at random, so that many sessions cut off at once

@@ -12,7 +12,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use protocol::{
-    ClientMessage, ErrorCode, MailProtocol, Preferences, Reply, Request, ServerMessage, WireError,
+    ClientMessage, ErrorCode, Event, MailProtocol, Preferences, Reply, Request, ServerMessage,
+    WireError,
 };
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
@@ -20,6 +21,7 @@ use zeroize::Zeroizing;
 use crate::AppState;
 use crate::config::normalize_origin;
 use crate::profiles::Profile;
+use crate::resume::{Grant, RENEW_EVERY};
 use crate::session::{self, ErrorChain, SessionHandle};
 
 /// The largest frame the browser may send: requests are small.
@@ -107,9 +109,23 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
     let mut session: Option<SessionHandle> = None;
     // The signed-in user's correspondents, for suggestions.
     let mut people: Option<Profile> = None;
+    // What the session's resume tokens hold.
+    let mut grant: Option<Grant> = None;
     let mut last_request = tokio::time::Instant::now();
+    let mut renew = tokio::time::interval_at(last_request + RENEW_EVERY, RENEW_EVERY);
     loop {
-        let next = tokio::time::timeout_at(last_request + IDLE_TIMEOUT, frames.next()).await;
+        let next = tokio::select! {
+            next = tokio::time::timeout_at(last_request + IDLE_TIMEOUT, frames.next()) => next,
+            _ = renew.tick() => {
+                if let Some(resume) = grant.as_ref().and_then(|g| state.sealer.seal(g)) {
+                    let renewed = ServerMessage::Event { event: Event::SessionRenewed { resume } };
+                    if outbound.send(renewed).await.is_err() {
+                        break;
+                    }
+                }
+                continue;
+            }
+        };
         let Ok(Some(Ok(frame))) = next else {
             if next.is_err() {
                 tracing::info!(%peer, "idle connection closed");
@@ -142,6 +158,7 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
                 // A new sign-in replaces any session this connection had.
                 session = None;
                 people = None;
+                grant = None;
                 sign_in(
                     &state,
                     peer,
@@ -155,8 +172,24 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
                 .map(|(handle, profile, reply)| {
                     session = Some(handle);
                     people = Some(profile);
+                    let (reply, signed_in) = with_resume(&state, reply, None, &password);
+                    grant = Some(signed_in);
                     reply
                 })
+            }
+            Request::Resume { token } => {
+                session = None;
+                people = None;
+                grant = None;
+                resume(&state, peer, &token, &outbound).await.map(
+                    |(handle, profile, reply, resumed)| {
+                        session = Some(handle);
+                        people = Some(profile);
+                        let (reply, resumed) = with_resume(&state, reply, Some(resumed), "");
+                        grant = Some(resumed);
+                        reply
+                    },
+                )
             }
             Request::SignOut if session.is_none() => Ok(Reply::SignedOut),
             Request::SuggestRecipients { text } => match &people {
@@ -175,6 +208,9 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
                     if signing_out {
                         session = None;
                         people = None;
+                        if let Some(grant) = grant.take() {
+                            state.sealer.revoke(&grant);
+                        }
                     }
                     answer
                 }
@@ -192,6 +228,63 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
     drop(session);
     drop(outbound);
     let _ = writer.await;
+}
+
+/// Adds a resume token to a `signed_in` reply: for the session `grant` continues,
+/// or for a new one signed in with `password`.
+fn with_resume(
+    state: &AppState,
+    mut reply: Reply,
+    grant: Option<Grant>,
+    password: &str,
+) -> (Reply, Grant) {
+    let Reply::SignedIn {
+        account,
+        user,
+        protocol,
+        resume,
+        ..
+    } = &mut reply
+    else {
+        unreachable!("sign_in answers signed_in");
+    };
+    let grant = grant.unwrap_or_else(|| state.sealer.grant(account, user, password, *protocol));
+    *resume = state.sealer.seal(&grant);
+    (reply, grant)
+}
+
+/// Signs in with what a resume token holds. A token that does not open, or whose
+/// password the server no longer takes, is `session_expired`.
+async fn resume(
+    state: &AppState,
+    peer: IpAddr,
+    token: &protocol::ResumeToken,
+    outbound: &mpsc::Sender<ServerMessage>,
+) -> Result<(SessionHandle, Profile, Reply, Grant), WireError> {
+    let grant = state.sealer.open(token).map_err(|refusal| {
+        tracing::info!(%peer, ?refusal, "resume token refused");
+        WireError::from(ErrorCode::SessionExpired)
+    })?;
+    let (handle, profile, reply) = sign_in(
+        state,
+        peer,
+        Some(&grant.account),
+        Some(grant.protocol),
+        &grant.user,
+        &grant.password,
+        outbound,
+    )
+    .await
+    .map_err(|error| match error.code {
+        ErrorCode::WrongCredentials | ErrorCode::UnknownAccount | ErrorCode::BadRequest => {
+            WireError::new(
+                ErrorCode::SessionExpired,
+                "Your session has ended: the mail server no longer accepts its password. Please sign in again.",
+            )
+        }
+        _ => error,
+    })?;
+    Ok((handle, profile, reply, grant))
 }
 
 async fn sign_in(
@@ -259,6 +352,7 @@ async fn sign_in(
                     protocol,
                     sending,
                     preferences,
+                    resume: None,
                 },
             ))
         }

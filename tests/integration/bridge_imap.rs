@@ -11,7 +11,14 @@ async fn signed_in() -> Result<(Dovecot, Bridge, WsClient)> {
     let bridge = Bridge::start(&[AccountSpec::trusting("Example", &dovecot)], None).await?;
     let mut client = bridge.connect().await?;
     assert_eq!(client.accounts, ["Example"]);
-    let reply = client.sign_in(None, &user).await??;
+    let mut reply = client.sign_in(None, &user).await??;
+    let Reply::SignedIn { resume, .. } = &mut reply else {
+        panic!("{reply:?}");
+    };
+    assert!(
+        resume.take().is_some(),
+        "a resume token comes with the sign-in"
+    );
     assert_eq!(
         reply,
         Reply::SignedIn {
@@ -20,6 +27,7 @@ async fn signed_in() -> Result<(Dovecot, Bridge, WsClient)> {
             user: "alice".into(),
             protocol: protocol::MailProtocol::Imap,
             preferences: protocol::Preferences::default(),
+            resume: None,
         }
     );
     Ok((dovecot, bridge, client))

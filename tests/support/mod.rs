@@ -83,9 +83,20 @@ impl AccountSpec {
     }
 }
 
+/// What [`Bridge::start_with`] adds to a test bridge's configuration.
+#[derive(Default)]
+pub struct Settings {
+    /// Top-level keys, as TOML lines.
+    pub keys: String,
+    /// `public_origin`, else the bridge's own address.
+    pub origin: Option<String>,
+}
+
 /// A bridge serving on a loopback port; stopped on drop.
 pub struct Bridge {
     pub addr: SocketAddr,
+    /// The origin it serves (`public_origin`).
+    origin: String,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -116,6 +127,33 @@ impl Bridge {
         seconds: u32,
         data_dir: Option<&Path>,
     ) -> Result<Self> {
+        Self::launch(
+            accounts,
+            static_dir,
+            seconds,
+            data_dir,
+            &Settings::default(),
+        )
+        .await
+    }
+
+    /// As [`Bridge::start`], with top-level configuration keys and an origin of
+    /// its own (several bridges behind one address serve one origin).
+    pub async fn start_with(
+        accounts: &[AccountSpec],
+        static_dir: Option<&Path>,
+        settings: &Settings,
+    ) -> Result<Self> {
+        Self::launch(accounts, static_dir, 1, None, settings).await
+    }
+
+    async fn launch(
+        accounts: &[AccountSpec],
+        static_dir: Option<&Path>,
+        seconds: u32,
+        data_dir: Option<&Path>,
+        settings: &Settings,
+    ) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let data_dir = data_dir.map_or_else(|| dir.path().join("data"), Path::to_owned);
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
@@ -128,11 +166,16 @@ impl Bridge {
                 empty
             }
         };
+        let origin = settings
+            .origin
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
         // Other folders' counts are refreshed every second, so tests see them soon.
         let mut text = format!(
-            "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\nfolder_counts_seconds = {seconds}\ndata_dir = {:?}\n",
+            "listen = \"{addr}\"\npublic_origin = {origin:?}\nstatic_dir = {:?}\nfolder_counts_seconds = {seconds}\ndata_dir = {:?}\n{}",
             static_dir.display().to_string(),
             data_dir.display().to_string(),
+            settings.keys,
         );
         for account in accounts {
             text += &format!("\n[[account]]\nname = {:?}\n", account.name);
@@ -156,6 +199,7 @@ impl Bridge {
         }));
         Ok(Bridge {
             addr,
+            origin,
             _dir: dir,
             stop: Some(stop),
         })
@@ -165,13 +209,14 @@ impl Bridge {
     pub fn running_at(addr: SocketAddr) -> Result<Self> {
         Ok(Bridge {
             addr,
+            origin: format!("http://{addr}"),
             _dir: tempfile::tempdir()?,
             stop: None,
         })
     }
 
     pub fn origin(&self) -> String {
-        format!("http://{}", self.addr)
+        self.origin.clone()
     }
 
     /// A WebSocket client sending the bridge's own origin.

@@ -1,8 +1,10 @@
 //! A TCP relay to a loopback port that counts the bytes each way: between the
-//! bridge and a server, the bytes on the network (TLS included).
+//! bridge and a server, the bytes on the network (TLS included). It can also cut
+//! every connection at once and send new ones elsewhere, as a network drop or a
+//! load balancer moving people to another bridge would.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,6 +15,8 @@ pub struct Relay {
     pub port: u16,
     up: Arc<AtomicU64>,
     down: Arc<AtomicU64>,
+    target: Arc<AtomicU16>,
+    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -29,10 +33,14 @@ impl Relay {
         let port = listener.local_addr()?.port();
         let (up, down) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let counters = (up.clone(), down.clone());
+        let target = Arc::new(AtomicU16::new(target));
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let (to, open) = (target.clone(), connections.clone());
         let task = tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
                 let (counted_up, counted_down) = counters.clone();
-                tokio::spawn(async move {
+                let target = to.load(Ordering::SeqCst);
+                let connection = tokio::spawn(async move {
                     let Ok(outbound) = TcpStream::connect(("127.0.0.1", target)).await else {
                         return;
                     };
@@ -45,14 +53,31 @@ impl Relay {
                         pass(&mut from_server, &mut to_client, &counted_down, one_way),
                     );
                 });
+                let mut open = open.lock().expect("not poisoned");
+                open.retain(|c: &tokio::task::AbortHandle| !c.is_finished());
+                open.push(connection.abort_handle());
             }
         });
         Ok(Relay {
             port,
             up,
             down,
+            target,
+            connections,
             task,
         })
+    }
+
+    /// Sends new connections to `port` from now on.
+    pub fn set_target(&self, port: u16) {
+        self.target.store(port, Ordering::SeqCst);
+    }
+
+    /// Cuts every open connection, both ways.
+    pub fn cut(&self) {
+        for connection in self.connections.lock().expect("not poisoned").drain(..) {
+            connection.abort();
+        }
     }
 
     /// The bytes sent to the server so far, by every connection.

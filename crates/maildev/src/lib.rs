@@ -281,6 +281,36 @@ impl Dovecot {
         self.doveadm(&["kick", &user.name])
     }
 
+    /// Changes `user`'s password, as a person would on their mail server; the
+    /// next login needs the new one (Dovecot reads its users file again when it
+    /// changes).
+    pub fn set_password(&self, user: &User, password: &str) -> Result<()> {
+        let file = self.dir.path().join("users");
+        let prefix = format!("{}:", user.name);
+        let text: String = std::fs::read_to_string(&file)?
+            .lines()
+            .map(|line| match line.strip_prefix(&prefix) {
+                Some(_) => format!("{prefix}{{PLAIN}}{password}\n"),
+                None => format!("{line}\n"),
+            })
+            .collect();
+        std::fs::write(&file, text)?;
+        // The auth processes start again, so none answers from the old file.
+        self.doveadm(&["reload"])?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self
+            .doveadm(&["auth", "test", &user.name, password])
+            .is_err()
+        {
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "Dovecot still refuses the new password"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
     /// Runs `doveadm` against this server.
     fn doveadm(&self, args: &[&str]) -> Result<()> {
         let output = Command::new("doveadm")

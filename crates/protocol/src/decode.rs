@@ -101,6 +101,12 @@ impl FromJson for String {
     }
 }
 
+impl FromJson for crate::ResumeToken {
+    fn from_json<J: Json>(value: &J) -> Result<Self, DecodeError> {
+        String::from_json(value).map(crate::ResumeToken)
+    }
+}
+
 impl FromJson for bool {
     fn from_json<J: Json>(value: &J) -> Result<Self, DecodeError> {
         value.boolean().ok_or_else(|| expected("true or false"))
@@ -208,7 +214,7 @@ tagged! {
         "event" => Event { event: req },
     }
     Reply("type") {
-        "signed_in" => SignedIn { account: req, user: req, protocol: def, sending: def, preferences: def },
+        "signed_in" => SignedIn { account: req, user: req, protocol: def, sending: def, preferences: def, resume: def },
         "folders" => Folders { folders: req },
         "folder_opened" => FolderOpened {
             folder: req, uid_validity: req, total: req, unread: req, offset: req, messages: req,
@@ -242,6 +248,7 @@ tagged! {
     }
     Event("type") {
         "connectivity_changed" => ConnectivityChanged { state: req },
+        "session_renewed" => SessionRenewed { resume: req },
         "outbox_sent" => OutboxSent { outbox: req, message_id: req, recipients: req, sent_folder: def },
         "outbox_failed" => OutboxFailed { outbox: req, error: req, draft: req },
         "folder_changed" => FolderChanged {
@@ -315,6 +322,7 @@ names! {
         "refused" => Refused, "mailbox_in_use" => MailboxInUse, "bad_request" => BadRequest,
         "bad_query" => BadQuery, "recipient_refused" => RecipientRefused,
         "send_refused" => SendRefused, "send_uncertain" => SendUncertain, "internal" => Internal,
+        "session_expired" => SessionExpired,
     }
     FolderNamespace { "personal" => Personal, "other_users" => OtherUsers, "shared" => Shared }
     FolderRole {

@@ -50,6 +50,7 @@
 //! {"id":34,"type":"open_conversation","folder":"INBOX","uids":[3,7]}
 //! {"id":35,"type":"save_preferences","preferences":{"conversations":true}}
 //! {"id":5,"type":"sign_out"}
+//! {"id":38,"type":"resume","token":"q2Vb…"}
 //! ```
 //!
 //! Bridge to browser:
@@ -90,6 +91,9 @@
 //! {"type":"reply","id":34,"reply":{"type":"conversation_opened","folder":"INBOX","messages":[{"folder":"INBOX","message":{"uid":3,"from":[{"name":"Bob","email":"bob@example.org"}],"to":[{"name":null,"email":"alice@example.org"}],"subject":"Lunch?","date":1700000000,"flags":["seen"],"size":2048,"has_attachments":false}},{"folder":"Sent","message":{"uid":12,"from":[{"name":null,"email":"alice@example.org"}],"to":[{"name":"Bob","email":"bob@example.org"}],"subject":"Re: Lunch?","date":1700000050,"flags":["seen"],"size":700,"has_attachments":false}}]}}
 //! {"type":"reply","id":35,"reply":{"type":"preferences_saved","preferences":{"conversations":true}}}
 //! {"type":"reply","id":36,"reply":{"type":"signed_in","account":"Example","user":"alice","preferences":{"conversations":true}}}
+//! {"type":"reply","id":39,"reply":{"type":"signed_in","account":"Example","user":"alice","resume":"q2Vb…"}}
+//! {"type":"event","event":{"type":"session_renewed","resume":"r8Tx…"}}
+//! {"type":"failed","id":38,"error":{"code":"session_expired","message":"Your session has ended. Please sign in again."}}
 //! {"type":"reply","id":5,"reply":{"type":"signed_out"}}
 //! {"type":"failed","id":1,"error":{"code":"wrong_credentials","message":"The user name or password is not correct."}}
 //! {"type":"event","event":{"type":"connectivity_changed","state":"lost"}}
@@ -305,8 +309,44 @@ pub enum Request {
     /// Replace the person's preferences, kept by the bridge for every browser of
     /// this user.
     SavePreferences { preferences: Preferences },
-    /// End the mail session; the socket stays open for another sign-in.
+    /// End the mail session; the socket stays open for another sign-in. The
+    /// session's resume tokens stop working.
     SignOut,
+    /// Sign in again with a resume token from an earlier `signed_in` or
+    /// `session_renewed`, on this bridge or another that shares its keys:
+    /// answered like `sign_in`, or with `session_expired`.
+    Resume { token: ResumeToken },
+}
+
+impl Request {
+    /// Whether a request whose fate is unknown (the connection broke while it
+    /// ran) may run again without doing twice what the person asked once: reads,
+    /// and changes that end in the same state however often they are made. A
+    /// copy, a send, or creating or renaming a folder is not repeated.
+    pub fn may_repeat(&self) -> bool {
+        matches!(
+            self,
+            Request::ListFolders
+                | Request::OpenFolder { .. }
+                | Request::ListMessages { .. }
+                | Request::OpenMessage { .. }
+                | Request::ShowPart { .. }
+                | Request::SetFlags { .. }
+                | Request::MoveMessages { .. }
+                | Request::ExpungeMessages { .. }
+                | Request::SubscribeFolder { .. }
+                | Request::ExportMailbox { .. }
+                | Request::StartCompose { .. }
+                | Request::ResumeDraft { .. }
+                | Request::SaveIdentities { .. }
+                | Request::Search { .. }
+                | Request::ListHits { .. }
+                | Request::ListConversations { .. }
+                | Request::OpenConversation { .. }
+                | Request::SuggestRecipients { .. }
+                | Request::SavePreferences { .. }
+        )
+    }
 }
 
 fn yes() -> bool {
@@ -324,11 +364,23 @@ impl std::fmt::Debug for Request {
                 .field("user", user)
                 .field("password", &"<redacted>")
                 .finish(),
+            Request::Resume { .. } => f.write_str("Resume { token: <redacted> }"),
             other => match serde_json::to_string(other) {
                 Ok(json) => f.write_str(&json),
                 Err(_) => f.write_str("Request"),
             },
         }
+    }
+}
+
+/// A resume token: opaque to the browser, and a secret, so it never prints.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ResumeToken(pub String);
+
+impl std::fmt::Debug for ResumeToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResumeToken(<redacted>)")
     }
 }
 
@@ -388,6 +440,13 @@ pub enum Reply {
         /// left out while all are the defaults.
         #[serde(default, skip_serializing_if = "Preferences::is_default")]
         preferences: Preferences,
+        /// A token that signs this session in again without the password, after
+        /// a reload or a dropped connection (`resume`). It holds the credentials
+        /// sealed with the bridge's key, expires within the hour, and is renewed
+        /// by `session_renewed` while the connection lives. Keep it in the tab's
+        /// memory only (`sessionStorage`), never where it outlives the tab.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<ResumeToken>,
     },
     Folders {
         folders: Vec<Folder>,
@@ -546,6 +605,8 @@ pub enum Reply {
 pub enum Event {
     /// The bridge's link to the mail server changed state.
     ConnectivityChanged { state: Connectivity },
+    /// A fresh resume token, to use instead of the last one.
+    SessionRenewed { resume: ResumeToken },
     /// A held message went: as `message_sent` says.
     OutboxSent {
         outbox: u32,
@@ -778,6 +839,10 @@ pub enum ErrorCode {
     SendUncertain,
     /// Anything else; details are in the bridge's log.
     Internal,
+    /// A resume token is no longer good (expired, revoked by signing out,
+    /// damaged, or sealed by a bridge this one does not trust), or the password
+    /// in it no longer opens the mailbox: sign in again.
+    SessionExpired,
 }
 
 impl ErrorCode {
@@ -810,6 +875,7 @@ impl ErrorCode {
                 "The connection broke while the message was being sent. It may have gone out: check Sent before sending it again."
             }
             ErrorCode::Internal => "Something went wrong on the server.",
+            ErrorCode::SessionExpired => "Your session has ended. Please sign in again.",
         }
     }
 }
@@ -982,8 +1048,8 @@ mod tests {
         let [client, server] = blocks.as_slice() else {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
-        assert_eq!(client.len(), 34);
-        assert_eq!(server.len(), 43);
+        assert_eq!(client.len(), 35);
+        assert_eq!(server.len(), 46);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));
@@ -1071,6 +1137,12 @@ mod tests {
                     preferences: Preferences {
                         conversations: true,
                     },
+                    resume: Some(ResumeToken("t0k".into())),
+                },
+            },
+            ServerMessage::Event {
+                event: Event::SessionRenewed {
+                    resume: ResumeToken("t1k".into()),
                 },
             },
             ServerMessage::Reply {
@@ -1271,6 +1343,9 @@ mod tests {
                 },
             },
             Request::SignOut,
+            Request::Resume {
+                token: ResumeToken("t0k".into()),
+            },
         ];
         for (id, request) in requests.into_iter().enumerate() {
             round_trip(&ClientMessage {
@@ -1309,6 +1384,7 @@ mod tests {
                     protocol: MailProtocol::Pop3,
                     sending: None,
                     preferences: Preferences::default(),
+                    resume: None,
                 },
             },
             ServerMessage::Reply {
@@ -1403,6 +1479,25 @@ mod tests {
         let printed = format!("{request:?}");
         assert!(printed.contains("alice"));
         assert!(!printed.contains("hunter2"));
+        let token = ResumeToken("s3cr3t-t0k".into());
+        let printed = format!(
+            "{:?} {:?} {:?}",
+            Request::Resume {
+                token: token.clone()
+            },
+            Event::SessionRenewed {
+                resume: token.clone()
+            },
+            Reply::SignedIn {
+                account: "a".into(),
+                user: "alice".into(),
+                protocol: MailProtocol::Imap,
+                sending: None,
+                preferences: Preferences::default(),
+                resume: Some(token),
+            }
+        );
+        assert!(!printed.contains("s3cr3t"), "{printed}");
     }
 
     #[test]
