@@ -34,6 +34,10 @@ pub struct Ui {
     pub problem: RwSignal<Option<String>>,
     /// The bridge's link to the mail server.
     pub connection: RwSignal<Connectivity>,
+    /// The page opened with a session to resume, and it is being resumed.
+    pub resuming: RwSignal<bool>,
+    /// The link to the bridge dropped and is being made again.
+    pub reconnecting: RwSignal<bool>,
     /// Messages of the open folder picked for an action together, by UID.
     pub selected: RwSignal<Vec<u32>>,
     /// A short note on what just happened ("Copied to Work."), cleared after a while.
@@ -65,6 +69,8 @@ impl Ui {
             pending: RwSignal::new(None),
             problem: RwSignal::new(None),
             connection: RwSignal::new(Connectivity::Connected),
+            resuming: RwSignal::new(false),
+            reconnecting: RwSignal::new(false),
             selected: RwSignal::new(Vec::new()),
             info: RwSignal::new(None),
             outbox: RwSignal::new(None),
@@ -118,19 +124,26 @@ impl Ui {
 
     /// Back to the sign-in page, saying why.
     fn signed_out(self, why: Option<&str>) {
+        // The mailbox goes first; what it showed is then cleared without telling
+        // it, since its views are gone (a view told after it was taken down reads
+        // signals that went with it, which stops the app).
         self.session.set(None);
-        self.folders.set(Folders::default());
-        self.list.set(MessageList::default());
-        self.pane.set(Pane::default());
-        self.reader.set(Reader::default());
-        self.pending.set(None);
-        self.problem.set(None);
-        self.connection.set(Connectivity::Connected);
-        self.selected.set(Vec::new());
-        self.compose.set(None);
-        self.outbox.set(None);
-        self.search.set(None);
-        conversations::leave(self);
+        self.folders.update_untracked(|f| *f = Folders::default());
+        self.list.update_untracked(|l| *l = MessageList::default());
+        self.pane.update_untracked(|p| *p = Pane::default());
+        self.reader.update_untracked(|r| *r = Reader::default());
+        self.pending.update_untracked(|p| *p = None);
+        self.problem.update_untracked(|p| *p = None);
+        self.connection
+            .update_untracked(|c| *c = Connectivity::Connected);
+        self.reconnecting.update_untracked(|r| *r = false);
+        self.selected.update_untracked(Vec::clear);
+        self.compose.update_untracked(|c| *c = None);
+        self.outbox.update_untracked(|o| *o = None);
+        self.search.update_untracked(|s| *s = None);
+        self.threads.update_untracked(|t| *t = None);
+        self.conversation.update_untracked(|c| *c = None);
+        self.resuming.set(false);
         self.notice.set(why.map(str::to_owned));
     }
 }
@@ -170,6 +183,13 @@ pub fn App() -> impl IntoView {
                 server_changed(ui, transport, event);
             }
         }
+        Notice::Reconnecting => ui.reconnecting.set(true),
+        Notice::Resumed(reply) => {
+            if let Some(transport) = this.get_value() {
+                crate::place::resumed(ui, transport, reply);
+            }
+        }
+        Notice::ResumeRefused(error) => ui.signed_out(Some(&error.message)),
         Notice::Closed => {
             if ui.session.get_untracked().is_some() {
                 ui.signed_out(Some(
@@ -179,6 +199,8 @@ pub fn App() -> impl IntoView {
         }
     });
     this.set_value(Some(transport.clone()));
+    ui.resuming.set(transport.resuming());
+    crate::place::keep(ui);
     provide_context(ui);
     provide_context(transport);
     // The mailbox downloads while the person types their password.
@@ -187,23 +209,61 @@ pub fn App() -> impl IntoView {
         let _ = mailbox::preload().await;
     });
     view! {
-        <Show when=move || ui.session.with(Option::is_some) fallback=|| view! { <SignIn /> }>
+        <Show
+            when=move || ui.session.with(Option::is_some)
+            fallback=move || {
+                view! {
+                    <Show when=move || ui.resuming.get() fallback=|| view! { <SignIn /> }>
+                        {resuming()}
+                    </Show>
+                }
+            }
+        >
             <Deferred load=mailbox::load />
         </Show>
     }
 }
 
-/// After sign-in: the folder list, then the inbox.
-pub async fn load_mailbox(ui: Ui, transport: Transport) {
-    ui.folders.update(|f| f.loading = true);
+/// What a reloaded page shows while its session is resumed.
+fn resuming() -> impl IntoView {
+    view! {
+        <main class="signin">
+            <div class="signin-card" role="status">
+                <p class="muted">"Signing you back in…"</p>
+            </div>
+        </main>
+    }
+}
+
+/// After sign-in: the folder list, then the inbox, or after a resume, the folder
+/// and message of `place`.
+pub async fn load_mailbox(ui: Ui, transport: Transport, place: Option<crate::place::Place>) {
+    ui.folders.update(|f| f.loading = f.folders.is_empty());
     match transport.request(Request::ListFolders).await {
         Ok(Reply::Folders { folders }) => {
             ui.folders.update(|f| f.loaded(folders));
-            let first = ui
-                .folders
-                .with_untracked(|f| f.default_folder().map(|f| f.id.clone()));
-            if let Some(id) = first {
-                open_folder(ui, transport, id);
+            let (folder, uid) = ui.folders.with_untracked(|f| {
+                match place.and_then(|p| {
+                    f.get(&p.folder)
+                        .filter(|f| f.selectable)
+                        .map(|f| (f.id.clone(), p.uid))
+                }) {
+                    Some(kept) => (Some(kept.0), kept.1),
+                    None => (f.default_folder().map(|f| f.id.clone()), None),
+                }
+            });
+            let Some(id) = folder else {
+                return;
+            };
+            if ui.list.with_untracked(|l| l.folder.as_ref() == Some(&id)) {
+                // The folder on screen, listed again: what changed meanwhile shows.
+                search::end(ui, transport.clone());
+                relist(ui, transport.clone(), id.clone());
+            } else {
+                open_folder(ui, transport.clone(), id.clone());
+            }
+            if let Some(uid) = uid.filter(|_| !ui.is_drafts(&id)) {
+                open_message(ui, transport, id, uid, None);
             }
         }
         Ok(_) => {}
@@ -294,6 +354,8 @@ fn server_changed(ui: Ui, transport: Transport, event: Event) {
             error,
             draft,
         } => crate::components::compose::held_failed(ui, outbox, &error.message, *draft),
+        // The transport keeps the token.
+        Event::SessionRenewed { .. } => {}
     }
 }
 
@@ -399,6 +461,7 @@ pub fn load_window(ui: Ui, transport: Transport, offset: u32) {
 pub fn sign_out(ui: Ui, transport: Transport) {
     spawn_local(async move {
         // Whatever the bridge answers, the person asked to leave.
+        transport.forget();
         let _ = transport.request(Request::SignOut).await;
         ui.signed_out(None);
     });

@@ -6,6 +6,7 @@ mod compose;
 mod conversations;
 mod format;
 mod json;
+mod place;
 mod search;
 mod settings;
 mod state;

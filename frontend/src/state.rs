@@ -22,6 +22,29 @@ pub struct SignedIn {
     pub preferences: protocol::Preferences,
 }
 
+impl SignedIn {
+    /// Who a `signed_in` reply says is signed in.
+    pub fn from_reply(reply: protocol::Reply) -> Option<Self> {
+        match reply {
+            protocol::Reply::SignedIn {
+                account,
+                user,
+                protocol,
+                sending,
+                preferences,
+                ..
+            } => Some(SignedIn {
+                account,
+                user,
+                protocol,
+                sending,
+                preferences,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Which pane a phone shows; desktops show all three.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Pane {

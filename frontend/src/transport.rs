@@ -1,13 +1,21 @@
 //! The only code that touches the WebSocket: it numbers requests, matches replies to
-//! them, hands pushed events to the app, and reopens the socket when the next request
-//! comes after it closed.
+//! them, and hands pushed events to the app. While someone is signed in it keeps
+//! the session's resume token (in memory and in the tab's `sessionStorage`), and
+//! when the socket drops it opens it again with capped, jittered backoff and
+//! resumes: what was asked meanwhile waits and goes after, in order, and what was
+//! cut off goes again where repeating it cannot do anything twice. Signed out, the
+//! socket is opened again when the next request comes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use futures::channel::{mpsc, oneshot};
 use futures::{StreamExt, stream};
 use js_sys::Reflect;
-use protocol::{ClientMessage, Event, Reply, Request, RequestId, ServerMessage, WireError};
+use protocol::{
+    ClientMessage, ErrorCode, Event, Reply, Request, RequestId, ResumeToken, ServerMessage,
+    WireError,
+};
 use wasm_bindgen::prelude::*;
 use web_sys::WebSocket;
 
@@ -45,8 +53,14 @@ pub enum Notice {
     },
     /// The bridge pushed an event.
     Event(Event),
-    /// The socket closed (or could not open).
+    /// The socket closed (or could not open) while nobody was signed in.
     Closed,
+    /// The socket closed while someone was signed in: it is being opened again.
+    Reconnecting,
+    /// Signed in again from the resume token, after a reload or a reconnect.
+    Resumed(Reply),
+    /// The bridge refused the resume token: the person must sign in again.
+    ResumeRefused(WireError),
 }
 
 struct Outgoing {
@@ -58,14 +72,33 @@ struct Outgoing {
 #[derive(Clone)]
 pub struct Transport {
     outgoing: mpsc::UnboundedSender<Outgoing>,
+    token: Arc<Mutex<Option<ResumeToken>>>,
+    resuming: bool,
 }
 
 impl Transport {
-    /// Opens the socket at once (to learn the accounts) and keeps serving requests.
+    /// Opens the socket at once (to learn the accounts, and to resume a session
+    /// this tab had) and keeps serving requests.
     pub fn start(notify: impl Fn(Notice) + 'static) -> Self {
         let (outgoing, requests) = mpsc::unbounded();
-        leptos::task::spawn_local(run(requests, notify));
-        Transport { outgoing }
+        let token = Arc::new(Mutex::new(stored_token()));
+        let resuming = held(&token).is_some();
+        leptos::task::spawn_local(run(requests, token.clone(), notify));
+        Transport {
+            outgoing,
+            token,
+            resuming,
+        }
+    }
+
+    /// Whether the page opened with a session to resume.
+    pub fn resuming(&self) -> bool {
+        self.resuming
+    }
+
+    /// Drops the resume token: the person signed out, whatever the bridge says.
+    pub fn forget(&self) {
+        set_token(&self.token, None);
     }
 
     /// Sends a request and waits for its answer.
@@ -142,98 +175,268 @@ impl Drop for Socket {
     }
 }
 
-async fn run(mut requests: mpsc::UnboundedReceiver<Outgoing>, notify: impl Fn(Notice)) {
-    let mut waiting: Option<Outgoing> = None;
+/// Where the tab keeps the resume token across reloads.
+const TOKEN_KEY: &str = "postern.resume";
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok()?
+}
+
+fn stored_token() -> Option<ResumeToken> {
+    let token = session_storage()?.get_item(TOKEN_KEY).ok()??;
+    (!token.is_empty()).then_some(ResumeToken(token))
+}
+
+/// The token held now.
+fn held(token: &Mutex<Option<ResumeToken>>) -> Option<ResumeToken> {
+    token.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+fn set_token(held: &Mutex<Option<ResumeToken>>, token: Option<ResumeToken>) {
+    if let Some(storage) = session_storage() {
+        let _ = match &token {
+            Some(token) => storage.set_item(TOKEN_KEY, &token.0),
+            None => storage.remove_item(TOKEN_KEY),
+        };
+    }
+    *held.lock().unwrap_or_else(|e| e.into_inner()) = token;
+}
+
+/// A resume that failed for a reason that may pass (the mail server is down or
+/// busy): try again later rather than sign the person out.
+fn passing(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::ServerUnreachable
+            | ErrorCode::MailboxInUse
+            | ErrorCode::TooManyAttempts
+            | ErrorCode::Internal
+    )
+}
+
+/// The wait before reconnecting after `failures` failed attempts: from half a
+/// second, doubling, at most ten, each between half and all of that at random.
+fn backoff(failures: u32) -> u32 {
+    let full = (500u32 << failures.min(5)).min(10_000);
+    let random = js_sys::Math::random();
+    (f64::from(full) * (0.5 + random / 2.0)) as u32
+}
+
+async fn sleep(ms: u32) {
+    let (done, wait) = oneshot::channel::<()>();
+    leptos::prelude::set_timeout(
+        move || {
+            let _ = done.send(());
+        },
+        std::time::Duration::from_millis(u64::from(ms)),
+    );
+    let _ = wait.await;
+}
+
+/// A request sent and not yet answered.
+struct Sent {
+    request: Request,
+    answer: oneshot::Sender<Result<Reply, RequestError>>,
+}
+
+async fn run(
+    mut requests: mpsc::UnboundedReceiver<Outgoing>,
+    token: Arc<Mutex<Option<ResumeToken>>>,
+    notify: impl Fn(Notice),
+) {
+    // Requests waiting for the socket to open (and, signed in, to resume).
+    let mut queue: VecDeque<Outgoing> = VecDeque::new();
+    let mut failures = 0u32;
+    // The socket opens at once, to learn the accounts.
+    let mut first = true;
     loop {
-        let (events, inputs_from_socket) = mpsc::unbounded();
-        let Some(socket) = Socket::open(&socket_url(), &events) else {
-            notify(Notice::Closed);
-            fail(waiting.take());
+        // Signed out, the socket stays closed until someone asks for something.
+        if !std::mem::take(&mut first) && held(&token).is_none() && queue.is_empty() {
             match requests.next().await {
-                Some(next) => {
-                    waiting = Some(next);
-                    continue;
-                }
+                Some(next) => queue.push_back(next),
                 None => return,
             }
-        };
+        }
+        let (events, inputs_from_socket) = mpsc::unbounded();
+        let socket = Socket::open(&socket_url(), &events);
         drop(events);
-        let mut pending: HashMap<RequestId, oneshot::Sender<Result<Reply, RequestError>>> =
-            HashMap::new();
+        let mut pending: HashMap<RequestId, Sent> = HashMap::new();
         let mut next_id: RequestId = 1;
-        // Frames asked for before the socket opened.
-        let mut unsent: Option<Vec<String>> = Some(Vec::new());
-        let mut inputs = stream::select(
-            stream::iter(waiting.take().map(Input::Send)).chain(requests.by_ref().map(Input::Send)),
-            inputs_from_socket,
-        );
-        while let Some(input) = inputs.next().await {
-            match input {
-                Input::Send(Outgoing { request, answer }) => {
-                    let id = next_id;
-                    next_id += 1;
-                    let Ok(text) = serde_json::to_string(&ClientMessage { id, request }) else {
-                        let _ = answer.send(Err(RequestError::Disconnected));
-                        continue;
-                    };
-                    pending.insert(id, answer);
-                    match unsent.as_mut() {
-                        Some(unsent) => unsent.push(text),
-                        None if socket.socket.send_with_str(&text).is_err() => break,
-                        None => {}
-                    }
-                }
-                Input::Opened => {
-                    let texts = unsent.take().unwrap_or_default();
-                    if texts
-                        .iter()
-                        .any(|t| socket.socket.send_with_str(t).is_err())
-                    {
-                        break;
-                    }
-                }
-                Input::Frame(data) => match json::decode_value::<ServerMessage>(&data) {
-                    Ok(ServerMessage::Hello {
-                        accounts,
-                        pop3,
-                        imap,
-                    }) => notify(Notice::Connected {
-                        accounts,
-                        pop3,
-                        imap,
-                    }),
-                    Ok(ServerMessage::Reply { id, reply }) => {
-                        if let Some(answer) = pending.remove(&id) {
-                            let _ = answer.send(Ok(reply));
+        let mut opened = false;
+        // The id of the resume while its answer is awaited; requests wait behind it.
+        let mut resuming: Option<RequestId> = None;
+        let mut inputs = stream::select(requests.by_ref().map(Input::Send), inputs_from_socket);
+        let send = |socket: &Socket, id: RequestId, request: &Request| {
+            let text = serde_json::to_string(&ClientMessage {
+                id,
+                request: request.clone(),
+            })
+            .unwrap_or_default();
+            socket.socket.send_with_str(&text).is_ok()
+        };
+        if let Some(socket) = &socket {
+            while let Some(input) = inputs.next().await {
+                match input {
+                    Input::Send(outgoing) => {
+                        if !opened || resuming.is_some() {
+                            queue.push_back(outgoing);
+                            continue;
+                        }
+                        let id = next_id;
+                        next_id += 1;
+                        let ok = send(socket, id, &outgoing.request);
+                        pending.insert(
+                            id,
+                            Sent {
+                                request: outgoing.request,
+                                answer: outgoing.answer,
+                            },
+                        );
+                        if !ok {
+                            break;
                         }
                     }
-                    Ok(ServerMessage::Failed { id, error }) => {
-                        if let Some(answer) = pending.remove(&id) {
-                            let _ = answer.send(Err(RequestError::Server(error)));
+                    Input::Opened => {
+                        opened = true;
+                        let held = self::held(&token);
+                        if let Some(held) = held {
+                            let id = next_id;
+                            next_id += 1;
+                            resuming = Some(id);
+                            if !send(socket, id, &Request::Resume { token: held }) {
+                                break;
+                            }
+                        } else if !flush(socket, &mut queue, &mut pending, &mut next_id, send) {
+                            break;
                         }
                     }
-                    Ok(ServerMessage::Event { event }) => notify(Notice::Event(event)),
-                    Err(why) => leptos::logging::warn!("unreadable message from the bridge: {why}"),
-                },
-                Input::Closed => break,
+                    Input::Frame(data) => {
+                        let message = match json::decode_value::<ServerMessage>(&data) {
+                            Ok(message) => message,
+                            Err(why) => {
+                                leptos::logging::warn!("unreadable message from the bridge: {why}");
+                                continue;
+                            }
+                        };
+                        match message {
+                            ServerMessage::Hello {
+                                accounts,
+                                pop3,
+                                imap,
+                            } => notify(Notice::Connected {
+                                accounts,
+                                pop3,
+                                imap,
+                            }),
+                            ServerMessage::Reply { id, reply } if resuming == Some(id) => {
+                                resuming = None;
+                                failures = 0;
+                                if let Reply::SignedIn { resume, .. } = &reply {
+                                    set_token(&token, resume.clone());
+                                }
+                                notify(Notice::Resumed(reply));
+                                if !flush(socket, &mut queue, &mut pending, &mut next_id, send) {
+                                    break;
+                                }
+                            }
+                            ServerMessage::Failed { id, error } if resuming == Some(id) => {
+                                resuming = None;
+                                if passing(error.code) {
+                                    // Closed and tried again after a wait.
+                                    break;
+                                }
+                                set_token(&token, None);
+                                for waiting in queue.drain(..) {
+                                    let _ = waiting
+                                        .answer
+                                        .send(Err(RequestError::Server(error.clone())));
+                                }
+                                notify(Notice::ResumeRefused(error));
+                            }
+                            ServerMessage::Reply { id, reply } => {
+                                match &reply {
+                                    Reply::SignedIn { resume, .. } => {
+                                        set_token(&token, resume.clone());
+                                    }
+                                    Reply::SignedOut => set_token(&token, None),
+                                    _ => {}
+                                }
+                                if let Some(sent) = pending.remove(&id) {
+                                    let _ = sent.answer.send(Ok(reply));
+                                }
+                            }
+                            ServerMessage::Failed { id, error } => {
+                                if let Some(sent) = pending.remove(&id) {
+                                    let _ = sent.answer.send(Err(RequestError::Server(error)));
+                                }
+                            }
+                            ServerMessage::Event {
+                                event: Event::SessionRenewed { resume },
+                            } => {
+                                // Not after a sign-out the bridge did not hear of.
+                                if held(&token).is_some() {
+                                    set_token(&token, Some(resume));
+                                }
+                            }
+                            ServerMessage::Event { event } => notify(Notice::Event(event)),
+                        }
+                    }
+                    Input::Closed => break,
+                }
             }
         }
         drop(inputs);
         drop(socket);
-        for (_, answer) in pending.drain() {
-            let _ = answer.send(Err(RequestError::Disconnected));
+        let signed_in = held(&token).is_some();
+        // What was cut off goes again after the resume, in the order it was asked,
+        // if it cannot do twice what was asked; the rest fails.
+        let mut cut_off: Vec<(RequestId, Sent)> = pending.drain().collect();
+        cut_off.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
+        for (_, sent) in cut_off {
+            if signed_in && sent.request.may_repeat() {
+                queue.push_front(Outgoing {
+                    request: sent.request,
+                    answer: sent.answer,
+                });
+            } else {
+                let _ = sent.answer.send(Err(RequestError::Disconnected));
+            }
         }
-        notify(Notice::Closed);
-        // Stay closed until someone asks for something.
-        match requests.next().await {
-            Some(next) => waiting = Some(next),
-            None => return,
+        if signed_in {
+            notify(Notice::Reconnecting);
+            sleep(backoff(failures)).await;
+            failures += 1;
+        } else {
+            for waiting in queue.drain(..) {
+                let _ = waiting.answer.send(Err(RequestError::Disconnected));
+            }
+            notify(Notice::Closed);
         }
     }
 }
 
-fn fail(outgoing: Option<Outgoing>) {
-    if let Some(Outgoing { answer, .. }) = outgoing {
-        let _ = answer.send(Err(RequestError::Disconnected));
+/// Sends what waited for the socket; false if the socket would not take it.
+fn flush(
+    socket: &Socket,
+    queue: &mut VecDeque<Outgoing>,
+    pending: &mut HashMap<RequestId, Sent>,
+    next_id: &mut RequestId,
+    send: impl Fn(&Socket, RequestId, &Request) -> bool,
+) -> bool {
+    while let Some(outgoing) = queue.pop_front() {
+        let id = *next_id;
+        *next_id += 1;
+        let ok = send(socket, id, &outgoing.request);
+        pending.insert(
+            id,
+            Sent {
+                request: outgoing.request,
+                answer: outgoing.answer,
+            },
+        );
+        if !ok {
+            return false;
+        }
     }
+    true
 }

@@ -25,6 +25,8 @@ mod pop3_drafts;
 mod pop3_search;
 mod reading;
 mod reading_browser;
+mod resume;
+mod resume_browser;
 mod search;
 mod search_browser;
 mod seed;

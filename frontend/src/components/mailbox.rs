@@ -116,8 +116,12 @@ pub fn Mailbox() -> impl IntoView {
                     }.into_any()
                 }}
                 <span class="connection" role="status">
-                    {move || (ui.connection.get() == protocol::Connectivity::Reconnecting)
-                        .then_some("Reconnecting to your mail server…")}
+                    {move || if ui.reconnecting.get() {
+                        Some("Reconnecting…")
+                    } else {
+                        (ui.connection.get() == protocol::Connectivity::Reconnecting)
+                            .then_some("Reconnecting to your mail server…")
+                    }}
                 </span>
                 <span class="who" title="Signed in as">{who}</span>
                 <Shortcuts />

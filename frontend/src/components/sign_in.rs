@@ -93,23 +93,11 @@ pub fn SignIn() -> impl IntoView {
         let transport = transport.clone();
         spawn_local(async move {
             match transport.request(request).await {
-                Ok(Reply::SignedIn {
-                    account,
-                    user,
-                    protocol,
-                    sending,
-                    preferences,
-                }) => {
+                Ok(reply @ Reply::SignedIn { .. }) => {
                     password.set(String::new());
                     busy.set(false);
-                    ui.session.set(Some(SignedIn {
-                        account,
-                        user,
-                        protocol,
-                        sending,
-                        preferences,
-                    }));
-                    load_mailbox(ui, transport).await;
+                    ui.session.set(SignedIn::from_reply(reply));
+                    load_mailbox(ui, transport, None).await;
                 }
                 Ok(_) => {
                     error.set(Some("Postern gave an unexpected answer.".to_owned()));
