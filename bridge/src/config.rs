@@ -47,6 +47,11 @@ CONFIGURATION FILE (TOML)
       How long a resume token can be renewed after the password was typed;
       then the person signs in again. Each token lasts 30 minutes and is
       renewed while the app is connected.
+  shutdown_seconds = 30                     (optional, 1 to 3600)
+      On SIGTERM the bridge stops taking connections, asks each browser to
+      move to another bridge (WebSocket close code 1012; the app resumes by
+      itself), lets downloads, sends and requests in flight finish, logs out
+      of the mail servers and exits 0, waiting at most this long.
 
   [[account]]                  one table per mail server; at least one
   name = \"Example\"
@@ -103,6 +108,8 @@ pub struct Config {
     pub session_keys: SessionKeys,
     /// How long after the sign-in resume tokens are renewed (`session_hours`).
     pub session_limit: std::time::Duration,
+    /// How long a stopping bridge waits for what is in flight (`shutdown_seconds`).
+    pub shutdown_after: std::time::Duration,
 }
 
 /// Resume token keys; a secret, so they never print.
@@ -196,6 +203,7 @@ struct RawConfig {
     data_dir: Option<PathBuf>,
     session_key_file: Option<Spanned<KeyFiles>>,
     session_hours: Option<Spanned<u64>>,
+    shutdown_seconds: Option<Spanned<u64>>,
     #[serde(default)]
     account: Vec<RawAccount>,
 }
@@ -490,6 +498,17 @@ impl Config {
                 ));
             }
         };
+        let shutdown_seconds = match raw.shutdown_seconds {
+            None => 30,
+            Some(seconds) if (1..=3600).contains(seconds.get_ref()) => seconds.into_inner(),
+            Some(seconds) => {
+                return Err(at(
+                    seconds.span(),
+                    "shutdown_seconds",
+                    "expected a number of seconds from 1 to 3600".into(),
+                ));
+            }
+        };
         let session_keys = match raw.session_key_file {
             None => SessionKeys::default(),
             Some(files) => {
@@ -521,6 +540,7 @@ impl Config {
             folder_counts_every: std::time::Duration::from_secs(folder_counts_seconds),
             session_keys,
             session_limit: std::time::Duration::from_secs(session_hours * 3600),
+            shutdown_after: std::time::Duration::from_secs(shutdown_seconds),
         })
     }
 

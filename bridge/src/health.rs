@@ -37,6 +37,9 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if *state.stopping.borrow() {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "stopping\n".into());
+    }
     let down = {
         // One check at a time; the others wait for its answer.
         let mut last = state.readiness.last.lock().await;

@@ -41,6 +41,11 @@ pub struct AppState {
     profiles: profiles::Profiles,
     sealer: resume::Sealer,
     readiness: health::Readiness,
+    /// Set once the bridge is stopping: no new WebSockets, and the open ones
+    /// are asked to move to another bridge.
+    stopping: tokio::sync::watch::Receiver<bool>,
+    /// WebSocket connections and session actors, waited for when stopping.
+    tasks: tokio_util::task::TaskTracker,
 }
 
 impl AppState {
@@ -52,11 +57,15 @@ impl AppState {
             maildrops: self.maildrops.clone(),
             size_limits: self.size_limits.clone(),
             profiles: self.profiles.clone(),
+            tasks: self.tasks.clone(),
         }
     }
 }
 
-/// Serves on `listener` until `shutdown` completes.
+/// Serves on `listener` until `shutdown` completes, then stops gracefully: new
+/// WebSockets are refused, open ones are told to move (close code 1012, at
+/// jittered moments), HTTP requests in flight (downloads) and WebSocket requests
+/// finish, and sessions log out, all within `shutdown_seconds`.
 pub async fn serve(
     config: Config,
     listener: tokio::net::TcpListener,
@@ -84,6 +93,8 @@ pub async fn serve(
         None => (None, database::in_memory().map_err(|e| fail(&e))?),
     };
     let profiles = profiles::Profiles::new(db).map_err(|e| fail(&e))?;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let shutdown_after = config.shutdown_after;
     let sealer = resume::Sealer::new(
         &config.session_keys.0,
         &config.public_origin,
@@ -92,6 +103,8 @@ pub async fn serve(
     let state = Arc::new(AppState {
         sealer,
         readiness: health::Readiness::default(),
+        stopping: stopping.clone(),
+        tasks: tokio_util::task::TaskTracker::new(),
         maildrops,
         profiles,
         config,
@@ -100,8 +113,37 @@ pub async fn serve(
         size_limits: Arc::default(),
         proxy: proxy::Proxy::new(config::web_tls()),
     });
-    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    };
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(stopped(stopping.clone()))
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result,
+        () = stopped(stopping) => {}
+    }
+    tracing::info!(
+        seconds = shutdown_after.as_secs(),
+        "stopping: no new connections; moving browsers and finishing what is in flight"
+    );
+    let deadline = tokio::time::Instant::now() + shutdown_after;
+    let served = tokio::time::timeout_at(deadline, &mut server).await;
+    state.tasks.close();
+    let ended = tokio::time::timeout_at(deadline, state.tasks.wait()).await;
+    if served.is_err() || ended.is_err() {
+        tracing::warn!("stopped at the deadline with connections or sessions still open");
+    } else {
+        tracing::info!("stopped");
+    }
+    match served {
+        Ok(result) => result,
+        Err(_) => Ok(()),
+    }
 }

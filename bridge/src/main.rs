@@ -32,7 +32,18 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     println!("Postern is listening on http://{}", listener.local_addr()?);
     bridge::serve(config, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
+        // SIGTERM (systemd, a container runtime) or Ctrl-C.
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
     })
     .await
     .context("the server stopped")

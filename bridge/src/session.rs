@@ -62,6 +62,8 @@ pub struct Context {
     pub size_limits: Arc<crate::outgoing::SizeLimits>,
     /// Each user's identities and correspondents.
     pub profiles: crate::profiles::Profiles,
+    /// The bridge's running sessions, waited for when it stops.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 /// The way to talk to a session. The actor ends when the last handle is dropped.
@@ -236,6 +238,7 @@ pub fn spawn<S: MailSource>(
 ) -> SessionHandle {
     let (calls, inbox) = mpsc::channel(QUEUE);
     let downloads = Arc::new(Semaphore::new(1));
+    let tasks = context.tasks.clone();
     let actor = Actor {
         source,
         connect,
@@ -255,7 +258,7 @@ pub fn spawn<S: MailSource>(
         threads: None,
         sent: None,
     };
-    tokio::spawn(actor.run(inbox));
+    tasks.spawn(actor.run(inbox));
     SessionHandle { calls, downloads }
 }
 
@@ -1339,6 +1342,13 @@ fn changed_folders(request: &Request) -> Vec<String> {
         }
         _ => Vec::new(),
     }
+}
+
+/// A random moment within `spread`.
+pub fn jittered_within(spread: Duration) -> Duration {
+    let mut bytes = [0u8; 2];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    spread.mul_f64(f64::from(u16::from_be_bytes(bytes)) / 65536.0)
 }
 
 /// `wait` plus up to half again, at random, so that many sessions cut off at once

@@ -45,6 +45,14 @@ pub async fn upgrade(
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .and_then(normalize_origin);
+    if *state.stopping.borrow() {
+        // The load balancer tries another bridge.
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "This bridge is stopping. Try again in a moment.\n",
+        )
+            .into_response();
+    }
     if origin.as_deref() != Some(state.config.public_origin.as_str()) {
         tracing::info!(?origin, %peer, "refused a WebSocket from another origin");
         return (
@@ -64,25 +72,55 @@ pub async fn upgrade(
 /// The WebSocket read buffer's starting size.
 const READ_BUFFER: usize = 4 * 1024;
 
+/// The WebSocket close code that asks the browser to come back (to another
+/// bridge) at once: "Service Restart".
+const MOVE_ELSEWHERE: u16 = 1012;
+/// The longest a stopping bridge spreads its browsers' moves over.
+const MOVE_SPREAD: Duration = Duration::from_secs(10);
+
 async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
+    // A stopping bridge waits for this connection to end.
+    let _running = state.tasks.token();
     let (mut sink, mut frames) = socket.split();
     let (outbound, mut queue) = mpsc::channel::<ServerMessage>(OUTBOUND_QUEUE);
+    // The end of the connection, with the close code to give (none: a plain
+    // close). The session may outlive it a little (a download finishing).
+    let (finish, mut finished) = tokio::sync::oneshot::channel::<Option<u16>>();
     let writer = tokio::spawn(async move {
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
-        loop {
+        let code = loop {
             let frame = tokio::select! {
+                biased;
                 message = queue.recv() => match message {
                     Some(message) => Message::Text(encode(&message).into()),
-                    None => break,
+                    None => break None,
                 },
+                code = &mut finished => {
+                    // What was answered goes out first.
+                    while let Ok(message) = queue.try_recv() {
+                        let _ = sink.send(Message::Text(encode(&message).into())).await;
+                    }
+                    break code.ok().flatten();
+                }
                 _ = ping.tick() => Message::Ping(Default::default()),
             };
             if sink.send(frame).await.is_err() {
-                break;
+                return;
+            }
+        };
+        match code {
+            None => {
+                let _ = sink.close().await;
+            }
+            Some(code) => {
+                let frame = axum::extract::ws::CloseFrame {
+                    code,
+                    reason: "Postern is restarting".into(),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
             }
         }
-        let _ = sink.close().await;
     });
 
     let accounts = &state.config.accounts;
@@ -113,8 +151,23 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
     let mut grant: Option<Grant> = None;
     let mut last_request = tokio::time::Instant::now();
     let mut renew = tokio::time::interval_at(last_request + RENEW_EVERY, RENEW_EVERY);
+    let mut stopping = state.stopping.clone();
+    // When a stopping bridge asks this browser to move: a moment of its own, so
+    // that its browsers do not all come back to the others at once.
+    let mut move_at: Option<tokio::time::Instant> = None;
+    let mut close_with = None;
     loop {
         let next = tokio::select! {
+            () = async { drop(stopping.wait_for(|s| *s).await) }, if move_at.is_none() => {
+                let spread = MOVE_SPREAD.min(state.config.shutdown_after / 3);
+                move_at = Some(tokio::time::Instant::now() + crate::session::jittered_within(spread));
+                continue;
+            }
+            () = tokio::time::sleep_until(move_at.unwrap_or_else(tokio::time::Instant::now)), if move_at.is_some() => {
+                tracing::info!(%peer, "asked the browser to move to another bridge");
+                close_with = Some(MOVE_ELSEWHERE);
+                break;
+            }
             next = tokio::time::timeout_at(last_request + IDLE_TIMEOUT, frames.next()) => next,
             _ = renew.tick() => {
                 if let Some(resume) = grant.as_ref().and_then(|g| state.sealer.seal(g)) {
@@ -224,6 +277,7 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
             break;
         }
     }
+    let _ = finish.send(close_with);
     // Dropping the handle ends the session actor, which logs out of the mail server.
     drop(session);
     drop(outbound);

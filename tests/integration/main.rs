@@ -32,4 +32,5 @@ mod search_browser;
 mod seed;
 mod sending;
 mod sending_browser;
+mod shutdown;
 mod sorting;

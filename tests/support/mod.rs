@@ -99,6 +99,7 @@ pub struct Bridge {
     origin: String,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Bridge {
@@ -194,7 +195,7 @@ impl Bridge {
         std::fs::write(&path, text)?;
         let config = bridge::Config::load(&path)?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(bridge::serve(config, listener, async {
+        let serving = tokio::spawn(bridge::serve(config, listener, async {
             let _ = stopped.await;
         }));
         Ok(Bridge {
@@ -202,6 +203,7 @@ impl Bridge {
             origin,
             _dir: dir,
             stop: Some(stop),
+            serving: Some(serving),
         })
     }
 
@@ -212,11 +214,32 @@ impl Bridge {
             origin: format!("http://{addr}"),
             _dir: tempfile::tempdir()?,
             stop: None,
+            serving: None,
         })
     }
 
     pub fn origin(&self) -> String {
         self.origin.clone()
+    }
+
+    /// Tells the bridge to stop, as SIGTERM does; [`Bridge::stopped`] waits for it.
+    pub fn begin_stopping(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Waits for a stopping bridge to be done, at most `within`.
+    pub async fn stopped(mut self, within: Duration) -> Result<()> {
+        self.begin_stopping();
+        let serving = self
+            .serving
+            .take()
+            .context("not a bridge of this process")?;
+        tokio::time::timeout(within, serving)
+            .await
+            .context("the bridge did not stop in time")???;
+        Ok(())
     }
 
     /// A WebSocket client sending the bridge's own origin.
@@ -273,6 +296,25 @@ impl WsClient {
                 return Ok(serde_json::from_str(&text)?);
             }
         }
+    }
+
+    /// Reads until the bridge closes the socket, and returns the close code it
+    /// gave (`None` for a close without one, or a connection just dropped).
+    pub async fn close_code(&mut self, within: Duration) -> Result<Option<u16>> {
+        tokio::time::timeout(within, async {
+            while let Some(frame) = self.ws.next().await {
+                match frame {
+                    Ok(tungstenite::Message::Close(frame)) => {
+                        return Ok(frame.map(|f| u16::from(f.code)));
+                    }
+                    Ok(_) => {}
+                    Err(_) => return Ok(None),
+                }
+            }
+            Ok(None)
+        })
+        .await
+        .context("the bridge did not close the socket in time")?
     }
 
     /// Sends a request and returns its answer, keeping events that came first.
