@@ -27,6 +27,7 @@ mod reading;
 mod reading_browser;
 mod resume;
 mod resume_browser;
+mod scale_out;
 mod search;
 mod search_browser;
 mod seed;

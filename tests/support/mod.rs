@@ -3,6 +3,7 @@
 //! and waiting with deadlines instead of sleeps.
 
 pub mod browser;
+pub mod fleet;
 pub mod hostile;
 pub mod hostile_smtp;
 mod relay;
@@ -81,6 +82,25 @@ impl AccountSpec {
             extra: String::new(),
         }
     }
+}
+
+/// The `[[account]]` tables of a bridge config.
+fn account_tables(accounts: &[AccountSpec]) -> String {
+    let mut text = String::new();
+    for account in accounts {
+        text += &format!("\n[[account]]\nname = {:?}\n", account.name);
+        if !account.imap.is_empty() {
+            text += &format!("imap = {:?}\n", account.imap);
+        }
+        if let Some(pop3) = &account.pop3 {
+            text += &format!("pop3 = {pop3:?}\n");
+        }
+        if let Some(ca) = &account.ca_file {
+            text += &format!("ca_file = {:?}\n", ca.display().to_string());
+        }
+        text += &account.extra;
+    }
+    text
 }
 
 /// What [`Bridge::start_with`] adds to a test bridge's configuration.
@@ -178,19 +198,7 @@ impl Bridge {
             data_dir.display().to_string(),
             settings.keys,
         );
-        for account in accounts {
-            text += &format!("\n[[account]]\nname = {:?}\n", account.name);
-            if !account.imap.is_empty() {
-                text += &format!("imap = {:?}\n", account.imap);
-            }
-            if let Some(pop3) = &account.pop3 {
-                text += &format!("pop3 = {pop3:?}\n");
-            }
-            if let Some(ca) = &account.ca_file {
-                text += &format!("ca_file = {:?}\n", ca.display().to_string());
-            }
-            text += &account.extra;
-        }
+        text += &account_tables(accounts);
         let path = dir.path().join("postern.toml");
         std::fs::write(&path, text)?;
         let config = bridge::Config::load(&path)?;

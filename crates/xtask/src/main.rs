@@ -132,6 +132,10 @@ fn test(root: &Path) -> Result<()> {
     )?;
     build_frontend(&tools)?;
     run(
+        "building the bridge, which some tests run as processes",
+        cargo().args(["build", "-p", "bridge", "--bin", "postern"]),
+    )?;
+    run(
         "tests (unit, against Dovecot, and in Chromium)",
         tools
             .command("cargo")

@@ -21,7 +21,7 @@ pub const BINARYEN: &str = "132";
 /// Minifies wasm-bindgen's JavaScript glue after a release build (`minify`).
 const TERSER: &str = "5.51.4";
 
-const DEBIAN_PACKAGES: [&str; 9] = [
+const DEBIAN_PACKAGES: [&str; 10] = [
     "dovecot-imapd",
     "dovecot-pop3d",
     // Delivery from the private Postfix into the private Dovecot.
@@ -32,6 +32,9 @@ const DEBIAN_PACKAGES: [&str; 9] = [
     "dovecot-fts-xapian",
     // Installed unconfigured (see `debian_packages`); maildev runs its own instances.
     "postfix",
+    // The load balancer in front of several bridges in the scale-out test; the
+    // tests run their own instance, and Debian's configuration listens nowhere.
+    "haproxy",
     "chromium",
     "chromium-driver",
     "ca-certificates",

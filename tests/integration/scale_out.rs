@@ -1,0 +1,113 @@
+//! Three bridge processes behind HAProxy, from the deployment example: two people
+//! signed in through it, the bridge holding their sessions killed outright, and
+//! both carry on on another bridge, in the same folder with the same message
+//! open, without typing their password; what one of them did as the bridge died
+//! is done once. Then another bridge is stopped with SIGTERM: it moves its
+//! browsers and exits 0.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, ensure};
+use fantoccini::Locator;
+use tests::browser::{Browser, dist_dir};
+use tests::fleet::Fleet;
+use tests::{AccountSpec, eventually};
+
+use crate::seed::seeded_server;
+
+const REPORTS: &str =
+    "//nav[@aria-label='Folders']//button[contains(normalize-space(.), 'Reports')]";
+
+fn heading(subject: &str) -> String {
+    format!("//h2[@id='reader-subject'][normalize-space()='{subject}']")
+}
+
+/// Waits until `browser` shows `subject` open in the folder named `folder`.
+async fn shows(browser: &Browser, folder: &str, subject: &str, when: &str) -> Result<()> {
+    let open_folder = format!(
+        "//nav[@aria-label='Folders']//button[@aria-current='page'][contains(normalize-space(.), '{folder}')]"
+    );
+    browser
+        .wait_for(
+            Locator::XPath(&open_folder),
+            &format!("{when}: {folder} open"),
+        )
+        .await?;
+    browser
+        .wait_for(
+            Locator::XPath(&heading(subject)),
+            &format!("{when}: {subject:?} open"),
+        )
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_killed_bridges_people_carry_on_on_another() -> Result<()> {
+    let (dovecot, user) = seeded_server().await?;
+    let mut fleet = Fleet::start(
+        3,
+        &[AccountSpec::trusting("Example", &dovecot)],
+        &dist_dir()?,
+    )
+    .await?;
+
+    let ann = Browser::start(1280, 860).await?;
+    ann.sign_in(&fleet.origin, &user).await?;
+    ann.click(Locator::XPath(REPORTS), "the folder Reports")
+        .await?;
+    ann.open_message("Weekly report").await?;
+    let ben = Browser::start(1280, 860).await?;
+    ben.sign_in(&fleet.origin, &user).await?;
+    ben.open_message("Oldest note").await?;
+
+    let serving = fleet.serving_websockets().await?;
+    ensure!(!serving.is_empty(), "no bridge holds a WebSocket");
+    let victim = serving[0];
+    let killed = Instant::now();
+    fleet.kill(victim)?;
+    // Ann flags her message as the bridge dies: it waits for the resume and is
+    // done once.
+    ann.click(Locator::XPath("//button[normalize-space()='Flag']"), "Flag")
+        .await?;
+    ann.wait_for(
+        Locator::XPath("//button[@aria-pressed='true'][normalize-space()='Remove flag']"),
+        "the flag on Ann's message",
+    )
+    .await?;
+    println!(
+        "Ann's flag, asked for as the bridge died, done {:?} after the kill",
+        killed.elapsed()
+    );
+    shows(&ann, "Reports", "Weekly report", "Ann, after the kill").await?;
+    shows(&ben, "Inbox", "Oldest note", "Ben, after the kill").await?;
+    let mut imap = dovecot.imap(&user).await?;
+    imap.select("Work/Reports").await?;
+    let flagged = imap.uid_search("FLAGGED").await?;
+    ensure!(flagged.len() == 1, "the report is flagged: {flagged:?}");
+    imap.logout().await?;
+    // Both work on the bridges that are left.
+    ben.open_message("Quarterly numbers").await?;
+    ann.click(Locator::XPath(REPORTS), "the folder Reports again")
+        .await?;
+    ann.open_message("Weekly report").await?;
+
+    // A bridge asked to stop moves its browsers and exits 0.
+    let serving = fleet.serving_websockets().await?;
+    ensure!(
+        !serving.is_empty(),
+        "no bridge holds a WebSocket after the move"
+    );
+    let status = fleet.terminate(serving[0], Duration::from_secs(15)).await?;
+    ensure!(status.success(), "the bridge stopped with {status}");
+    eventually("a bridge to be left holding the browsers", || async {
+        let now = fleet.serving_websockets().await?;
+        Ok((!now.is_empty() && !now.contains(&serving[0])).then_some(()))
+    })
+    .await?;
+    ben.open_message("Oldest note").await?;
+    shows(&ann, "Reports", "Weekly report", "Ann, after the stop").await?;
+    ann.close().await?;
+    ben.close().await?;
+    Ok(())
+}
