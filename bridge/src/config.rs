@@ -52,6 +52,10 @@ CONFIGURATION FILE (TOML)
       move to another bridge (WebSocket close code 1012; the app resumes by
       itself), lets downloads, sends and requests in flight finish, logs out
       of the mail servers and exits 0, waiting at most this long.
+  metrics_listen = \"127.0.0.1:9464\"       (optional; off by default)
+      Where Prometheus scrapes GET /metrics (sessions, sign-ins, requests
+      and their latency, errors, events, bytes, downloads, memory). An
+      address of its own, never the public listener: keep it private.
 
   [[account]]                  one table per mail server; at least one
   name = \"Example\"
@@ -110,6 +114,8 @@ pub struct Config {
     pub session_limit: std::time::Duration,
     /// How long a stopping bridge waits for what is in flight (`shutdown_seconds`).
     pub shutdown_after: std::time::Duration,
+    /// Where `/metrics` is served, if anywhere (`metrics_listen`).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Resume token keys; a secret, so they never print.
@@ -204,6 +210,7 @@ struct RawConfig {
     session_key_file: Option<Spanned<KeyFiles>>,
     session_hours: Option<Spanned<u64>>,
     shutdown_seconds: Option<Spanned<u64>>,
+    metrics_listen: Option<SocketAddr>,
     #[serde(default)]
     account: Vec<RawAccount>,
 }
@@ -541,6 +548,7 @@ impl Config {
             session_keys,
             session_limit: std::time::Duration::from_secs(session_hours * 3600),
             shutdown_after: std::time::Duration::from_secs(shutdown_seconds),
+            metrics_listen: raw.metrics_listen,
         })
     }
 

@@ -13,6 +13,7 @@ mod http;
 mod links;
 mod mail;
 mod mbox;
+mod metrics;
 mod outgoing;
 mod parts;
 mod profiles;
@@ -46,6 +47,7 @@ pub struct AppState {
     stopping: tokio::sync::watch::Receiver<bool>,
     /// WebSocket connections and session actors, waited for when stopping.
     tasks: tokio_util::task::TaskTracker,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -60,6 +62,11 @@ impl AppState {
             tasks: self.tasks.clone(),
         }
     }
+}
+
+/// Completes once the bridge is stopping.
+async fn stopped_metrics(mut stopping: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|s| *s).await;
 }
 
 /// Serves on `listener` until `shutdown` completes, then stops gracefully: new
@@ -105,6 +112,7 @@ pub async fn serve(
         readiness: health::Readiness::default(),
         stopping: stopping.clone(),
         tasks: tokio_util::task::TaskTracker::new(),
+        metrics: Arc::default(),
         maildrops,
         profiles,
         config,
@@ -113,6 +121,17 @@ pub async fn serve(
         size_limits: Arc::default(),
         proxy: proxy::Proxy::new(config::web_tls()),
     });
+    if let Some(address) = state.config.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| std::io::Error::other(format!("metrics_listen {address}: {e}")))?;
+        tracing::info!(%address, "metrics at /metrics");
+        tokio::spawn(metrics::serve(
+            state.metrics.clone(),
+            listener,
+            stopped_metrics(stopping.clone()),
+        ));
+    }
     let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         shutdown.await;

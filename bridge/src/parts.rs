@@ -44,6 +44,7 @@ pub fn router() -> Router<Arc<AppState>> {
 /// any download. With `delete_after`, the messages sent are then deleted, once the
 /// file has gone out to its end; a download cut short deletes nothing.
 async fn export(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    state.metrics.downloaded();
     // An export link works once: a repeated request (a retry, the history) must
     // not export, and delete, again.
     let Some((
@@ -286,6 +287,7 @@ async fn source(State(state): State<Arc<AppState>>, Path(token): Path<String>) -
 }
 
 async fn serve(state: &AppState, token: &str, part: Option<String>, mode: Mode) -> Response {
+    state.metrics.downloaded();
     let Some((session, message)) = state.links.resolve(token) else {
         return plain(
             StatusCode::NOT_FOUND,

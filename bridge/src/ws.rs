@@ -81,6 +81,8 @@ const MOVE_SPREAD: Duration = Duration::from_secs(10);
 async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
     // A stopping bridge waits for this connection to end.
     let _running = state.tasks.token();
+    let _counted = state.metrics.websocket();
+    let metrics = state.metrics.clone();
     let (mut sink, mut frames) = socket.split();
     let (outbound, mut queue) = mpsc::channel::<ServerMessage>(OUTBOUND_QUEUE);
     // The end of the connection, with the close code to give (none: a plain
@@ -93,7 +95,11 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
             let frame = tokio::select! {
                 biased;
                 message = queue.recv() => match message {
-                    Some(message) => Message::Text(encode(&message).into()),
+                    Some(message) => {
+                        let text = encode(&message);
+                        metrics.sent(text.len(), matches!(message, ServerMessage::Event { .. }));
+                        Message::Text(text.into())
+                    }
                     None => break None,
                 },
                 code = &mut finished => {
@@ -149,6 +155,8 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
     let mut people: Option<Profile> = None;
     // What the session's resume tokens hold.
     let mut grant: Option<Grant> = None;
+    // Counts the session while it lives.
+    let mut counted = None;
     let mut last_request = tokio::time::Instant::now();
     let mut renew = tokio::time::interval_at(last_request + RENEW_EVERY, RENEW_EVERY);
     let mut stopping = state.stopping.clone();
@@ -166,6 +174,7 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
             () = tokio::time::sleep_until(move_at.unwrap_or_else(tokio::time::Instant::now)), if move_at.is_some() => {
                 tracing::info!(%peer, "asked the browser to move to another bridge");
                 close_with = Some(MOVE_ELSEWHERE);
+                state.metrics.moved();
                 break;
             }
             next = tokio::time::timeout_at(last_request + IDLE_TIMEOUT, frames.next()) => next,
@@ -200,6 +209,8 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
             tracing::debug!(%peer, "unreadable request; closing");
             break;
         };
+        let started = Instant::now();
+        let kind = crate::metrics::kind_of(&request);
         let answer = match request {
             Request::SignIn {
                 account,
@@ -269,6 +280,24 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
                 }
             },
         };
+        state.metrics.answered(
+            &kind,
+            started.elapsed().as_secs_f64(),
+            answer.as_ref().err().map(|e| e.code),
+        );
+        match (&answer, kind.as_str()) {
+            (Ok(Reply::SignedIn { protocol, .. }), _) => {
+                counted.replace(state.metrics.session(*protocol));
+            }
+            (_, "sign_in" | "resume") | (Ok(Reply::SignedOut), _) => drop(counted.take()),
+            _ => {}
+        }
+        let outcome = answer.as_ref().map(drop).map_err(|e| e.code);
+        match kind.as_str() {
+            "sign_in" => state.metrics.signed_in(outcome),
+            "resume" => state.metrics.resumed(outcome),
+            _ => {}
+        }
         let message = match answer {
             Ok(reply) => ServerMessage::Reply { id, reply },
             Err(error) => ServerMessage::Failed { id, error },
@@ -280,6 +309,7 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
     let _ = finish.send(close_with);
     // Dropping the handle ends the session actor, which logs out of the mail server.
     drop(session);
+    drop(counted);
     drop(outbound);
     let _ = writer.await;
 }
