@@ -52,6 +52,12 @@ CONFIGURATION FILE (TOML)
       move to another bridge (WebSocket close code 1012; the app resumes by
       itself), lets downloads, sends and requests in flight finish, logs out
       of the mail servers and exits 0, waiting at most this long.
+  log_format = \"text\"                      (optional: text or json)
+      How the log is written (to standard output; RUST_LOG sets the level,
+      info by default): as text for people, or as one JSON object a line
+      for a log collector. Every line of a connection carries its
+      `session` id; no line ever holds a password, a resume token or a
+      message's content.
   metrics_listen = \"127.0.0.1:9464\"       (optional; off by default)
       Where Prometheus scrapes GET /metrics (sessions, sign-ins, requests
       and their latency, errors, events, bytes, downloads, memory). An
@@ -116,6 +122,8 @@ pub struct Config {
     pub shutdown_after: std::time::Duration,
     /// Where `/metrics` is served, if anywhere (`metrics_listen`).
     pub metrics_listen: Option<SocketAddr>,
+    /// Logs as JSON lines (`log_format = "json"`) rather than text.
+    pub json_logs: bool,
 }
 
 /// Resume token keys; a secret, so they never print.
@@ -211,6 +219,7 @@ struct RawConfig {
     session_hours: Option<Spanned<u64>>,
     shutdown_seconds: Option<Spanned<u64>>,
     metrics_listen: Option<SocketAddr>,
+    log_format: Option<Spanned<String>>,
     #[serde(default)]
     account: Vec<RawAccount>,
 }
@@ -516,6 +525,20 @@ impl Config {
                 ));
             }
         };
+        let json_logs = match raw.log_format {
+            None => false,
+            Some(format) => match format.get_ref().as_str() {
+                "text" => false,
+                "json" => true,
+                _ => {
+                    return Err(at(
+                        format.span(),
+                        "log_format",
+                        "expected \"text\" or \"json\"".into(),
+                    ));
+                }
+            },
+        };
         let session_keys = match raw.session_key_file {
             None => SessionKeys::default(),
             Some(files) => {
@@ -549,6 +572,7 @@ impl Config {
             session_limit: std::time::Duration::from_secs(session_hours * 3600),
             shutdown_after: std::time::Duration::from_secs(shutdown_seconds),
             metrics_listen: raw.metrics_listen,
+            json_logs,
         })
     }
 

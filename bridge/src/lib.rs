@@ -64,6 +64,33 @@ impl AppState {
     }
 }
 
+/// The log filter for `RUST_LOG` (default `info`). The libraries that log what
+/// crosses the wire at their finest levels (WebSocket frames, TLS records, IMAP
+/// and SMTP lines: passwords and tokens among them) are held to `info`, whatever
+/// is asked: no level of the bridge's log shows a secret.
+pub fn log_filter(asked: Option<&str>) -> tracing_subscriber::EnvFilter {
+    const WIRE: [&str; 10] = [
+        "tungstenite",
+        "tokio_tungstenite",
+        "rustls",
+        "tokio_rustls",
+        "hyper",
+        "hyper_util",
+        "h2",
+        "async_imap",
+        "imap_proto",
+        "mail_send",
+    ];
+    let mut filter = tracing_subscriber::EnvFilter::try_new(asked.unwrap_or("info"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for library in WIRE {
+        if let Ok(directive) = format!("{library}=info").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
 /// Completes once the bridge is stopping.
 async fn stopped_metrics(mut stopping: tokio::sync::watch::Receiver<bool>) {
     let _ = stopping.wait_for(|s| *s).await;

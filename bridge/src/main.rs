@@ -18,19 +18,26 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let config = bridge::Config::load(&args.config)?;
+    let filter = bridge::log_filter(std::env::var("RUST_LOG").ok().as_deref());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if config.json_logs {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.init();
+    }
     if !config.static_dir.join("index.html").is_file() {
         tracing::warn!(dir = %config.static_dir.display(), "static_dir has no index.html: build the frontend with `trunk build --release`");
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    println!("Postern is listening on http://{}", listener.local_addr()?);
+    let address = listener.local_addr()?;
+    if config.json_logs {
+        tracing::info!(%address, "listening");
+    } else {
+        println!("Postern is listening on http://{address}");
+    }
     bridge::serve(config, listener, async {
         // SIGTERM (systemd, a container runtime) or Ctrl-C.
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

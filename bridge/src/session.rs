@@ -258,7 +258,11 @@ pub fn spawn<S: MailSource>(
         threads: None,
         sent: None,
     };
-    tasks.spawn(actor.run(inbox));
+    // The actor logs under the connection's span.
+    tasks.spawn(tracing::Instrument::instrument(
+        actor.run(inbox),
+        tracing::Span::current(),
+    ));
     SessionHandle { calls, downloads }
 }
 

@@ -66,7 +66,18 @@ pub async fn upgrade(
     ws.max_message_size(MAX_INBOUND)
         .max_frame_size(MAX_INBOUND)
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| connection(socket, state, peer.ip()))
+        .on_upgrade(move |socket| {
+            // Every line logged for this connection, and for its session, names it.
+            let span = tracing::info_span!("session", id = %connection_id());
+            tracing::Instrument::instrument(connection(socket, state, peer.ip()), span)
+        })
+}
+
+/// A short random name for a connection in the log.
+fn connection_id() -> String {
+    let mut bytes = [0u8; 4];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The WebSocket read buffer's starting size.

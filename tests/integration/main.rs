@@ -13,6 +13,7 @@ mod conversations_browser;
 mod deferred_browser;
 mod hostile_mail;
 mod live;
+mod logs;
 mod metrics;
 mod namespaces;
 mod namespaces_browser;

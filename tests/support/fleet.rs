@@ -25,6 +25,22 @@ pub fn postern_binary() -> Result<PathBuf> {
     Ok(binary)
 }
 
+/// A bridge config serving on 127.0.0.1:`port` for `origin`, with `extra`
+/// top-level lines.
+pub fn config_text(
+    port: u16,
+    origin: &str,
+    static_dir: &Path,
+    extra: &str,
+    accounts: &[AccountSpec],
+) -> String {
+    format!(
+        "listen = \"127.0.0.1:{port}\"\npublic_origin = {origin:?}\nstatic_dir = {:?}\n{extra}{}",
+        static_dir.display().to_string(),
+        super::account_tables(accounts),
+    )
+}
+
 /// One bridge process.
 pub struct BridgeProcess {
     pub port: u16,
@@ -53,12 +69,11 @@ impl Fleet {
         for n in 0..count {
             let port = maildev::free_port()?;
             let config = dir.path().join(format!("bridge{n}.toml"));
-            let text = format!(
-                "listen = \"127.0.0.1:{port}\"\npublic_origin = {origin:?}\nstatic_dir = {:?}\nsession_key_file = {:?}\nshutdown_seconds = 6\n{}",
-                static_dir.display().to_string(),
-                key.display().to_string(),
-                super::account_tables(accounts),
+            let extra = format!(
+                "session_key_file = {:?}\nshutdown_seconds = 6\n",
+                key.display().to_string()
             );
+            let text = config_text(port, &origin, static_dir, &extra, accounts);
             std::fs::write(&config, text)?;
             let log = std::fs::File::create(dir.path().join(format!("bridge{n}.log")))?;
             let child = Command::new(&binary)
