@@ -58,6 +58,11 @@ CONFIGURATION FILE (TOML)
       for a log collector. Every line of a connection carries its
       `session` id; no line ever holds a password, a resume token or a
       message's content.
+  trusted_proxies = [\"10.0.0.0/8\"]          (optional)
+      The load balancers in front of the bridge (addresses or networks).
+      Through one of them, the client is the address its X-Forwarded-For
+      names, for the sign-in throttle and the log; from anywhere else the
+      header is ignored.
   metrics_listen = \"127.0.0.1:9464\"       (optional; off by default)
       Where Prometheus scrapes GET /metrics (sessions, sign-ins, requests
       and their latency, errors, events, bytes, downloads, memory). An
@@ -124,6 +129,8 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Logs as JSON lines (`log_format = "json"`) rather than text.
     pub json_logs: bool,
+    /// The load balancers whose `X-Forwarded-For` is believed (`trusted_proxies`).
+    pub trusted_proxies: Vec<crate::proxies::Network>,
 }
 
 /// Resume token keys; a secret, so they never print.
@@ -220,6 +227,7 @@ struct RawConfig {
     shutdown_seconds: Option<Spanned<u64>>,
     metrics_listen: Option<SocketAddr>,
     log_format: Option<Spanned<String>>,
+    trusted_proxies: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     account: Vec<RawAccount>,
 }
@@ -539,6 +547,19 @@ impl Config {
                 }
             },
         };
+        let mut trusted_proxies = Vec::new();
+        if let Some(listed) = raw.trusted_proxies {
+            for text in listed.get_ref() {
+                let network = crate::proxies::Network::parse(text).ok_or_else(|| {
+                    at(
+                        listed.span(),
+                        "trusted_proxies",
+                        format!("`{text}` is not an address or a network such as 10.0.0.0/8"),
+                    )
+                })?;
+                trusted_proxies.push(network);
+            }
+        }
         let session_keys = match raw.session_key_file {
             None => SessionKeys::default(),
             Some(files) => {
@@ -573,6 +594,7 @@ impl Config {
             shutdown_after: std::time::Duration::from_secs(shutdown_seconds),
             metrics_listen: raw.metrics_listen,
             json_logs,
+            trusted_proxies,
         })
     }
 
@@ -781,6 +803,70 @@ imap = "imap://[::1]:1143"
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn operating_keys_parse_and_are_checked() {
+        let config = parse(&format!(
+            "session_hours = 2\nshutdown_seconds = 9\nlog_format = \"json\"\nmetrics_listen = \"127.0.0.1:9464\"\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n{GOOD}"
+        ))
+        .expect("valid");
+        assert_eq!(config.session_limit, std::time::Duration::from_secs(7200));
+        assert_eq!(config.shutdown_after, std::time::Duration::from_secs(9));
+        assert!(config.json_logs);
+        assert_eq!(
+            config.metrics_listen,
+            Some("127.0.0.1:9464".parse().expect("address"))
+        );
+        assert_eq!(config.trusted_proxies.len(), 2);
+        let defaults = parse(GOOD).expect("valid");
+        assert_eq!(
+            defaults.session_limit,
+            std::time::Duration::from_secs(12 * 3600)
+        );
+        assert_eq!(defaults.shutdown_after, std::time::Duration::from_secs(30));
+        assert!(!defaults.json_logs && defaults.metrics_listen.is_none());
+        assert!(defaults.session_keys.0.is_empty());
+        for (line, key) in [
+            ("session_hours = 0", "session_hours"),
+            ("session_hours = 721", "session_hours"),
+            ("shutdown_seconds = 0", "shutdown_seconds"),
+            ("log_format = \"xml\"", "log_format"),
+            ("trusted_proxies = [\"10.0.0.0/40\"]", "trusted_proxies"),
+            ("session_key_file = []", "session_key_file"),
+        ] {
+            let error = parse(&format!("{line}\n{GOOD}")).expect_err(line);
+            assert!(error.contains("line 1") && error.contains(key), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_session_key_is_made_private_and_read_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let text = format!("session_key_file = \"session.key\"\n{GOOD}");
+        let made = Config::parse(&text, dir.path()).expect("valid");
+        let file = dir.path().join("session.key");
+        let mode = std::fs::metadata(&file).expect("made").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let again = Config::parse(&text, dir.path()).expect("valid");
+        assert_eq!(
+            made.session_keys.0, again.session_keys.0,
+            "the same key, read back"
+        );
+        assert!(!format!("{made:?}").contains(&format!("{:?}", made.session_keys.0[0])));
+        // A key others may read is refused; so is one that is not a key.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let error = Config::parse(&text, dir.path()).expect_err("readable by others");
+        assert!(error.contains("chmod 600"), "{error}");
+        std::fs::write(&file, "c2hvcnQ=\n").expect("write");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let error = Config::parse(&text, dir.path()).expect_err("too short");
+        assert!(error.contains("a key is 32"), "{error}");
+        // A second file must exist: only the first is made.
+        let text = format!("session_key_file = [\"new.key\", \"old.key\"]\n{GOOD}");
+        let error = Config::parse(&text, dir.path()).expect_err("missing old key");
+        assert!(error.contains("old.key"), "{error}");
     }
 
     #[test]

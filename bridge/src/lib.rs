@@ -17,6 +17,7 @@ mod metrics;
 mod outgoing;
 mod parts;
 mod profiles;
+mod proxies;
 mod proxy;
 mod resume;
 mod search;

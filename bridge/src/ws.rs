@@ -45,6 +45,10 @@ pub async fn upgrade(
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .and_then(normalize_origin);
+    let peer = SocketAddr::new(
+        crate::proxies::client_address(peer.ip(), &headers, &state.config.trusted_proxies),
+        peer.port(),
+    );
     if *state.stopping.borrow() {
         // The load balancer tries another bridge.
         return (

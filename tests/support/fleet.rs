@@ -70,7 +70,7 @@ impl Fleet {
             let port = maildev::free_port()?;
             let config = dir.path().join(format!("bridge{n}.toml"));
             let extra = format!(
-                "session_key_file = {:?}\nshutdown_seconds = 6\n",
+                "session_key_file = {:?}\nshutdown_seconds = 6\ntrusted_proxies = [\"127.0.0.1\"]\n",
                 key.display().to_string()
             );
             let text = config_text(port, &origin, static_dir, &extra, accounts);
