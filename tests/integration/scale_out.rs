@@ -111,3 +111,36 @@ async fn a_killed_bridges_people_carry_on_on_another() -> Result<()> {
     ben.close().await?;
     Ok(())
 }
+
+/// The systemd unit in `contrib/` is one systemd accepts, for the bridge this
+/// build makes.
+#[test]
+fn the_systemd_unit_is_valid() -> Result<()> {
+    let Ok(found) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("skipped: this machine has no systemd-analyze");
+        return Ok(());
+    };
+    ensure!(found.status.success());
+    let unit = std::fs::read_to_string(tests::workspace_root().join("contrib/postern.service"))?;
+    let binary = tests::fleet::postern_binary()?;
+    ensure!(unit.contains("ExecStart=/usr/local/bin/postern --config"));
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("postern.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/postern", &binary.display().to_string()),
+    )?;
+    let verified = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()?;
+    ensure!(
+        verified.status.success() && verified.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    Ok(())
+}
