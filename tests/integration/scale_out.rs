@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, ensure};
 use fantoccini::Locator;
 use tests::browser::{Browser, dist_dir};
-use tests::fleet::Fleet;
+use tests::fleet::{Balancer, Fleet};
 use tests::{AccountSpec, eventually};
 
 use crate::seed::seeded_server;
@@ -142,5 +142,55 @@ fn the_systemd_unit_is_valid() -> Result<()> {
         "systemd-analyze verify: {}",
         String::from_utf8_lossy(&verified.stderr)
     );
+    Ok(())
+}
+
+/// The same behind nginx, from its example: the bridge holding a person's
+/// session is killed, and they carry on on another without their password.
+#[tokio::test]
+async fn behind_nginx_a_killed_bridges_people_carry_on_too() -> Result<()> {
+    let (dovecot, user) = seeded_server().await?;
+    let mut fleet = Fleet::start_behind(
+        Balancer::Nginx,
+        3,
+        &[AccountSpec::trusting("Example", &dovecot)],
+        &dist_dir()?,
+    )
+    .await?;
+    let ann = Browser::start(1280, 860).await?;
+    ann.sign_in(&fleet.origin, &user).await?;
+    ann.click(Locator::XPath(REPORTS), "the folder Reports")
+        .await?;
+    ann.open_message("Weekly report").await?;
+    let serving = fleet.serving_websockets().await?;
+    ensure!(
+        serving.len() == 1,
+        "one bridge holds Ann's WebSocket: {serving:?}"
+    );
+    let killed = Instant::now();
+    fleet.kill(serving[0])?;
+    ann.click(Locator::XPath("//button[normalize-space()='Flag']"), "Flag")
+        .await?;
+    ann.wait_for(
+        Locator::XPath("//button[@aria-pressed='true'][normalize-space()='Remove flag']"),
+        "the flag on Ann's message",
+    )
+    .await?;
+    println!(
+        "behind nginx, the flag done {:?} after the kill",
+        killed.elapsed()
+    );
+    shows(&ann, "Reports", "Weekly report", "after the kill").await?;
+    ann.open_message("Weekly report").await?;
+    let moved = fleet.serving_websockets().await?;
+    ensure!(
+        moved.len() == 1 && moved[0] != serving[0],
+        "Ann is on another bridge: {moved:?}"
+    );
+    let mut imap = dovecot.imap(&user).await?;
+    imap.select("Work/Reports").await?;
+    ensure!(imap.uid_search("FLAGGED").await?.len() == 1, "flagged once");
+    imap.logout().await?;
+    ann.close().await?;
     Ok(())
 }

@@ -1,7 +1,7 @@
-//! Several bridges, each a process of its own, behind a real HAProxy configured
-//! from the deployment example (`contrib/haproxy.cfg`), with its own `bind` and
-//! `server` lines. The bridges share one session key and one origin, as an
-//! organization's would.
+//! Several bridges, each a process of its own, behind a real HAProxy or nginx
+//! configured from the deployment examples (`contrib/haproxy.cfg`,
+//! `contrib/nginx.conf`), with their own listening and server lines. The bridges
+//! share one session key and one origin, as an organization's would.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -47,12 +47,19 @@ pub struct BridgeProcess {
     child: Child,
 }
 
+/// The load balancers the deployment examples are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balancer {
+    HaProxy,
+    Nginx,
+}
+
 /// The bridges and the load balancer in front; all stop on drop.
 pub struct Fleet {
     /// Where browsers go: the load balancer.
     pub origin: String,
     pub bridges: Vec<BridgeProcess>,
-    haproxy: Child,
+    balancer: Child,
     _dir: tempfile::TempDir,
 }
 
@@ -60,6 +67,16 @@ impl Fleet {
     /// Starts `count` bridges for `accounts` serving the app in `static_dir`, and
     /// HAProxy in front, and waits until a request through it is answered.
     pub async fn start(count: usize, accounts: &[AccountSpec], static_dir: &Path) -> Result<Self> {
+        Self::start_behind(Balancer::HaProxy, count, accounts, static_dir).await
+    }
+
+    /// As [`Fleet::start`], behind `balancer`.
+    pub async fn start_behind(
+        balancer: Balancer,
+        count: usize,
+        accounts: &[AccountSpec],
+        static_dir: &Path,
+    ) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let binary = postern_binary()?;
         let front = maildev::free_port()?;
@@ -93,22 +110,35 @@ impl Fleet {
         for bridge in &bridges {
             ready(bridge.port).await?;
         }
-        let config = dir.path().join("haproxy.cfg");
-        std::fs::write(&config, haproxy_config(front, &bridges)?)?;
-        let log = std::fs::File::create(dir.path().join("haproxy.log"))?;
-        let haproxy = Command::new("haproxy")
-            .arg("-db")
-            .arg("-f")
-            .arg(&config)
+        let log = std::fs::File::create(dir.path().join("balancer.log"))?;
+        let mut command = match balancer {
+            Balancer::HaProxy => {
+                let config = dir.path().join("haproxy.cfg");
+                std::fs::write(&config, haproxy_config(front, &bridges)?)?;
+                let mut command = Command::new("haproxy");
+                command.arg("-db").arg("-f").arg(&config);
+                command
+            }
+            Balancer::Nginx => {
+                let config = dir.path().join("nginx.conf");
+                std::fs::write(&config, nginx_config(front, &bridges, dir.path())?)?;
+                let mut command = Command::new("nginx");
+                command.arg("-p").arg(dir.path()).arg("-c").arg(&config);
+                command
+            }
+        };
+        let balancer = command
             .stdout(log.try_clone()?)
             .stderr(log)
             .stdin(Stdio::null())
             .spawn()
-            .context("cannot start haproxy (cargo xtask setup installs it)")?;
+            .with_context(|| {
+                format!("cannot start {balancer:?} (cargo xtask setup installs it)")
+            })?;
         let fleet = Fleet {
             origin,
             bridges,
-            haproxy,
+            balancer,
             _dir: dir,
         };
         let health = format!("{}/healthz", fleet.origin);
@@ -164,8 +194,8 @@ impl Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        let _ = self.haproxy.kill();
-        let _ = self.haproxy.wait();
+        let _ = self.balancer.kill();
+        let _ = self.balancer.wait();
         for bridge in &mut self.bridges {
             let _ = bridge.child.kill();
             let _ = bridge.child.wait();
@@ -206,6 +236,40 @@ fn haproxy_config(front: u16, bridges: &[BridgeProcess]) -> Result<String> {
     }
     ensure!(servers_written, "contrib/haproxy.cfg has no server lines");
     Ok(text)
+}
+
+/// nginx.conf around the deployment example, with this machine's addresses and
+/// everything nginx writes kept in `dir`.
+fn nginx_config(front: u16, bridges: &[BridgeProcess], dir: &Path) -> Result<String> {
+    let example = std::fs::read_to_string(workspace_root().join("contrib/nginx.conf"))?;
+    let mut site = String::new();
+    let mut servers_written = false;
+    for line in example.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("listen ") {
+            site += &format!("    listen 127.0.0.1:{front};\n");
+        } else if trimmed.starts_with("ssl_certificate") {
+            continue;
+        } else if let Some(rest) = trimmed.strip_prefix("server ")
+            && rest.contains(':')
+        {
+            // `server ADDRESS PARAMETERS;`: the parameters as the example has them.
+            let parameters = rest.split_once(' ').map_or(";", |(_, p)| p);
+            if !std::mem::replace(&mut servers_written, true) {
+                for bridge in bridges {
+                    site += &format!("    server 127.0.0.1:{} {parameters}\n", bridge.port);
+                }
+            }
+        } else {
+            site += line;
+            site += "\n";
+        }
+    }
+    ensure!(servers_written, "contrib/nginx.conf has no server lines");
+    let d = dir.display();
+    Ok(format!(
+        "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log info;\nevents {{ worker_connections 1024; }}\nhttp {{\n    access_log {d}/nginx-access.log;\n    client_body_temp_path {d}/body;\n    proxy_temp_path {d}/proxy;\n    fastcgi_temp_path {d}/fastcgi;\n    uwsgi_temp_path {d}/uwsgi;\n    scgi_temp_path {d}/scgi;\n    proxy_max_temp_file_size 0;\n{site}}}\n"
+    ))
 }
 
 /// Established TCP connections to local `port` (from /proc/net/tcp).

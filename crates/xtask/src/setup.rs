@@ -21,7 +21,7 @@ pub const BINARYEN: &str = "132";
 /// Minifies wasm-bindgen's JavaScript glue after a release build (`minify`).
 const TERSER: &str = "5.51.4";
 
-const DEBIAN_PACKAGES: [&str; 10] = [
+const DEBIAN_PACKAGES: [&str; 11] = [
     "dovecot-imapd",
     "dovecot-pop3d",
     // Delivery from the private Postfix into the private Dovecot.
@@ -32,9 +32,11 @@ const DEBIAN_PACKAGES: [&str; 10] = [
     "dovecot-fts-xapian",
     // Installed unconfigured (see `debian_packages`); maildev runs its own instances.
     "postfix",
-    // The load balancer in front of several bridges in the scale-out test; the
-    // tests run their own instance, and Debian's configuration listens nowhere.
+    // The load balancers in front of several bridges in the scale-out tests,
+    // each run as a private instance (Debian's own HAProxy configuration listens
+    // nowhere, and its nginx service is not started where services cannot be).
     "haproxy",
+    "nginx",
     "chromium",
     "chromium-driver",
     "ca-certificates",
