@@ -20,6 +20,7 @@
 mod forwarding;
 mod live;
 mod report;
+mod resume;
 mod search;
 mod sending;
 mod startup;
@@ -53,6 +54,14 @@ async fn main() -> Result<()> {
         let mut report = Report::default();
         startup::measure(&postern, &dist, &mut report).await?;
         return report.finish(&workspace_root().join("target").join("bench-startup"));
+    }
+    // `bench <postern> <dist> resume` measures only resuming and several bridges.
+    if std::env::args().nth(3).as_deref() == Some("resume") {
+        let user = User::new("bench", "bench-password");
+        let dovecot = Dovecot::start(std::slice::from_ref(&user))?;
+        let mut report = Report::default();
+        resume::measure(&postern, &dovecot, &user, &mut report).await?;
+        return report.finish(&workspace_root().join("target").join("bench-resume"));
     }
     let user = User::new("bench", "bench-password");
     eprintln!("==> starting Dovecot and seeding a 10 MB and a 50 MB attachment");
@@ -375,6 +384,7 @@ async fn main() -> Result<()> {
     sending::measure(&postern, &mut report).await?;
     forwarding::measure(&postern, &mut report).await?;
     search::measure(&postern, &mut report).await?;
+    resume::measure(&postern, &dovecot, &user, &mut report).await?;
     startup::measure(&postern, &dist, &mut report).await?;
     report.finish(&workspace_root().join("target").join("bench"))
 }
@@ -710,6 +720,29 @@ impl BridgeProcess {
         Self::start_with(postern, dovecot, None, imap, sending).await
     }
 
+    /// As `start`, serving `origin` with the resume key in `key`, as one of
+    /// several bridges behind one address.
+    pub async fn start_keyed(
+        postern: &Path,
+        dovecot: &Dovecot,
+        key: &Path,
+        origin: &str,
+    ) -> Result<Self> {
+        let settings = format!("session_key_file = {:?}\n", key.display().to_string());
+        let mut process = Self::start_full(
+            postern,
+            dovecot,
+            None,
+            &dovecot.imaps_url(),
+            "",
+            &settings,
+            Some(origin),
+        )
+        .await?;
+        process.bridge = Bridge::running_for(process.bridge.addr, origin)?;
+        Ok(process)
+    }
+
     async fn start_with(
         postern: &Path,
         dovecot: &Dovecot,
@@ -717,15 +750,28 @@ impl BridgeProcess {
         imap: &str,
         sending: &str,
     ) -> Result<Self> {
+        Self::start_full(postern, dovecot, dist, imap, sending, "", None).await
+    }
+
+    async fn start_full(
+        postern: &Path,
+        dovecot: &Dovecot,
+        dist: Option<&Path>,
+        imap: &str,
+        sending: &str,
+        settings: &str,
+        origin: Option<&str>,
+    ) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let port = maildev::free_port()?;
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        let origin = origin.map_or_else(|| format!("http://{addr}"), str::to_owned);
         let config = dir.path().join("postern.toml");
         std::fs::create_dir(dir.path().join("static"))?;
         std::fs::write(
             &config,
             format!(
-                "listen = \"{addr}\"\npublic_origin = \"http://{addr}\"\nstatic_dir = {:?}\ndata_dir = {:?}\n\n[[account]]\nname = \"Bench\"\nimap = {:?}\nca_file = {ca:?}\n{sending}\n[[account]]\nname = \"BenchPop\"\npop3 = {:?}\nca_file = {ca:?}\n",
+                "listen = \"{addr}\"\npublic_origin = {origin:?}\nstatic_dir = {:?}\ndata_dir = {:?}\n{settings}\n[[account]]\nname = \"Bench\"\nimap = {:?}\nca_file = {ca:?}\n{sending}\n[[account]]\nname = \"BenchPop\"\npop3 = {:?}\nca_file = {ca:?}\n",
                 dist.map_or_else(|| dir.path().join("static"), Path::to_owned)
                     .display()
                     .to_string(),

@@ -25,6 +25,7 @@ pub enum Section {
     Search,
     Pop3,
     Startup,
+    Resume,
 }
 
 impl Section {
@@ -42,6 +43,7 @@ impl Section {
             Section::Sending => "10. Sending (a short message, no undo window)",
             Section::Forwarding => "11. Forwarding a 10 MB file the IMAP server holds",
             Section::Search => "12. Search and conversations (a 100,000-message folder, first 50)",
+            Section::Resume => "14. Resuming (INBOX's first 50 shown again) and several bridges",
             Section::Startup => {
                 "13. Startup in Chromium (sign-in form; first rows of a 100,000-message inbox)"
             }

@@ -215,6 +215,14 @@ impl Bridge {
         })
     }
 
+    /// A bridge already running elsewhere (another process) at `addr`, serving
+    /// `origin`.
+    pub fn running_for(addr: SocketAddr, origin: &str) -> Result<Self> {
+        let mut bridge = Self::running_at(addr)?;
+        bridge.origin = origin.to_owned();
+        Ok(bridge)
+    }
+
     /// A bridge already running elsewhere (another process) at `addr`.
     pub fn running_at(addr: SocketAddr) -> Result<Self> {
         Ok(Bridge {
