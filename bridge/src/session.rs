@@ -1032,6 +1032,7 @@ impl<S: MailSource> Actor<S> {
             }
             Request::SignIn { .. }
             | Request::Resume { .. }
+            | Request::Ping
             | Request::SignOut
             | Request::SuggestRecipients { .. }
             | Request::SavePreferences { .. } => {

@@ -271,6 +271,7 @@ async fn connection(socket: WebSocket, state: Arc<AppState>, peer: IpAddr) {
                 )
             }
             Request::SignOut if session.is_none() => Ok(Reply::SignedOut),
+            Request::Ping => Ok(Reply::Pong),
             Request::SuggestRecipients { text } => match &people {
                 None => Err(ErrorCode::NotSignedIn.into()),
                 Some(profile) => suggest(profile, text).await,

@@ -131,12 +131,22 @@ enum Input {
     /// A frame's data, still a JavaScript string.
     Frame(JsValue),
     Closed,
+    /// Time to see whether a quiet socket is still there.
+    Tick,
 }
+
+/// How often a signed-in socket's quiet is looked at.
+const TICK_MS: i32 = 5_000;
+/// Quiet for this long, the app asks the bridge whether it is there (`ping`).
+const QUIET_MS: f64 = 25_000.0;
+/// Without an answer for this long, the socket is taken for gone.
+const PONG_MS: f64 = 10_000.0;
 
 /// A browser WebSocket whose events arrive as [`Input`]s; dropping it closes it.
 struct Socket {
     socket: WebSocket,
-    _handlers: [Closure<dyn FnMut(JsValue)>; 3],
+    _handlers: [Closure<dyn FnMut(JsValue)>; 4],
+    ticks: Option<i32>,
 }
 
 impl Socket {
@@ -155,13 +165,22 @@ impl Socket {
             }),
             // An error is always followed by a close.
             handler(|_| Input::Closed),
+            handler(|_| Input::Tick),
         ];
         socket.set_onopen(Some(handlers[0].as_ref().unchecked_ref()));
         socket.set_onmessage(Some(handlers[1].as_ref().unchecked_ref()));
         socket.set_onclose(Some(handlers[2].as_ref().unchecked_ref()));
+        let ticks = web_sys::window().and_then(|w| {
+            w.set_interval_with_callback_and_timeout_and_arguments_0(
+                handlers[3].as_ref().unchecked_ref(),
+                TICK_MS,
+            )
+            .ok()
+        });
         Some(Socket {
             socket,
             _handlers: handlers,
+            ticks,
         })
     }
 }
@@ -171,6 +190,9 @@ impl Drop for Socket {
         self.socket.set_onopen(None);
         self.socket.set_onmessage(None);
         self.socket.set_onclose(None);
+        if let (Some(window), Some(ticks)) = (web_sys::window(), self.ticks) {
+            window.clear_interval_with_handle(ticks);
+        }
         let _ = self.socket.close();
     }
 }
@@ -265,6 +287,9 @@ async fn run(
         let mut opened = false;
         // The id of the resume while its answer is awaited; requests wait behind it.
         let mut resuming: Option<RequestId> = None;
+        // When the bridge was last heard from, and a ping not yet answered.
+        let mut heard = js_sys::Date::now();
+        let mut ping: Option<f64> = None;
         let mut inputs = stream::select(requests.by_ref().map(Input::Send), inputs_from_socket);
         let send = |socket: &Socket, id: RequestId, request: &Request| {
             let text = serde_json::to_string(&ClientMessage {
@@ -310,7 +335,30 @@ async fn run(
                             break;
                         }
                     }
+                    Input::Tick => {
+                        let now = js_sys::Date::now();
+                        if !opened || held(&token).is_none() {
+                            continue;
+                        }
+                        match ping {
+                            // Gone without a close (a vanished machine, a dead
+                            // link): open another.
+                            Some(asked) if now - asked > PONG_MS => break,
+                            Some(_) => {}
+                            None if now - heard > QUIET_MS => {
+                                let id = next_id;
+                                next_id += 1;
+                                ping = Some(now);
+                                if !send(socket, id, &Request::Ping) {
+                                    break;
+                                }
+                            }
+                            None => {}
+                        }
+                    }
                     Input::Frame(data) => {
+                        heard = js_sys::Date::now();
+                        ping = None;
                         let message = match json::decode_value::<ServerMessage>(&data) {
                             Ok(message) => message,
                             Err(why) => {

@@ -113,7 +113,6 @@ async fn a_trace_log_holds_no_secret_and_names_the_session() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     ensure!(exited.success(), "the bridge exited with {exited}");
-    tokio::time::sleep(Duration::from_millis(50)).await;
 
     let text = std::fs::read_to_string(&log_path)?;
     let lines: Vec<&str> = text.lines().collect();

@@ -18,6 +18,32 @@ const FOLDER: &str =
 const OPEN_FOLDER: &str = "//nav[@aria-label='Folders']//button[@aria-current='page'][contains(normalize-space(.), 'Reports')]";
 const OPEN_MESSAGE: &str = "//h2[@id='reader-subject'][normalize-space()='Weekly report']";
 
+/// Opens the Inbox's oldest note, waiting longer than the usual deadline: the
+/// app notices a dead link only after 25 quiet seconds and 10 without a pong.
+async fn eventually_long(browser: &Browser, what: &str) -> Result<()> {
+    browser
+        .click(
+            Locator::XPath(
+                "//nav[@aria-label='Folders']//button[contains(normalize-space(.), 'Inbox')]",
+            ),
+            "the Inbox",
+        )
+        .await?;
+    let heading = "//h2[@id='reader-subject'][normalize-space()='Oldest note']";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if browser.open_message("Oldest note").await.is_ok()
+            && browser.client.find(Locator::XPath(heading)).await.is_ok()
+        {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+    }
+}
+
 /// Waits until the app shows the Reports folder with its message open.
 async fn in_place(browser: &Browser, when: &str) -> Result<()> {
     browser
@@ -71,6 +97,19 @@ async fn the_app_comes_back_where_it_was() -> Result<()> {
     // The connection drops: the app reconnects to the same bridge by itself.
     relay.cut();
     in_place(&browser, "after a drop").await?;
+    browser.open_message("Weekly report").await?;
+
+    // The link goes dead without closing (a machine that vanished): after a
+    // quiet while the app's ping goes unanswered, and it opens another socket.
+    relay.freeze();
+    eventually_long(
+        &browser,
+        "a message opened over a new socket after the dead link",
+    )
+    .await?;
+    browser
+        .click(Locator::XPath(FOLDER), "the folder Reports")
+        .await?;
     browser.open_message("Weekly report").await?;
 
     // The bridge goes away and new connections reach another with the same key.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use maildev::sample::{self, Attachment, Headers, Sample};
-use tests::{AccountSpec, Bridge, Dovecot, Settings};
+use tests::{AccountSpec, Bridge, Dovecot, Settings, eventually};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::seed::{T0, alice};
@@ -84,11 +84,10 @@ async fn a_stopping_bridge_finishes_a_download_and_moves_its_browsers() -> Resul
     let code = client.close_code(Duration::from_secs(5)).await?;
     assert_eq!(code, Some(1012), "close code 1012, Service Restart");
     // Nothing new is taken.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(
-        bridge.connect().await.is_err(),
-        "a stopping bridge takes no new WebSocket"
-    );
+    eventually("a stopping bridge to take no new WebSocket", || async {
+        Ok(bridge.connect().await.is_err().then_some(()))
+    })
+    .await?;
     // The download goes on to its end.
     loop {
         let n = download.read(&mut buffer).await?;

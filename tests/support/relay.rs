@@ -3,12 +3,15 @@
 //! every connection at once and send new ones elsewhere, as a network drop or a
 //! load balancer moving people to another bridge would.
 
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// An open connection: its task, and whether it is frozen.
+type Connection = (tokio::task::AbortHandle, Arc<AtomicBool>);
 
 /// The relay, listening on `port`.
 pub struct Relay {
@@ -16,7 +19,7 @@ pub struct Relay {
     up: Arc<AtomicU64>,
     down: Arc<AtomicU64>,
     target: Arc<AtomicU16>,
-    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    connections: Arc<Mutex<Vec<Connection>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -40,6 +43,8 @@ impl Relay {
             while let Ok((inbound, _)) = listener.accept().await {
                 let (counted_up, counted_down) = counters.clone();
                 let target = to.load(Ordering::SeqCst);
+                let frozen = Arc::new(AtomicBool::new(false));
+                let stops = frozen.clone();
                 let connection = tokio::spawn(async move {
                     let Ok(outbound) = TcpStream::connect(("127.0.0.1", target)).await else {
                         return;
@@ -49,13 +54,25 @@ impl Relay {
                     let (mut from_client, mut to_client) = inbound.into_split();
                     let (mut from_server, mut to_server) = outbound.into_split();
                     tokio::join!(
-                        pass(&mut from_client, &mut to_server, &counted_up, one_way),
-                        pass(&mut from_server, &mut to_client, &counted_down, one_way),
+                        pass(
+                            &mut from_client,
+                            &mut to_server,
+                            &counted_up,
+                            one_way,
+                            &stops
+                        ),
+                        pass(
+                            &mut from_server,
+                            &mut to_client,
+                            &counted_down,
+                            one_way,
+                            &stops
+                        ),
                     );
                 });
                 let mut open = open.lock().expect("not poisoned");
-                open.retain(|c: &tokio::task::AbortHandle| !c.is_finished());
-                open.push(connection.abort_handle());
+                open.retain(|(c, _): &(tokio::task::AbortHandle, _)| !c.is_finished());
+                open.push((connection.abort_handle(), frozen));
             }
         });
         Ok(Relay {
@@ -75,8 +92,16 @@ impl Relay {
 
     /// Cuts every open connection, both ways.
     pub fn cut(&self) {
-        for connection in self.connections.lock().expect("not poisoned").drain(..) {
+        for (connection, _) in self.connections.lock().expect("not poisoned").drain(..) {
             connection.abort();
+        }
+    }
+
+    /// Stops passing anything on the open connections without closing them, as a
+    /// machine that vanished, or a link gone dead, would. New connections pass.
+    pub fn freeze(&self) {
+        for (_, frozen) in self.connections.lock().expect("not poisoned").iter() {
+            frozen.store(true, Ordering::SeqCst);
         }
     }
 
@@ -97,6 +122,7 @@ async fn pass(
     to: &mut tokio::net::tcp::OwnedWriteHalf,
     counted: &AtomicU64,
     one_way: std::time::Duration,
+    frozen: &AtomicBool,
 ) {
     let mut buffer = vec![0; 64 << 10];
     while let Ok(n @ 1..) = from.read(&mut buffer).await {
@@ -104,9 +130,16 @@ async fn pass(
         if !one_way.is_zero() {
             tokio::time::sleep(one_way).await;
         }
+        // Frozen, what comes is lost, and nothing closes.
+        if frozen.load(Ordering::SeqCst) {
+            continue;
+        }
         if to.write_all(&buffer[..n]).await.is_err() {
             break;
         }
+    }
+    if frozen.load(Ordering::SeqCst) {
+        std::future::pending::<()>().await;
     }
     let _ = to.shutdown().await;
 }

@@ -245,6 +245,7 @@ tagged! {
         "preferences_saved" => PreferencesSaved { preferences: req },
         "message_sent" => MessageSent { message_id: req, recipients: req, sent_folder: def },
         "signed_out" => SignedOut {},
+        "pong" => Pong {},
     }
     Event("type") {
         "connectivity_changed" => ConnectivityChanged { state: req },

@@ -51,6 +51,7 @@
 //! {"id":35,"type":"save_preferences","preferences":{"conversations":true}}
 //! {"id":5,"type":"sign_out"}
 //! {"id":38,"type":"resume","token":"q2Vb…"}
+//! {"id":40,"type":"ping"}
 //! ```
 //!
 //! Bridge to browser:
@@ -94,6 +95,7 @@
 //! {"type":"reply","id":39,"reply":{"type":"signed_in","account":"Example","user":"alice","resume":"q2Vb…"}}
 //! {"type":"event","event":{"type":"session_renewed","resume":"r8Tx…"}}
 //! {"type":"failed","id":38,"error":{"code":"session_expired","message":"Your session has ended. Please sign in again."}}
+//! {"type":"reply","id":40,"reply":{"type":"pong"}}
 //! {"type":"reply","id":5,"reply":{"type":"signed_out"}}
 //! {"type":"failed","id":1,"error":{"code":"wrong_credentials","message":"The user name or password is not correct."}}
 //! {"type":"event","event":{"type":"connectivity_changed","state":"lost"}}
@@ -316,6 +318,10 @@ pub enum Request {
     /// `session_renewed`, on this bridge or another that shares its keys:
     /// answered like `sign_in`, or with `session_expired`.
     Resume { token: ResumeToken },
+    /// Is the connection still there? Answered `pong` at once, by the bridge
+    /// itself: the app asks after a quiet while, since a browser cannot see
+    /// WebSocket pings, and a load balancer may not notice a vanished bridge.
+    Ping,
 }
 
 impl Request {
@@ -345,6 +351,7 @@ impl Request {
                 | Request::OpenConversation { .. }
                 | Request::SuggestRecipients { .. }
                 | Request::SavePreferences { .. }
+                | Request::Ping
         )
     }
 }
@@ -597,6 +604,7 @@ pub enum Reply {
         sent_folder: Option<String>,
     },
     SignedOut,
+    Pong,
 }
 
 /// News the bridge pushes on its own.
@@ -1048,8 +1056,8 @@ mod tests {
         let [client, server] = blocks.as_slice() else {
             panic!("expected a client block and a server block, got {blocks:?}");
         };
-        assert_eq!(client.len(), 35);
-        assert_eq!(server.len(), 46);
+        assert_eq!(client.len(), 36);
+        assert_eq!(server.len(), 47);
         client
             .iter()
             .for_each(|text| parses_and_reserializes_identically::<ClientMessage>(text));
@@ -1346,6 +1354,7 @@ mod tests {
             Request::Resume {
                 token: ResumeToken("t0k".into()),
             },
+            Request::Ping,
         ];
         for (id, request) in requests.into_iter().enumerate() {
             round_trip(&ClientMessage {
