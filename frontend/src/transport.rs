@@ -13,7 +13,7 @@ use futures::channel::{mpsc, oneshot};
 use futures::{StreamExt, stream};
 use js_sys::Reflect;
 use protocol::{
-    ClientMessage, ErrorCode, Event, Reply, Request, RequestId, ResumeToken, ServerMessage,
+    ErrorCode, Event, Reply, Request, RequestId, ResumeToken, ServerMessage,
     WireError,
 };
 use wasm_bindgen::prelude::*;
@@ -255,6 +255,17 @@ async fn sleep(ms: u32) {
     let _ = wait.await;
 }
 
+/// A request as the bridge reads it, a [`protocol::ClientMessage`]: its id
+/// beside the request's own fields, written here so that the request need not be
+/// copied into one (it is kept, to be sent again after a reconnect).
+fn frame(id: RequestId, request: &Request) -> String {
+    let fields = serde_json::to_string(request).unwrap_or_default();
+    match fields.strip_prefix('{') {
+        Some(rest) => format!("{{\"id\":{id},{rest}"),
+        None => String::new(),
+    }
+}
+
 /// A request sent and not yet answered.
 struct Sent {
     request: Request,
@@ -292,12 +303,7 @@ async fn run(
         let mut ping: Option<f64> = None;
         let mut inputs = stream::select(requests.by_ref().map(Input::Send), inputs_from_socket);
         let send = |socket: &Socket, id: RequestId, request: &Request| {
-            let text = serde_json::to_string(&ClientMessage {
-                id,
-                request: request.clone(),
-            })
-            .unwrap_or_default();
-            socket.socket.send_with_str(&text).is_ok()
+            socket.socket.send_with_str(&frame(id, request)).is_ok()
         };
         if let Some(socket) = &socket {
             while let Some(input) = inputs.next().await {
@@ -487,4 +493,31 @@ fn flush(
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::ClientMessage;
+
+    #[test]
+    fn a_frame_is_the_client_message_the_bridge_reads() {
+        let requests = [
+            Request::ListFolders,
+            Request::Ping,
+            Request::OpenFolder {
+                folder: "Work/\"Q\" {3}".into(),
+                limit: 50,
+                sort: protocol::Sort::default(),
+            },
+            Request::Resume {
+                token: ResumeToken("t0k".into()),
+            },
+        ];
+        for request in requests {
+            let text = frame(42, &request);
+            let read: ClientMessage = serde_json::from_str(&text).expect(&text);
+            assert_eq!(read, ClientMessage { id: 42, request });
+        }
+    }
 }
