@@ -13,8 +13,7 @@ use futures::channel::{mpsc, oneshot};
 use futures::{StreamExt, stream};
 use js_sys::Reflect;
 use protocol::{
-    ErrorCode, Event, Reply, Request, RequestId, ResumeToken, ServerMessage,
-    WireError,
+    ErrorCode, Event, Reply, Request, RequestId, ResumeToken, ServerMessage, WireError,
 };
 use wasm_bindgen::prelude::*;
 use web_sys::WebSocket;
