@@ -167,7 +167,12 @@ async fn identities_from_settings_sign_what_one_writes() -> Result<()> {
             "{body:?}"
         );
 
-        // Another browser of Alice's has them too.
+        // Another browser of Alice's has them too: a tab that keeps nothing of
+        // this one (a reload would sign it in again by itself).
+        browser
+            .client
+            .execute("sessionStorage.clear()", vec![])
+            .await?;
         browser.client.goto("about:blank").await?;
         browser.sign_in(&bridge.origin(), &mail.alice).await?;
         browser.button("New message").await?.click().await?;
