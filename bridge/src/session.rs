@@ -40,6 +40,9 @@ const RECENT_MESSAGES: usize = 16;
 /// the wait, up to `MAX_BACKOFF`; each wait is jittered by up to half.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The least wait after the server refused a login for the user's number of
+/// connections.
+const LIMIT_BACKOFF: Duration = Duration::from_secs(5);
 /// How long the session waits for another call before it goes back to IDLE.
 const LINGER: Duration = Duration::from_millis(50);
 
@@ -657,6 +660,13 @@ impl<S: MailSource> Actor<S> {
                     tracing::info!("the password no longer works; ending the session");
                     self.connectivity(Connectivity::Lost).await;
                     return false;
+                }
+                Err(MailError::ConnectionLimit) => {
+                    // Other connections of the user's must end first: no hurry.
+                    tracing::info!(
+                        "the mail server's connection limit for the user; retrying later"
+                    );
+                    backoff = backoff.max(LIMIT_BACKOFF);
                 }
                 Err(error) => {
                     tracing::info!(error = %ErrorChain(&error), "reconnecting failed; retrying");

@@ -230,6 +230,7 @@ fn passing(code: ErrorCode) -> bool {
         code,
         ErrorCode::ServerUnreachable
             | ErrorCode::MailboxInUse
+            | ErrorCode::TooManyConnections
             | ErrorCode::TooManyAttempts
             | ErrorCode::Internal
     )

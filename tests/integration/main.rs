@@ -8,6 +8,7 @@ mod browser;
 mod burl;
 mod caching;
 mod catenate;
+mod connection_limit;
 mod conversations;
 mod conversations_browser;
 mod deferred_browser;

@@ -101,6 +101,21 @@ pub struct ImapSource {
 /// New messages in list order, where each now stands, and where removed ones stood.
 type Placed = (Vec<MessageHeader>, Vec<u32>, Vec<u32>);
 
+/// Whether a refused LOGIN is about the user's number of connections rather
+/// than the password: the response codes servers use for it (RFC 5530's
+/// `UNAVAILABLE` and `LIMIT`, Cyrus's `INUSE`), or Dovecot's sentence.
+fn over_limit(text: &str) -> bool {
+    let upper = text.to_ascii_uppercase();
+    [
+        "[UNAVAILABLE]",
+        "[LIMIT]",
+        "[INUSE]",
+        "MAXIMUM NUMBER OF CONNECTIONS",
+    ]
+    .iter()
+    .any(|sign| upper.contains(sign))
+}
+
 impl ImapSource {
     /// Connects to the account's server and logs in. Credentials are sent only once
     /// TLS is up and the certificate has been verified.
@@ -128,6 +143,9 @@ impl ImapSource {
         let session = match timeout(UPSTREAM_DEADLINE, client.login(user, password)).await {
             Err(_) => return Err(MailError::Timeout("LOGIN")),
             Ok(Ok(session)) => session,
+            Ok(Err((ImapError::No(text) | ImapError::Bad(text), _))) if over_limit(&text) => {
+                return Err(MailError::ConnectionLimit);
+            }
             Ok(Err((ImapError::No(_) | ImapError::Bad(_), _))) => {
                 return Err(MailError::WrongCredentials);
             }

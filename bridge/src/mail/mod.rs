@@ -474,6 +474,10 @@ pub enum MailError {
         #[source]
         source: pop3::Pop3Error,
     },
+    /// The server refused the login for the user's number of connections
+    /// (Dovecot's `mail_max_userip_connections`), not for the password.
+    #[error("the mail server allows no more connections for this user")]
+    ConnectionLimit,
     /// The POP3 server says another session has the mailbox (`[IN-USE]`).
     #[error("the mailbox is in use by another POP3 session")]
     InUse,
@@ -510,6 +514,7 @@ impl MailError {
                 ErrorCode::Refused
             }
             MailError::InUse => ErrorCode::MailboxInUse,
+            MailError::ConnectionLimit => ErrorCode::TooManyConnections,
             MailError::Pop3 { source, .. } => match source {
                 pop3::Pop3Error::Io(_) | pop3::Pop3Error::Timeout => ErrorCode::ServerUnreachable,
                 _ => ErrorCode::Internal,

@@ -324,6 +324,7 @@ names! {
         "bad_query" => BadQuery, "recipient_refused" => RecipientRefused,
         "send_refused" => SendRefused, "send_uncertain" => SendUncertain, "internal" => Internal,
         "session_expired" => SessionExpired,
+        "too_many_connections" => TooManyConnections,
     }
     FolderNamespace { "personal" => Personal, "other_users" => OtherUsers, "shared" => Shared }
     FolderRole {

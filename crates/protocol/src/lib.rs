@@ -847,6 +847,9 @@ pub enum ErrorCode {
     SendUncertain,
     /// Anything else; details are in the bridge's log.
     Internal,
+    /// The mail server allows this user no more connections right now (its
+    /// per-user limit); not a wrong password. Retry later.
+    TooManyConnections,
     /// A resume token is no longer good (expired, revoked by signing out,
     /// damaged, or sealed by a bridge this one does not trust), or the password
     /// in it no longer opens the mailbox: sign in again.
@@ -884,6 +887,9 @@ impl ErrorCode {
             }
             ErrorCode::Internal => "Something went wrong on the server.",
             ErrorCode::SessionExpired => "Your session has ended. Please sign in again.",
+            ErrorCode::TooManyConnections => {
+                "Your mail server allows you no more connections right now. Close Postern or another mail program elsewhere, or wait a moment: Postern keeps trying."
+            }
         }
     }
 }
