@@ -61,6 +61,7 @@ impl AppState {
             size_limits: self.size_limits.clone(),
             profiles: self.profiles.clone(),
             tasks: self.tasks.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }

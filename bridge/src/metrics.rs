@@ -54,6 +54,7 @@ pub struct Metrics {
     bytes_sent: Counter,
     downloads: Counter,
     moved: Counter,
+    reconnects: Counter,
     resident: Gauge,
 }
 
@@ -124,6 +125,12 @@ impl Default for Metrics {
             "Browsers asked to move to another bridge while this one stopped",
             moved.clone(),
         );
+        let reconnects = Counter::default();
+        registry.register(
+            "upstream_reconnects",
+            "Sessions connected to their mail server again after it dropped them",
+            reconnects.clone(),
+        );
         let resident = Gauge::default();
         registry.register(
             "process_resident_bytes",
@@ -143,6 +150,7 @@ impl Default for Metrics {
             bytes_sent,
             downloads,
             moved,
+            reconnects,
             resident,
         }
     }
@@ -240,6 +248,10 @@ impl Metrics {
 
     pub fn moved(&self) {
         self.moved.inc();
+    }
+
+    pub fn reconnected(&self) {
+        self.reconnects.inc();
     }
 
     fn encode(&self) -> Result<String, std::fmt::Error> {

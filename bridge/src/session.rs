@@ -67,6 +67,7 @@ pub struct Context {
     pub profiles: crate::profiles::Profiles,
     /// The bridge's running sessions, waited for when it stops.
     pub tasks: tokio_util::task::TaskTracker,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The way to talk to a session. The actor ends when the last handle is dropped.
@@ -648,6 +649,7 @@ impl<S: MailSource> Actor<S> {
                     match self.source.resume(old).await {
                         Ok(()) => {
                             tracing::info!("reconnected to the mail server");
+                            self.context.metrics.reconnected();
                             self.connectivity(Connectivity::Connected).await;
                             return true;
                         }

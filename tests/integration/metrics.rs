@@ -105,6 +105,24 @@ async fn metrics_count_what_happened_and_stay_off_the_public_listener() -> Resul
     ensure!(at("postern_websocket_bytes_sent_total", &[]) > 1000.0);
     ensure!(at("postern_process_resident_bytes", &[]) > 1_000_000.0);
 
+    // A session the server drops connects again, and is counted.
+    dovecot.kick(&user)?;
+    client
+        .event("connected again", |e| {
+            matches!(
+                e,
+                protocol::Event::ConnectivityChanged {
+                    state: protocol::Connectivity::Connected
+                }
+            )
+        })
+        .await?;
+    let seen = scrape(&address).await?;
+    assert_eq!(
+        value(&seen, "postern_upstream_reconnects_total", &[]),
+        Some(1.0)
+    );
+
     // Signing out ends the session's count.
     client.ok(Request::SignOut).await?;
     let seen = scrape(&address).await?;
