@@ -62,6 +62,7 @@ pub enum Notice {
     ResumeRefused(WireError),
 }
 
+/// A request and where its answer goes; kept once sent until it is answered.
 struct Outgoing {
     request: Request,
     answer: oneshot::Sender<Result<Reply, RequestError>>,
@@ -266,12 +267,6 @@ fn frame(id: RequestId, request: &Request) -> String {
     }
 }
 
-/// A request sent and not yet answered.
-struct Sent {
-    request: Request,
-    answer: oneshot::Sender<Result<Reply, RequestError>>,
-}
-
 async fn run(
     mut requests: mpsc::UnboundedReceiver<Outgoing>,
     token: Arc<Mutex<Option<ResumeToken>>>,
@@ -293,7 +288,7 @@ async fn run(
         let (events, inputs_from_socket) = mpsc::unbounded();
         let socket = Socket::open(&socket_url(), &events);
         drop(events);
-        let mut pending: HashMap<RequestId, Sent> = HashMap::new();
+        let mut pending: HashMap<RequestId, Outgoing> = HashMap::new();
         let mut next_id: RequestId = 1;
         let mut opened = false;
         // The id of the resume while its answer is awaited; requests wait behind it.
@@ -309,21 +304,11 @@ async fn run(
             while let Some(input) = inputs.next().await {
                 match input {
                     Input::Send(outgoing) => {
-                        if !opened || resuming.is_some() {
-                            queue.push_back(outgoing);
-                            continue;
-                        }
-                        let id = next_id;
-                        next_id += 1;
-                        let ok = send(socket, id, &outgoing.request);
-                        pending.insert(
-                            id,
-                            Sent {
-                                request: outgoing.request,
-                                answer: outgoing.answer,
-                            },
-                        );
-                        if !ok {
+                        queue.push_back(outgoing);
+                        if opened
+                            && resuming.is_none()
+                            && !flush(socket, &mut queue, &mut pending, &mut next_id, send)
+                        {
                             break;
                         }
                     }
@@ -444,14 +429,11 @@ async fn run(
         let signed_in = held(&token).is_some();
         // What was cut off goes again after the resume, in the order it was asked,
         // if it cannot do twice what was asked; the rest fails.
-        let mut cut_off: Vec<(RequestId, Sent)> = pending.drain().collect();
+        let mut cut_off: Vec<(RequestId, Outgoing)> = pending.drain().collect();
         cut_off.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
         for (_, sent) in cut_off {
             if signed_in && sent.request.may_repeat() {
-                queue.push_front(Outgoing {
-                    request: sent.request,
-                    answer: sent.answer,
-                });
+                queue.push_front(sent);
             } else {
                 let _ = sent.answer.send(Err(RequestError::Disconnected));
             }
@@ -473,7 +455,7 @@ async fn run(
 fn flush(
     socket: &Socket,
     queue: &mut VecDeque<Outgoing>,
-    pending: &mut HashMap<RequestId, Sent>,
+    pending: &mut HashMap<RequestId, Outgoing>,
     next_id: &mut RequestId,
     send: impl Fn(&Socket, RequestId, &Request) -> bool,
 ) -> bool {
@@ -481,13 +463,7 @@ fn flush(
         let id = *next_id;
         *next_id += 1;
         let ok = send(socket, id, &outgoing.request);
-        pending.insert(
-            id,
-            Sent {
-                request: outgoing.request,
-                answer: outgoing.answer,
-            },
-        );
+        pending.insert(id, outgoing);
         if !ok {
             return false;
         }
