@@ -10,8 +10,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use protocol::{Reply, Request, ResumeToken};
-use tests::{Dovecot, User, WsClient};
+use protocol::{Request, ResumeToken};
+use tests::{Dovecot, User, WsClient, token_of};
 
 use crate::report::{Report, Section, stats};
 use crate::{BridgeProcess, rss_kib};
@@ -22,16 +22,6 @@ const RUNS: usize = 25;
 const SHARED: usize = 1000;
 /// The window the app shows first.
 const WINDOW: u32 = 50;
-
-fn token_of(reply: &Reply) -> Result<ResumeToken> {
-    match reply {
-        Reply::SignedIn {
-            resume: Some(token),
-            ..
-        } => Ok(token.clone()),
-        other => bail!("expected signed_in with a token, got {other:?}"),
-    }
-}
 
 /// A new socket on `bridge`, signed in by `token` (else the password), and the
 /// inbox's first window: returns the time and the session's fresh token.

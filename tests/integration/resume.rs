@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 use protocol::{ErrorCode, Reply, Request, ResumeToken, WireError};
-use tests::{AccountSpec, Bridge, Settings, WsClient, http_get};
+use tests::{AccountSpec, Bridge, Settings, WsClient, http_get, token_of};
 
 use crate::seed::seeded_server;
 
@@ -17,17 +17,6 @@ fn keyed(key: &Path, origin: &str) -> Settings {
     Settings {
         keys: format!("session_key_file = {:?}\n", key.display().to_string()),
         origin: Some(origin.to_owned()),
-    }
-}
-
-/// The token a `signed_in` reply carries.
-fn token_of(reply: &Reply) -> Result<ResumeToken> {
-    match reply {
-        Reply::SignedIn {
-            resume: Some(token),
-            ..
-        } => Ok(token.clone()),
-        other => bail!("expected signed_in with a token, got {other:?}"),
     }
 }
 

@@ -42,6 +42,36 @@ async fn shows(browser: &Browser, folder: &str, subject: &str, when: &str) -> Re
     Ok(())
 }
 
+/// Ann flags her open message as her bridge dies: the request waits for the
+/// resume, and the flag shows once it is done.
+async fn flag_as_it_dies(ann: &Browser, killed: Instant, behind: &str) -> Result<()> {
+    ann.click(Locator::XPath("//button[normalize-space()='Flag']"), "Flag")
+        .await?;
+    ann.wait_for(
+        Locator::XPath("//button[@aria-pressed='true'][normalize-space()='Remove flag']"),
+        "the flag on Ann's message",
+    )
+    .await?;
+    println!(
+        "{behind}, the flag asked for as the bridge died was done {:?} after the kill",
+        killed.elapsed()
+    );
+    Ok(())
+}
+
+/// The server holds the report flagged, once.
+async fn flagged_once(dovecot: &tests::Dovecot, user: &tests::User) -> Result<()> {
+    let mut imap = dovecot.imap(user).await?;
+    imap.select("Work/Reports").await?;
+    let flagged = imap.uid_search("FLAGGED").await?;
+    ensure!(
+        flagged.len() == 1,
+        "the report is flagged once: {flagged:?}"
+    );
+    imap.logout().await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_killed_bridges_people_carry_on_on_another() -> Result<()> {
     let (dovecot, user) = seeded_server().await?;
@@ -66,26 +96,10 @@ async fn a_killed_bridges_people_carry_on_on_another() -> Result<()> {
     let victim = serving[0];
     let killed = Instant::now();
     fleet.kill(victim)?;
-    // Ann flags her message as the bridge dies: it waits for the resume and is
-    // done once.
-    ann.click(Locator::XPath("//button[normalize-space()='Flag']"), "Flag")
-        .await?;
-    ann.wait_for(
-        Locator::XPath("//button[@aria-pressed='true'][normalize-space()='Remove flag']"),
-        "the flag on Ann's message",
-    )
-    .await?;
-    println!(
-        "Ann's flag, asked for as the bridge died, done {:?} after the kill",
-        killed.elapsed()
-    );
+    flag_as_it_dies(&ann, killed, "behind HAProxy").await?;
     shows(&ann, "Reports", "Weekly report", "Ann, after the kill").await?;
     shows(&ben, "Inbox", "Oldest note", "Ben, after the kill").await?;
-    let mut imap = dovecot.imap(&user).await?;
-    imap.select("Work/Reports").await?;
-    let flagged = imap.uid_search("FLAGGED").await?;
-    ensure!(flagged.len() == 1, "the report is flagged: {flagged:?}");
-    imap.logout().await?;
+    flagged_once(&dovecot, &user).await?;
     // Both work on the bridges that are left.
     ben.open_message("Quarterly numbers").await?;
     ann.click(Locator::XPath(REPORTS), "the folder Reports again")
@@ -169,17 +183,7 @@ async fn behind_nginx_a_killed_bridges_people_carry_on_too() -> Result<()> {
     );
     let killed = Instant::now();
     fleet.kill(serving[0])?;
-    ann.click(Locator::XPath("//button[normalize-space()='Flag']"), "Flag")
-        .await?;
-    ann.wait_for(
-        Locator::XPath("//button[@aria-pressed='true'][normalize-space()='Remove flag']"),
-        "the flag on Ann's message",
-    )
-    .await?;
-    println!(
-        "behind nginx, the flag done {:?} after the kill",
-        killed.elapsed()
-    );
+    flag_as_it_dies(&ann, killed, "behind nginx").await?;
     shows(&ann, "Reports", "Weekly report", "after the kill").await?;
     ann.open_message("Weekly report").await?;
     let moved = fleet.serving_websockets().await?;
@@ -187,10 +191,7 @@ async fn behind_nginx_a_killed_bridges_people_carry_on_too() -> Result<()> {
         moved.len() == 1 && moved[0] != serving[0],
         "Ann is on another bridge: {moved:?}"
     );
-    let mut imap = dovecot.imap(&user).await?;
-    imap.select("Work/Reports").await?;
-    ensure!(imap.uid_search("FLAGGED").await?.len() == 1, "flagged once");
-    imap.logout().await?;
+    flagged_once(&dovecot, &user).await?;
     ann.close().await?;
     Ok(())
 }

@@ -604,6 +604,17 @@ pub async fn handshake(
     }
 }
 
+/// The resume token a `signed_in` reply carries.
+pub fn token_of(reply: &Reply) -> Result<protocol::ResumeToken> {
+    match reply {
+        Reply::SignedIn {
+            resume: Some(token),
+            ..
+        } => Ok(token.clone()),
+        other => bail!("expected signed_in with a token, got {other:?}"),
+    }
+}
+
 /// Repeats `check` until it returns `Some`, or fails after [`DEADLINE`].
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> Result<T>
 where
