@@ -501,39 +501,39 @@ impl Config {
                 urlauth_server,
             });
         }
-        let folder_counts_seconds = match raw.folder_counts_seconds {
-            None => 60,
-            Some(seconds) if (1..=3600).contains(seconds.get_ref()) => seconds.into_inner(),
-            Some(seconds) => {
-                return Err(at(
-                    seconds.span(),
-                    "folder_counts_seconds",
-                    "expected a number of seconds from 1 to 3600".into(),
-                ));
-            }
+        // A number key with a default and bounds.
+        let bounded = |value: Option<Spanned<u64>>,
+                       default: u64,
+                       range: std::ops::RangeInclusive<u64>,
+                       key: &str,
+                       unit: &str| match value {
+            None => Ok(default),
+            Some(value) if range.contains(value.get_ref()) => Ok(value.into_inner()),
+            Some(value) => Err(at(
+                value.span(),
+                key,
+                format!(
+                    "expected a number of {unit} from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )),
         };
-        let session_hours = match raw.session_hours {
-            None => 12,
-            Some(hours) if (1..=720).contains(hours.get_ref()) => hours.into_inner(),
-            Some(hours) => {
-                return Err(at(
-                    hours.span(),
-                    "session_hours",
-                    "expected a number of hours from 1 to 720".into(),
-                ));
-            }
-        };
-        let shutdown_seconds = match raw.shutdown_seconds {
-            None => 30,
-            Some(seconds) if (1..=3600).contains(seconds.get_ref()) => seconds.into_inner(),
-            Some(seconds) => {
-                return Err(at(
-                    seconds.span(),
-                    "shutdown_seconds",
-                    "expected a number of seconds from 1 to 3600".into(),
-                ));
-            }
-        };
+        let folder_counts_seconds = bounded(
+            raw.folder_counts_seconds,
+            60,
+            1..=3600,
+            "folder_counts_seconds",
+            "seconds",
+        )?;
+        let session_hours = bounded(raw.session_hours, 12, 1..=720, "session_hours", "hours")?;
+        let shutdown_seconds = bounded(
+            raw.shutdown_seconds,
+            30,
+            1..=3600,
+            "shutdown_seconds",
+            "seconds",
+        )?;
         let json_logs = match raw.log_format {
             None => false,
             Some(format) => match format.get_ref().as_str() {

@@ -42,6 +42,16 @@ async fn shows(browser: &Browser, folder: &str, subject: &str, when: &str) -> Re
     Ok(())
 }
 
+/// Ann, signed in through the balancer, reading the weekly report.
+async fn reading_the_report(fleet: &Fleet, user: &tests::User) -> Result<Browser> {
+    let ann = Browser::start(1280, 860).await?;
+    ann.sign_in(&fleet.origin, user).await?;
+    ann.click(Locator::XPath(REPORTS), "the folder Reports")
+        .await?;
+    ann.open_message("Weekly report").await?;
+    Ok(ann)
+}
+
 /// Ann flags her open message as her bridge dies: the request waits for the
 /// resume, and the flag shows once it is done.
 async fn flag_as_it_dies(ann: &Browser, killed: Instant, behind: &str) -> Result<()> {
@@ -82,11 +92,7 @@ async fn a_killed_bridges_people_carry_on_on_another() -> Result<()> {
     )
     .await?;
 
-    let ann = Browser::start(1280, 860).await?;
-    ann.sign_in(&fleet.origin, &user).await?;
-    ann.click(Locator::XPath(REPORTS), "the folder Reports")
-        .await?;
-    ann.open_message("Weekly report").await?;
+    let ann = reading_the_report(&fleet, &user).await?;
     let ben = Browser::start(1280, 860).await?;
     ben.sign_in(&fleet.origin, &user).await?;
     ben.open_message("Oldest note").await?;
@@ -171,11 +177,7 @@ async fn behind_nginx_a_killed_bridges_people_carry_on_too() -> Result<()> {
         &dist_dir()?,
     )
     .await?;
-    let ann = Browser::start(1280, 860).await?;
-    ann.sign_in(&fleet.origin, &user).await?;
-    ann.click(Locator::XPath(REPORTS), "the folder Reports")
-        .await?;
-    ann.open_message("Weekly report").await?;
+    let ann = reading_the_report(&fleet, &user).await?;
     let serving = fleet.serving_websockets().await?;
     ensure!(
         serving.len() == 1,
