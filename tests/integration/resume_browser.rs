@@ -94,6 +94,22 @@ async fn the_app_comes_back_where_it_was() -> Result<()> {
         .screenshot(&shots.join("resume-reloaded.png"))
         .await?;
 
+    // On a phone, where one pane shows at a time, the open message comes back.
+    let phone = Browser::start(390, 844).await?;
+    phone.sign_in(&origin, &user).await?;
+    phone.open_message("Oldest note").await?;
+    phone.client.refresh().await?;
+    phone
+        .wait_for(
+            Locator::XPath("//h2[@id='reader-subject'][normalize-space()='Oldest note']"),
+            "the message open again on the phone",
+        )
+        .await?;
+    phone
+        .screenshot(&shots.join("resume-reloaded-phone.png"))
+        .await?;
+    phone.close().await?;
+
     // The connection drops: the app reconnects to the same bridge by itself.
     relay.cut();
     in_place(&browser, "after a drop").await?;
