@@ -159,10 +159,10 @@ async fn seeded_with(folders: &[&str], extra: &str) -> Result<(Dovecot, User)> {
     let mut imap = dovecot.imap(&user).await?;
     sample::create_folders(&mut imap, &["Work", "Work/Reports"]).await?;
     sample::create_folders(&mut imap, folders).await?;
+    imap.logout().await?;
     let mut all = inbox();
     all.extend(elsewhere());
-    sample::append_all(&mut imap, &all).await?;
-    imap.logout().await?;
+    dovecot.append_samples(&user, &all).await?;
     Ok((dovecot, user))
 }
 

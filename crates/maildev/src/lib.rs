@@ -371,6 +371,41 @@ impl Dovecot {
         self.doveadm(&["index", "-u", &user.name, folder])
     }
 
+    /// Appends the samples in order as `user`, as [`sample::append_all`] does, over
+    /// a session of its own.
+    ///
+    /// With a full-text index kept up to date as mail is saved ([`FULL_TEXT`]),
+    /// Dovecot 2.3's imap process can abort on a lock it shares with the indexer
+    /// ("Resource deadlock avoided"), before it has taken the message. Only then
+    /// does this connect again and go on from that message, up to three times.
+    pub async fn append_samples(&self, user: &User, samples: &[sample::Sample]) -> Result<()> {
+        let mut imap = self.imap(user).await?;
+        let mut done = 0;
+        let mut retries = 0;
+        while done < samples.len() {
+            let aborts = self.deadlock_aborts();
+            match sample::append_all(&mut imap, &samples[done..=done]).await {
+                Ok(()) => done += 1,
+                Err(e) if retries < 3 && self.deadlock_aborts() > aborts => {
+                    eprintln!("    dovecot aborted on a lock ({e:#}); connecting again");
+                    retries += 1;
+                    imap = self.imap(user).await?;
+                }
+                Err(e) => return Err(e).with_context(|| self.logs()),
+            }
+        }
+        imap.logout().await?;
+        Ok(())
+    }
+
+    /// How many times an imap process aborted on a lock deadlock so far.
+    fn deadlock_aborts(&self) -> usize {
+        self.logs()
+            .lines()
+            .filter(|l| l.contains("Panic:") && l.contains("Resource deadlock avoided"))
+            .count()
+    }
+
     /// A TLS connection to one of the server's implicit-TLS ports, trusting its CA.
     pub async fn tls_to(&self, port: u16) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
         let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;

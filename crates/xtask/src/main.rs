@@ -247,7 +247,7 @@ async fn run_demo(root: &Path, port: u16) -> Result<()> {
     let mut samples = maildev::sample::demo_mailbox(now);
     samples.extend(reading_samples(root, now)?);
     maildev::sample::create_folders(&mut imap, &["Samples"]).await?;
-    maildev::sample::append_all(&mut imap, &samples).await?;
+    dovecot.append_samples(&user, &samples).await?;
     // A mailing-list folder big enough to show the list scrolling through
     // thousands of messages.
     maildev::sample::create_folders(&mut imap, &["Lists"]).await?;
