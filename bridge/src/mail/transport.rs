@@ -204,6 +204,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
             .store(remaining.saturating_sub(read), Ordering::Relaxed);
         this.lines.limit = Some(this.budget.line.load(Ordering::Relaxed)).filter(|l| *l > 0);
         if !this.lines.scan(&buf.filled()[before..]) {
+            // A failed read hands over nothing, as readers expect.
+            buf.set_filled(before);
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "the mail server sent an overlong or too deeply nested response",
@@ -331,6 +333,26 @@ mod tests {
         assert!(
             guard.scan(format!("* 4 FETCH {levels}\r\n").as_bytes()),
             "depth resets per response"
+        );
+    }
+
+    /// Found by the `bodystructure` fuzz target: a read refused for its nesting
+    /// still handed over the bytes it had read, which readers do not expect
+    /// (tokio's `read_to_end` asserts it).
+    #[test]
+    fn fuzz_bodystructure_a_refused_read_hands_over_no_bytes() {
+        let deep = format!("* 1 FETCH (X {}", "(".repeat(MAX_NESTING as usize));
+        let mut stream = Bounded::new(deep.as_bytes(), Budget::new());
+        let mut space = [0u8; 1024];
+        let mut buf = ReadBuf::new(&mut space);
+        let result = futures::executor::block_on(std::future::poll_fn(|cx| {
+            Pin::new(&mut stream).poll_read(cx, &mut buf)
+        }));
+        assert!(result.is_err());
+        assert!(
+            buf.filled().is_empty(),
+            "{} bytes handed over",
+            buf.filled().len()
         );
     }
 
