@@ -31,6 +31,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use config::Config;
+#[cfg(any(test, feature = "fuzzing"))]
+pub use mail::fuzz as fuzzing;
 
 /// What every connection shares.
 pub struct AppState {

@@ -55,8 +55,9 @@ impl Scanned {
         self.parts.get(id).map(|s| s.body.clone())
     }
 
-    /// The MIME header of part `id` (`BODY[id.MIME]`); only the tests need it yet.
-    #[cfg(test)]
+    /// The MIME header of part `id` (`BODY[id.MIME]`); only the tests and the fuzz
+    /// target need it yet.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn mime(&self, id: &str) -> Option<Range<u64>> {
         self.parts.get(id).map(|s| s.header.clone())
     }
@@ -71,7 +72,7 @@ impl Scanned {
 
     /// What follows that header block (`BODY[TEXT]`, `BODY[id.TEXT]`), which the
     /// tests check against Dovecot's answers.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn text(&self, message: Option<&str>) -> Option<Range<u64>> {
         self.messages
             .get(message.unwrap_or_default())

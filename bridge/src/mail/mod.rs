@@ -7,6 +7,8 @@
 pub mod compose;
 mod decode;
 mod folders;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 mod headers;
 mod imap;
 mod message;

@@ -1,9 +1,10 @@
 //! Postern's developer commands, run as `cargo xtask <command>`:
 //! `demo` (a private Dovecot with sample mail plus the bridge), `test` (every check
-//! and test) and `bench` (measurements). All first install what is missing,
+//! and test), `bench` (measurements) and `fuzz` (the parsers' fuzz targets). All first install what is missing,
 //! idempotently.
 
 mod compress;
+mod fuzz;
 mod minify;
 mod setup;
 mod split;
@@ -36,6 +37,15 @@ enum Task {
     Test,
     /// Only install the tools the other commands need.
     Setup,
+    /// Build the fuzz targets of `fuzz/` and run each (or those named) for a while,
+    /// from its seed corpus; new inputs and crashes go under `target/fuzz/`.
+    Fuzz {
+        /// How long each target runs.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// The targets to run (default: all).
+        targets: Vec<String>,
+    },
     /// Build the release bridge and measure it against a private Dovecot; prints a
     /// table and writes the raw figures under `target/bench/`.
     Bench,
@@ -58,6 +68,10 @@ fn main() -> Result<()> {
     match cli.command {
         Task::Setup => setup::ensure_tools(&root).map(drop),
         Task::Test => test(&root),
+        Task::Fuzz { seconds, targets } => {
+            let tools = setup::ensure_tools(&root)?;
+            fuzz::run_all(&root, &tools, seconds, &targets).map(drop)
+        }
         Task::Demo { port } => demo(&root, port),
         Task::Bench => bench(&root),
         Task::Compress { dir: Some(dir) } => compress::compress(&dir),
@@ -97,6 +111,10 @@ fn build_frontend(tools: &setup::Tools) -> Result<()> {
         tools.command("trunk").args(["build", "--release"]),
     )
 }
+
+/// How long `test` runs each fuzz target: enough to replay its corpus and try
+/// mutations near it.
+const FUZZ_SMOKE_SECONDS: u64 = 5;
 
 fn test(root: &Path) -> Result<()> {
     let tools = setup::ensure_tools(root)?;
@@ -142,6 +160,7 @@ fn test(root: &Path) -> Result<()> {
             .args(["test", "--workspace"])
             .env("POSTERN_DIST", root.join("dist")),
     )?;
+    fuzz::run_all(root, &tools, FUZZ_SMOKE_SECONDS, &[])?;
     eprintln!(
         "==> all checks passed; screenshots are in {}",
         root.join("target/screenshots").display()

@@ -1,6 +1,6 @@
 //! Installs what the demo and the tests need, skipping what is already there at the
-//! right version: Debian packages, the wasm32 target, Trunk, wasm-bindgen, and from npm
-//! wasm-opt and terser.
+//! right version: Debian packages, the wasm32 target, Trunk, wasm-bindgen, cargo-fuzz,
+//! and from npm wasm-opt and terser.
 //! See `shared/notes/toolchain.md` for why each version is what it is.
 
 use std::ffi::OsString;
@@ -18,6 +18,8 @@ pub const WASM_BINDGEN: &str = "0.2.130";
 /// Binaryen's wasm-opt from npm. Debian's (version 108) corrupts the externref table of
 /// wasm-bindgen's output, so it cannot be used. Must match `Trunk.toml`.
 pub const BINARYEN: &str = "132";
+/// Builds and runs the fuzz targets (`cargo xtask fuzz`, and briefly in `test`).
+const CARGO_FUZZ: &str = "0.13.2";
 /// Minifies wasm-bindgen's JavaScript glue after a release build (`minify`).
 const TERSER: &str = "5.51.4";
 
@@ -74,6 +76,13 @@ pub fn ensure_tools(root: &Path) -> Result<Tools> {
         "wasm-bindgen-cli",
         WASM_BINDGEN,
         &[],
+        "about 3 minutes",
+    )?;
+    cargo_install(
+        &cargo_bin,
+        "cargo-fuzz",
+        CARGO_FUZZ,
+        &["--locked"],
         "about 3 minutes",
     )?;
     let binaryen_bin = binaryen(root)?;

@@ -34,7 +34,7 @@ use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 use zeroize::Zeroizing;
 
-use client::Pop3;
+pub(super) use client::Pop3;
 pub use client::Pop3Error;
 use drafts::{DRAFTS, Drafts, Place};
 pub use index::Index;
