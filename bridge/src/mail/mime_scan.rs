@@ -801,7 +801,8 @@ impl Parser<'_> {
                     while let Some(b) = self.peek() {
                         self.pos += 1;
                         match b {
-                            b'\\' => self.pos += 1,
+                            // An escape at the very end escapes nothing.
+                            b'\\' => self.pos = (self.pos + 1).min(self.data.len()),
                             b'(' => level += 1,
                             b')' => {
                                 level -= 1;

@@ -685,3 +685,14 @@ const EDGE_CASES: &[(&str, &[u8], &str)] = &[
         r#"(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 3 0 NIL NIL NIL NIL) "mixed" ("boundary" "m" "boundary" "n") NIL NIL NIL)"#,
     ),
 ];
+
+/// Found by the `mime_scan` fuzz target: a header value ending inside a comment on
+/// a backslash moved the cursor past its end, and the next token panicked.
+#[test]
+fn fuzz_mime_scan_a_comment_ending_in_a_backslash() {
+    assert_eq!(token_text(b"base64 (comment \\"), "base64");
+    assert_eq!(token_text(b"(comment \\"), "");
+    let message = b"Content-Type: text/plain (x \\\r\nContent-Transfer-Encoding: (y \\\r\n\r\nbody\r\n";
+    let scanned = scan(&message[..]).expect("scans");
+    assert_eq!(scanned.size, message.len() as u64);
+}
