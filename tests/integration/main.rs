@@ -13,6 +13,7 @@ mod conversations;
 mod conversations_browser;
 mod deferred_browser;
 mod hostile_mail;
+mod injection;
 mod live;
 mod logs;
 mod metrics;

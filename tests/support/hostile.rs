@@ -226,7 +226,7 @@ where
 
 /// One message's answer to a `UID FETCH` of `items`, as a server that found no
 /// MIME structure in it gives.
-fn fetch_answer(uid: &str, raw: &[u8], items: &str) -> Vec<u8> {
+pub(crate) fn fetch_answer(uid: &str, raw: &[u8], items: &str) -> Vec<u8> {
     let header_end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

@@ -6,6 +6,7 @@ pub mod browser;
 pub mod fleet;
 pub mod hostile;
 pub mod hostile_smtp;
+pub mod recorder;
 mod relay;
 
 use std::net::{Ipv4Addr, SocketAddr};

@@ -692,7 +692,8 @@ const EDGE_CASES: &[(&str, &[u8], &str)] = &[
 fn fuzz_mime_scan_a_comment_ending_in_a_backslash() {
     assert_eq!(token_text(b"base64 (comment \\"), "base64");
     assert_eq!(token_text(b"(comment \\"), "");
-    let message = b"Content-Type: text/plain (x \\\r\nContent-Transfer-Encoding: (y \\\r\n\r\nbody\r\n";
+    let message =
+        b"Content-Type: text/plain (x \\\r\nContent-Transfer-Encoding: (y \\\r\n\r\nbody\r\n";
     let scanned = scan(&message[..]).expect("scans");
     assert_eq!(scanned.size, message.len() as u64);
 }
