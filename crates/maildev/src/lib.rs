@@ -194,16 +194,7 @@ impl Dovecot {
         let config_path = dir.path().join("dovecot.conf");
         std::fs::write(&config_path, config)?;
 
-        let log = std::fs::File::create(dir.path().join("stderr.log"))?;
-        let child = Command::new("dovecot")
-            .arg("-F")
-            .arg("-c")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("cannot start dovecot")?;
+        let child = spawn_dovecot(dir.path())?;
         let mut server = Dovecot {
             child,
             dir,
@@ -234,6 +225,17 @@ impl Dovecot {
         let dir = self.dir.path().to_owned();
         let logs = || read_logs(&dir, &["stderr.log", "dovecot.log"]);
         wait_until_listening(&mut self.child, "dovecot", &ports, logs)
+    }
+
+    /// Stops the server, as an operator's restart does (every connection ends
+    /// with a `* BYE`), and starts it again on the same ports with the same mail.
+    pub fn restart(&mut self) -> Result<()> {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        wait_or_kill(&mut self.child);
+        self.child = spawn_dovecot(self.dir.path())?;
+        self.wait_until_listening()
     }
 
     /// What Dovecot logged so far, for error messages.
@@ -428,6 +430,24 @@ impl Dovecot {
             .map_err(|(e, _)| e)
             .with_context(|| format!("cannot log in as {}", user.name))
     }
+}
+
+/// Starts Dovecot in the foreground on the configuration in `dir`, its own log
+/// appended to `stderr.log` there.
+fn spawn_dovecot(dir: &Path) -> Result<Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("stderr.log"))?;
+    Command::new("dovecot")
+        .arg("-F")
+        .arg("-c")
+        .arg(dir.join("dovecot.conf"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("cannot start dovecot")
 }
 
 impl Drop for Dovecot {
