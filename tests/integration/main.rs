@@ -12,6 +12,7 @@ mod connection_limit;
 mod conversations;
 mod conversations_browser;
 mod deferred_browser;
+mod faults;
 mod hostile_mail;
 mod injection;
 mod live;

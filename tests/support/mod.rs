@@ -3,6 +3,7 @@
 //! and waiting with deadlines instead of sleeps.
 
 pub mod browser;
+pub mod faults;
 pub mod fleet;
 pub mod hostile;
 pub mod hostile_smtp;
@@ -357,6 +358,44 @@ impl WsClient {
                 other => bail!("unexpected message {other:?} while waiting for {what}"),
             }
         }
+    }
+
+    /// As [`WsClient::answer`], however long the bridge takes (for a caller that
+    /// sets its own deadline).
+    pub async fn answer_patiently(&mut self, id: u64) -> Result<Result<Reply, WireError>> {
+        loop {
+            let frame = self
+                .ws
+                .next()
+                .await
+                .context("the bridge closed the socket")??;
+            let tungstenite::Message::Text(text) = frame else {
+                continue;
+            };
+            self.bytes_received += text.len();
+            match serde_json::from_str(&text)? {
+                ServerMessage::Reply { id: got, reply } if got == id => return Ok(Ok(reply)),
+                ServerMessage::Failed { id: got, error } if got == id => return Ok(Err(error)),
+                ServerMessage::Event { event } => self.events.push(event),
+                other => bail!("unexpected message {other:?} while waiting for {id}"),
+            }
+        }
+    }
+
+    /// Keeps the events that come until none has for `quiet`.
+    pub async fn pump(&mut self, quiet: Duration) -> Result<()> {
+        while let Ok(frame) = tokio::time::timeout(quiet, self.ws.next()).await {
+            let frame = frame.context("the bridge closed the socket")??;
+            let tungstenite::Message::Text(text) = frame else {
+                continue;
+            };
+            self.bytes_received += text.len();
+            match serde_json::from_str(&text)? {
+                ServerMessage::Event { event } => self.events.push(event),
+                other => bail!("unexpected message {other:?} between requests"),
+            }
+        }
+        Ok(())
     }
 
     /// Sends a request without waiting for its answer; returns its id.
