@@ -17,6 +17,7 @@
 //! `report` gathers them into one table, printed and written with the raw figures
 //! to `target/bench/results.json`.
 
+mod faults;
 mod forwarding;
 mod live;
 mod report;
@@ -62,6 +63,12 @@ async fn main() -> Result<()> {
         let mut report = Report::default();
         resume::measure(&postern, &dovecot, &user, &mut report).await?;
         return report.finish(&workspace_root().join("target").join("bench-resume"));
+    }
+    // `bench <postern> <dist> faults` runs only the 1,000 faults.
+    if std::env::args().nth(3).as_deref() == Some("faults") {
+        let mut report = Report::default();
+        faults::measure(&mut report).await?;
+        return report.finish(&workspace_root().join("target").join("bench-faults"));
     }
     let user = User::new("bench", "bench-password");
     eprintln!("==> starting Dovecot and seeding a 10 MB and a 50 MB attachment");
@@ -386,6 +393,7 @@ async fn main() -> Result<()> {
     search::measure(&postern, &mut report).await?;
     resume::measure(&postern, &dovecot, &user, &mut report).await?;
     startup::measure(&postern, &dist, &mut report).await?;
+    faults::measure(&mut report).await?;
     report.finish(&workspace_root().join("target").join("bench"))
 }
 

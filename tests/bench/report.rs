@@ -26,6 +26,7 @@ pub enum Section {
     Pop3,
     Startup,
     Resume,
+    Faults,
 }
 
 impl Section {
@@ -44,6 +45,7 @@ impl Section {
             Section::Forwarding => "11. Forwarding a 10 MB file the IMAP server holds",
             Section::Search => "12. Search and conversations (a 100,000-message folder, first 50)",
             Section::Resume => "14. Resuming (INBOX's first 50 shown again) and several bridges",
+            Section::Faults => "15. Faults between the bridge and Dovecot (1,000, seeded)",
             Section::Startup => {
                 "13. Startup in Chromium (sign-in form; first rows of a 100,000-message inbox)"
             }
