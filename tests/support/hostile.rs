@@ -13,6 +13,14 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 pub enum Misbehaviour {
     /// Answers with one response that never ends (bounded here at 64 MiB).
     EndlessResponse,
+    /// Answers with one line of 1 GiB.
+    GiantLine,
+    /// Announces a literal of 1 TB and sends it (bounded here at 1 GiB).
+    EndlessLiteral,
+    /// Answers with untagged responses, without end (bounded here at 10 million).
+    Flood,
+    /// Answers with bytes that are no IMAP at all.
+    Garbage,
     /// Answers with a BODYSTRUCTURE nested 100,000 levels deep, which would overflow
     /// the stack of a recursive parser.
     DeepNesting,
@@ -123,6 +131,43 @@ where
             let chunk = vec![b'x'; 64 * 1024];
             for _ in 0..1024 {
                 stream.write_all(&chunk).await?;
+            }
+        }
+        Misbehaviour::GiantLine => {
+            stream.write_all(b"* OK ").await?;
+            let chunk = vec![b'x'; 1 << 20];
+            for _ in 0..1024 {
+                stream.write_all(&chunk).await?;
+            }
+            stream.write_all(b"\r\n").await?;
+        }
+        Misbehaviour::EndlessLiteral => {
+            stream
+                .write_all(b"* 1 FETCH (BODY[] {1000000000000}\r\n")
+                .await?;
+            let chunk = vec![b'y'; 1 << 20];
+            for _ in 0..1024 {
+                stream.write_all(&chunk).await?;
+            }
+        }
+        Misbehaviour::Flood => {
+            let burst = "* 1 EXISTS\r\n* OK still here\r\n".repeat(4096);
+            for _ in 0..1220 {
+                stream.write_all(burst.as_bytes()).await?;
+            }
+        }
+        Misbehaviour::Garbage => {
+            let mut state = 0x1234_5678_u32;
+            let garbage: Vec<u8> = (0..1 << 20)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    state as u8
+                })
+                .collect();
+            for _ in 0..64 {
+                stream.write_all(&garbage).await?;
             }
         }
         Misbehaviour::DescribesBrokenMailAsEmpty(_) | Misbehaviour::Searching(..) => {}
