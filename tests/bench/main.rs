@@ -14,16 +14,22 @@
 //! and without CATENATE; in `search`: searches of a 100,000-message folder against
 //! a direct client, without and with a full-text index.
 //!
+//! In `faults`: 1,000 faults between the bridge and Dovecot, with the app's view
+//! checked against the server's after each; in `hostile`: five hostile servers at
+//! once beside 100 sessions on Dovecot; in `soak`: 1,000 sessions for ten minutes.
+//!
 //! `report` gathers them into one table, printed and written with the raw figures
 //! to `target/bench/results.json`.
 
 mod faults;
 mod forwarding;
+mod hostile;
 mod live;
 mod report;
 mod resume;
 mod search;
 mod sending;
+mod soak;
 mod startup;
 
 use std::net::SocketAddr;
@@ -64,11 +70,19 @@ async fn main() -> Result<()> {
         resume::measure(&postern, &dovecot, &user, &mut report).await?;
         return report.finish(&workspace_root().join("target").join("bench-resume"));
     }
-    // `bench <postern> <dist> faults` runs only the 1,000 faults.
-    if std::env::args().nth(3).as_deref() == Some("faults") {
+    // `bench <postern> <dist> faults|soak|hostile` runs only that section.
+    if let Some(only @ ("faults" | "soak" | "hostile")) = std::env::args().nth(3).as_deref() {
         let mut report = Report::default();
-        faults::measure(&mut report).await?;
-        return report.finish(&workspace_root().join("target").join("bench-faults"));
+        match only {
+            "faults" => faults::measure(&mut report).await?,
+            "soak" => soak::measure(&postern, &mut report).await?,
+            _ => hostile::measure(&postern, &mut report).await?,
+        }
+        return report.finish(
+            &workspace_root()
+                .join("target")
+                .join(format!("bench-{only}")),
+        );
     }
     let user = User::new("bench", "bench-password");
     eprintln!("==> starting Dovecot and seeding a 10 MB and a 50 MB attachment");
@@ -394,6 +408,8 @@ async fn main() -> Result<()> {
     resume::measure(&postern, &dovecot, &user, &mut report).await?;
     startup::measure(&postern, &dist, &mut report).await?;
     faults::measure(&mut report).await?;
+    hostile::measure(&postern, &mut report).await?;
+    soak::measure(&postern, &mut report).await?;
     report.finish(&workspace_root().join("target").join("bench"))
 }
 
@@ -692,8 +708,8 @@ fn high_water_kib(pid: u32) -> Result<u64> {
 
 /// A release bridge running as its own process, stopped on drop.
 pub struct BridgeProcess {
-    _process: tokio::process::Child,
-    _dir: tempfile::TempDir,
+    process: tokio::process::Child,
+    dir: tempfile::TempDir,
     pub pid: u32,
     pub bridge: Bridge,
 }
@@ -789,10 +805,13 @@ impl BridgeProcess {
                 ca = dovecot.ca_file().display().to_string()
             ),
         )?;
+        // Its log goes to a file, where panics are counted.
+        let log = std::fs::File::create(dir.path().join("stderr.log"))?;
         let process = tokio::process::Command::new(postern)
             .arg("--config")
             .arg(&config)
             .env("RUST_LOG", "warn")
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("cannot start {}", postern.display()))?;
@@ -802,11 +821,31 @@ impl BridgeProcess {
         })
         .await?;
         Ok(BridgeProcess {
-            _process: process,
-            _dir: dir,
+            process,
+            dir,
             pid,
             bridge: Bridge::running_at(addr)?,
         })
+    }
+
+    /// As `start`, with more `[[account]]` tables (TOML) after the bench's own.
+    pub async fn start_with_accounts(
+        postern: &Path,
+        dovecot: &Dovecot,
+        accounts: &str,
+    ) -> Result<Self> {
+        // The IMAP account's table ends where `accounts` begins.
+        Self::start_with(postern, dovecot, None, &dovecot.imaps_url(), accounts).await
+    }
+
+    /// What the bridge logged so far (warnings and worse).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    /// Whether the bridge process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.process.try_wait(), Ok(None))
     }
 
     /// A client signed in to the IMAP account.

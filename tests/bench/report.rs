@@ -27,6 +27,8 @@ pub enum Section {
     Startup,
     Resume,
     Faults,
+    Hostile,
+    Soak,
 }
 
 impl Section {
@@ -46,6 +48,8 @@ impl Section {
             Section::Search => "12. Search and conversations (a 100,000-message folder, first 50)",
             Section::Resume => "14. Resuming (INBOX's first 50 shown again) and several bridges",
             Section::Faults => "15. Faults between the bridge and Dovecot (1,000, seeded)",
+            Section::Hostile => "16. Five hostile servers at once, beside 100 sessions on Dovecot",
+            Section::Soak => "17. Soak (1,000 sessions with IDLE, 50 busy, mail arriving)",
             Section::Startup => {
                 "13. Startup in Chromium (sign-in form; first rows of a 100,000-message inbox)"
             }
