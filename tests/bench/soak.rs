@@ -40,6 +40,8 @@ pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
         .unwrap_or(10);
     let user = User::new("soak", "soak-password");
     let dovecot = Dovecot::start(std::slice::from_ref(&user))?;
+    // The first login makes the maildir that the seeding writes into.
+    dovecot.imap(&user).await?.select("INBOX").await?;
     dovecot.seed_maildir(&user, "INBOX", FOLDER, |i| {
         maildev::sample::plain(
             &maildev::sample::Headers {

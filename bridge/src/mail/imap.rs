@@ -27,7 +27,7 @@ use super::search::{self, MAX_HITS};
 use super::spool::{self, Spooled};
 use super::structure;
 use super::thread;
-use super::transport::{Bounded, Budget, connect_tcp, server_label, start_tls};
+use super::transport::{Bounded, Budget, SIGN_IN_BUDGET, connect_tcp, server_label, start_tls};
 use super::view::{self, Structure};
 use super::{
     FolderChange, FolderWindow, Found, Links, MailError, MailSource, MessageRef, OpenedMessage,
@@ -135,11 +135,12 @@ impl ImapSource {
             }
         };
         let budget = Budget::new();
+        budget.refill_with(SIGN_IN_BUDGET);
         let mut client = async_imap::Client::new(Bounded::new(tls, budget.clone()));
         if server.security == Security::Implicit {
             read_greeting(&mut client, server).await?;
         }
-        budget.refill();
+        budget.refill_with(SIGN_IN_BUDGET);
         let session = match timeout(UPSTREAM_DEADLINE, client.login(user, password)).await {
             Err(_) => return Err(MailError::Timeout("LOGIN")),
             Ok(Ok(session)) => session,

@@ -21,6 +21,11 @@ use crate::config::Server;
 /// The most bytes the server may send in answer to one command.
 pub const RESPONSE_BUDGET: usize = 32 << 20;
 
+/// The most bytes the greeting, or the answer to LOGIN, may take: a few lines
+/// (a long capability list among them), so that a server that floods a sign-in
+/// costs the bridge little.
+pub const SIGN_IN_BUDGET: usize = 256 << 10;
+
 /// The longest line the server may send, literals aside. Lines are short in IMAP;
 /// big data comes in literals, which the parser waits for by their announced size.
 pub const MAX_LINE: usize = 1 << 20;
@@ -158,6 +163,13 @@ impl Budget {
     /// A fresh allowance for the next command, with the usual line limit.
     pub fn refill(&self) {
         self.bytes.store(RESPONSE_BUDGET, Ordering::Relaxed);
+        self.line.store(0, Ordering::Relaxed);
+    }
+
+    /// A smaller allowance than [`RESPONSE_BUDGET`] for the next answer, one known
+    /// to be short (the greeting, LOGIN's).
+    pub fn refill_with(&self, bytes: usize) {
+        self.bytes.store(bytes, Ordering::Relaxed);
         self.line.store(0, Ordering::Relaxed);
     }
 
@@ -353,6 +365,23 @@ mod tests {
             buf.filled().is_empty(),
             "{} bytes handed over",
             buf.filled().len()
+        );
+    }
+
+    #[test]
+    fn a_smaller_allowance_ends_a_flood_sooner() {
+        use tokio::io::AsyncReadExt;
+        let flood = "* 1 EXISTS\r\n".repeat(100_000);
+        let budget = Budget::new();
+        budget.refill_with(SIGN_IN_BUDGET);
+        let mut stream = Bounded::new(flood.as_bytes(), budget);
+        let mut read = Vec::new();
+        let result = futures::executor::block_on(stream.read_to_end(&mut read));
+        assert!(result.is_err(), "the flood passed");
+        assert!(
+            read.len() <= SIGN_IN_BUDGET + (64 << 10),
+            "{} bytes read",
+            read.len()
         );
     }
 
