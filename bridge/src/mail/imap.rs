@@ -262,6 +262,15 @@ impl ImapSource {
         self.budget.refill();
         let result = timeout(deadline, run(session)).await;
         self.absorb_unsolicited();
+        if self.budget.closed() && matches!(result, Ok(Ok(_))) {
+            // The answer may have been cut off by the end of the stream (a BYE):
+            // nothing read from it can be trusted, and the session must reconnect.
+            self.broken = true;
+            return Err(MailError::Imap {
+                action,
+                source: ImapError::ConnectionLost,
+            });
+        }
         match result {
             Err(_) => {
                 self.broken = true;

@@ -6,7 +6,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use rustls_pki_types::ServerName;
@@ -151,6 +151,10 @@ pub struct Budget {
     bytes: Arc<AtomicUsize>,
     /// Zero for [`MAX_LINE`].
     line: Arc<AtomicUsize>,
+    /// Set once the server has closed the stream. async-imap ends a response at
+    /// the end of the stream as if it were complete, so an answer cut off there
+    /// (after a `* BYE`) would otherwise read as an empty one.
+    closed: Arc<AtomicBool>,
 }
 
 impl Budget {
@@ -171,6 +175,11 @@ impl Budget {
     pub fn refill_with(&self, bytes: usize) {
         self.bytes.store(bytes, Ordering::Relaxed);
         self.line.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether the server has closed the stream.
+    pub fn closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
     }
 
     /// Lets the current command's answer have lines up to `max` bytes (a `SORT`
@@ -211,6 +220,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
         let before = buf.filled().len();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
         let read = buf.filled().len() - before;
+        if read == 0 && buf.remaining() > 0 && matches!(result, Poll::Ready(Ok(()))) {
+            this.budget.closed.store(true, Ordering::Relaxed);
+        }
         this.budget
             .bytes
             .store(remaining.saturating_sub(read), Ordering::Relaxed);
@@ -366,6 +378,19 @@ mod tests {
             "{} bytes handed over",
             buf.filled().len()
         );
+    }
+
+    #[test]
+    fn the_end_of_the_stream_is_seen() {
+        use tokio::io::AsyncReadExt;
+        let budget = Budget::new();
+        let mut stream = Bounded::new(&b"* BYE going away\r\n"[..], budget.clone());
+        let mut line = [0u8; 8];
+        futures::executor::block_on(stream.read(&mut line)).expect("reads");
+        assert!(!budget.closed(), "closed before the end");
+        let mut rest = Vec::new();
+        futures::executor::block_on(stream.read_to_end(&mut rest)).expect("reads");
+        assert!(budget.closed());
     }
 
     #[test]
