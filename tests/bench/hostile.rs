@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail, ensure};
 use tests::hostile::{HostileImap, Misbehaviour};
-use tests::{Dovecot, User, WsClient};
+use tests::{User, WsClient};
 
 use crate::BridgeProcess;
 use crate::report::{Report, Section, stats};
@@ -33,20 +33,7 @@ const HOSTILE: [(&str, Misbehaviour); 5] = [
 
 pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
     let user = User::new("calm", "calm-password");
-    let dovecot = Dovecot::start(std::slice::from_ref(&user))?;
-    // The first login makes the maildir that the seeding writes into.
-    dovecot.imap(&user).await?.select("INBOX").await?;
-    dovecot.seed_maildir(&user, "INBOX", FOLDER, |i| {
-        maildev::sample::plain(
-            &maildev::sample::Headers {
-                from: "Ann <ann@example.org>",
-                to: "calm@example.org",
-                subject: &format!("Calm message {i}"),
-                date: 1_700_000_000 + i64::from(i) * 60,
-            },
-            "A message.\n",
-        )
-    })?;
+    let dovecot = crate::dovecot_with_inbox(&user, FOLDER, "Calm").await?;
     let mut servers = Vec::new();
     let mut accounts = String::new();
     for (i, (_, misbehaviour)) in HOSTILE.iter().enumerate() {

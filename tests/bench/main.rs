@@ -413,6 +413,26 @@ async fn main() -> Result<()> {
     report.finish(&workspace_root().join("target").join("bench"))
 }
 
+/// A private Dovecot whose `user` has `count` short messages in INBOX, written
+/// straight into the maildir ("`label` message 1" and on).
+async fn dovecot_with_inbox(user: &User, count: u32, label: &str) -> Result<Dovecot> {
+    let dovecot = Dovecot::start(std::slice::from_ref(user))?;
+    // The first login makes the maildir that the seeding writes into.
+    dovecot.imap(user).await?.select("INBOX").await?;
+    dovecot.seed_maildir(user, "INBOX", count, |i| {
+        sample::plain(
+            &sample::Headers {
+                from: "Ann <ann@example.org>",
+                to: &format!("{}@example.org", user.name),
+                subject: &format!("{label} message {i}"),
+                date: 1_700_000_000 + i64::from(i) * 60,
+            },
+            "A message.\n",
+        )
+    })?;
+    Ok(dovecot)
+}
+
 /// A short note with one attachment of `size` bytes of noise.
 fn with_file(subject: &str, size: u32) -> Vec<u8> {
     let content = sample::noise(size);

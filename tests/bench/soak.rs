@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use protocol::{Flag, Request, Sort};
-use tests::{Dovecot, User, WsClient};
+use tests::{User, WsClient};
 use tokio::sync::Mutex;
 
 use crate::report::{Report, Section, stats};
@@ -39,20 +39,7 @@ pub async fn measure(postern: &Path, report: &mut Report) -> Result<()> {
         .and_then(|m| m.parse().ok())
         .unwrap_or(10);
     let user = User::new("soak", "soak-password");
-    let dovecot = Dovecot::start(std::slice::from_ref(&user))?;
-    // The first login makes the maildir that the seeding writes into.
-    dovecot.imap(&user).await?.select("INBOX").await?;
-    dovecot.seed_maildir(&user, "INBOX", FOLDER, |i| {
-        maildev::sample::plain(
-            &maildev::sample::Headers {
-                from: "Ann <ann@example.org>",
-                to: "soak@example.org",
-                subject: &format!("Soak message {i}"),
-                date: 1_700_000_000 + i64::from(i) * 60,
-            },
-            "A message of the soak.\n",
-        )
-    })?;
+    let dovecot = crate::dovecot_with_inbox(&user, FOLDER, "Soak").await?;
     let bridge = BridgeProcess::start(postern, &dovecot).await?;
     eprintln!("==> soak: signing in {SESSIONS} sessions");
     let mut clients = Vec::new();
