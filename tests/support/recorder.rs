@@ -459,11 +459,9 @@ where
     stream.write_all(b"220 recorder ESMTP\r\n").await?;
     stream.flush().await?;
     loop {
-        let mut line = Vec::new();
-        if stream.read_until(b'\n', &mut line).await? == 0 {
+        let Some(text) = next_line(&mut stream).await? else {
             return Ok(());
-        }
-        let text = String::from_utf8_lossy(&line).into_owned();
+        };
         log.push(SmtpEvent::Line(text.clone()));
         let upper = text.trim_end().to_ascii_uppercase();
         let answer: &[u8] = if upper.starts_with("EHLO") {
@@ -498,6 +496,18 @@ where
     }
 }
 
+/// The next line a client sent, its line end kept; `None` at the end of the stream.
+async fn next_line<S>(stream: &mut BufReader<S>) -> std::io::Result<Option<String>>
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
+    let mut line = Vec::new();
+    if stream.read_until(b'\n', &mut line).await? == 0 {
+        return Ok(None);
+    }
+    Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+}
+
 async fn pop3_session<S>(stream: S, log: Log<String>) -> std::io::Result<()>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -506,11 +516,9 @@ where
     stream.write_all(b"+OK recorder ready\r\n").await?;
     stream.flush().await?;
     loop {
-        let mut line = Vec::new();
-        if stream.read_until(b'\n', &mut line).await? == 0 {
+        let Some(text) = next_line(&mut stream).await? else {
             return Ok(());
-        }
-        let text = String::from_utf8_lossy(&line).into_owned();
+        };
         log.push(text.clone());
         let upper = text.trim_end().to_ascii_uppercase();
         let answer: &[u8] = if upper == "CAPA" {
